@@ -1,0 +1,125 @@
+//! Postal addresses, kept exactly as typed.
+//!
+//! Customers write addresses in every script and sometimes with emoji (🏠 home, 🏢 office);
+//! Ordo stores and returns every field byte for byte. Only the country is normalised, because it
+//! is a code: it must be an ISO 3166-1 alpha-2 code that exists.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ParseError, check_text};
+
+/// A shipping or billing address. Construct it with [`Address::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+}
+
+/// What a client sends; every field still unchecked.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AddressInput {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: String,
+    pub country: String,
+}
+
+const MAX_FIELD_CHARS: usize = 200;
+
+impl Address {
+    pub fn parse(input: AddressInput) -> Result<Self, ParseError> {
+        let required = |value: String, field: &str| -> Result<String, ParseError> {
+            check_text(&value, MAX_FIELD_CHARS, "invalid_address").map_err(|e| e.at(field))?;
+            Ok(value)
+        };
+        let optional = |value: Option<String>, field: &str| -> Result<Option<String>, ParseError> {
+            match value {
+                Some(v) if v.is_empty() => Ok(None),
+                Some(v) => required(v, field).map(Some),
+                None => Ok(None),
+            }
+        };
+        let country = input.country.trim().to_ascii_uppercase();
+        if !is_country_code(&country) {
+            return Err(ParseError::new(
+                "invalid_country",
+                format!("'{}' is not an ISO 3166-1 alpha-2 country code", input.country),
+            )
+            .at("country"));
+        }
+        Ok(Self {
+            name: required(input.name, "name")?,
+            line1: required(input.line1, "line1")?,
+            line2: optional(input.line2, "line2")?,
+            city: required(input.city, "city")?,
+            region: optional(input.region, "region")?,
+            postal_code: required(input.postal_code, "postal_code")?,
+            country,
+        })
+    }
+}
+
+/// The officially assigned ISO 3166-1 alpha-2 codes.
+const COUNTRY_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
+GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP \
+KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT \
+MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW \
+SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG \
+UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
+pub fn is_country_code(code: &str) -> bool {
+    code.len() == 2 && COUNTRY_CODES.split(' ').any(|c| c == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> AddressInput {
+        AddressInput {
+            name: "Zoë 🏠 Ünal".into(),
+            line1: "東京都港区 1-2-3 🏢".into(),
+            line2: Some("".into()),
+            city: "Zürich".into(),
+            region: None,
+            postal_code: "8001".into(),
+            country: "ch".into(),
+        }
+    }
+
+    #[test]
+    fn unicode_and_emoji_are_kept_byte_for_byte() {
+        let a = Address::parse(input()).unwrap();
+        assert_eq!(a.name, "Zoë 🏠 Ünal");
+        assert_eq!(a.line1, "東京都港区 1-2-3 🏢");
+        assert_eq!(a.line2, None);
+        assert_eq!(a.country, "CH");
+    }
+
+    #[test]
+    fn unknown_countries_and_control_characters_are_refused() {
+        let e = Address::parse(AddressInput { country: "XX".into(), ..input() }).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), ("invalid_country", Some("country")));
+        let e = Address::parse(AddressInput { city: "Zu\0rich".into(), ..input() }).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("city"));
+        let e = Address::parse(AddressInput { line1: "  ".into(), ..input() }).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("line1"));
+    }
+
+    #[test]
+    fn the_country_list_is_complete() {
+        assert_eq!(COUNTRY_CODES.split(' ').count(), 249);
+    }
+}

@@ -1,0 +1,160 @@
+//! Who is acting: users, their roles, and the actor every change is recorded against.
+//!
+//! Authorization in Ordo is role *and* ownership. This module owns the role list and the
+//! ownership rule for orders ([`Actor::can_see_order`]); the state machine owns which role may
+//! perform which action.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ParseError;
+use crate::ids::{UserId, VendorId};
+
+/// What kind of user someone is. A user has exactly one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Customer,
+    /// Works for one vendor; sees and works only that vendor's orders and stock.
+    Vendor,
+    Support,
+    Admin,
+    /// A logistics provider; sees only the orders handed to it.
+    Carrier,
+    /// Ordo itself (background jobs); never a login.
+    System,
+}
+
+impl Role {
+    pub const ALL_USER_ROLES: [Role; 5] = [Role::Customer, Role::Vendor, Role::Support, Role::Admin, Role::Carrier];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Vendor => "vendor",
+            Role::Support => "support",
+            Role::Admin => "admin",
+            Role::Carrier => "carrier",
+            Role::System => "system",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = ParseError;
+    /// Parses a role a user may hold; `system` is not one.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL_USER_ROLES
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| ParseError::new("invalid_role", "role must be one of customer, vendor, support, admin, carrier"))
+    }
+}
+
+/// An e-mail address, trimmed and lower-cased so that one person cannot hold two accounts by
+/// changing case. Deliberately loose beyond the basic shape: the only real check is a mail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let email = raw.trim().to_lowercase();
+        let valid = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+        if valid {
+            Ok(Self(email))
+        } else {
+            Err(ParseError::new("invalid_email", format!("'{raw}' is not an e-mail address")))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password as typed, checked only for length (NIST 800-63B: length matters, composition
+/// rules do not). Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn parse(raw: String) -> Result<Self, ParseError> {
+        let n = raw.chars().count();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&n) {
+            return Err(ParseError::new(
+                "invalid_password",
+                format!("password must be {} to {} characters", Self::MIN_CHARS, Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A user as the rest of the system sees them (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: EmailAddress,
+    pub role: Role,
+    /// Set exactly when `role` is `vendor`.
+    pub vendor_id: Option<VendorId>,
+}
+
+/// Who performs an action: recorded on every event, checked on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// `None` only for [`Role::System`].
+    pub user_id: Option<UserId>,
+    pub role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<VendorId>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self { user_id: None, role: Role::System, vendor_id: None }
+    }
+
+    pub fn of(user: &User) -> Self {
+        Self { user_id: Some(user.id), role: user.role, vendor_id: user.vendor_id }
+    }
+
+    /// Whether this actor may act for the given vendor (the vendor's own staff, or an admin).
+    pub fn manages_vendor(&self, vendor: VendorId) -> bool {
+        match self.role {
+            Role::Admin | Role::System => true,
+            Role::Vendor => self.vendor_id == Some(vendor),
+            _ => false,
+        }
+    }
+}

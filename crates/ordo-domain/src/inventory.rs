@@ -1,0 +1,150 @@
+//! Stock and its allocation to order lines.
+//!
+//! Stock is kept per (SKU, location) as `on_hand` and `reserved`; `available = on_hand −
+//! reserved` is never negative. This module decides *where* a quantity comes from; the store
+//! applies the decision under a lock, and a database CHECK refuses any write that would break
+//! the invariant, so no unit can be sold twice even if this code were wrong.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ParseError;
+use crate::ids::LocationId;
+
+/// Units of one SKU on one order line: 1 to [`Quantity::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    /// More than any shop sells on one line; refusing absurd quantities keeps totals far from
+    /// overflow and catches client bugs.
+    pub const MAX: u32 = 10_000;
+
+    pub fn parse(raw: i64) -> Result<Self, ParseError> {
+        if (1..=i64::from(Self::MAX)).contains(&raw) {
+            Ok(Self(raw as u32))
+        } else {
+            Err(ParseError::new("invalid_quantity", format!("quantity must be between 1 and {}", Self::MAX)))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A level of stock that an admin or vendor sets (`on_hand`), 0 to 10^9.
+pub fn parse_on_hand(raw: i64) -> Result<i64, ParseError> {
+    if (0..=1_000_000_000).contains(&raw) {
+        Ok(raw)
+    } else {
+        Err(ParseError::new("invalid_quantity", "on_hand must be between 0 and 1000000000"))
+    }
+}
+
+/// One stock row as read under lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    pub location_id: LocationId,
+    pub on_hand: i64,
+    pub reserved: i64,
+}
+
+impl StockLevel {
+    pub fn available(&self) -> i64 {
+        self.on_hand - self.reserved
+    }
+}
+
+/// How many units of a line come from which location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub location_id: LocationId,
+    pub quantity: u32,
+}
+
+/// Not enough available stock across all locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortfall {
+    pub available: i64,
+}
+
+/// Allocates `quantity` from `levels`, which come in priority order. A location that can ship the
+/// whole line wins (one parcel beats two); otherwise units are taken in priority order.
+pub fn allocate(levels: &[StockLevel], quantity: Quantity) -> Result<Vec<Allocation>, Shortfall> {
+    let wanted = i64::from(quantity.get());
+    if let Some(whole) = levels.iter().find(|l| l.available() >= wanted) {
+        return Ok(vec![Allocation { location_id: whole.location_id, quantity: quantity.get() }]);
+    }
+    let total: i64 = levels.iter().map(|l| l.available().max(0)).sum();
+    if total < wanted {
+        return Err(Shortfall { available: total });
+    }
+    let mut left = wanted;
+    let mut out = Vec::new();
+    for l in levels {
+        let take = l.available().max(0).min(left);
+        if take > 0 {
+            out.push(Allocation { location_id: l.location_id, quantity: take as u32 });
+            left -= take;
+        }
+    }
+    Ok(out)
+}
+
+/// What a change in an order's life does to its stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockEffect {
+    None,
+    /// Payment: the reserved units leave the shelf (`on_hand` and `reserved` both drop).
+    Commit,
+    /// Cancelled before payment: the reservation is dropped (`reserved` drops).
+    Release,
+    /// Cancelled after payment but before shipment: the units go back on the shelf.
+    Restock,
+}
+
+impl StockEffect {
+    /// The change to (`on_hand`, `reserved`) for `quantity` units.
+    pub fn deltas(self, quantity: u32) -> (i64, i64) {
+        let q = i64::from(quantity);
+        match self {
+            StockEffect::None => (0, 0),
+            StockEffect::Commit => (-q, -q),
+            StockEffect::Release => (0, -q),
+            StockEffect::Restock => (q, 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(on_hand: i64, reserved: i64) -> StockLevel {
+        StockLevel { location_id: LocationId::new(), on_hand, reserved }
+    }
+
+    #[test]
+    fn a_location_that_covers_the_whole_line_is_preferred() {
+        let levels = [level(2, 0), level(10, 5)];
+        let a = allocate(&levels, Quantity::parse(4).unwrap()).unwrap();
+        assert_eq!(a, vec![Allocation { location_id: levels[1].location_id, quantity: 4 }]);
+    }
+
+    #[test]
+    fn a_line_is_split_when_no_single_location_can_ship_it() {
+        let levels = [level(2, 0), level(3, 1)];
+        let a = allocate(&levels, Quantity::parse(4).unwrap()).unwrap();
+        assert_eq!(a.iter().map(|x| x.quantity).collect::<Vec<_>>(), vec![2, 2]);
+        assert_eq!(allocate(&levels, Quantity::parse(5).unwrap()), Err(Shortfall { available: 4 }));
+    }
+
+    #[test]
+    fn quantities_outside_the_range_are_refused() {
+        for q in [0, -1, i64::from(Quantity::MAX) + 1, i64::MAX] {
+            assert!(Quantity::parse(q).is_err());
+        }
+    }
+}

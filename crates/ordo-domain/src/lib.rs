@@ -1,0 +1,57 @@
+//! What an order is and what may happen to it.
+//!
+//! This crate owns Ordo's vocabulary: typed ids, money, users and roles, addresses, the catalog,
+//! stock allocation and the order state machine. It is pure — no tokio, no sqlx, no axum — so
+//! every rule here can be tested without a database, and every layer above parses its input into
+//! these types once, at the edge ("parse, don't validate").
+
+pub mod address;
+pub mod catalog;
+pub mod identity;
+pub mod ids;
+pub mod inventory;
+pub mod money;
+pub mod order;
+
+/// A value that failed to parse, with the name of the offending field so the API can point at it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    /// Machine-readable reason, e.g. `invalid_currency`.
+    pub code: &'static str,
+    /// Human-readable explanation, safe to show to the client.
+    pub message: String,
+    /// The input field at fault (dotted path), filled in by whoever knows it.
+    pub field: Option<String>,
+}
+
+impl ParseError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    /// Names the field at fault; the innermost caller that knows the path sets it.
+    #[must_use]
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        if self.field.is_none() {
+            self.field = Some(field.into());
+        }
+        self
+    }
+}
+
+/// Refuses control characters: they have no place in names or addresses, they break terminals
+/// and labels, and PostgreSQL cannot store NUL in text at all. Everything else — any script,
+/// any emoji — is kept exactly as typed.
+pub(crate) fn check_text(value: &str, max_chars: usize, code: &'static str) -> Result<(), ParseError> {
+    if value.trim().is_empty() {
+        return Err(ParseError::new(code, "must not be empty"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(ParseError::new(code, format!("must be at most {max_chars} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ParseError::new(code, "must not contain control characters"));
+    }
+    Ok(())
+}

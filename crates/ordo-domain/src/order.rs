@@ -1,0 +1,442 @@
+//! Orders and their state machine.
+//!
+//! [`TRANSITIONS`] is the one table of the order lifecycle: (state, action) → next state, the
+//! roles allowed, and what the step does to stock. Nothing else in Ordo sets an order's status:
+//! [`decide`] reads the table, and [`Order::apply`] is the only code that moves an order, both
+//! when a change is made and when the event log is replayed. The API publishes the table, the
+//! docs' Mermaid diagram is generated from it, and the tests walk it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ParseError;
+use crate::address::Address;
+use crate::catalog::Sku;
+use crate::identity::{Actor, Role};
+use crate::ids::{OrderId, ProductId, UserId, VariantId, VendorId};
+use crate::inventory::{Allocation, StockEffect};
+use crate::money::{Currency, Money};
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Processing,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+}
+
+/// Something that can be done to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Payment received (for now an admin marks it; payment providers come later).
+    Pay,
+    /// The vendor takes the order into fulfilment.
+    Accept,
+    Ship,
+    Deliver,
+    /// The return window closed; the order is final.
+    Complete,
+    Cancel,
+}
+
+macro_rules! names {
+    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$variant => $name),* }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                <$ty>::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let all: Vec<_> = <$ty>::ALL.iter().map(|v| v.as_str()).collect();
+                    ParseError::new(concat!("invalid_", stringify!($ty)), format!("'{s}' is not one of: {}", all.join(", ")))
+                })
+            }
+        }
+    };
+}
+
+names!(OrderStatus {
+    PendingPayment => "pending_payment",
+    Paid => "paid",
+    Processing => "processing",
+    Shipped => "shipped",
+    Delivered => "delivered",
+    Completed => "completed",
+    Cancelled => "cancelled",
+});
+
+names!(Action {
+    Pay => "pay",
+    Accept => "accept",
+    Ship => "ship",
+    Deliver => "deliver",
+    Complete => "complete",
+    Cancel => "cancel",
+});
+
+impl Action {
+    /// The event type recorded when this action succeeds (`order.paid`, `order.cancelled`…).
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Action::Pay => "order.paid",
+            Action::Accept => "order.accepted",
+            Action::Ship => "order.shipped",
+            Action::Deliver => "order.delivered",
+            Action::Complete => "order.completed",
+            Action::Cancel => "order.cancelled",
+        }
+    }
+}
+
+/// One row of the lifecycle table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub from: OrderStatus,
+    pub action: Action,
+    pub to: OrderStatus,
+    pub roles: &'static [Role],
+    pub stock: StockEffect,
+}
+
+use Action as A;
+use OrderStatus as S;
+use Role as R;
+
+const CANCEL_BEFORE_FULFILMENT: &[Role] = &[R::Customer, R::Vendor, R::Support, R::Admin];
+const STAFF: &[Role] = &[R::Vendor, R::Support, R::Admin];
+
+/// The order lifecycle. Read it as: from `from`, `action` by one of `roles` leads to `to`.
+pub const TRANSITIONS: &[Transition] = &[
+    Transition { from: S::PendingPayment, action: A::Pay, to: S::Paid, roles: &[R::Admin], stock: StockEffect::Commit },
+    Transition { from: S::PendingPayment, action: A::Cancel, to: S::Cancelled, roles: CANCEL_BEFORE_FULFILMENT, stock: StockEffect::Release },
+    Transition { from: S::Paid, action: A::Accept, to: S::Processing, roles: &[R::Vendor, R::Admin], stock: StockEffect::None },
+    Transition { from: S::Paid, action: A::Cancel, to: S::Cancelled, roles: CANCEL_BEFORE_FULFILMENT, stock: StockEffect::Restock },
+    // Once the vendor is picking, the customer asks support; staff can still stop it before it ships.
+    Transition { from: S::Processing, action: A::Cancel, to: S::Cancelled, roles: STAFF, stock: StockEffect::Restock },
+    Transition { from: S::Processing, action: A::Ship, to: S::Shipped, roles: &[R::Vendor, R::Admin], stock: StockEffect::None },
+    Transition { from: S::Shipped, action: A::Deliver, to: S::Delivered, roles: &[R::Carrier, R::Admin], stock: StockEffect::None },
+    Transition { from: S::Delivered, action: A::Complete, to: S::Completed, roles: &[R::Admin], stock: StockEffect::None },
+];
+
+/// Why an action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The actor's role may never perform this action, in any state.
+    #[error("a {role} may not {action} orders")]
+    Forbidden { role: Role, action: Action },
+    /// Not from this state (for this role); `allowed` lists what the actor may do now.
+    #[error("cannot {action} an order that is {from}")]
+    NotAllowedNow { action: Action, from: OrderStatus, allowed: Vec<Action> },
+}
+
+/// The actions `role` may perform on an order in `status`, in table order.
+pub fn allowed_actions(status: OrderStatus, role: Role) -> Vec<Action> {
+    TRANSITIONS
+        .iter()
+        .filter(|t| t.from == status && (t.roles.contains(&role) || role == Role::System))
+        .map(|t| t.action)
+        .collect()
+}
+
+/// Looks `action` up in the table for this order and actor. Ownership is checked before this,
+/// by whoever loaded the order; this decides only what the lifecycle permits.
+pub fn decide(status: OrderStatus, action: Action, role: Role) -> Result<&'static Transition, TransitionError> {
+    let permits = |t: &&Transition| t.roles.contains(&role) || role == Role::System;
+    if !TRANSITIONS.iter().filter(|t| t.action == action).any(|t| permits(&t)) {
+        return Err(TransitionError::Forbidden { role, action });
+    }
+    TRANSITIONS
+        .iter()
+        .filter(permits)
+        .find(|t| t.from == status && t.action == action)
+        .ok_or_else(|| TransitionError::NotAllowedNow { action, from: status, allowed: allowed_actions(status, role) })
+}
+
+/// Every state, in lifecycle order.
+pub fn states() -> &'static [OrderStatus] {
+    OrderStatus::ALL
+}
+
+/// The lifecycle as a Mermaid state diagram, generated from [`TRANSITIONS`].
+pub fn mermaid() -> String {
+    let mut out = String::from("stateDiagram-v2\n    [*] --> pending_payment: place (customer)\n");
+    for t in TRANSITIONS {
+        let roles: Vec<_> = t.roles.iter().map(|r| r.as_str()).collect();
+        out.push_str(&format!("    {} --> {}: {} ({})\n", t.from, t.to, t.action, roles.join(", ")));
+    }
+    for s in OrderStatus::ALL {
+        if !TRANSITIONS.iter().any(|t| t.from == *s) {
+            out.push_str(&format!("    {s} --> [*]\n"));
+        }
+    }
+    out
+}
+
+/// One line of an order, frozen at placement: what was bought, at which price, from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub product_id: ProductId,
+    pub variant_id: VariantId,
+    pub title: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub line_total: Money,
+    /// Which locations the units were reserved at; drives every later stock effect.
+    pub allocations: Vec<Allocation>,
+}
+
+/// An order: what one customer bought from one vendor, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub customer_id: UserId,
+    pub vendor_id: VendorId,
+    pub status: OrderStatus,
+    pub currency: Currency,
+    pub lines: Vec<OrderLine>,
+    pub subtotal: Money,
+    pub total: Money,
+    pub shipping_address: Address,
+    /// The carrier user the order was handed to at shipment; carriers see only these.
+    pub carrier_id: Option<UserId>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The sequence number of the last event applied; the next event is `version + 1`.
+    pub version: i64,
+}
+
+/// What happened to an order: the payload of one event in its log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OrderChange {
+    /// The order came to be; carries its full snapshot.
+    Placed { order: Box<Order> },
+    /// A row of [`TRANSITIONS`] was taken.
+    Transitioned {
+        action: Action,
+        from: OrderStatus,
+        to: OrderStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        carrier_id: Option<UserId>,
+    },
+}
+
+impl OrderChange {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            OrderChange::Placed { .. } => "order.placed",
+            OrderChange::Transitioned { action, .. } => action.event_type(),
+        }
+    }
+}
+
+/// One entry of an order's append-only log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    pub order_id: OrderId,
+    /// 1 for placement, then +1 per change: gap-free per order.
+    pub seq: i64,
+    pub event_type: String,
+    pub actor: Actor,
+    pub at: DateTime<Utc>,
+    pub change: OrderChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("the log does not start with order.placed")]
+    NotPlacedFirst,
+    #[error("event {0} is out of sequence")]
+    OutOfSequence(i64),
+    #[error("event {seq} moves from {from} but the order is {actual}")]
+    WrongState { seq: i64, from: OrderStatus, actual: OrderStatus },
+}
+
+/// An action's extra input: why (cancel) and to whom (ship).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionInput {
+    pub reason: Option<String>,
+    pub carrier_id: Option<UserId>,
+}
+
+impl ActionInput {
+    pub const MAX_REASON_CHARS: usize = 500;
+
+    pub fn parse(reason: Option<String>, carrier_id: Option<UserId>) -> Result<Self, ParseError> {
+        let reason = match reason {
+            Some(r) if r.trim().is_empty() => None,
+            Some(r) => {
+                crate::check_text(&r, Self::MAX_REASON_CHARS, "invalid_reason").map_err(|e| e.at("reason"))?;
+                Some(r)
+            }
+            None => None,
+        };
+        Ok(Self { reason, carrier_id })
+    }
+}
+
+impl Order {
+    /// The event that records a placement, numbered 1.
+    pub fn placed_event(&self, actor: Actor) -> OrderEvent {
+        OrderEvent {
+            order_id: self.id,
+            seq: 1,
+            event_type: "order.placed".into(),
+            actor,
+            at: self.created_at,
+            change: OrderChange::Placed { order: Box::new(self.clone()) },
+        }
+    }
+
+    /// Takes `transition` (already decided), returning the event to append. The order is
+    /// changed only through [`Order::apply`], the same path replay uses.
+    pub fn transition(
+        &mut self,
+        transition: &Transition,
+        input: ActionInput,
+        actor: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<OrderEvent, ReplayError> {
+        let event = OrderEvent {
+            order_id: self.id,
+            seq: self.version + 1,
+            event_type: transition.action.event_type().into(),
+            actor,
+            at,
+            change: OrderChange::Transitioned {
+                action: transition.action,
+                from: transition.from,
+                to: transition.to,
+                reason: input.reason,
+                carrier_id: input.carrier_id,
+            },
+        };
+        self.apply(&event)?;
+        Ok(event)
+    }
+
+    /// Moves the order by one event.
+    pub fn apply(&mut self, event: &OrderEvent) -> Result<(), ReplayError> {
+        if event.seq != self.version + 1 {
+            return Err(ReplayError::OutOfSequence(event.seq));
+        }
+        match &event.change {
+            OrderChange::Placed { .. } => return Err(ReplayError::OutOfSequence(event.seq)),
+            OrderChange::Transitioned { action, from, to, reason, carrier_id } => {
+                if *from != self.status {
+                    return Err(ReplayError::WrongState { seq: event.seq, from: *from, actual: self.status });
+                }
+                self.status = *to;
+                if *action == Action::Cancel {
+                    self.cancel_reason.clone_from(reason);
+                }
+                if carrier_id.is_some() {
+                    self.carrier_id = *carrier_id;
+                }
+            }
+        }
+        self.version = event.seq;
+        self.updated_at = event.at;
+        Ok(())
+    }
+
+    /// Rebuilds an order from its log alone.
+    pub fn replay(events: &[OrderEvent]) -> Result<Order, ReplayError> {
+        let (first, rest) = events.split_first().ok_or(ReplayError::NotPlacedFirst)?;
+        let OrderChange::Placed { order } = &first.change else {
+            return Err(ReplayError::NotPlacedFirst);
+        };
+        if first.seq != 1 {
+            return Err(ReplayError::OutOfSequence(first.seq));
+        }
+        let mut order = (**order).clone();
+        for e in rest {
+            order.apply(e)?;
+        }
+        Ok(order)
+    }
+
+    /// Whether `actor` may see this order at all. Anyone else is told it does not exist (404),
+    /// so ids cannot be probed.
+    pub fn visible_to(&self, actor: &Actor) -> bool {
+        match actor.role {
+            Role::Admin | Role::Support | Role::System => true,
+            Role::Customer => actor.user_id == Some(self.customer_id),
+            Role::Vendor => actor.vendor_id == Some(self.vendor_id),
+            Role::Carrier => actor.user_id.is_some() && self.carrier_id == actor.user_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_one_row_per_state_and_action() {
+        for (i, t) in TRANSITIONS.iter().enumerate() {
+            assert!(
+                !TRANSITIONS[..i].iter().any(|o| o.from == t.from && o.action == t.action),
+                "two rows for ({}, {})",
+                t.from,
+                t.action
+            );
+            assert!(!t.roles.is_empty());
+        }
+    }
+
+    #[test]
+    fn every_state_is_reachable_from_pending_payment() {
+        let mut seen = vec![OrderStatus::PendingPayment];
+        let mut i = 0;
+        while i < seen.len() {
+            let from = seen[i];
+            for t in TRANSITIONS.iter().filter(|t| t.from == from) {
+                if !seen.contains(&t.to) {
+                    seen.push(t.to);
+                }
+            }
+            i += 1;
+        }
+        assert_eq!(seen.len(), OrderStatus::ALL.len());
+    }
+
+    #[test]
+    fn a_role_never_allowed_an_action_is_forbidden_not_conflicting() {
+        assert!(matches!(decide(S::Shipped, A::Deliver, R::Customer), Err(TransitionError::Forbidden { .. })));
+        let err = decide(S::Processing, A::Cancel, R::Customer).unwrap_err();
+        assert!(matches!(err, TransitionError::NotAllowedNow { ref allowed, .. } if allowed.is_empty()));
+        let err = decide(S::Shipped, A::Cancel, R::Admin).unwrap_err();
+        assert_eq!(err, TransitionError::NotAllowedNow { action: A::Cancel, from: S::Shipped, allowed: vec![A::Deliver] });
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in OrderStatus::ALL {
+            assert_eq!(s.as_str().parse::<OrderStatus>().unwrap(), *s);
+        }
+        assert!("teleport".parse::<Action>().is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! Properties of the order lifecycle: random action sequences driven through the one table, and
+//! the generated diagram in docs/ kept in step with it.
+
+use chrono::{TimeZone, Utc};
+use ordo_domain::address::{Address, AddressInput};
+use ordo_domain::catalog::Sku;
+use ordo_domain::identity::{Actor, Role};
+use ordo_domain::ids::{OrderId, ProductId, UserId, VariantId, VendorId};
+use ordo_domain::money::{Currency, Money};
+use ordo_domain::order::{Action, ActionInput, Order, OrderLine, OrderStatus, decide, mermaid};
+use proptest::prelude::*;
+
+fn fresh_order() -> Order {
+    let eur = Currency::parse("EUR").unwrap();
+    let price = Money { amount: 1250, currency: eur };
+    let at = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+    Order {
+        id: OrderId::new(),
+        customer_id: UserId::new(),
+        vendor_id: VendorId::new(),
+        status: OrderStatus::PendingPayment,
+        currency: eur,
+        lines: vec![OrderLine {
+            sku: Sku::parse("TEE-1").unwrap(),
+            product_id: ProductId::new(),
+            variant_id: VariantId::new(),
+            title: "Tee".into(),
+            quantity: 2,
+            unit_price: price,
+            line_total: Money { amount: 2500, currency: eur },
+            allocations: vec![],
+        }],
+        subtotal: Money { amount: 2500, currency: eur },
+        total: Money { amount: 2500, currency: eur },
+        shipping_address: Address::parse(AddressInput {
+            name: "Ada 🚀".into(),
+            line1: "1 Loop".into(),
+            city: "Paris".into(),
+            postal_code: "75001".into(),
+            country: "FR".into(),
+            ..Default::default()
+        })
+        .unwrap(),
+        carrier_id: None,
+        cancel_reason: None,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    }
+}
+
+fn any_role() -> impl Strategy<Value = Role> {
+    prop::sample::select(Role::ALL_USER_ROLES.to_vec())
+}
+
+fn any_action() -> impl Strategy<Value = Action> {
+    prop::sample::select(Action::ALL.to_vec())
+}
+
+proptest! {
+    /// Whatever is attempted, in whatever order, by whomever: accepted steps follow the table,
+    /// refused ones change nothing, and replaying the log rebuilds exactly the same order.
+    #[test]
+    fn replaying_the_log_rebuilds_the_order(steps in prop::collection::vec((any_action(), any_role(), any::<bool>()), 0..40)) {
+        let mut order = fresh_order();
+        let customer = Actor { user_id: Some(order.customer_id), role: Role::Customer, vendor_id: None };
+        let mut log = vec![order.placed_event(customer)];
+        let mut clock = order.created_at;
+        for (action, role, with_reason) in steps {
+            let before = order.clone();
+            clock += chrono::Duration::seconds(1);
+            let actor = Actor { user_id: Some(UserId::new()), role, vendor_id: None };
+            match decide(order.status, action, role) {
+                Ok(t) => {
+                    prop_assert_eq!(t.from, order.status);
+                    let input = ActionInput {
+                        reason: with_reason.then(|| "changed my mind ✋".to_string()),
+                        carrier_id: (action == Action::Ship).then(UserId::new),
+                    };
+                    log.push(order.transition(t, input, actor, clock).unwrap());
+                    prop_assert_eq!(order.status, t.to);
+                    prop_assert_eq!(order.version, before.version + 1);
+                }
+                Err(_) => prop_assert_eq!(&order, &before),
+            }
+        }
+        prop_assert_eq!(Order::replay(&log).unwrap(), order.clone());
+        let seqs: Vec<i64> = log.iter().map(|e| e.seq).collect();
+        prop_assert_eq!(seqs, (1..=order.version).collect::<Vec<_>>());
+        // The log survives the trip through JSON, which is how both stores keep it.
+        let json = serde_json::to_string(&log).unwrap();
+        let back: Vec<ordo_domain::order::OrderEvent> = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(Order::replay(&back).unwrap(), order);
+    }
+}
+
+#[test]
+fn terminal_states_accept_nothing() {
+    for status in [OrderStatus::Completed, OrderStatus::Cancelled] {
+        for action in Action::ALL {
+            assert!(decide(status, *action, Role::Admin).is_err());
+        }
+    }
+}
+
+/// docs/order-lifecycle.md embeds the diagram generated from the table. Run with
+/// `ORDO_BLESS=1` to rewrite it after changing the table.
+#[test]
+fn the_lifecycle_diagram_in_docs_matches_the_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/order-lifecycle.md");
+    let diagram = mermaid();
+    let doc = std::fs::read_to_string(path).unwrap_or_default();
+    let begin = "```mermaid\n";
+    let current = doc.split_once(begin).and_then(|(_, rest)| rest.split_once("```")).map(|(d, _)| d);
+    if current == Some(diagram.as_str()) {
+        return;
+    }
+    if std::env::var_os("ORDO_BLESS").is_some() {
+        let (head, tail) = match doc.split_once(begin) {
+            Some((head, rest)) => (head.to_string(), rest.split_once("```").map(|(_, t)| t.to_string()).unwrap_or_default()),
+            None => ("# Order lifecycle\n\n".to_string(), "\n".to_string()),
+        };
+        std::fs::write(path, format!("{head}{begin}{diagram}```{tail}")).unwrap();
+        return;
+    }
+    panic!("docs/order-lifecycle.md is stale: run `ORDO_BLESS=1 cargo nextest run -p ordo-domain` and commit it");
+}

@@ -1,0 +1,75 @@
+//! Ordo's scale-out backend: PostgreSQL, shared by any number of stateless `ordo serve` nodes.
+//!
+//! Concurrency is the database's job here: stock rows are read with `SELECT … FOR UPDATE` (in
+//! SKU order, so two orders never deadlock), orders are locked while they change, and a CHECK
+//! constraint refuses any write that would make stock negative, whatever the application does.
+//! The queries themselves are shared with SQLite (see `ordo-store/shared/sql_store.rs`).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use ordo_store::{StoreError, constraints};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+#[path = "../../ordo-store/shared/sql_store.rs"]
+mod sql_store;
+
+pub use sql_store::SqlStore as PostgresStore;
+
+type Db = sqlx::Postgres;
+type DbRow = sqlx::postgres::PgRow;
+
+mod dialect {
+    pub const NAME: &str = "postgres";
+    pub const BEGIN: &str = "BEGIN";
+    pub const SELECT_ORDER_FOR_UPDATE: &str = "SELECT id, customer_id, vendor_id, status, currency, subtotal_minor, \
+        total_minor, shipping_address, carrier_id, cancel_reason, created_at, updated_at, version FROM orders \
+        WHERE id = $1 FOR UPDATE";
+    pub const LOCK_STOCK: &str = "SELECT s.location_id, s.on_hand, s.reserved FROM stock s \
+        JOIN locations l ON l.id = s.location_id WHERE s.sku = $1 ORDER BY l.priority, l.code FOR UPDATE OF s";
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        let code = db.code().unwrap_or_default();
+        match code.as_ref() {
+            // serialization_failure, deadlock_detected, lock_not_available
+            "40001" | "40P01" | "55P03" => return StoreError::Contention,
+            "23503" => return StoreError::Conflict(constraints::FOREIGN_KEY),
+            "23505" | "23514" => {
+                if let Some(name) = db.constraint().and_then(|c| constraints::ALL.iter().find(|n| **n == c)) {
+                    return StoreError::Conflict(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => StoreError::Unavailable(e.into()),
+        other => StoreError::Other(other.into()),
+    }
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl PostgresStore {
+    /// Connects to `url` and brings the schema up to date (migrations take an advisory lock, so
+    /// several nodes starting at once is safe).
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options: PgConnectOptions = url.parse().with_context(|| "Failed to parse the PostgreSQL URL")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .context("Failed to connect to PostgreSQL")?;
+        MIGRATOR.run(&pool).await.context("Failed to migrate the PostgreSQL database")?;
+        Ok(Self { writer: pool.clone(), reader: pool })
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+    }
+}
+
+pub mod testing;

@@ -1,0 +1,84 @@
+//! Throw-away PostgreSQL databases for tests: one per test, dropped afterwards.
+//!
+//! The server is found at `ORDO_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Where none answers, tests that need it are
+//! skipped with a notice on stderr — unless `ORDO_TEST_REQUIRE_POSTGRES=1` (set by `.ci/run`),
+//! in which case a missing PostgreSQL is a failure, never a silent skip.
+
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection};
+
+use crate::PostgresStore;
+
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub fn admin_url() -> String {
+    std::env::var("ORDO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+pub fn required() -> bool {
+    std::env::var("ORDO_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Whether the test server answers; panics if it does not and it is required.
+pub async fn available() -> bool {
+    let url = admin_url();
+    let ok = matches!(tokio_timeout(PgConnection::connect(&url)).await, Some(Ok(_)));
+    if !ok {
+        assert!(!required(), "PostgreSQL is required (ORDO_TEST_REQUIRE_POSTGRES=1) but does not answer at {url}");
+        eprintln!("NOTICE: PostgreSQL does not answer at {url}; skipping the PostgreSQL half of this test");
+    }
+    ok
+}
+
+async fn tokio_timeout<F: std::future::Future>(f: F) -> Option<F::Output> {
+    tokio::time::timeout(Duration::from_secs(5), f).await.ok()
+}
+
+/// A database of its own for one test.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    pub store: PostgresStore,
+}
+
+impl TestDatabase {
+    /// Creates and migrates a fresh database, or returns `None` (after the notice) when no
+    /// PostgreSQL answers and none is required.
+    pub async fn create() -> Option<Self> {
+        let (name, url) = Self::create_empty().await?;
+        let store = PostgresStore::open(&url, 10).await.expect("migrate the test database");
+        Some(Self { name, url, store })
+    }
+
+    /// Creates an empty database and returns its name and URL.
+    pub async fn create_empty() -> Option<(String, String)> {
+        if !available().await {
+            return None;
+        }
+        let admin = admin_url();
+        let name = format!("ordo_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Some((name.clone(), format!("{base}/{name}")))
+    }
+
+    pub async fn drop(self) {
+        self.store.close().await;
+        drop_database(&self.name).await;
+    }
+}
+
+/// Drops a test database, disconnecting anyone still in it.
+pub async fn drop_database(name: &str) {
+    let mut conn = PgConnection::connect(&admin_url()).await.expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut conn)
+        .await
+        .expect("drop the test database");
+}

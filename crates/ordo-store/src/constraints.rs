@@ -1,0 +1,37 @@
+//! The names of the database constraints that callers react to.
+//!
+//! Both backends name their constraints exactly so (PostgreSQL reports the name; the SQLite
+//! backend maps its messages onto these), so `ordo-app` can turn a refused write into the right
+//! client error without knowing which database refused it.
+
+/// Two users with one e-mail address.
+pub const USERS_EMAIL_KEY: &str = "users_email_key";
+/// A SKU already used by another variant.
+pub const VARIANTS_SKU_KEY: &str = "variants_sku_key";
+/// A vendor name already taken.
+pub const VENDORS_NAME_KEY: &str = "vendors_name_key";
+/// A location code already used by the same vendor.
+pub const LOCATIONS_VENDOR_CODE_KEY: &str = "locations_vendor_code_key";
+/// `0 <= reserved <= on_hand`: the invariant that makes overselling impossible.
+pub const STOCK_RESERVED_WITHIN_ON_HAND: &str = "stock_reserved_within_on_hand";
+/// An idempotency key already used by the same user.
+pub const IDEMPOTENCY_KEYS_PKEY: &str = "idempotency_keys_pkey";
+/// Two events with one sequence number on one order (a lost race).
+pub const ORDER_EVENTS_PKEY: &str = "order_events_pkey";
+/// An order changed since it was read (optimistic check in `update_order`).
+pub const ORDERS_VERSION: &str = "orders_version";
+/// A reference to a row that does not exist (unknown vendor, user, location).
+pub const FOREIGN_KEY: &str = "foreign_key";
+
+/// Every name above, for the backends' mapping tables.
+pub const ALL: &[&str] = &[
+    USERS_EMAIL_KEY,
+    VARIANTS_SKU_KEY,
+    VENDORS_NAME_KEY,
+    LOCATIONS_VENDOR_CODE_KEY,
+    STOCK_RESERVED_WITHIN_ON_HAND,
+    IDEMPOTENCY_KEYS_PKEY,
+    ORDER_EVENTS_PKEY,
+    ORDERS_VERSION,
+    FOREIGN_KEY,
+];

@@ -1,0 +1,186 @@
+//! The storage port: what Ordo needs from a database, and nothing about how.
+//!
+//! [`Store`] serves reads and opens transactions; [`StoreTx`] is one transaction, through which
+//! every change is written. Use cases in `ordo-app` own the transaction (begin, the steps,
+//! commit); the helpers here only take the transaction they are given. Two backends implement
+//! it — `ordo-store-sqlite` (the embedded default) and `ordo-store-postgres` (scale-out) — and
+//! both must pass the [`conformance`] suite. This crate never touches SQL itself.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ordo_domain::catalog::{Location, LocationCode, Product, Sku, VariantForSale, Vendor};
+use ordo_domain::identity::{EmailAddress, User};
+use ordo_domain::ids::{LocationId, OrderId, ProductId, UserId, VendorId};
+use ordo_domain::inventory::StockLevel;
+use ordo_domain::money::Currency;
+use ordo_domain::order::{Order, OrderEvent, OrderStatus};
+
+pub mod conformance;
+pub mod constraints;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A storage failure, fine-grained enough for the caller to tell a conflict from a crash.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A named constraint refused the write (see [`constraints`]); the caller maps it to a
+    /// client error.
+    #[error("constraint {0} refused the write")]
+    Conflict(&'static str),
+    /// Two transactions collided (deadlock, serialization failure, busy database); retrying the
+    /// whole transaction is safe.
+    #[error("transaction collided with another; retry")]
+    Contention,
+    /// The database could not be reached or timed out.
+    #[error("database unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else: a bug or a broken database. Logged, never shown to clients.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// A user with their password hash, only ever used to check a login.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A login session. Only the SHA-256 of the bearer token is stored, so a copy of the database
+/// does not hand out working tokens.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token_hash: Vec<u8>,
+    pub user_id: UserId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Whose orders a listing may contain: the ownership rule turned into a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderScope {
+    All,
+    Customer(UserId),
+    Vendor(VendorId),
+    Carrier(UserId),
+}
+
+/// One page of orders, newest first.
+#[derive(Debug, Clone)]
+pub struct OrderQuery {
+    pub scope: OrderScope,
+    pub status: Option<OrderStatus>,
+    /// Return only orders older than this one (ids are time-ordered).
+    pub starting_after: Option<OrderId>,
+    /// Rows to fetch; callers ask for one more than a page to learn `has_more`.
+    pub limit: u32,
+}
+
+/// Stock of one SKU at one location, with the location's code for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationStock {
+    pub level: StockLevel,
+    pub code: LocationCode,
+}
+
+/// All stock of one SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuStock {
+    pub sku: Sku,
+    pub vendor_id: VendorId,
+    /// In allocation order (location priority, then code).
+    pub locations: Vec<LocationStock>,
+}
+
+/// A message for consumers outside the transaction (webhooks, live updates, the event stream),
+/// written in the same transaction as the change it describes.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    /// e.g. `order.paid`, `stock.updated`
+    pub topic: String,
+    /// The aggregate it concerns (an order id, a SKU): consumers keep per-key order.
+    pub key: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an idempotency key was first used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the canonical request, to refuse a key reused for a different request.
+    pub request_hash: Vec<u8>,
+    pub order_id: OrderId,
+}
+
+/// Reads and the door to writes.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// Opens a write transaction. Dropping it without [`StoreTx::commit`] rolls it back.
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn credentials(&self, email: &EmailAddress) -> StoreResult<Option<Credentials>>;
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The user behind a live (unexpired, unrevoked) session.
+    async fn session_user(&self, token_hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<User>>;
+
+    async fn vendor(&self, id: VendorId) -> StoreResult<Option<Vendor>>;
+    async fn vendors(&self) -> StoreResult<Vec<Vendor>>;
+    async fn locations(&self, vendor: VendorId) -> StoreResult<Vec<Location>>;
+    async fn product(&self, id: ProductId) -> StoreResult<Option<Product>>;
+    /// Products of one vendor (or all), newest first.
+    async fn products(&self, vendor: Option<VendorId>, limit: u32) -> StoreResult<Vec<Product>>;
+    async fn stock(&self, sku: &Sku) -> StoreResult<Option<SkuStock>>;
+
+    async fn order(&self, id: OrderId) -> StoreResult<Option<Order>>;
+    async fn orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>>;
+    async fn order_events(&self, id: OrderId) -> StoreResult<Vec<OrderEvent>>;
+}
+
+/// One write transaction.
+#[async_trait]
+pub trait StoreTx: Send {
+    async fn insert_user(&mut self, user: &User, password_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn insert_session(&mut self, session: &Session) -> StoreResult<()>;
+    /// Marks a session revoked; returns whether a live one was found.
+    async fn revoke_session(&mut self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<bool>;
+
+    async fn insert_vendor(&mut self, vendor: &Vendor, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn insert_location(&mut self, location: &Location, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn location_by_code(&mut self, vendor: VendorId, code: &LocationCode) -> StoreResult<Option<Location>>;
+    async fn insert_product(&mut self, product: &Product, at: DateTime<Utc>) -> StoreResult<()>;
+    /// The vendor selling `sku`, if any.
+    async fn sku_vendor(&mut self, sku: &Sku) -> StoreResult<Option<VendorId>>;
+    /// The variants for `skus` with their price in `currency`; unknown SKUs are simply absent.
+    async fn variants_for_sale(&mut self, skus: &[Sku], currency: Currency) -> StoreResult<Vec<VariantForSale>>;
+
+    /// Reads a SKU's stock rows in allocation order and, where the backend has row locks, locks
+    /// them until commit. Callers lock SKUs in sorted order so two orders never deadlock.
+    async fn lock_stock(&mut self, sku: &Sku) -> StoreResult<Vec<StockLevel>>;
+    /// Adds the deltas to one stock row. A result that breaks `0 <= reserved <= on_hand` is
+    /// refused by the database as [`constraints::STOCK_RESERVED_WITHIN_ON_HAND`].
+    async fn change_stock(&mut self, sku: &Sku, location: LocationId, on_hand: i64, reserved: i64) -> StoreResult<()>;
+    /// Sets `on_hand` (creating the row if needed), keeping `reserved`.
+    async fn set_on_hand(&mut self, sku: &Sku, location: LocationId, on_hand: i64, at: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn insert_order(&mut self, order: &Order) -> StoreResult<()>;
+    /// Loads an order for change, locking it where the backend has row locks.
+    async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>>;
+    /// Writes the order's mutable state if it is still at `expected_version`; otherwise
+    /// [`constraints::ORDERS_VERSION`].
+    async fn update_order(&mut self, order: &Order, expected_version: i64) -> StoreResult<()>;
+    async fn append_event(&mut self, event: &OrderEvent) -> StoreResult<()>;
+    async fn enqueue(&mut self, message: &OutboxMessage) -> StoreResult<()>;
+
+    async fn idempotency_get(&mut self, user: UserId, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Records a key; a key already taken is [`constraints::IDEMPOTENCY_KEYS_PKEY`].
+    async fn idempotency_put(&mut self, user: UserId, key: &str, record: &IdempotencyRecord, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Makes everything durable, or nothing.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
