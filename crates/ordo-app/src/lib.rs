@@ -1,1 +1,155 @@
-//! placeholder
+//! What users can do: every use case, over the store.
+//!
+//! Each use case authorizes its actor (role and ownership), opens one transaction, does its
+//! steps through [`ordo_store::StoreTx`], writes the event and outbox row that describe the
+//! change, and commits — so a change and its record are durable together or not at all. This
+//! crate knows nothing of HTTP or SQL; its errors say what went wrong in domain terms and the
+//! HTTP layer chooses the status code.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::ParseError;
+use ordo_domain::order::{Action, OrderStatus};
+use ordo_store::{Store, StoreError};
+
+pub mod auth;
+pub mod catalog;
+pub mod demo;
+pub mod inventory;
+pub mod orders;
+pub mod users;
+
+/// The application: the store plus settings the use cases need. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+}
+
+/// Knobs for the use cases, with defaults that suit a shop.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a login token lives.
+    pub session_ttl: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl: chrono::Duration::days(7),
+        }
+    }
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The one clock of the use cases (a port later, for tests that move time).
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Why a use case refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input does not parse or breaks a rule (400).
+    #[error("{0}")]
+    Invalid(#[from] ParseError),
+    /// No valid login (401).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Login refused: wrong e-mail or password, deliberately not saying which (401).
+    #[error("invalid e-mail or password")]
+    BadCredentials,
+    /// The actor's role may never do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing, or not the actor's to see (404): the two are indistinguishable on purpose.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The action is not possible from the order's current state (409).
+    #[error("cannot {action} an order that is {status}")]
+    InvalidTransition {
+        action: Action,
+        status: OrderStatus,
+        allowed: Vec<Action>,
+    },
+    /// Not enough stock for a line (409).
+    #[error("not enough stock for {sku}: {requested} requested, {available} available")]
+    InsufficientStock {
+        sku: String,
+        requested: u32,
+        available: i64,
+        field: String,
+    },
+    /// Clashes with existing data (409): a taken e-mail, a reused idempotency key…
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    /// Two transactions collided and retrying did not help (503); safe to retry later.
+    #[error("the request collided with another; retry")]
+    Contention,
+    /// The database is down or overloaded (503); safe to retry.
+    #[error("service temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or broken infrastructure (500). Logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(e) => AppError::Unavailable(e),
+            StoreError::Contention => AppError::Contention,
+            StoreError::Conflict(name) => {
+                AppError::Internal(anyhow::anyhow!("unexpected conflict on {name}"))
+            }
+            StoreError::Other(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl AppError {
+    pub fn conflict(code: &'static str, message: impl Into<String>, field: Option<&str>) -> Self {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+            field: field.map(str::to_owned),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Runs `attempt` again when the database reports a collision between transactions (a
+/// PostgreSQL serialization failure or deadlock, SQLite busy). Each attempt is a whole
+/// transaction, so a retry never doubles a change.
+pub(crate) async fn with_retry<T, F, Fut>(mut attempt: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AppResult<T>>,
+{
+    const ATTEMPTS: u32 = 3;
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt().await {
+            Err(AppError::Contention) if n < ATTEMPTS => {
+                tracing::debug!(attempt = n, "transaction collided; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(n))).await;
+            }
+            other => return other,
+        }
+    }
+}

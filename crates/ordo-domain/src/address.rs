@@ -54,7 +54,10 @@ impl Address {
         if !is_country_code(&country) {
             return Err(ParseError::new(
                 "invalid_country",
-                format!("'{}' is not an ISO 3166-1 alpha-2 country code", input.country),
+                format!(
+                    "'{}' is not an ISO 3166-1 alpha-2 country code",
+                    input.country
+                ),
             )
             .at("country"));
         }
@@ -110,11 +113,26 @@ mod tests {
 
     #[test]
     fn unknown_countries_and_control_characters_are_refused() {
-        let e = Address::parse(AddressInput { country: "XX".into(), ..input() }).unwrap_err();
-        assert_eq!((e.code, e.field.as_deref()), ("invalid_country", Some("country")));
-        let e = Address::parse(AddressInput { city: "Zu\0rich".into(), ..input() }).unwrap_err();
+        let e = Address::parse(AddressInput {
+            country: "XX".into(),
+            ..input()
+        })
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("invalid_country", Some("country"))
+        );
+        let e = Address::parse(AddressInput {
+            city: "Zu\0rich".into(),
+            ..input()
+        })
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("city"));
-        let e = Address::parse(AddressInput { line1: "  ".into(), ..input() }).unwrap_err();
+        let e = Address::parse(AddressInput {
+            line1: "  ".into(),
+            ..input()
+        })
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("line1"));
     }
 

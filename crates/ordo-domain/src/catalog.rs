@@ -21,7 +21,9 @@ pub struct Sku(String);
 impl Sku {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let ok = (1..=64).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
@@ -70,7 +72,9 @@ impl LocationCode {
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let ok = (1..=40).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
@@ -128,24 +132,39 @@ impl Product {
     /// within it, at most one price per currency per variant.
     pub fn check(&self) -> Result<(), ParseError> {
         if self.variants.is_empty() {
-            return Err(ParseError::new("invalid_product", "a product needs at least one variant").at("variants"));
+            return Err(
+                ParseError::new("invalid_product", "a product needs at least one variant")
+                    .at("variants"),
+            );
         }
         if self.variants.len() > 100 {
-            return Err(ParseError::new("invalid_product", "a product has at most 100 variants").at("variants"));
+            return Err(
+                ParseError::new("invalid_product", "a product has at most 100 variants")
+                    .at("variants"),
+            );
         }
         for (i, v) in self.variants.iter().enumerate() {
             if self.variants[..i].iter().any(|o| o.sku == v.sku) {
-                return Err(ParseError::new("duplicate_sku", format!("SKU {} appears twice", v.sku))
-                    .at(format!("variants[{i}].sku")));
+                return Err(ParseError::new(
+                    "duplicate_sku",
+                    format!("SKU {} appears twice", v.sku),
+                )
+                .at(format!("variants[{i}].sku")));
             }
             if v.prices.is_empty() {
-                return Err(ParseError::new("invalid_product", "a variant needs at least one price")
-                    .at(format!("variants[{i}].prices")));
+                return Err(ParseError::new(
+                    "invalid_product",
+                    "a variant needs at least one price",
+                )
+                .at(format!("variants[{i}].prices")));
             }
             for (j, p) in v.prices.iter().enumerate() {
                 if v.prices[..j].iter().any(|o| o.currency == p.currency) {
-                    return Err(ParseError::new("duplicate_price", format!("two prices in {}", p.currency))
-                        .at(format!("variants[{i}].prices[{j}].currency")));
+                    return Err(ParseError::new(
+                        "duplicate_price",
+                        format!("two prices in {}", p.currency),
+                    )
+                    .at(format!("variants[{i}].prices[{j}].currency")));
                 }
             }
         }

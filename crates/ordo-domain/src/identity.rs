@@ -28,7 +28,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL_USER_ROLES: [Role; 5] = [Role::Customer, Role::Vendor, Role::Support, Role::Admin, Role::Carrier];
+    pub const ALL_USER_ROLES: [Role; 5] = [
+        Role::Customer,
+        Role::Vendor,
+        Role::Support,
+        Role::Admin,
+        Role::Carrier,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,7 +61,12 @@ impl FromStr for Role {
         Role::ALL_USER_ROLES
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| ParseError::new("invalid_role", "role must be one of customer, vendor, support, admin, carrier"))
+            .ok_or_else(|| {
+                ParseError::new(
+                    "invalid_role",
+                    "role must be one of customer, vendor, support, admin, carrier",
+                )
+            })
     }
 }
 
@@ -74,7 +85,10 @@ impl EmailAddress {
         if valid {
             Ok(Self(email))
         } else {
-            Err(ParseError::new("invalid_email", format!("'{raw}' is not an e-mail address")))
+            Err(ParseError::new(
+                "invalid_email",
+                format!("'{raw}' is not an e-mail address"),
+            ))
         }
     }
 
@@ -103,7 +117,11 @@ impl Password {
         if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&n) {
             return Err(ParseError::new(
                 "invalid_password",
-                format!("password must be {} to {} characters", Self::MIN_CHARS, Self::MAX_CHARS),
+                format!(
+                    "password must be {} to {} characters",
+                    Self::MIN_CHARS,
+                    Self::MAX_CHARS
+                ),
             ));
         }
         Ok(Self(raw))
@@ -142,11 +160,19 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Self {
-        Self { user_id: None, role: Role::System, vendor_id: None }
+        Self {
+            user_id: None,
+            role: Role::System,
+            vendor_id: None,
+        }
     }
 
     pub fn of(user: &User) -> Self {
-        Self { user_id: Some(user.id), role: user.role, vendor_id: user.vendor_id }
+        Self {
+            user_id: Some(user.id),
+            role: user.role,
+            vendor_id: user.vendor_id,
+        }
     }
 
     /// Whether this actor may act for the given vendor (the vendor's own staff, or an admin).

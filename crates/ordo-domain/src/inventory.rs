@@ -24,7 +24,10 @@ impl Quantity {
         if (1..=i64::from(Self::MAX)).contains(&raw) {
             Ok(Self(raw as u32))
         } else {
-            Err(ParseError::new("invalid_quantity", format!("quantity must be between 1 and {}", Self::MAX)))
+            Err(ParseError::new(
+                "invalid_quantity",
+                format!("quantity must be between 1 and {}", Self::MAX),
+            ))
         }
     }
 
@@ -38,7 +41,10 @@ pub fn parse_on_hand(raw: i64) -> Result<i64, ParseError> {
     if (0..=1_000_000_000).contains(&raw) {
         Ok(raw)
     } else {
-        Err(ParseError::new("invalid_quantity", "on_hand must be between 0 and 1000000000"))
+        Err(ParseError::new(
+            "invalid_quantity",
+            "on_hand must be between 0 and 1000000000",
+        ))
     }
 }
 
@@ -74,7 +80,10 @@ pub struct Shortfall {
 pub fn allocate(levels: &[StockLevel], quantity: Quantity) -> Result<Vec<Allocation>, Shortfall> {
     let wanted = i64::from(quantity.get());
     if let Some(whole) = levels.iter().find(|l| l.available() >= wanted) {
-        return Ok(vec![Allocation { location_id: whole.location_id, quantity: quantity.get() }]);
+        return Ok(vec![Allocation {
+            location_id: whole.location_id,
+            quantity: quantity.get(),
+        }]);
     }
     let total: i64 = levels.iter().map(|l| l.available().max(0)).sum();
     if total < wanted {
@@ -85,7 +94,10 @@ pub fn allocate(levels: &[StockLevel], quantity: Quantity) -> Result<Vec<Allocat
     for l in levels {
         let take = l.available().max(0).min(left);
         if take > 0 {
-            out.push(Allocation { location_id: l.location_id, quantity: take as u32 });
+            out.push(Allocation {
+                location_id: l.location_id,
+                quantity: take as u32,
+            });
             left -= take;
         }
     }
@@ -123,14 +135,24 @@ mod tests {
     use super::*;
 
     fn level(on_hand: i64, reserved: i64) -> StockLevel {
-        StockLevel { location_id: LocationId::new(), on_hand, reserved }
+        StockLevel {
+            location_id: LocationId::new(),
+            on_hand,
+            reserved,
+        }
     }
 
     #[test]
     fn a_location_that_covers_the_whole_line_is_preferred() {
         let levels = [level(2, 0), level(10, 5)];
         let a = allocate(&levels, Quantity::parse(4).unwrap()).unwrap();
-        assert_eq!(a, vec![Allocation { location_id: levels[1].location_id, quantity: 4 }]);
+        assert_eq!(
+            a,
+            vec![Allocation {
+                location_id: levels[1].location_id,
+                quantity: 4
+            }]
+        );
     }
 
     #[test]
@@ -138,7 +160,10 @@ mod tests {
         let levels = [level(2, 0), level(3, 1)];
         let a = allocate(&levels, Quantity::parse(4).unwrap()).unwrap();
         assert_eq!(a.iter().map(|x| x.quantity).collect::<Vec<_>>(), vec![2, 2]);
-        assert_eq!(allocate(&levels, Quantity::parse(5).unwrap()), Err(Shortfall { available: 4 }));
+        assert_eq!(
+            allocate(&levels, Quantity::parse(5).unwrap()),
+            Err(Shortfall { available: 4 })
+        );
     }
 
     #[test]

@@ -27,7 +27,11 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// Names the field at fault; the innermost caller that knows the path sets it.
@@ -43,12 +47,19 @@ impl ParseError {
 /// Refuses control characters: they have no place in names or addresses, they break terminals
 /// and labels, and PostgreSQL cannot store NUL in text at all. Everything else — any script,
 /// any emoji — is kept exactly as typed.
-pub(crate) fn check_text(value: &str, max_chars: usize, code: &'static str) -> Result<(), ParseError> {
+pub(crate) fn check_text(
+    value: &str,
+    max_chars: usize,
+    code: &'static str,
+) -> Result<(), ParseError> {
     if value.trim().is_empty() {
         return Err(ParseError::new(code, "must not be empty"));
     }
     if value.chars().count() > max_chars {
-        return Err(ParseError::new(code, format!("must be at most {max_chars} characters")));
+        return Err(ParseError::new(
+            code,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(ParseError::new(code, "must not contain control characters"));

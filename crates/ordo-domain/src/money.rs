@@ -19,7 +19,12 @@ impl Currency {
         // `from_code` accepts only the exact upper-case code, which is what the API documents.
         iso_currency::Currency::from_code(code)
             .map(Self)
-            .ok_or_else(|| ParseError::new("invalid_currency", format!("'{code}' is not an ISO 4217 currency code")))
+            .ok_or_else(|| {
+                ParseError::new(
+                    "invalid_currency",
+                    format!("'{code}' is not an ISO 4217 currency code"),
+                )
+            })
     }
 
     pub fn code(&self) -> &'static str {
@@ -81,7 +86,10 @@ pub enum MoneyError {
 
 impl Money {
     pub fn zero(currency: Currency) -> Self {
-        Self { amount: 0, currency }
+        Self {
+            amount: 0,
+            currency,
+        }
     }
 
     /// A price as set by a vendor: non-negative and within [`MAX_AMOUNT_MINOR`].
@@ -99,13 +107,25 @@ impl Money {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
-        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
-        Ok(Money { amount, currency: self.currency })
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 
     pub fn checked_mul(self, factor: u32) -> Result<Money, MoneyError> {
-        let amount = self.amount.checked_mul(i64::from(factor)).ok_or(MoneyError::Overflow)?;
-        Ok(Money { amount, currency: self.currency })
+        let amount = self
+            .amount
+            .checked_mul(i64::from(factor))
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 }
 
@@ -126,7 +146,10 @@ mod tests {
     fn adding_different_currencies_is_refused() {
         let eur = Money::zero(Currency::parse("EUR").unwrap());
         let usd = Money::zero(Currency::parse("USD").unwrap());
-        assert!(matches!(eur.checked_add(usd), Err(MoneyError::CurrencyMismatch(..))));
+        assert!(matches!(
+            eur.checked_add(usd),
+            Err(MoneyError::CurrencyMismatch(..))
+        ));
     }
 
     #[test]

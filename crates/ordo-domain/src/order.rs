@@ -125,15 +125,63 @@ const STAFF: &[Role] = &[R::Vendor, R::Support, R::Admin];
 
 /// The order lifecycle. Read it as: from `from`, `action` by one of `roles` leads to `to`.
 pub const TRANSITIONS: &[Transition] = &[
-    Transition { from: S::PendingPayment, action: A::Pay, to: S::Paid, roles: &[R::Admin], stock: StockEffect::Commit },
-    Transition { from: S::PendingPayment, action: A::Cancel, to: S::Cancelled, roles: CANCEL_BEFORE_FULFILMENT, stock: StockEffect::Release },
-    Transition { from: S::Paid, action: A::Accept, to: S::Processing, roles: &[R::Vendor, R::Admin], stock: StockEffect::None },
-    Transition { from: S::Paid, action: A::Cancel, to: S::Cancelled, roles: CANCEL_BEFORE_FULFILMENT, stock: StockEffect::Restock },
+    Transition {
+        from: S::PendingPayment,
+        action: A::Pay,
+        to: S::Paid,
+        roles: &[R::Admin],
+        stock: StockEffect::Commit,
+    },
+    Transition {
+        from: S::PendingPayment,
+        action: A::Cancel,
+        to: S::Cancelled,
+        roles: CANCEL_BEFORE_FULFILMENT,
+        stock: StockEffect::Release,
+    },
+    Transition {
+        from: S::Paid,
+        action: A::Accept,
+        to: S::Processing,
+        roles: &[R::Vendor, R::Admin],
+        stock: StockEffect::None,
+    },
+    Transition {
+        from: S::Paid,
+        action: A::Cancel,
+        to: S::Cancelled,
+        roles: CANCEL_BEFORE_FULFILMENT,
+        stock: StockEffect::Restock,
+    },
     // Once the vendor is picking, the customer asks support; staff can still stop it before it ships.
-    Transition { from: S::Processing, action: A::Cancel, to: S::Cancelled, roles: STAFF, stock: StockEffect::Restock },
-    Transition { from: S::Processing, action: A::Ship, to: S::Shipped, roles: &[R::Vendor, R::Admin], stock: StockEffect::None },
-    Transition { from: S::Shipped, action: A::Deliver, to: S::Delivered, roles: &[R::Carrier, R::Admin], stock: StockEffect::None },
-    Transition { from: S::Delivered, action: A::Complete, to: S::Completed, roles: &[R::Admin], stock: StockEffect::None },
+    Transition {
+        from: S::Processing,
+        action: A::Cancel,
+        to: S::Cancelled,
+        roles: STAFF,
+        stock: StockEffect::Restock,
+    },
+    Transition {
+        from: S::Processing,
+        action: A::Ship,
+        to: S::Shipped,
+        roles: &[R::Vendor, R::Admin],
+        stock: StockEffect::None,
+    },
+    Transition {
+        from: S::Shipped,
+        action: A::Deliver,
+        to: S::Delivered,
+        roles: &[R::Carrier, R::Admin],
+        stock: StockEffect::None,
+    },
+    Transition {
+        from: S::Delivered,
+        action: A::Complete,
+        to: S::Completed,
+        roles: &[R::Admin],
+        stock: StockEffect::None,
+    },
 ];
 
 /// Why an action was refused.
@@ -144,7 +192,11 @@ pub enum TransitionError {
     Forbidden { role: Role, action: Action },
     /// Not from this state (for this role); `allowed` lists what the actor may do now.
     #[error("cannot {action} an order that is {from}")]
-    NotAllowedNow { action: Action, from: OrderStatus, allowed: Vec<Action> },
+    NotAllowedNow {
+        action: Action,
+        from: OrderStatus,
+        allowed: Vec<Action>,
+    },
 }
 
 /// The actions `role` may perform on an order in `status`, in table order.
@@ -158,16 +210,28 @@ pub fn allowed_actions(status: OrderStatus, role: Role) -> Vec<Action> {
 
 /// Looks `action` up in the table for this order and actor. Ownership is checked before this,
 /// by whoever loaded the order; this decides only what the lifecycle permits.
-pub fn decide(status: OrderStatus, action: Action, role: Role) -> Result<&'static Transition, TransitionError> {
+pub fn decide(
+    status: OrderStatus,
+    action: Action,
+    role: Role,
+) -> Result<&'static Transition, TransitionError> {
     let permits = |t: &&Transition| t.roles.contains(&role) || role == Role::System;
-    if !TRANSITIONS.iter().filter(|t| t.action == action).any(|t| permits(&t)) {
+    if !TRANSITIONS
+        .iter()
+        .filter(|t| t.action == action)
+        .any(|t| permits(&t))
+    {
         return Err(TransitionError::Forbidden { role, action });
     }
     TRANSITIONS
         .iter()
         .filter(permits)
         .find(|t| t.from == status && t.action == action)
-        .ok_or_else(|| TransitionError::NotAllowedNow { action, from: status, allowed: allowed_actions(status, role) })
+        .ok_or_else(|| TransitionError::NotAllowedNow {
+            action,
+            from: status,
+            allowed: allowed_actions(status, role),
+        })
 }
 
 /// Every state, in lifecycle order.
@@ -180,7 +244,13 @@ pub fn mermaid() -> String {
     let mut out = String::from("stateDiagram-v2\n    [*] --> pending_payment: place (customer)\n");
     for t in TRANSITIONS {
         let roles: Vec<_> = t.roles.iter().map(|r| r.as_str()).collect();
-        out.push_str(&format!("    {} --> {}: {} ({})\n", t.from, t.to, t.action, roles.join(", ")));
+        out.push_str(&format!(
+            "    {} --> {}: {} ({})\n",
+            t.from,
+            t.to,
+            t.action,
+            roles.join(", ")
+        ));
     }
     for s in OrderStatus::ALL {
         if !TRANSITIONS.iter().any(|t| t.from == *s) {
@@ -271,7 +341,11 @@ pub enum ReplayError {
     #[error("event {0} is out of sequence")]
     OutOfSequence(i64),
     #[error("event {seq} moves from {from} but the order is {actual}")]
-    WrongState { seq: i64, from: OrderStatus, actual: OrderStatus },
+    WrongState {
+        seq: i64,
+        from: OrderStatus,
+        actual: OrderStatus,
+    },
 }
 
 /// An action's extra input: why (cancel) and to whom (ship).
@@ -288,7 +362,8 @@ impl ActionInput {
         let reason = match reason {
             Some(r) if r.trim().is_empty() => None,
             Some(r) => {
-                crate::check_text(&r, Self::MAX_REASON_CHARS, "invalid_reason").map_err(|e| e.at("reason"))?;
+                crate::check_text(&r, Self::MAX_REASON_CHARS, "invalid_reason")
+                    .map_err(|e| e.at("reason"))?;
                 Some(r)
             }
             None => None,
@@ -306,7 +381,9 @@ impl Order {
             event_type: "order.placed".into(),
             actor,
             at: self.created_at,
-            change: OrderChange::Placed { order: Box::new(self.clone()) },
+            change: OrderChange::Placed {
+                order: Box::new(self.clone()),
+            },
         }
     }
 
@@ -344,9 +421,19 @@ impl Order {
         }
         match &event.change {
             OrderChange::Placed { .. } => return Err(ReplayError::OutOfSequence(event.seq)),
-            OrderChange::Transitioned { action, from, to, reason, carrier_id } => {
+            OrderChange::Transitioned {
+                action,
+                from,
+                to,
+                reason,
+                carrier_id,
+            } => {
                 if *from != self.status {
-                    return Err(ReplayError::WrongState { seq: event.seq, from: *from, actual: self.status });
+                    return Err(ReplayError::WrongState {
+                        seq: event.seq,
+                        from: *from,
+                        actual: self.status,
+                    });
                 }
                 self.status = *to;
                 if *action == Action::Cancel {
@@ -398,7 +485,9 @@ mod tests {
     fn the_table_has_one_row_per_state_and_action() {
         for (i, t) in TRANSITIONS.iter().enumerate() {
             assert!(
-                !TRANSITIONS[..i].iter().any(|o| o.from == t.from && o.action == t.action),
+                !TRANSITIONS[..i]
+                    .iter()
+                    .any(|o| o.from == t.from && o.action == t.action),
                 "two rows for ({}, {})",
                 t.from,
                 t.action
@@ -425,11 +514,23 @@ mod tests {
 
     #[test]
     fn a_role_never_allowed_an_action_is_forbidden_not_conflicting() {
-        assert!(matches!(decide(S::Shipped, A::Deliver, R::Customer), Err(TransitionError::Forbidden { .. })));
+        assert!(matches!(
+            decide(S::Shipped, A::Deliver, R::Customer),
+            Err(TransitionError::Forbidden { .. })
+        ));
         let err = decide(S::Processing, A::Cancel, R::Customer).unwrap_err();
-        assert!(matches!(err, TransitionError::NotAllowedNow { ref allowed, .. } if allowed.is_empty()));
+        assert!(
+            matches!(err, TransitionError::NotAllowedNow { ref allowed, .. } if allowed.is_empty())
+        );
         let err = decide(S::Shipped, A::Cancel, R::Admin).unwrap_err();
-        assert_eq!(err, TransitionError::NotAllowedNow { action: A::Cancel, from: S::Shipped, allowed: vec![A::Deliver] });
+        assert_eq!(
+            err,
+            TransitionError::NotAllowedNow {
+                action: A::Cancel,
+                from: S::Shipped,
+                allowed: vec![A::Deliver]
+            }
+        );
     }
 
     #[test]

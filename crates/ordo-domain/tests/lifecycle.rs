@@ -12,7 +12,10 @@ use proptest::prelude::*;
 
 fn fresh_order() -> Order {
     let eur = Currency::parse("EUR").unwrap();
-    let price = Money { amount: 1250, currency: eur };
+    let price = Money {
+        amount: 1250,
+        currency: eur,
+    };
     let at = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
     Order {
         id: OrderId::new(),
@@ -27,11 +30,20 @@ fn fresh_order() -> Order {
             title: "Tee".into(),
             quantity: 2,
             unit_price: price,
-            line_total: Money { amount: 2500, currency: eur },
+            line_total: Money {
+                amount: 2500,
+                currency: eur,
+            },
             allocations: vec![],
         }],
-        subtotal: Money { amount: 2500, currency: eur },
-        total: Money { amount: 2500, currency: eur },
+        subtotal: Money {
+            amount: 2500,
+            currency: eur,
+        },
+        total: Money {
+            amount: 2500,
+            currency: eur,
+        },
         shipping_address: Address::parse(AddressInput {
             name: "Ada 🚀".into(),
             line1: "1 Loop".into(),
@@ -111,17 +123,27 @@ fn the_lifecycle_diagram_in_docs_matches_the_table() {
     let diagram = mermaid();
     let doc = std::fs::read_to_string(path).unwrap_or_default();
     let begin = "```mermaid\n";
-    let current = doc.split_once(begin).and_then(|(_, rest)| rest.split_once("```")).map(|(d, _)| d);
+    let current = doc
+        .split_once(begin)
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(d, _)| d);
     if current == Some(diagram.as_str()) {
         return;
     }
     if std::env::var_os("ORDO_BLESS").is_some() {
         let (head, tail) = match doc.split_once(begin) {
-            Some((head, rest)) => (head.to_string(), rest.split_once("```").map(|(_, t)| t.to_string()).unwrap_or_default()),
+            Some((head, rest)) => (
+                head.to_string(),
+                rest.split_once("```")
+                    .map(|(_, t)| t.to_string())
+                    .unwrap_or_default(),
+            ),
             None => ("# Order lifecycle\n\n".to_string(), "\n".to_string()),
         };
         std::fs::write(path, format!("{head}{begin}{diagram}```{tail}")).unwrap();
         return;
     }
-    panic!("docs/order-lifecycle.md is stale: run `ORDO_BLESS=1 cargo nextest run -p ordo-domain` and commit it");
+    panic!(
+        "docs/order-lifecycle.md is stale: run `ORDO_BLESS=1 cargo nextest run -p ordo-domain` and commit it"
+    );
 }

@@ -1,1 +1,173 @@
-//! placeholder
+//! Ordo's HTTP face: the `/api/v1` JSON API, its OpenAPI document and docs page, health checks.
+//!
+//! Handlers are thin: extract and check input, call one use case on [`ordo_app::App`], shape
+//! the answer. The OpenAPI document is generated from the handlers themselves
+//! (`#[utoipa::path]` + `routes!`), so the spec and the router cannot drift apart. [`serve`]
+//! takes a bound listener and a shutdown future, so the binary and the tests start the server
+//! the same way (tests bind port 0) and stop it cleanly.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ordo_app::App;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod views;
+
+use error::{ApiError, REQUEST_ID};
+
+/// Request bodies above this are refused with 413; the largest real body (a 100-line order)
+/// is a few kilobytes.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ordo", description = "Order management for shops and marketplaces. Money is always \
+        `{\"amount\": <integer minor units>, \"currency\": \"EUR\"}`; times are RFC 3339 UTC; ids are \
+        time-ordered UUIDs. Every error has the shape `{\"error\": {\"type\", \"code\", \"message\", \"field\"?}}`."),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "inventory"), (name = "orders"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("opaque")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document, as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    split().1
+}
+
+fn split() -> (Router<App>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::v1::router())
+        .split_for_parts()
+}
+
+/// The whole application as one router.
+pub fn router(app: App) -> Router {
+    let (api, openapi) = split();
+    let api = api
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(request_scope))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error").into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req.extensions().get::<MatchedPath>().map_or(req.uri().path(), |m| m.as_str());
+                    let id = req.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), route, request_id = id, user_id = tracing::field::Empty)
+                })
+                .on_response(|res: &Response, latency: Duration, _: &tracing::Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "served");
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .with_state(app)
+}
+
+/// Runs the handler with the request id in scope, so error bodies can quote it.
+async fn request_scope(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    REQUEST_ID.scope(id, next.run(req)).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such endpoint; see /api/docs",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
+
+/// Liveness: the process is up and serving.
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers.
+async fn readyz(State(app): State<App>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => {
+            axum::Json(serde_json::json!({ "status": "ready", "database": app.store.backend() }))
+                .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "not ready");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database does not answer",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops taking connections and
+/// waits for in-flight requests to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -37,7 +37,10 @@ fn map_err(e: sqlx::Error) -> StoreError {
             "40001" | "40P01" | "55P03" => return StoreError::Contention,
             "23503" => return StoreError::Conflict(constraints::FOREIGN_KEY),
             "23505" | "23514" => {
-                if let Some(name) = db.constraint().and_then(|c| constraints::ALL.iter().find(|n| **n == c)) {
+                if let Some(name) = db
+                    .constraint()
+                    .and_then(|c| constraints::ALL.iter().find(|n| **n == c))
+                {
                     return StoreError::Conflict(name);
                 }
             }
@@ -45,7 +48,9 @@ fn map_err(e: sqlx::Error) -> StoreError {
         }
     }
     match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => StoreError::Unavailable(e.into()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(e.into())
+        }
         other => StoreError::Other(other.into()),
     }
 }
@@ -56,15 +61,23 @@ impl PostgresStore {
     /// Connects to `url` and brings the schema up to date (migrations take an advisory lock, so
     /// several nodes starting at once is safe).
     pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        let options: PgConnectOptions = url.parse().with_context(|| "Failed to parse the PostgreSQL URL")?;
+        let options: PgConnectOptions = url
+            .parse()
+            .with_context(|| "Failed to parse the PostgreSQL URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
             .context("Failed to connect to PostgreSQL")?;
-        MIGRATOR.run(&pool).await.context("Failed to migrate the PostgreSQL database")?;
-        Ok(Self { writer: pool.clone(), reader: pool })
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("Failed to migrate the PostgreSQL database")?;
+        Ok(Self {
+            writer: pool.clone(),
+            reader: pool,
+        })
     }
 
     pub async fn close(&self) {

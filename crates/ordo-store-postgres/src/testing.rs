@@ -24,10 +24,18 @@ pub fn required() -> bool {
 /// Whether the test server answers; panics if it does not and it is required.
 pub async fn available() -> bool {
     let url = admin_url();
-    let ok = matches!(tokio_timeout(PgConnection::connect(&url)).await, Some(Ok(_)));
+    let ok = matches!(
+        tokio_timeout(PgConnection::connect(&url)).await,
+        Some(Ok(_))
+    );
     if !ok {
-        assert!(!required(), "PostgreSQL is required (ORDO_TEST_REQUIRE_POSTGRES=1) but does not answer at {url}");
-        eprintln!("NOTICE: PostgreSQL does not answer at {url}; skipping the PostgreSQL half of this test");
+        assert!(
+            !required(),
+            "PostgreSQL is required (ORDO_TEST_REQUIRE_POSTGRES=1) but does not answer at {url}"
+        );
+        eprintln!(
+            "NOTICE: PostgreSQL does not answer at {url}; skipping the PostgreSQL half of this test"
+        );
     }
     ok
 }
@@ -48,7 +56,9 @@ impl TestDatabase {
     /// PostgreSQL answers and none is required.
     pub async fn create() -> Option<Self> {
         let (name, url) = Self::create_empty().await?;
-        let store = PostgresStore::open(&url, 10).await.expect("migrate the test database");
+        let store = PostgresStore::open(&url, 10)
+            .await
+            .expect("migrate the test database");
         Some(Self { name, url, store })
     }
 
@@ -59,7 +69,9 @@ impl TestDatabase {
         }
         let admin = admin_url();
         let name = format!("ordo_test_{}", uuid::Uuid::now_v7().simple());
-        let mut conn = PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .expect("connect to PostgreSQL");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
@@ -76,9 +88,13 @@ impl TestDatabase {
 
 /// Drops a test database, disconnecting anyone still in it.
 pub async fn drop_database(name: &str) {
-    let mut conn = PgConnection::connect(&admin_url()).await.expect("connect to PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut conn)
+    let mut conn = PgConnection::connect(&admin_url())
         .await
-        .expect("drop the test database");
+        .expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("drop the test database");
 }

@@ -40,9 +40,18 @@ const UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ("users.email", constraints::USERS_EMAIL_KEY),
     ("variants.sku", constraints::VARIANTS_SKU_KEY),
     ("vendors.name", constraints::VENDORS_NAME_KEY),
-    ("locations.vendor_id, locations.code", constraints::LOCATIONS_VENDOR_CODE_KEY),
-    ("idempotency_keys.user_id, idempotency_keys.key", constraints::IDEMPOTENCY_KEYS_PKEY),
-    ("order_events.order_id, order_events.seq", constraints::ORDER_EVENTS_PKEY),
+    (
+        "locations.vendor_id, locations.code",
+        constraints::LOCATIONS_VENDOR_CODE_KEY,
+    ),
+    (
+        "idempotency_keys.user_id, idempotency_keys.key",
+        constraints::IDEMPOTENCY_KEYS_PKEY,
+    ),
+    (
+        "order_events.order_id, order_events.seq",
+        constraints::ORDER_EVENTS_PKEY,
+    ),
 ];
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -50,8 +59,13 @@ fn map_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         let msg = db.message();
         let named = match db.kind() {
-            ErrorKind::UniqueViolation => UNIQUE_COLUMNS.iter().find(|(cols, _)| msg.ends_with(cols)).map(|(_, n)| *n),
-            ErrorKind::CheckViolation => constraints::ALL.iter().find(|n| msg.contains(*n)).copied(),
+            ErrorKind::UniqueViolation => UNIQUE_COLUMNS
+                .iter()
+                .find(|(cols, _)| msg.ends_with(cols))
+                .map(|(_, n)| *n),
+            ErrorKind::CheckViolation => {
+                constraints::ALL.iter().find(|n| msg.contains(*n)).copied()
+            }
             ErrorKind::ForeignKeyViolation => Some(constraints::FOREIGN_KEY),
             _ => None,
         };
@@ -86,7 +100,10 @@ pub struct SqliteConfig {
 
 impl Default for SqliteConfig {
     fn default() -> Self {
-        Self { readers: 4, busy_timeout: Duration::from_secs(5) }
+        Self {
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -100,7 +117,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(config.busy_timeout);
-        Self::connect(options, config).await.with_context(|| format!("Failed to open SQLite database {}", path.display()))
+        Self::connect(options, config)
+            .await
+            .with_context(|| format!("Failed to open SQLite database {}", path.display()))
     }
 
     /// Opens a `sqlite:` URL (e.g. `sqlite:///var/lib/ordo/ordo.db`).
@@ -122,7 +141,10 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .context("Failed to open the SQLite writer connection")?;
-        MIGRATOR.run(&writer).await.context("Failed to migrate the SQLite database")?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .context("Failed to migrate the SQLite database")?;
         let reader = SqlitePoolOptions::new()
             .max_connections(config.readers.max(1))
             .connect_with(options.read_only(true))
@@ -133,7 +155,9 @@ impl SqliteStore {
 
     /// Flushes the write-ahead log into the main file and closes every connection.
     pub async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await;
         self.reader.close().await;
         self.writer.close().await;
     }

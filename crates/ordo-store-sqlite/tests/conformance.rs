@@ -7,7 +7,9 @@ use ordo_store_sqlite::{SqliteConfig, SqliteStore};
 async fn sqlite_passes_the_conformance_suite() {
     for (name, check) in conformance::ALL {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("ordo.db"), &SqliteConfig::default()).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("ordo.db"), &SqliteConfig::default())
+            .await
+            .unwrap();
         eprintln!("conformance: {name}");
         check(&store).await;
         store.close().await;

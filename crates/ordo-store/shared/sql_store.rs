@@ -10,15 +10,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::address::Address;
-use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, Variant, VariantForSale, Vendor};
+use ordo_domain::catalog::{
+    Location, LocationCode, Name, Product, Sku, Variant, VariantForSale, Vendor,
+};
 use ordo_domain::identity::{Actor, EmailAddress, Role, User};
 use ordo_domain::ids::{LocationId, OrderId, ProductId, UserId, VariantId, VendorId};
 use ordo_domain::inventory::{Allocation, StockLevel};
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderChange, OrderEvent, OrderLine, OrderStatus};
 use ordo_store::{
-    Credentials, IdempotencyRecord, LocationStock, OrderQuery, OrderScope, OutboxMessage, Session, SkuStock, Store,
-    StoreError, StoreResult, StoreTx, constraints,
+    Credentials, IdempotencyRecord, LocationStock, OrderQuery, OrderScope, OutboxMessage, Session,
+    SkuStock, Store, StoreError, StoreResult, StoreTx, constraints,
 };
 use sqlx::types::Json;
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
@@ -53,7 +55,10 @@ fn user_from_row(row: &DbRow) -> StoreResult<User> {
         id: UserId(row.try_get("id").map_err(map_err)?),
         email: EmailAddress::parse(&email).map_err(|e| corrupt("email", e))?,
         role: role.parse::<Role>().map_err(|e| corrupt("role", e))?,
-        vendor_id: row.try_get::<Option<Uuid>, _>("vendor_id").map_err(map_err)?.map(VendorId),
+        vendor_id: row
+            .try_get::<Option<Uuid>, _>("vendor_id")
+            .map_err(map_err)?
+            .map(VendorId),
     })
 }
 
@@ -79,8 +84,14 @@ fn line_from_row(row: &DbRow, currency: Currency) -> StoreResult<OrderLine> {
         variant_id: VariantId(row.try_get("variant_id").map_err(map_err)?),
         title: row.try_get("title").map_err(map_err)?,
         quantity: u32::try_from(quantity).map_err(|e| corrupt("quantity", e))?,
-        unit_price: Money { amount: row.try_get("unit_price_minor").map_err(map_err)?, currency },
-        line_total: Money { amount: row.try_get("line_total_minor").map_err(map_err)?, currency },
+        unit_price: Money {
+            amount: row.try_get("unit_price_minor").map_err(map_err)?,
+            currency,
+        },
+        line_total: Money {
+            amount: row.try_get("line_total_minor").map_err(map_err)?,
+            currency,
+        },
         allocations,
     })
 }
@@ -93,13 +104,24 @@ fn order_from_row(row: &DbRow, lines: Vec<OrderLine>) -> StoreResult<Order> {
         id: OrderId(row.try_get("id").map_err(map_err)?),
         customer_id: UserId(row.try_get("customer_id").map_err(map_err)?),
         vendor_id: VendorId(row.try_get("vendor_id").map_err(map_err)?),
-        status: status.parse::<OrderStatus>().map_err(|e| corrupt("status", e))?,
+        status: status
+            .parse::<OrderStatus>()
+            .map_err(|e| corrupt("status", e))?,
         currency: cur,
         lines,
-        subtotal: Money { amount: row.try_get("subtotal_minor").map_err(map_err)?, currency: cur },
-        total: Money { amount: row.try_get("total_minor").map_err(map_err)?, currency: cur },
+        subtotal: Money {
+            amount: row.try_get("subtotal_minor").map_err(map_err)?,
+            currency: cur,
+        },
+        total: Money {
+            amount: row.try_get("total_minor").map_err(map_err)?,
+            currency: cur,
+        },
         shipping_address,
-        carrier_id: row.try_get::<Option<Uuid>, _>("carrier_id").map_err(map_err)?.map(UserId),
+        carrier_id: row
+            .try_get::<Option<Uuid>, _>("carrier_id")
+            .map_err(map_err)?
+            .map(UserId),
         cancel_reason: row.try_get("cancel_reason").map_err(map_err)?,
         created_at: row.try_get("created_at").map_err(map_err)?,
         updated_at: row.try_get("updated_at").map_err(map_err)?,
@@ -149,16 +171,26 @@ where
 
 fn event_from_row(row: &DbRow) -> StoreResult<OrderEvent> {
     let role: String = row.try_get("actor_role").map_err(map_err)?;
-    let role = if role == Role::System.as_str() { Role::System } else { role.parse().map_err(|e| corrupt("role", e))? };
+    let role = if role == Role::System.as_str() {
+        Role::System
+    } else {
+        role.parse().map_err(|e| corrupt("role", e))?
+    };
     let Json(change): Json<OrderChange> = row.try_get("data").map_err(map_err)?;
     Ok(OrderEvent {
         order_id: OrderId(row.try_get("order_id").map_err(map_err)?),
         seq: row.try_get("seq").map_err(map_err)?,
         event_type: row.try_get("type").map_err(map_err)?,
         actor: Actor {
-            user_id: row.try_get::<Option<Uuid>, _>("actor_id").map_err(map_err)?.map(UserId),
+            user_id: row
+                .try_get::<Option<Uuid>, _>("actor_id")
+                .map_err(map_err)?
+                .map(UserId),
             role,
-            vendor_id: row.try_get::<Option<Uuid>, _>("actor_vendor_id").map_err(map_err)?.map(VendorId),
+            vendor_id: row
+                .try_get::<Option<Uuid>, _>("actor_vendor_id")
+                .map_err(map_err)?
+                .map(VendorId),
         },
         at: row.try_get("at").map_err(map_err)?,
         change,
@@ -195,14 +227,23 @@ async fn products_with_variants(pool: &Pool<Db>, rows: Vec<DbRow>) -> StoreResul
                 variants.push(Variant {
                     id: variant_id,
                     sku: Sku::parse(&sku).map_err(|e| corrupt("sku", e))?,
-                    title: vtitle.map(|t| Name::parse(&t)).transpose().map_err(|e| corrupt("variant title", e))?,
+                    title: vtitle
+                        .map(|t| Name::parse(&t))
+                        .transpose()
+                        .map_err(|e| corrupt("variant title", e))?,
                     prices: Vec::new(),
                 });
             }
-            if let Some(code) = v.try_get::<Option<String>, _>("currency").map_err(map_err)? {
+            if let Some(code) = v
+                .try_get::<Option<String>, _>("currency")
+                .map_err(map_err)?
+            {
                 let amount: i64 = v.try_get("amount_minor").map_err(map_err)?;
                 if let Some(last) = variants.last_mut() {
-                    last.prices.push(Money { amount, currency: currency(&code)? });
+                    last.prices.push(Money {
+                        amount,
+                        currency: currency(&code)?,
+                    });
                 }
             }
         }
@@ -223,23 +264,37 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        let tx = self.writer.begin_with(dialect::BEGIN).await.map_err(map_err)?;
+        let tx = self
+            .writer
+            .begin_with(dialect::BEGIN)
+            .await
+            .map_err(map_err)?;
         Ok(Box::new(SqlTx { tx }))
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(map_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 
     async fn credentials(&self, email: &EmailAddress) -> StoreResult<Option<Credentials>> {
-        let row = sqlx::query("SELECT id, email, role, vendor_id, password_hash FROM users WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| Ok(Credentials { user: user_from_row(&r)?, password_hash: r.try_get("password_hash").map_err(map_err)? }))
-            .transpose()
+        let row = sqlx::query(
+            "SELECT id, email, role, vendor_id, password_hash FROM users WHERE email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.map(|r| {
+            Ok(Credentials {
+                user: user_from_row(&r)?,
+                password_hash: r.try_get("password_hash").map_err(map_err)?,
+            })
+        })
+        .transpose()
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
@@ -251,7 +306,11 @@ impl Store for SqlStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn session_user(&self, token_hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<User>> {
+    async fn session_user(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.role, u.vendor_id FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
@@ -274,7 +333,10 @@ impl Store for SqlStore {
     }
 
     async fn vendors(&self) -> StoreResult<Vec<Vendor>> {
-        let rows = sqlx::query("SELECT id, name FROM vendors ORDER BY name").fetch_all(&self.reader).await.map_err(map_err)?;
+        let rows = sqlx::query("SELECT id, name FROM vendors ORDER BY name")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(vendor_from_row).collect()
     }
 
@@ -303,7 +365,8 @@ impl Store for SqlStore {
         if let Some(v) = vendor {
             qb.push(" WHERE vendor_id = ").push_bind(v.0);
         }
-        qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
         products_with_variants(&self.reader, rows).await
     }
@@ -343,7 +406,11 @@ impl Store for SqlStore {
     }
 
     async fn order(&self, id: OrderId) -> StoreResult<Option<Order>> {
-        let rows = sqlx::query(SELECT_ORDER).bind(id.0).fetch_all(&self.reader).await.map_err(map_err)?;
+        let rows = sqlx::query(SELECT_ORDER)
+            .bind(id.0)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
         Ok(orders_with_lines(&self.reader, rows).await?.pop())
     }
 
@@ -368,7 +435,8 @@ impl Store for SqlStore {
         if let Some(after) = query.starting_after {
             qb.push(" AND id < ").push_bind(after.0);
         }
-        qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(query.limit));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
         orders_with_lines(&self.reader, rows).await
     }
@@ -404,7 +472,12 @@ fn stock_level_from_row(row: &DbRow) -> StoreResult<StockLevel> {
 
 #[async_trait]
 impl StoreTx for SqlTx {
-    async fn insert_user(&mut self, user: &User, password_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn insert_user(
+        &mut self,
+        user: &User,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (id, email, password_hash, role, vendor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -433,12 +506,14 @@ impl StoreTx for SqlTx {
     }
 
     async fn revoke_session(&mut self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(token_hash)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_err)?;
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(token_hash)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -469,7 +544,11 @@ impl StoreTx for SqlTx {
         Ok(())
     }
 
-    async fn location_by_code(&mut self, vendor: VendorId, code: &LocationCode) -> StoreResult<Option<Location>> {
+    async fn location_by_code(
+        &mut self,
+        vendor: VendorId,
+        code: &LocationCode,
+    ) -> StoreResult<Option<Location>> {
         let row = sqlx::query("SELECT id, vendor_id, code, name, priority FROM locations WHERE vendor_id = $1 AND code = $2")
             .bind(vendor.0)
             .bind(code.as_str())
@@ -480,14 +559,16 @@ impl StoreTx for SqlTx {
     }
 
     async fn insert_product(&mut self, p: &Product, at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("INSERT INTO products (id, vendor_id, title, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(p.id.0)
-            .bind(p.vendor_id.0)
-            .bind(p.title.as_str())
-            .bind(at)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO products (id, vendor_id, title, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(p.id.0)
+        .bind(p.vendor_id.0)
+        .bind(p.title.as_str())
+        .bind(at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
         for (position, v) in p.variants.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO variants (id, product_id, sku, title, position, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -520,10 +601,15 @@ impl StoreTx for SqlTx {
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(map_err)?;
-        row.map(|r| r.try_get("vendor_id").map(VendorId).map_err(map_err)).transpose()
+        row.map(|r| r.try_get("vendor_id").map(VendorId).map_err(map_err))
+            .transpose()
     }
 
-    async fn variants_for_sale(&mut self, skus: &[Sku], currency: Currency) -> StoreResult<Vec<VariantForSale>> {
+    async fn variants_for_sale(
+        &mut self,
+        skus: &[Sku],
+        currency: Currency,
+    ) -> StoreResult<Vec<VariantForSale>> {
         if skus.is_empty() {
             return Ok(Vec::new());
         }
@@ -569,7 +655,13 @@ impl StoreTx for SqlTx {
         rows.iter().map(stock_level_from_row).collect()
     }
 
-    async fn change_stock(&mut self, sku: &Sku, location: LocationId, on_hand: i64, reserved: i64) -> StoreResult<()> {
+    async fn change_stock(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        reserved: i64,
+    ) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE stock SET on_hand = on_hand + $1, reserved = reserved + $2 WHERE sku = $3 AND location_id = $4",
         )
@@ -581,12 +673,20 @@ impl StoreTx for SqlTx {
         .await
         .map_err(map_err)?;
         if done.rows_affected() != 1 {
-            return Err(StoreError::Other(anyhow::anyhow!("no stock row for {sku} at {location}")));
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "no stock row for {sku} at {location}"
+            )));
         }
         Ok(())
     }
 
-    async fn set_on_hand(&mut self, sku: &Sku, location: LocationId, on_hand: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_on_hand(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO stock (sku, location_id, on_hand, reserved, updated_at) VALUES ($1, $2, $3, 0, $4) \
              ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at",
@@ -646,7 +746,11 @@ impl StoreTx for SqlTx {
     }
 
     async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>> {
-        let rows = sqlx::query(dialect::SELECT_ORDER_FOR_UPDATE).bind(id.0).fetch_all(&mut *self.tx).await.map_err(map_err)?;
+        let rows = sqlx::query(dialect::SELECT_ORDER_FOR_UPDATE)
+            .bind(id.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
         Ok(orders_with_lines(&mut *self.tx, rows).await?.pop())
     }
 
@@ -702,13 +806,19 @@ impl StoreTx for SqlTx {
         Ok(())
     }
 
-    async fn idempotency_get(&mut self, user: UserId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
-        let row = sqlx::query("SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-            .bind(user.0)
-            .bind(key)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(map_err)?;
+    async fn idempotency_get(
+        &mut self,
+        user: UserId,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let row = sqlx::query(
+            "SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+        )
+        .bind(user.0)
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
         row.map(|r| {
             Ok(IdempotencyRecord {
                 request_hash: r.try_get("request_hash").map_err(map_err)?,
@@ -718,7 +828,13 @@ impl StoreTx for SqlTx {
         .transpose()
     }
 
-    async fn idempotency_put(&mut self, user: UserId, key: &str, r: &IdempotencyRecord, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn idempotency_put(
+        &mut self,
+        user: UserId,
+        key: &str,
+        r: &IdempotencyRecord,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)",
         )

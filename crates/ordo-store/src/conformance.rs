@@ -23,12 +23,24 @@ pub type Check = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + 
 
 /// Every check, by name.
 pub const ALL: &[(&str, Check)] = &[
-    ("stock_can_never_be_reserved_beyond_on_hand", |s| Box::pin(stock_can_never_be_reserved_beyond_on_hand(s))),
-    ("a_transaction_dropped_without_commit_leaves_nothing", |s| Box::pin(a_transaction_dropped_without_commit_leaves_nothing(s))),
-    ("orders_round_trip_byte_for_byte", |s| Box::pin(orders_round_trip_byte_for_byte(s))),
-    ("an_event_sequence_number_is_used_once", |s| Box::pin(an_event_sequence_number_is_used_once(s))),
-    ("unique_names_are_reported_by_constraint", |s| Box::pin(unique_names_are_reported_by_constraint(s))),
-    ("order_pages_are_newest_first_and_scoped", |s| Box::pin(order_pages_are_newest_first_and_scoped(s))),
+    ("stock_can_never_be_reserved_beyond_on_hand", |s| {
+        Box::pin(stock_can_never_be_reserved_beyond_on_hand(s))
+    }),
+    ("a_transaction_dropped_without_commit_leaves_nothing", |s| {
+        Box::pin(a_transaction_dropped_without_commit_leaves_nothing(s))
+    }),
+    ("orders_round_trip_byte_for_byte", |s| {
+        Box::pin(orders_round_trip_byte_for_byte(s))
+    }),
+    ("an_event_sequence_number_is_used_once", |s| {
+        Box::pin(an_event_sequence_number_is_used_once(s))
+    }),
+    ("unique_names_are_reported_by_constraint", |s| {
+        Box::pin(unique_names_are_reported_by_constraint(s))
+    }),
+    ("order_pages_are_newest_first_and_scoped", |s| {
+        Box::pin(order_pages_are_newest_first_and_scoped(s))
+    }),
 ];
 
 struct Fixture {
@@ -45,7 +57,10 @@ fn eur() -> Currency {
 
 async fn fixture(store: &dyn Store, tag: &str) -> Fixture {
     let at = Utc::now();
-    let vendor = Vendor { id: VendorId::new(), name: Name::parse(&format!("Vendor {tag}")).unwrap() };
+    let vendor = Vendor {
+        id: VendorId::new(),
+        name: Name::parse(&format!("Vendor {tag}")).unwrap(),
+    };
     let location = Location {
         id: LocationId::new(),
         vendor_id: vendor.id,
@@ -68,7 +83,10 @@ async fn fixture(store: &dyn Store, tag: &str) -> Fixture {
             id: VariantId::new(),
             sku: sku.clone(),
             title: Some(Name::parse("Red / M").unwrap()),
-            prices: vec![Money { amount: 1999, currency: eur() }],
+            prices: vec![Money {
+                amount: 1999,
+                currency: eur(),
+            }],
         }],
     };
     let mut tx = store.begin().await.unwrap();
@@ -78,11 +96,20 @@ async fn fixture(store: &dyn Store, tag: &str) -> Fixture {
     tx.insert_product(&product, at).await.unwrap();
     tx.set_on_hand(&sku, location.id, 5, at).await.unwrap();
     tx.commit().await.unwrap();
-    Fixture { vendor: vendor.id, location: location.id, customer, sku, product }
+    Fixture {
+        vendor: vendor.id,
+        location: location.id,
+        customer,
+        sku,
+        product,
+    }
 }
 
 fn order_for(f: &Fixture, created_at: chrono::DateTime<Utc>) -> Order {
-    let price = Money { amount: 1999, currency: eur() };
+    let price = Money {
+        amount: 1999,
+        currency: eur(),
+    };
     Order {
         id: OrderId::new(),
         customer_id: f.customer.id,
@@ -96,11 +123,23 @@ fn order_for(f: &Fixture, created_at: chrono::DateTime<Utc>) -> Order {
             title: "Tee 👕 — Red / M".into(),
             quantity: 2,
             unit_price: price,
-            line_total: Money { amount: 3998, currency: eur() },
-            allocations: vec![Allocation { location_id: f.location, quantity: 2 }],
+            line_total: Money {
+                amount: 3998,
+                currency: eur(),
+            },
+            allocations: vec![Allocation {
+                location_id: f.location,
+                quantity: 2,
+            }],
         }],
-        subtotal: Money { amount: 3998, currency: eur() },
-        total: Money { amount: 3998, currency: eur() },
+        subtotal: Money {
+            amount: 3998,
+            currency: eur(),
+        },
+        total: Money {
+            amount: 3998,
+            currency: eur(),
+        },
         shipping_address: Address::parse(AddressInput {
             name: "Zoë 🏠 Ünal".into(),
             line1: "東京都港区 1-2-3 🏢".into(),
@@ -124,18 +163,36 @@ pub async fn stock_can_never_be_reserved_beyond_on_hand(store: &dyn Store) {
     let mut tx = store.begin().await.unwrap();
     tx.change_stock(&f.sku, f.location, 0, 5).await.unwrap();
     let err = tx.change_stock(&f.sku, f.location, 0, 1).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(c) if c == constraints::STOCK_RESERVED_WITHIN_ON_HAND), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(c) if c == constraints::STOCK_RESERVED_WITHIN_ON_HAND),
+        "{err:?}"
+    );
     drop(tx);
     let mut tx = store.begin().await.unwrap();
-    let err = tx.change_stock(&f.sku, f.location, 0, -1).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "negative reservation accepted: {err:?}");
+    let err = tx
+        .change_stock(&f.sku, f.location, 0, -1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "negative reservation accepted: {err:?}"
+    );
     drop(tx);
     let stock = store.stock(&f.sku).await.unwrap().unwrap();
-    assert_eq!((stock.locations[0].level.on_hand, stock.locations[0].level.reserved), (5, 0));
+    assert_eq!(
+        (
+            stock.locations[0].level.on_hand,
+            stock.locations[0].level.reserved
+        ),
+        (5, 0)
+    );
 }
 
 pub async fn a_transaction_dropped_without_commit_leaves_nothing(store: &dyn Store) {
-    let vendor = Vendor { id: VendorId::new(), name: Name::parse("Ghost").unwrap() };
+    let vendor = Vendor {
+        id: VendorId::new(),
+        name: Name::parse("Ghost").unwrap(),
+    };
     let mut tx = store.begin().await.unwrap();
     tx.insert_vendor(&vendor, Utc::now()).await.unwrap();
     drop(tx);
@@ -149,7 +206,8 @@ pub async fn a_transaction_dropped_without_commit_leaves_nothing(store: &dyn Sto
 
 pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
     let f = fixture(store, "roundtrip").await;
-    let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 30, 15).unwrap() + chrono::Duration::microseconds(123_456);
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 30, 15).unwrap()
+        + chrono::Duration::microseconds(123_456);
     let order = order_for(&f, at);
     let event = order.placed_event(Actor::of(&f.customer));
     let mut tx = store.begin().await.unwrap();
@@ -158,7 +216,10 @@ pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
     tx.commit().await.unwrap();
     assert_eq!(store.order(order.id).await.unwrap().as_ref(), Some(&order));
     assert_eq!(store.order_events(order.id).await.unwrap(), vec![event]);
-    assert_eq!(store.product(f.product.id).await.unwrap().as_ref(), Some(&f.product));
+    assert_eq!(
+        store.product(f.product.id).await.unwrap().as_ref(),
+        Some(&f.product)
+    );
 }
 
 pub async fn an_event_sequence_number_is_used_once(store: &dyn Store) {
@@ -169,23 +230,52 @@ pub async fn an_event_sequence_number_is_used_once(store: &dyn Store) {
     tx.insert_order(&order).await.unwrap();
     tx.append_event(&event).await.unwrap();
     let err = tx.append_event(&event).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(c) if c == constraints::ORDER_EVENTS_PKEY), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(c) if c == constraints::ORDER_EVENTS_PKEY),
+        "{err:?}"
+    );
     drop(tx);
     let mut tx = store.begin().await.unwrap();
     let err = tx.update_order(&order, 1).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(c) if c == constraints::ORDERS_VERSION), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(c) if c == constraints::ORDERS_VERSION),
+        "{err:?}"
+    );
 }
 
 pub async fn unique_names_are_reported_by_constraint(store: &dyn Store) {
     let f = fixture(store, "unique").await;
     let mut tx = store.begin().await.unwrap();
-    let err = tx.insert_user(&User { id: UserId::new(), ..f.customer.clone() }, "h", Utc::now()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(c) if c == constraints::USERS_EMAIL_KEY), "{err:?}");
+    let err = tx
+        .insert_user(
+            &User {
+                id: UserId::new(),
+                ..f.customer.clone()
+            },
+            "h",
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(c) if c == constraints::USERS_EMAIL_KEY),
+        "{err:?}"
+    );
     drop(tx);
     let mut tx = store.begin().await.unwrap();
-    let dup = Product { id: ProductId::new(), variants: vec![Variant { id: VariantId::new(), ..f.product.variants[0].clone() }], ..f.product.clone() };
+    let dup = Product {
+        id: ProductId::new(),
+        variants: vec![Variant {
+            id: VariantId::new(),
+            ..f.product.variants[0].clone()
+        }],
+        ..f.product.clone()
+    };
     let err = tx.insert_product(&dup, Utc::now()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(c) if c == constraints::VARIANTS_SKU_KEY), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(c) if c == constraints::VARIANTS_SKU_KEY),
+        "{err:?}"
+    );
 }
 
 pub async fn order_pages_are_newest_first_and_scoped(store: &dyn Store) {
@@ -198,15 +288,45 @@ pub async fn order_pages_are_newest_first_and_scoped(store: &dyn Store) {
         tx.insert_order(&o).await.unwrap();
         ids.push(o.id);
     }
-    tx.insert_order(&order_for(&other, Utc::now())).await.unwrap();
+    tx.insert_order(&order_for(&other, Utc::now()))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     ids.reverse();
-    let page = |starting_after| OrderQuery { scope: OrderScope::Customer(f.customer.id), status: None, starting_after, limit: 2 };
-    let first: Vec<_> = store.orders(&page(None)).await.unwrap().into_iter().map(|o| o.id).collect();
+    let page = |starting_after| OrderQuery {
+        scope: OrderScope::Customer(f.customer.id),
+        status: None,
+        starting_after,
+        limit: 2,
+    };
+    let first: Vec<_> = store
+        .orders(&page(None))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(first, ids[..2]);
-    let second: Vec<_> = store.orders(&page(Some(ids[1]))).await.unwrap().into_iter().map(|o| o.id).collect();
+    let second: Vec<_> = store
+        .orders(&page(Some(ids[1])))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(second, ids[2..4]);
-    let all = store.orders(&OrderQuery { scope: OrderScope::All, status: Some(OrderStatus::PendingPayment), starting_after: None, limit: 100 }).await.unwrap();
+    let all = store
+        .orders(&OrderQuery {
+            scope: OrderScope::All,
+            status: Some(OrderStatus::PendingPayment),
+            starting_after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
     assert_eq!(all.len(), 6);
-    assert!(all.iter().all(|o| o.lines.len() == 1), "lines are loaded for every order in a page");
+    assert!(
+        all.iter().all(|o| o.lines.len() == 1),
+        "lines are loaded for every order in a page"
+    );
 }

@@ -127,7 +127,11 @@ pub trait Store: Send + Sync + 'static {
     async fn credentials(&self, email: &EmailAddress) -> StoreResult<Option<Credentials>>;
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// The user behind a live (unexpired, unrevoked) session.
-    async fn session_user(&self, token_hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<User>>;
+    async fn session_user(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
 
     async fn vendor(&self, id: VendorId) -> StoreResult<Option<Vendor>>;
     async fn vendors(&self) -> StoreResult<Vec<Vendor>>;
@@ -145,28 +149,53 @@ pub trait Store: Send + Sync + 'static {
 /// One write transaction.
 #[async_trait]
 pub trait StoreTx: Send {
-    async fn insert_user(&mut self, user: &User, password_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn insert_user(
+        &mut self,
+        user: &User,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn insert_session(&mut self, session: &Session) -> StoreResult<()>;
     /// Marks a session revoked; returns whether a live one was found.
     async fn revoke_session(&mut self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<bool>;
 
     async fn insert_vendor(&mut self, vendor: &Vendor, at: DateTime<Utc>) -> StoreResult<()>;
     async fn insert_location(&mut self, location: &Location, at: DateTime<Utc>) -> StoreResult<()>;
-    async fn location_by_code(&mut self, vendor: VendorId, code: &LocationCode) -> StoreResult<Option<Location>>;
+    async fn location_by_code(
+        &mut self,
+        vendor: VendorId,
+        code: &LocationCode,
+    ) -> StoreResult<Option<Location>>;
     async fn insert_product(&mut self, product: &Product, at: DateTime<Utc>) -> StoreResult<()>;
     /// The vendor selling `sku`, if any.
     async fn sku_vendor(&mut self, sku: &Sku) -> StoreResult<Option<VendorId>>;
     /// The variants for `skus` with their price in `currency`; unknown SKUs are simply absent.
-    async fn variants_for_sale(&mut self, skus: &[Sku], currency: Currency) -> StoreResult<Vec<VariantForSale>>;
+    async fn variants_for_sale(
+        &mut self,
+        skus: &[Sku],
+        currency: Currency,
+    ) -> StoreResult<Vec<VariantForSale>>;
 
     /// Reads a SKU's stock rows in allocation order and, where the backend has row locks, locks
     /// them until commit. Callers lock SKUs in sorted order so two orders never deadlock.
     async fn lock_stock(&mut self, sku: &Sku) -> StoreResult<Vec<StockLevel>>;
     /// Adds the deltas to one stock row. A result that breaks `0 <= reserved <= on_hand` is
     /// refused by the database as [`constraints::STOCK_RESERVED_WITHIN_ON_HAND`].
-    async fn change_stock(&mut self, sku: &Sku, location: LocationId, on_hand: i64, reserved: i64) -> StoreResult<()>;
+    async fn change_stock(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        reserved: i64,
+    ) -> StoreResult<()>;
     /// Sets `on_hand` (creating the row if needed), keeping `reserved`.
-    async fn set_on_hand(&mut self, sku: &Sku, location: LocationId, on_hand: i64, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn set_on_hand(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     async fn insert_order(&mut self, order: &Order) -> StoreResult<()>;
     /// Loads an order for change, locking it where the backend has row locks.
@@ -177,9 +206,19 @@ pub trait StoreTx: Send {
     async fn append_event(&mut self, event: &OrderEvent) -> StoreResult<()>;
     async fn enqueue(&mut self, message: &OutboxMessage) -> StoreResult<()>;
 
-    async fn idempotency_get(&mut self, user: UserId, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    async fn idempotency_get(
+        &mut self,
+        user: UserId,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
     /// Records a key; a key already taken is [`constraints::IDEMPOTENCY_KEYS_PKEY`].
-    async fn idempotency_put(&mut self, user: UserId, key: &str, record: &IdempotencyRecord, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn idempotency_put(
+        &mut self,
+        user: UserId,
+        key: &str,
+        record: &IdempotencyRecord,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     /// Makes everything durable, or nothing.
     async fn commit(self: Box<Self>) -> StoreResult<()>;

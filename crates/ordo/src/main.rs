@@ -1,1 +1,121 @@
-fn main() {}
+//! `ordo`: parse the command line, start logging, open the database, run the command.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::Context;
+use clap::Parser;
+use ordo::cli::{Cli, Command, LogFormat, UsersCommand};
+use ordo::{Backend, app, launch};
+use ordo_app::users::NewUser;
+use ordo_domain::identity::Actor;
+use ordo_domain::ids::VendorId;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => {
+            let backend = Backend::open(&args.db.config()).await?;
+            let app = app(&backend);
+            if args.demo {
+                let logins = app
+                    .load_demo()
+                    .await
+                    .context("Failed to load the demo data")?;
+                println!(
+                    "\nOrdo demo data is loaded. Every demo login's password is: {}\n",
+                    ordo_app::demo::PASSWORD
+                );
+                for l in logins {
+                    println!("  {:<28} {:<9} {}", l.email, l.role, l.note);
+                }
+                println!();
+            }
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("Failed to listen on {}", args.listen))?;
+            println!(
+                "Ordo is listening on http://{} (API docs: http://{}/api/docs)",
+                args.listen, args.listen
+            );
+            launch(listener, app, shutdown_signal()).await?;
+            backend.close().await;
+            tracing::info!("stopped cleanly");
+        }
+        Command::Migrate(db) => {
+            let backend = Backend::open(&db.config()).await?;
+            println!("The {} database is up to date.", backend.store().backend());
+            backend.close().await;
+        }
+        Command::Users(UsersCommand::Create(args)) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("Failed to read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let backend = Backend::open(&args.db.config()).await?;
+            let input = NewUser {
+                email: args.email,
+                password,
+                role: args.role,
+                vendor_id: args.vendor_id.map(VendorId),
+            };
+            let result = app(&backend).create_user(&Actor::system(), input).await;
+            backend.close().await;
+            let user = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": user.id, "email": user.email, "role": user.role, "vendor_id": user.vendor_id })
+            );
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_env("ORDO_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the server then stops accepting and drains.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

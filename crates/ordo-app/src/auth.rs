@@ -1,0 +1,120 @@
+//! Logins and tokens.
+//!
+//! Passwords are hashed with Argon2id (the crate's defaults: 19 MiB, 2 passes), on the blocking
+//! pool so a login never stalls other requests. A token is 32 random bytes shown once to the
+//! client; the store keeps only its SHA-256, so a database copy holds no usable token, and
+//! logout revokes it for good.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chrono::{DateTime, Utc};
+use ordo_domain::identity::{Actor, EmailAddress, Password, User};
+use ordo_store::Session;
+use sha2::{Digest, Sha256};
+
+use crate::{App, AppError, AppResult};
+
+/// Tokens start with this, so a leaked one is recognisable to secret scanners.
+pub const TOKEN_PREFIX: &str = "ordo_";
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginGrant {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+pub async fn hash_password(password: &Password) -> AppResult<String> {
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.expose().as_bytes())
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
+        Ok::<_, anyhow::Error>(
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+        )
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?
+    .map_err(AppError::Internal)
+}
+
+/// The hash of a token, as stored.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+impl App {
+    pub async fn login(&self, email: &str, password: String) -> AppResult<LoginGrant> {
+        // An unparseable e-mail is just a failed login: no hint about which part was wrong.
+        let creds = match EmailAddress::parse(email) {
+            Ok(email) => self.store.credentials(&email).await?,
+            Err(_) => None,
+        };
+        let Some(creds) = creds else {
+            // Spend the same time as a real check so response times do not reveal which
+            // e-mail addresses have accounts.
+            let _ = verify_password(password, DUMMY_HASH.to_owned()).await;
+            return Err(AppError::BadCredentials);
+        };
+        if !verify_password(password, creds.password_hash).await? {
+            return Err(AppError::BadCredentials);
+        }
+        let mut raw = [0u8; 32];
+        rand::fill(&mut raw);
+        let token = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
+        let now = self.now();
+        let session = Session {
+            token_hash: token_hash(&token),
+            user_id: creds.user.id,
+            created_at: now,
+            expires_at: now + self.settings.session_ttl,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_session(&session).await?;
+        tx.commit().await?;
+        Ok(LoginGrant {
+            token,
+            expires_at: session.expires_at,
+            user: creds.user,
+        })
+    }
+
+    /// The actor behind a bearer token, or 401.
+    pub async fn authenticate(&self, token: &str) -> AppResult<(User, Actor)> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Err(AppError::Unauthenticated);
+        }
+        let user = self
+            .store
+            .session_user(&token_hash(token), self.now())
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let actor = Actor::of(&user);
+        Ok((user, actor))
+    }
+
+    pub async fn logout(&self, token: &str) -> AppResult<()> {
+        let mut tx = self.store.begin().await?;
+        tx.revoke_session(&token_hash(token), self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// An Argon2id hash of a random password, used to equalise timing for unknown e-mails.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8l8Ry5gkAVUkvm7OwobGLqzmuE8GVXUwEmO7Qy0Mf7E";

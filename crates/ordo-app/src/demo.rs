@@ -1,0 +1,291 @@
+//! The demo data set behind `ordo serve --demo`: two vendors with a dozen products, stock in two
+//! locations each, staff, customers and orders in several states — enough to click through
+//! every screen and call every endpoint. Loaded through the same use cases as real data, so it
+//! is also an end-to-end smoke test of them. Loading twice is a no-op.
+
+use ordo_domain::address::AddressInput;
+use ordo_domain::identity::{Actor, EmailAddress, User};
+use ordo_domain::ids::VendorId;
+
+use crate::catalog::{NewLocation, NewProduct, NewVariant};
+use crate::orders::PlaceOrder;
+use crate::users::NewUser;
+use crate::{App, AppResult};
+
+/// Every demo account shares this password; it is printed at start-up.
+pub const PASSWORD: &str = "ordo-demo-password";
+
+/// A demo login, for printing.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    pub email: String,
+    pub role: String,
+    pub note: String,
+}
+
+struct DemoVendor {
+    name: &'static str,
+    email: &'static str,
+    second: (&'static str, &'static str),
+    /// (title, [(sku, variant title, EUR, USD)])
+    products: &'static [(
+        &'static str,
+        &'static [(&'static str, &'static str, i64, i64)],
+    )],
+}
+
+const VENDORS: &[DemoVendor] = &[
+    DemoVendor {
+        name: "Nordlicht Outdoor",
+        email: "vendor@nordlicht.example",
+        second: ("berlin", "Berlin store"),
+        products: &[
+            (
+                "Trail Jacket",
+                &[
+                    ("NL-JKT-S", "S", 12900, 13900),
+                    ("NL-JKT-M", "M", 12900, 13900),
+                    ("NL-JKT-L", "L", 12900, 13900),
+                ],
+            ),
+            (
+                "Merino Beanie",
+                &[
+                    ("NL-BEANIE-GREY", "Grey", 2900, 3200),
+                    ("NL-BEANIE-RED", "Red", 2900, 3200),
+                ],
+            ),
+            ("Thermos 0.75 l", &[("NL-THERMOS", "", 3450, 3700)]),
+            (
+                "Hiking Socks (3 pairs)",
+                &[
+                    ("NL-SOCKS-39", "39–42", 1990, 2190),
+                    ("NL-SOCKS-43", "43–46", 1990, 2190),
+                ],
+            ),
+            ("Headlamp 400 lm", &[("NL-LAMP", "", 4490, 4890)]),
+            ("Rain Poncho", &[("NL-PONCHO", "", 2490, 2690)]),
+        ],
+    },
+    DemoVendor {
+        name: "Sakura Tea House",
+        email: "vendor@sakura.example",
+        second: ("osaka", "Osaka warehouse"),
+        products: &[
+            ("Sencha 100 g", &[("SK-SENCHA", "", 1450, 1590)]),
+            ("Matcha Ceremonial 30 g", &[("SK-MATCHA", "", 2800, 3050)]),
+            (
+                "Kyusu Teapot",
+                &[
+                    ("SK-KYUSU-BLUE", "藍 Indigo", 5900, 6400),
+                    ("SK-KYUSU-WHITE", "白 White", 5900, 6400),
+                ],
+            ),
+            ("Genmaicha 200 g", &[("SK-GENMAI", "", 1190, 1290)]),
+            ("Bamboo Whisk", &[("SK-WHISK", "", 1890, 2050)]),
+            ("Tea Cups (set of 4)", &[("SK-CUPS", "", 3900, 4250)]),
+        ],
+    },
+];
+
+impl App {
+    /// Loads the demo data set unless it is already there; returns the logins to print.
+    pub async fn load_demo(&self) -> AppResult<Vec<DemoLogin>> {
+        let sys = Actor::system();
+        let logins = demo_logins();
+        if self
+            .store
+            .credentials(&EmailAddress::parse("admin@ordo.example")?)
+            .await?
+            .is_some()
+        {
+            return Ok(logins);
+        }
+        let user = |email: &str, role: &str, vendor_id: Option<VendorId>| NewUser {
+            email: email.into(),
+            password: PASSWORD.into(),
+            role: role.into(),
+            vendor_id,
+        };
+        self.create_user(&sys, user("admin@ordo.example", "admin", None))
+            .await?;
+        self.create_user(&sys, user("support@ordo.example", "support", None))
+            .await?;
+        let carrier = self
+            .create_user(&sys, user("carrier@parcelfast.example", "carrier", None))
+            .await?;
+
+        let mut skus = Vec::new();
+        for v in VENDORS {
+            let vendor = self.create_vendor(&sys, v.name).await?;
+            self.create_user(&sys, user(v.email, "vendor", Some(vendor.id)))
+                .await?;
+            self.create_location(
+                &sys,
+                NewLocation {
+                    vendor_id: vendor.id,
+                    code: v.second.0.into(),
+                    name: v.second.1.into(),
+                    priority: 1,
+                },
+            )
+            .await?;
+            for (n, (title, variants)) in v.products.iter().enumerate() {
+                let product = NewProduct {
+                    vendor_id: vendor.id,
+                    title: (*title).into(),
+                    variants: variants
+                        .iter()
+                        .map(|(sku, vt, eur, usd)| NewVariant {
+                            sku: (*sku).into(),
+                            title: Some((*vt).into()),
+                            prices: vec![("EUR".into(), *eur), ("USD".into(), *usd)],
+                        })
+                        .collect(),
+                };
+                self.create_product(&sys, product).await?;
+                for (i, (sku, ..)) in variants.iter().enumerate() {
+                    // Varied levels, a few low, so stock screens have something to show.
+                    let main = [40, 12, 3, 25, 8, 60][(n + i) % 6];
+                    self.set_stock(&sys, sku, None, main).await?;
+                    self.set_stock(&sys, sku, Some(v.second.0), main / 2)
+                        .await?;
+                    skus.push(*sku);
+                }
+            }
+        }
+
+        let ada = self
+            .create_user(&sys, user("ada@customer.example", "customer", None))
+            .await?;
+        let wei = self
+            .create_user(&sys, user("li.wei@customer.example", "customer", None))
+            .await?;
+        let home =
+            |name: &str, line1: &str, city: &str, postal: &str, country: &str| AddressInput {
+                name: name.into(),
+                line1: line1.into(),
+                line2: None,
+                city: city.into(),
+                region: None,
+                postal_code: postal.into(),
+                country: country.into(),
+            };
+        let ada_home = home(
+            "Ada Lovelace 🏠",
+            "12 St James's Square",
+            "London",
+            "SW1Y 4JH",
+            "GB",
+        );
+        let wei_office = home(
+            "李伟 🏢",
+            "東京都港区六本木 6-10-1",
+            "東京",
+            "106-6108",
+            "JP",
+        );
+        // (customer, address, currency, items, actions to take after placing)
+        let plans: [(&User, &AddressInput, &str, &[(&str, i64)], &[&str]); 7] = [
+            (
+                &ada,
+                &ada_home,
+                "EUR",
+                &[("NL-JKT-M", 1), ("NL-BEANIE-RED", 2)],
+                &["pay", "accept", "ship", "deliver", "complete"],
+            ),
+            (
+                &ada,
+                &ada_home,
+                "EUR",
+                &[("NL-THERMOS", 1)],
+                &["pay", "accept", "ship"],
+            ),
+            (
+                &ada,
+                &ada_home,
+                "EUR",
+                &[("SK-MATCHA", 2), ("SK-WHISK", 1)],
+                &["pay", "accept"],
+            ),
+            (&ada, &ada_home, "EUR", &[("NL-LAMP", 1)], &["pay"]),
+            (
+                &wei,
+                &wei_office,
+                "USD",
+                &[("SK-KYUSU-BLUE", 1), ("SK-CUPS", 1)],
+                &[],
+            ),
+            (&wei, &wei_office, "USD", &[("SK-SENCHA", 3)], &["cancel"]),
+            (
+                &wei,
+                &wei_office,
+                "USD",
+                &[("NL-SOCKS-43", 2)],
+                &["pay", "accept", "ship", "deliver"],
+            ),
+        ];
+        let admin = Actor::system();
+        for (customer, address, currency, items, actions) in plans {
+            let placed = self
+                .place_order(
+                    &Actor::of(customer),
+                    None,
+                    PlaceOrder {
+                        currency: currency.into(),
+                        items: items.iter().map(|(s, q)| ((*s).into(), *q)).collect(),
+                        shipping_address: address.clone(),
+                    },
+                )
+                .await?;
+            for action in actions {
+                let (reason, carrier_id) = match *action {
+                    "cancel" => (Some("Ordered the wrong size".to_string()), None),
+                    "ship" => (None, Some(carrier.id)),
+                    _ => (None, None),
+                };
+                self.act(&admin, placed.order.id, action, reason, carrier_id)
+                    .await?;
+            }
+        }
+        tracing::info!(skus = skus.len(), "demo data loaded");
+        Ok(logins)
+    }
+}
+
+fn demo_logins() -> Vec<DemoLogin> {
+    let l = |email: &str, role: &str, note: &str| DemoLogin {
+        email: email.into(),
+        role: role.into(),
+        note: note.into(),
+    };
+    vec![
+        l("admin@ordo.example", "admin", "everything"),
+        l("support@ordo.example", "support", "every order; cancels"),
+        l(
+            "vendor@nordlicht.example",
+            "vendor",
+            "Nordlicht Outdoor's catalog, stock and orders",
+        ),
+        l(
+            "vendor@sakura.example",
+            "vendor",
+            "Sakura Tea House's catalog, stock and orders",
+        ),
+        l(
+            "carrier@parcelfast.example",
+            "carrier",
+            "orders handed to ParcelFast",
+        ),
+        l(
+            "ada@customer.example",
+            "customer",
+            "five orders in different states",
+        ),
+        l(
+            "li.wei@customer.example",
+            "customer",
+            "three orders, one cancelled",
+        ),
+    ]
+}

@@ -1,0 +1,212 @@
+//! Vendors, their locations, and products.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use ordo_app::App;
+use ordo_app::catalog::{NewLocation, NewProduct, NewVariant};
+use ordo_domain::ids::{ProductId, VendorId};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Caller, Json, Query};
+use crate::views::{LocationView, ProductList, ProductView, VendorView};
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(create_vendor))
+        .routes(routes!(get_vendor))
+        .routes(routes!(create_location, list_locations))
+        .routes(routes!(create_product, list_products))
+        .routes(routes!(get_product))
+}
+
+fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> ApiResult<T> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVendorRequest {
+    #[schema(example = "Nordlicht Outdoor")]
+    pub name: String,
+}
+
+/// Creates a vendor with a default stock location `main` (admins).
+#[utoipa::path(post, path = "/vendors", tag = "catalog", security(("bearer" = [])), request_body = CreateVendorRequest,
+    responses((status = 201, body = VendorView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_vendor(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<CreateVendorRequest>,
+) -> ApiResult<(StatusCode, axum::Json<VendorView>)> {
+    let vendor = app.create_vendor(&caller.actor, &req.name).await?;
+    Ok((StatusCode::CREATED, axum::Json(vendor.into())))
+}
+
+/// A vendor (its staff, support, admins).
+#[utoipa::path(get, path = "/vendors/{id}", tag = "catalog", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = VendorView), (status = 404, body = ErrorBody)))]
+async fn get_vendor(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<VendorView>> {
+    let vendor = app
+        .vendor(&caller.actor, VendorId(parse_id(&id, "vendor")?))
+        .await?;
+    Ok(axum::Json(vendor.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLocationRequest {
+    /// Lower-case letters, digits, `-` and `_`; unique per vendor.
+    #[schema(example = "berlin")]
+    pub code: String,
+    pub name: String,
+    /// Lower is allocated from first; default 0.
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// Adds a stock location to a vendor (its staff, admins).
+#[utoipa::path(post, path = "/vendors/{id}/locations", tag = "catalog", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body = CreateLocationRequest,
+    responses((status = 201, body = LocationView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_location(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<CreateLocationRequest>,
+) -> ApiResult<(StatusCode, axum::Json<LocationView>)> {
+    let vendor_id = VendorId(parse_id(&id, "vendor")?);
+    let location = app
+        .create_location(
+            &caller.actor,
+            NewLocation {
+                vendor_id,
+                code: req.code,
+                name: req.name,
+                priority: req.priority,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(location.into())))
+}
+
+/// A vendor's stock locations, in allocation order.
+#[utoipa::path(get, path = "/vendors/{id}/locations", tag = "catalog", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<LocationView>), (status = 404, body = ErrorBody)))]
+async fn list_locations(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Vec<LocationView>>> {
+    let locations = app
+        .locations(&caller.actor, VendorId(parse_id(&id, "vendor")?))
+        .await?;
+    Ok(axum::Json(locations.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceRequest {
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// Integer minor units.
+    #[schema(example = 1999)]
+    pub amount: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantRequest {
+    #[schema(example = "TEE-RED-M")]
+    pub sku: String,
+    /// What tells it from its siblings, e.g. "Red / M".
+    pub title: Option<String>,
+    pub prices: Vec<PriceRequest>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProductRequest {
+    pub vendor_id: Uuid,
+    pub title: String,
+    pub variants: Vec<VariantRequest>,
+}
+
+/// Creates a product with its variants and prices (the vendor's staff, admins).
+#[utoipa::path(post, path = "/products", tag = "catalog", security(("bearer" = [])), request_body = CreateProductRequest,
+    responses((status = 201, body = ProductView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "SKU taken", body = ErrorBody)))]
+async fn create_product(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<CreateProductRequest>,
+) -> ApiResult<(StatusCode, axum::Json<ProductView>)> {
+    let input = NewProduct {
+        vendor_id: VendorId(req.vendor_id),
+        title: req.title,
+        variants: req
+            .variants
+            .into_iter()
+            .map(|v| NewVariant {
+                sku: v.sku,
+                title: v.title,
+                prices: v
+                    .prices
+                    .into_iter()
+                    .map(|p| (p.currency, p.amount))
+                    .collect(),
+            })
+            .collect(),
+    };
+    let product = app.create_product(&caller.actor, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(product.into())))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductFilter {
+    /// Only this vendor's products.
+    pub vendor_id: Option<Uuid>,
+    /// 1 to 100, default 50.
+    pub limit: Option<u32>,
+}
+
+/// Products, newest first.
+#[utoipa::path(get, path = "/products", tag = "catalog", security(("bearer" = [])), params(ProductFilter),
+    responses((status = 200, body = ProductList), (status = 400, body = ErrorBody)))]
+async fn list_products(
+    State(app): State<App>,
+    _caller: Caller,
+    Query(f): Query<ProductFilter>,
+) -> ApiResult<axum::Json<ProductList>> {
+    let limit = f.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(
+            ApiError::bad_request("invalid_limit", "limit must be 1 to 100").with_field("limit"),
+        );
+    }
+    let products = app.products(f.vendor_id.map(VendorId), limit).await?;
+    Ok(axum::Json(ProductList {
+        data: products.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// One product.
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = ProductView), (status = 404, body = ErrorBody)))]
+async fn get_product(
+    State(app): State<App>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<ProductView>> {
+    let product = app.product(ProductId(parse_id(&id, "product")?)).await?;
+    Ok(axum::Json(product.into()))
+}

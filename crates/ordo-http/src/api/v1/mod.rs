@@ -1,0 +1,19 @@
+//! `/api/v1`: one module per area, each contributing its routes and their OpenAPI paths.
+
+use ordo_app::App;
+use utoipa_axum::router::OpenApiRouter;
+
+pub mod auth;
+pub mod catalog;
+pub mod inventory;
+pub mod orders;
+pub mod users;
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(catalog::router())
+        .merge(inventory::router())
+        .merge(orders::router())
+}

@@ -1,0 +1,237 @@
+//! Orders: place, read, list, act, and their event log; and the state machine itself.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use ordo_app::App;
+use ordo_app::orders::PlaceOrder;
+use ordo_domain::identity::Role;
+use ordo_domain::ids::{OrderId, UserId};
+use ordo_domain::order::{Action, OrderStatus, TRANSITIONS};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Caller, IdempotencyKey, Json, Query};
+use crate::views::{AddressView, EventList, OrderList, OrderView};
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(place_order, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(act))
+        .routes(routes!(order_events))
+        .routes(routes!(state_machine))
+}
+
+fn order_id(raw: &str) -> ApiResult<OrderId> {
+    raw.parse().map_err(|_| ApiError::not_found("order"))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderItemRequest {
+    #[schema(example = "NL-JKT-M")]
+    pub sku: String,
+    /// 1 to 10,000.
+    #[schema(example = 1)]
+    pub quantity: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    /// ISO 4217; every item must have a price in it.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// 1 to 100 items, all from one vendor.
+    pub items: Vec<OrderItemRequest>,
+    pub shipping_address: AddressView,
+}
+
+/// Places an order (customers). Stock is reserved atomically: all items or none.
+///
+/// Send an `Idempotency-Key` header (a UUID, say) to make retries safe: a repeat with the same
+/// key and body returns the same order (with `Idempotent-Replayed: true`) and reserves nothing
+/// more; the same key with a different body is a 409.
+#[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = PlaceOrderRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    responses((status = 201, body = OrderView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, description = "insufficient_stock or idempotency_key_reused", body = ErrorBody)))]
+async fn place_order(
+    State(app): State<App>,
+    caller: Caller,
+    key: Option<IdempotencyKey>,
+    Json(req): Json<PlaceOrderRequest>,
+) -> ApiResult<(
+    StatusCode,
+    [(HeaderName, HeaderValue); 1],
+    axum::Json<OrderView>,
+)> {
+    let input = PlaceOrder {
+        currency: req.currency,
+        items: req.items.into_iter().map(|i| (i.sku, i.quantity)).collect(),
+        shipping_address: req.shipping_address.into(),
+    };
+    let placed = app
+        .place_order(&caller.actor, key.as_ref().map(|k| k.0.as_str()), input)
+        .await?;
+    let replayed = HeaderValue::from_static(if placed.replayed { "true" } else { "false" });
+    Ok((
+        StatusCode::CREATED,
+        [(HeaderName::from_static("idempotent-replayed"), replayed)],
+        axum::Json(OrderView::new(placed.order, &caller.actor)),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderFilter {
+    /// Only orders in this state.
+    pub status: Option<String>,
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    /// An order id: return the orders placed before it (the next page).
+    pub starting_after: Option<String>,
+}
+
+/// The orders the caller may see, newest first: a customer's own, a vendor's, a carrier's
+/// shipments, or all for support and admins.
+#[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderFilter),
+    responses((status = 200, body = OrderList), (status = 400, body = ErrorBody)))]
+async fn list_orders(
+    State(app): State<App>,
+    caller: Caller,
+    Query(f): Query<OrderFilter>,
+) -> ApiResult<axum::Json<OrderList>> {
+    let page = app
+        .orders(
+            &caller.actor,
+            f.status.as_deref(),
+            f.limit,
+            f.starting_after.as_deref(),
+        )
+        .await?;
+    Ok(axum::Json(OrderList {
+        data: page
+            .orders
+            .into_iter()
+            .map(|o| OrderView::new(o, &caller.actor))
+            .collect(),
+        has_more: page.has_more,
+    }))
+}
+
+/// One order, if the caller may see it (otherwise 404).
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody)))]
+async fn get_order(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<OrderView>> {
+    let order = app.order(&caller.actor, order_id(&id)?).await?;
+    Ok(axum::Json(OrderView::new(order, &caller.actor)))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// Why (kept on the order for `cancel`, and in the event log for every action).
+    pub reason: Option<String>,
+    /// For `ship`: the carrier user handed the parcel; that carrier can then see and deliver it.
+    pub carrier_id: Option<Uuid>,
+}
+
+/// Performs an action from the order state machine (`pay`, `accept`, `ship`, `deliver`,
+/// `complete`, `cancel`). An action the current state does not allow is a 409 listing the
+/// allowed ones; an action the caller's role may never take is a 403.
+#[utoipa::path(post, path = "/orders/{id}/actions/{action}", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("action" = String, Path)), request_body(content = Option<ActionRequest>),
+    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "invalid_transition", body = ErrorBody)))]
+async fn act(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::Json<OrderView>> {
+    let id = order_id(&id)?;
+    // The body is optional: most actions need none.
+    let req: ActionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("the body does not match the schema: {e}"),
+            )
+        })?
+    };
+    let order = app
+        .act(
+            &caller.actor,
+            id,
+            &action,
+            req.reason,
+            req.carrier_id.map(UserId),
+        )
+        .await?;
+    Ok(axum::Json(OrderView::new(order, &caller.actor)))
+}
+
+/// The order's append-only event log, oldest first.
+#[utoipa::path(get, path = "/orders/{id}/events", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = EventList), (status = 404, body = ErrorBody)))]
+async fn order_events(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<EventList>> {
+    let events = app.order_events(&caller.actor, order_id(&id)?).await?;
+    Ok(axum::Json(EventList {
+        data: events.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TransitionView {
+    pub from: String,
+    pub action: String,
+    pub to: String,
+    pub roles: Vec<String>,
+    /// What the step does to stock: `none`, `commit`, `release` or `restock`.
+    pub stock_effect: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StateMachineView {
+    pub states: Vec<String>,
+    pub actions: Vec<String>,
+    pub transitions: Vec<TransitionView>,
+    /// The same table as a Mermaid state diagram.
+    pub mermaid: String,
+}
+
+/// The order state machine, exactly as the server enforces it. Public.
+#[utoipa::path(get, path = "/order-state-machine", tag = "orders", responses((status = 200, body = StateMachineView)))]
+async fn state_machine() -> axum::Json<StateMachineView> {
+    let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    axum::Json(StateMachineView {
+        states: OrderStatus::ALL.iter().map(|s| s.to_string()).collect(),
+        actions: Action::ALL.iter().map(|a| a.to_string()).collect(),
+        transitions: TRANSITIONS
+            .iter()
+            .map(|t| TransitionView {
+                from: t.from.to_string(),
+                action: t.action.to_string(),
+                to: t.to.to_string(),
+                roles: t.roles.iter().map(|r: &Role| r.to_string()).collect(),
+                stock_effect: name(serde_json::to_value(t.stock).unwrap_or_default()),
+            })
+            .collect(),
+        mermaid: ordo_domain::order::mermaid(),
+    })
+}

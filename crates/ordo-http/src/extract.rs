@@ -1,0 +1,147 @@
+//! Extractors that turn requests into checked input, refusing with [`ApiError`]:
+//! [`Json`] (axum's, with its rejections in the one error shape), [`Caller`] (the bearer
+//! token's user), [`Query`] and [`IdempotencyKey`].
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use ordo_app::App;
+use ordo_domain::identity::{Actor, User};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body. Malformed JSON, a wrong type or an unknown field is a 400 naming the field;
+/// a missing `Content-Type: application/json` is a 415; a body over the limit is a 413.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: &JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::JsonDataError(e) => {
+            // serde_path_to_error gives "path: reason"; lift the path into `field`.
+            let detail = e.body_text();
+            let detail = detail
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&detail);
+            let mut err = ApiError::bad_request(
+                "invalid_body",
+                format!("the body does not match the schema: {detail}"),
+            );
+            if let Some((path, _)) = detail.split_once(": ")
+                && !path.contains(' ')
+                && path != "."
+            {
+                err = err.with_field(path);
+            }
+            err
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("malformed_json", "the body is not valid JSON")
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is larger than the limit",
+        ),
+        other => ApiError::bad_request("invalid_body", other.body_text()),
+    }
+}
+
+/// Query parameters, refused with a 400 naming the problem.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}
+
+/// The authenticated caller.
+pub struct Caller {
+    pub user: User,
+    pub actor: Actor,
+    pub token: String,
+}
+
+impl FromRequestParts<App> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "send Authorization: Bearer <token>",
+                )
+            })?;
+        let (user, actor) = app.authenticate(token).await.map_err(|e| match e {
+            ordo_app::AppError::Unauthenticated => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token is unknown, expired or revoked",
+            ),
+            other => ApiError::from(other),
+        })?;
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        Ok(Caller {
+            user,
+            actor,
+            token: token.to_owned(),
+        })
+    }
+}
+
+/// The `Idempotency-Key` header, when sent.
+pub struct IdempotencyKey(pub String);
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, ApiError> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .map(|s| Some(IdempotencyKey(s.to_owned())))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be visible ASCII",
+                    )
+                    .with_field("Idempotency-Key")
+                }),
+        }
+    }
+}

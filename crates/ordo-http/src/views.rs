@@ -1,0 +1,367 @@
+//! What the API sends and receives: JSON shapes with their OpenAPI schemas.
+//!
+//! Domain types stay free of HTTP concerns; these views decide the wire format (money as
+//! `{"amount", "currency"}` in minor units, times in RFC 3339 UTC, ids as UUID strings).
+
+use chrono::{DateTime, Utc};
+use ordo_domain::address::{Address, AddressInput};
+use ordo_domain::catalog::{Location, Product, Vendor};
+use ordo_domain::identity::{Actor, User};
+use ordo_domain::money::Money;
+use ordo_domain::order::{Order, OrderChange, OrderEvent, allowed_actions};
+use ordo_store::SkuStock;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// An amount of money in integer minor units (cents for EUR, yen for JPY).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MoneyView {
+    #[schema(example = 1999)]
+    pub amount: i64,
+    /// ISO 4217 code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+impl From<Money> for MoneyView {
+    fn from(m: Money) -> Self {
+        Self {
+            amount: m.amount,
+            currency: m.currency.code().to_owned(),
+        }
+    }
+}
+
+/// A postal address, returned exactly as it was typed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressView {
+    #[schema(example = "Zoë Ünal 🏠")]
+    pub name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "CH")]
+    pub country: String,
+}
+
+impl From<Address> for AddressView {
+    fn from(a: Address) -> Self {
+        Self {
+            name: a.name,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+        }
+    }
+}
+
+impl From<AddressView> for AddressInput {
+    fn from(a: AddressView) -> Self {
+        Self {
+            name: a.name,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllocationView {
+    pub location_id: Uuid,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderItemView {
+    pub sku: String,
+    /// Product title (and variant) as it was when the order was placed.
+    pub title: String,
+    pub quantity: u32,
+    pub unit_price: MoneyView,
+    pub line_total: MoneyView,
+    /// Where the units were reserved.
+    pub allocations: Vec<AllocationView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView {
+    pub id: Uuid,
+    #[schema(example = "pending_payment")]
+    pub status: String,
+    pub customer_id: Uuid,
+    pub vendor_id: Uuid,
+    pub currency: String,
+    pub items: Vec<OrderItemView>,
+    pub subtotal: MoneyView,
+    pub total: MoneyView,
+    pub shipping_address: AddressView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    /// What the caller may do to this order now (from the state machine table).
+    pub allowed_actions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The number of events in the order's log.
+    pub version: i64,
+}
+
+impl OrderView {
+    pub fn new(o: Order, viewer: &Actor) -> Self {
+        Self {
+            id: o.id.0,
+            status: o.status.to_string(),
+            customer_id: o.customer_id.0,
+            vendor_id: o.vendor_id.0,
+            currency: o.currency.code().to_owned(),
+            allowed_actions: allowed_actions(o.status, viewer.role)
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+            items: o
+                .lines
+                .into_iter()
+                .map(|l| OrderItemView {
+                    sku: l.sku.to_string(),
+                    title: l.title,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price.into(),
+                    line_total: l.line_total.into(),
+                    allocations: l
+                        .allocations
+                        .iter()
+                        .map(|a| AllocationView {
+                            location_id: a.location_id.0,
+                            quantity: a.quantity,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            subtotal: o.subtotal.into(),
+            total: o.total.into(),
+            shipping_address: o.shipping_address.into(),
+            carrier_id: o.carrier_id.map(|c| c.0),
+            cancel_reason: o.cancel_reason,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            version: o.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub data: Vec<OrderView>,
+    /// Whether older orders follow; fetch them with `starting_after` = the last id.
+    pub has_more: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub seq: i64,
+    #[serde(rename = "type")]
+    #[schema(example = "order.paid")]
+    pub kind: String,
+    pub actor: ActorView,
+    pub at: DateTime<Utc>,
+    /// For `order.placed`, the order as placed; for a transition, `from`, `to` and any reason.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<OrderEvent> for EventView {
+    fn from(e: OrderEvent) -> Self {
+        let data = match &e.change {
+            OrderChange::Placed { order } => {
+                serde_json::json!({ "status": order.status, "total": MoneyView::from(order.total) })
+            }
+            OrderChange::Transitioned {
+                action,
+                from,
+                to,
+                reason,
+                carrier_id,
+            } => {
+                serde_json::json!({ "action": action, "from": from, "to": to, "reason": reason, "carrier_id": carrier_id })
+            }
+        };
+        Self {
+            seq: e.seq,
+            kind: e.event_type,
+            actor: ActorView {
+                user_id: e.actor.user_id.map(|u| u.0),
+                role: e.actor.role.to_string(),
+            },
+            at: e.at,
+            data,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub data: Vec<EventView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<Uuid>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email.to_string(),
+            role: u.role.to_string(),
+            vendor_id: u.vendor_id.map(|v| v.0),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorView {
+    pub id: Uuid,
+    pub name: String,
+}
+
+impl From<Vendor> for VendorView {
+    fn from(v: Vendor) -> Self {
+        Self {
+            id: v.id.0,
+            name: v.name.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationView {
+    pub id: Uuid,
+    pub vendor_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub priority: i32,
+}
+
+impl From<Location> for LocationView {
+    fn from(l: Location) -> Self {
+        Self {
+            id: l.id.0,
+            vendor_id: l.vendor_id.0,
+            code: l.code.as_str().to_owned(),
+            name: l.name.as_str().to_owned(),
+            priority: l.priority,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantView {
+    pub id: Uuid,
+    pub sku: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub prices: Vec<MoneyView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductView {
+    pub id: Uuid,
+    pub vendor_id: Uuid,
+    pub title: String,
+    pub variants: Vec<VariantView>,
+}
+
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
+        Self {
+            id: p.id.0,
+            vendor_id: p.vendor_id.0,
+            title: p.title.as_str().to_owned(),
+            variants: p
+                .variants
+                .into_iter()
+                .map(|v| VariantView {
+                    id: v.id.0,
+                    sku: v.sku.to_string(),
+                    title: v.title.map(|t| t.as_str().to_owned()),
+                    prices: v.prices.into_iter().map(MoneyView::from).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductList {
+    pub data: Vec<ProductView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationStockView {
+    /// The location's code.
+    pub location: String,
+    pub location_id: Uuid,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+}
+
+/// Stock of one SKU: totals, then per location.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockView {
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+    pub locations: Vec<LocationStockView>,
+}
+
+impl From<SkuStock> for StockView {
+    fn from(s: SkuStock) -> Self {
+        let locations: Vec<LocationStockView> = s
+            .locations
+            .into_iter()
+            .map(|l| LocationStockView {
+                location: l.code.as_str().to_owned(),
+                location_id: l.level.location_id.0,
+                on_hand: l.level.on_hand,
+                reserved: l.level.reserved,
+                available: l.level.available(),
+            })
+            .collect();
+        Self {
+            sku: s.sku.to_string(),
+            on_hand: locations.iter().map(|l| l.on_hand).sum(),
+            reserved: locations.iter().map(|l| l.reserved).sum(),
+            available: locations.iter().map(|l| l.available).sum(),
+            locations,
+        }
+    }
+}

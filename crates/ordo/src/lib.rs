@@ -1,0 +1,98 @@
+//! The `ordo` binary's pieces: the command line, choosing the backend from the URL, and
+//! launching the server. `main.rs` only wires these together; tests use them to start a real
+//! server on port 0 exactly as `ordo serve` does.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use ordo_app::{App, Settings};
+use ordo_store::Store;
+use ordo_store_postgres::PostgresStore;
+use ordo_store_sqlite::{SqliteConfig, SqliteStore};
+use tokio::net::TcpListener;
+
+pub mod cli;
+
+/// Where the data lives: a PostgreSQL or SQLite URL, or else `ordo.db` in the data folder.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+}
+
+/// The open database, whichever it is.
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Backend {
+    /// Opens the database the configuration names and migrates it.
+    pub async fn open(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        match config.database_url.as_deref() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Backend::Postgres(PostgresStore::open(url, 20).await?))
+            }
+            Some(url) if url.starts_with("sqlite:") => Ok(Backend::Sqlite(
+                SqliteStore::open_url(url, &SqliteConfig::default()).await?,
+            )),
+            Some(other) => {
+                anyhow::bail!("unsupported database URL {other:?}: use postgres://… or sqlite:…")
+            }
+            None => {
+                std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                    format!(
+                        "Failed to create the data folder {}",
+                        config.data_dir.display()
+                    )
+                })?;
+                Ok(Backend::Sqlite(
+                    SqliteStore::open(&database_file(&config.data_dir), &SqliteConfig::default())
+                        .await?,
+                ))
+            }
+        }
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(s) => Arc::new(s.clone()),
+            Backend::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// Closes every connection (and, on SQLite, folds the write-ahead log into the file).
+    pub async fn close(&self) {
+        match self {
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+/// The SQLite file inside a data folder.
+pub fn database_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("ordo.db")
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn launch(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("Failed to read the listening address")?;
+    tracing::info!(%addr, backend = app.store.backend(), "ordo is serving");
+    ordo_http::serve(listener, app, shutdown)
+        .await
+        .context("Failed to serve HTTP")
+}
+
+/// Builds the application over an open backend.
+pub fn app(backend: &Backend) -> App {
+    App::new(backend.store(), Settings::default())
+}
