@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ordo_domain::ParseError;
 use ordo_domain::order::{Action, OrderStatus};
 use ordo_store::{Store, StoreError};
@@ -50,9 +50,11 @@ impl App {
         }
     }
 
-    /// The one clock of the use cases (a port later, for tests that move time).
+    /// The one clock of the use cases (a port later, for tests that move time). Truncated to
+    /// microseconds, the precision both databases keep, so an order read back equals the one
+    /// written and the snapshot in its first event.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 

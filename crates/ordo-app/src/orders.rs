@@ -7,7 +7,6 @@
 //! (`ordo_domain::order::decide`) and applies the stock effect the table names, in the same
 //! transaction as the event that records it.
 
-use chrono::Utc;
 use ordo_domain::ParseError;
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::Sku;
@@ -163,7 +162,7 @@ impl App {
         key: Option<&str>,
         c: &Checked,
     ) -> AppResult<Placed> {
-        let now = Utc::now();
+        let now = self.now();
         let order_id = OrderId::new();
         let mut tx = self.store.begin().await?;
         if let Some(key) = key {
@@ -427,7 +426,7 @@ impl App {
         })?;
         let expected = order.version;
         let event = order
-            .transition(transition, input, *actor, Utc::now())
+            .transition(transition, input, *actor, self.now())
             .map_err(|e| AppError::Internal(e.into()))?;
         apply_stock_effect(tx.as_mut(), &order, transition.stock).await?;
         match tx.update_order(&order, expected).await {

@@ -1,0 +1,314 @@
+//! `TestApp`: a real Ordo server on port 0 over a fresh database, and typed helpers that read
+//! like the API. Each test gets its own SQLite file (in a temp folder) or its own PostgreSQL
+//! database (dropped when the test ends, pass or fail).
+
+use std::sync::Arc;
+
+use ordo::{Backend, DatabaseConfig};
+use ordo_app::App;
+use ordo_app::users::NewUser;
+use ordo_domain::identity::Actor;
+use ordo_store::Store;
+use ordo_store_postgres::testing;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Generates one test per backend for each scenario `async fn name(app: TestApp)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::harness::TestApp::spawn(crate::harness::Kind::Sqlite).await.expect("sqlite");
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = crate::harness::TestApp::spawn(crate::harness::Kind::Postgres).await else { return };
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's data lives, and how to remove it.
+enum Data {
+    /// Held only so the folder is deleted when the test ends.
+    Sqlite(#[allow(dead_code, reason = "kept for its Drop")] tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        if let Data::Postgres(name) = self {
+            // Drop runs on panics too; a thread of its own because we may be inside a runtime.
+            let name = name.clone();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(testing::drop_database(&name));
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub kind: Kind,
+    config: DatabaseConfig,
+    backend: Option<Backend>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    admin_token: String,
+    // Last, so the database outlives every connection to it.
+    _data: Data,
+}
+
+/// A response: status and JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Res {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self.body
+    }
+
+    /// Asserts an error in the one error shape with this status and code; returns the error.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        let err = &self.body["error"];
+        assert_eq!(err["code"], code, "unexpected error code: {}", self.body);
+        assert!(err["type"].is_string() && err["message"].is_string(), "not the error shape: {}", self.body);
+        err.clone()
+    }
+}
+
+/// A vendor with one product, its staff login and stock at `main`.
+pub struct Shop {
+    pub vendor_id: String,
+    pub token: String,
+    pub sku: String,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database; `None` when PostgreSQL is absent and not required.
+    pub async fn spawn(kind: Kind) -> Option<TestApp> {
+        let (data, config) = match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let config = DatabaseConfig { data_dir: dir.path().to_owned(), database_url: None };
+                (Data::Sqlite(dir), config)
+            }
+            Kind::Postgres => {
+                let (name, url) = testing::TestDatabase::create_empty().await?;
+                let config = DatabaseConfig { data_dir: std::env::temp_dir(), database_url: Some(url) };
+                (Data::Postgres(name), config)
+            }
+        };
+        let backend = Backend::open(&config).await.expect("open the database");
+        let app = ordo::app(&backend);
+        // The first admin, as `ordo users create` makes it.
+        app.create_user(
+            &Actor::system(),
+            NewUser { email: "admin@test.example".into(), password: PASSWORD.into(), role: "admin".into(), vendor_id: None },
+        )
+        .await
+        .expect("bootstrap admin");
+        let mut t = TestApp {
+            base: String::new(),
+            client: reqwest::Client::new(),
+            store: backend.store(),
+            kind,
+            config,
+            backend: Some(backend),
+            stop: None,
+            server: None,
+            admin_token: String::new(),
+            _data: data,
+        };
+        t.start(app).await;
+        t.admin_token = t.login("admin@test.example", PASSWORD).await;
+        Some(t)
+    }
+
+    async fn start(&mut self, app: App) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        self.base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        self.stop = Some(tx);
+        self.server = Some(tokio::spawn(ordo::launch(listener, app, async {
+            let _ = rx.await;
+        })));
+    }
+
+    /// Stops the server (draining requests), closes the database, and starts both again.
+    pub async fn restart(&mut self) {
+        self.stop.take().expect("running").send(()).ok();
+        self.server.take().expect("running").await.expect("join").expect("served");
+        self.backend.take().expect("open").close().await;
+        let backend = Backend::open(&self.config).await.expect("reopen the database");
+        self.store = backend.store();
+        let app = ordo::app(&backend);
+        self.backend = Some(backend);
+        self.start(app).await;
+    }
+
+    pub fn admin(&self) -> &str {
+        &self.admin_token
+    }
+
+    pub async fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Res { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Res {
+        self.request(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
+        self.request(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
+        self.request(reqwest::Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    /// Sends raw bytes, for bodies that are not valid JSON.
+    pub async fn post_raw(&self, path: &str, token: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Res {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Res { status, body, headers }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let body = self
+            .request(reqwest::Method::POST, "/api/v1/auth/login", None, Some(json!({ "email": email, "password": password })))
+            .await
+            .expect(200);
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates a user (as admin) and logs in as them.
+    pub async fn user(&self, role: &str, vendor_id: Option<&str>) -> (String, String) {
+        let email = format!("{role}-{}@test.example", uuid::Uuid::now_v7().simple());
+        let user = self
+            .post("/api/v1/users", self.admin(), json!({ "email": email, "password": PASSWORD, "role": role, "vendor_id": vendor_id }))
+            .await
+            .expect(201);
+        (user["id"].as_str().expect("id").to_owned(), self.login(&email, PASSWORD).await)
+    }
+
+    pub async fn customer(&self) -> String {
+        self.user("customer", None).await.1
+    }
+
+    /// A vendor selling one SKU at 12.50 EUR / 13.00 USD with `on_hand` units at `main`.
+    pub async fn shop(&self, on_hand: i64) -> Shop {
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        let vendor = self.post("/api/v1/vendors", self.admin(), json!({ "name": format!("Shop {tag}") })).await.expect(201);
+        let vendor_id = vendor["id"].as_str().expect("id").to_owned();
+        let (_, token) = self.user("vendor", Some(&vendor_id)).await;
+        let sku = format!("SKU-{}", &tag[tag.len() - 12..]);
+        self.post(
+            "/api/v1/products",
+            &token,
+            json!({ "vendor_id": vendor_id, "title": "Mug ☕", "variants": [{ "sku": sku, "prices": [
+                { "currency": "EUR", "amount": 1250 }, { "currency": "USD", "amount": 1300 }] }] }),
+        )
+        .await
+        .expect(201);
+        self.put(&format!("/api/v1/inventory/{sku}"), &token, json!({ "on_hand": on_hand })).await.expect(200);
+        Shop { vendor_id, token, sku }
+    }
+
+    pub async fn stock(&self, shop: &Shop) -> (i64, i64, i64) {
+        let s = self.get(&format!("/api/v1/inventory/{}", shop.sku), &shop.token).await.expect(200);
+        (s["on_hand"].as_i64().unwrap(), s["reserved"].as_i64().unwrap(), s["available"].as_i64().unwrap())
+    }
+
+    /// Places an order for `quantity` of one SKU.
+    pub async fn order(&self, token: &str, sku: &str, quantity: i64, key: Option<&str>) -> Res {
+        let mut req = self.client.post(format!("{}/api/v1/orders", self.base)).bearer_auth(token).json(&order_body(sku, quantity));
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        Res { status, body: res.json().await.unwrap_or(Value::Null), headers }
+    }
+
+    pub async fn act(&self, token: &str, order_id: &str, action: &str, body: Value) -> Res {
+        self.post(&format!("/api/v1/orders/{order_id}/actions/{action}"), token, body).await
+    }
+
+    pub async fn events(&self, token: &str, order_id: &str) -> Vec<Value> {
+        let body = self.get(&format!("/api/v1/orders/{order_id}/events"), token).await.expect(200);
+        body["data"].as_array().expect("data").clone()
+    }
+}
+
+pub fn address() -> Value {
+    json!({ "name": "Zoë Ünal 🏠", "line1": "東京都港区 1-2-3 🏢", "line2": "Étage 2, porte «B»", "city": "Zürich",
+            "region": "ZH", "postal_code": "8001", "country": "CH" })
+}
+
+pub fn order_body(sku: &str, quantity: i64) -> Value {
+    json!({ "currency": "EUR", "items": [{ "sku": sku, "quantity": quantity }], "shipping_address": address() })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
