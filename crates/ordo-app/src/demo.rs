@@ -23,15 +23,25 @@ pub struct DemoLogin {
     pub note: String,
 }
 
+/// (SKU, variant title, EUR price, USD price), in minor units.
+type DemoVariant = (&'static str, &'static str, i64, i64);
+
+/// Who buys what, shipped where, in which currency, and what happens to the order afterwards.
+struct DemoOrder<'a> {
+    customer: &'a User,
+    address: &'a AddressInput,
+    currency: &'static str,
+    items: &'static [(&'static str, i64)],
+    then: &'static [&'static str],
+}
+
 struct DemoVendor {
     name: &'static str,
     email: &'static str,
     second: (&'static str, &'static str),
     /// (title, [(sku, variant title, EUR, USD)])
-    products: &'static [(
-        &'static str,
-        &'static [(&'static str, &'static str, i64, i64)],
-    )],
+    /// (product title, its variants)
+    products: &'static [(&'static str, &'static [DemoVariant])],
 }
 
 const VENDORS: &[DemoVendor] = &[
@@ -186,38 +196,45 @@ impl App {
             "JP",
         );
         // (customer, address, currency, items, actions to take after placing)
-        let plans: [(&User, &AddressInput, &str, &[(&str, i64)], &[&str]); 7] = [
-            (
+        let o = |customer, address, currency, items, then| DemoOrder {
+            customer,
+            address,
+            currency,
+            items,
+            then,
+        };
+        let plans = [
+            o(
                 &ada,
                 &ada_home,
                 "EUR",
                 &[("NL-JKT-M", 1), ("NL-BEANIE-RED", 2)],
                 &["pay", "accept", "ship", "deliver", "complete"],
             ),
-            (
+            o(
                 &ada,
                 &ada_home,
                 "EUR",
                 &[("NL-THERMOS", 1)],
                 &["pay", "accept", "ship"],
             ),
-            (
+            o(
                 &ada,
                 &ada_home,
                 "EUR",
                 &[("SK-MATCHA", 2), ("SK-WHISK", 1)],
                 &["pay", "accept"],
             ),
-            (&ada, &ada_home, "EUR", &[("NL-LAMP", 1)], &["pay"]),
-            (
+            o(&ada, &ada_home, "EUR", &[("NL-LAMP", 1)], &["pay"]),
+            o(
                 &wei,
                 &wei_office,
                 "USD",
                 &[("SK-KYUSU-BLUE", 1), ("SK-CUPS", 1)],
                 &[],
             ),
-            (&wei, &wei_office, "USD", &[("SK-SENCHA", 3)], &["cancel"]),
-            (
+            o(&wei, &wei_office, "USD", &[("SK-SENCHA", 3)], &["cancel"]),
+            o(
                 &wei,
                 &wei_office,
                 "USD",
@@ -226,7 +243,14 @@ impl App {
             ),
         ];
         let admin = Actor::system();
-        for (customer, address, currency, items, actions) in plans {
+        for DemoOrder {
+            customer,
+            address,
+            currency,
+            items,
+            then: actions,
+        } in plans
+        {
             let placed = self
                 .place_order(
                     &Actor::of(customer),
@@ -240,7 +264,7 @@ impl App {
                 .await?;
             for action in actions {
                 let (reason, carrier_id) = match *action {
-                    "cancel" => (Some("Ordered the wrong size".to_string()), None),
+                    "cancel" => (Some("Ordered by mistake".to_string()), None),
                     "ship" => (None, Some(carrier.id)),
                     _ => (None, None),
                 };

@@ -376,7 +376,7 @@ impl App {
     ) -> AppResult<Order> {
         let action: Action = action.parse().map_err(|e: ParseError| e.at("action"))?;
         let input = ActionInput::parse(reason, carrier_id)?;
-        if input.carrier_id.is_some() {
+        if let Some(carrier) = input.carrier_id {
             if action != Action::Ship {
                 return Err(ParseError::new(
                     "carrier_not_applicable",
@@ -385,7 +385,6 @@ impl App {
                 .at("carrier_id")
                 .into());
             }
-            let carrier = input.carrier_id.expect("checked above");
             if !matches!(self.store.user(carrier).await?, Some(u) if u.role == Role::Carrier) {
                 return Err(ParseError::new(
                     "unknown_carrier",

@@ -8,6 +8,8 @@ async fn postgres_half_of_the_suite() {
     if ordo_store_postgres::testing::available().await {
         eprintln!("PostgreSQL answers at {url}: the PostgreSQL half of the suite runs.");
     } else {
-        eprintln!("NOTICE: PostgreSQL does not answer at {url}: the PostgreSQL half of the suite was SKIPPED.");
+        eprintln!(
+            "NOTICE: PostgreSQL does not answer at {url}: the PostgreSQL half of the suite was SKIPPED."
+        );
     }
 }

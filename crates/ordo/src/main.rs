@@ -37,7 +37,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("Failed to listen on {}", args.listen))?;
             // The bound address, not the requested one: `--listen 127.0.0.1:0` picks a port.
-            let addr = listener.local_addr().context("Failed to read the listening address")?;
+            let addr = listener
+                .local_addr()
+                .context("Failed to read the listening address")?;
             println!("Ordo is listening on http://{addr} (API docs: http://{addr}/api/docs)");
             launch(listener, app, shutdown_signal()).await?;
             backend.close().await;

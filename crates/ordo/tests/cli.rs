@@ -8,13 +8,28 @@ use serde_json::{Value, json};
 
 fn ordo() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ordo"));
-    c.env("ORDO_LOG_FORMAT", "json").env_remove("ORDO_DATABASE_URL");
+    c.env("ORDO_LOG_FORMAT", "json")
+        .env_remove("ORDO_DATABASE_URL");
     c
 }
 
-fn create_user(data_dir: &std::path::Path, email: &str, role: &str, password: &str) -> std::process::Output {
+fn create_user(
+    data_dir: &std::path::Path,
+    email: &str,
+    role: &str,
+    password: &str,
+) -> std::process::Output {
     let mut child = ordo()
-        .args(["users", "create", "--email", email, "--role", role, "--password-stdin", "--data-dir"])
+        .args([
+            "users",
+            "create",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -40,11 +55,18 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
     let data = dir.path().join("data");
 
     let out = create_user(&data, "root@shop.example", "admin", "a long admin password");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(created["role"], "admin");
     let again = create_user(&data, "root@shop.example", "admin", "a long admin password");
-    assert!(!again.status.success(), "a second account with the same e-mail was created");
+    assert!(
+        !again.status.success(),
+        "a second account with the same e-mail was created"
+    );
     assert!(String::from_utf8_lossy(&again.stderr).contains("already has an account"));
     let bad = create_user(&data, "x@shop.example", "wizard", "a long admin password");
     assert!(!bad.status.success());
@@ -70,16 +92,41 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
         }
     }
     let base = base.unwrap_or_else(|| panic!("no listening line in:\n{printed}"));
-    assert!(printed.contains("ada@customer.example"), "demo logins are printed:\n{printed}");
+    assert!(
+        printed.contains("ada@customer.example"),
+        "demo logins are printed:\n{printed}"
+    );
     assert!(printed.contains(ordo_app::demo::PASSWORD));
 
     let client = reqwest::Client::new();
-    assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let login = |email: &'static str, password: &'static str| {
-        client.post(format!("{base}/api/v1/auth/login")).json(&json!({ "email": email, "password": password })).send()
+        client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
     };
-    assert_eq!(login("root@shop.example", "a long admin password").await.unwrap().status(), 200);
-    let ada: Value = login("ada@customer.example", ordo_app::demo::PASSWORD).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        login("root@shop.example", "a long admin password")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ada: Value = login("ada@customer.example", ordo_app::demo::PASSWORD)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let orders: Value = client
         .get(format!("{base}/api/v1/orders"))
         .bearer_auth(ada["token"].as_str().unwrap())
@@ -89,26 +136,58 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
         .json()
         .await
         .unwrap();
-    let statuses: Vec<&str> = orders["data"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses.len(), 4, "the demo customer has orders in several states: {statuses:?}");
+    let statuses: Vec<&str> = orders["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.len(),
+        4,
+        "the demo customer has orders in several states: {statuses:?}"
+    );
     assert!(statuses.contains(&"completed") && statuses.contains(&"paid"));
 
     let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = server.0.wait().unwrap();
-    assert!(status.success(), "ordo serve exits 0 on SIGTERM, got {status}");
+    assert!(
+        status.success(),
+        "ordo serve exits 0 on SIGTERM, got {status}"
+    );
 
     // A second start on the same folder does not load the demo twice.
-    let out = ordo().args(["migrate", "--data-dir"]).arg(&data).output().unwrap();
+    let out = ordo()
+        .args(["migrate", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("sqlite database is up to date"));
 }
 
 #[tokio::test]
 async fn the_binary_runs_on_postgresql_from_the_environment() {
-    let Some((name, url)) = ordo_store_postgres::testing::TestDatabase::create_empty().await else { return };
-    let out = Command::new(env!("CARGO_BIN_EXE_ordo")).args(["migrate"]).env("ORDO_DATABASE_URL", &url).output().unwrap();
+    let Some((name, url)) = ordo_store_postgres::testing::TestDatabase::create_empty().await else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["migrate"])
+        .env("ORDO_DATABASE_URL", &url)
+        .output()
+        .unwrap();
     ordo_store_postgres::testing::drop_database(&name).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("postgres database is up to date"));
 }

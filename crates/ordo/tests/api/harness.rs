@@ -60,7 +60,10 @@ impl Drop for Data {
             // Drop runs on panics too; a thread of its own because we may be inside a runtime.
             let name = name.clone();
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(testing::drop_database(&name));
             })
             .join();
@@ -94,17 +97,31 @@ impl Res {
     /// Asserts the status and returns the body.
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self.body
     }
 
     /// Asserts an error in the one error shape with this status and code; returns the error.
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         let err = &self.body["error"];
         assert_eq!(err["code"], code, "unexpected error code: {}", self.body);
-        assert!(err["type"].is_string() && err["message"].is_string(), "not the error shape: {}", self.body);
+        assert!(
+            err["type"].is_string() && err["message"].is_string(),
+            "not the error shape: {}",
+            self.body
+        );
         err.clone()
     }
 }
@@ -122,12 +139,18 @@ impl TestApp {
         let (data, config) = match kind {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let config = DatabaseConfig { data_dir: dir.path().to_owned(), database_url: None };
+                let config = DatabaseConfig {
+                    data_dir: dir.path().to_owned(),
+                    database_url: None,
+                };
                 (Data::Sqlite(dir), config)
             }
             Kind::Postgres => {
                 let (name, url) = testing::TestDatabase::create_empty().await?;
-                let config = DatabaseConfig { data_dir: std::env::temp_dir(), database_url: Some(url) };
+                let config = DatabaseConfig {
+                    data_dir: std::env::temp_dir(),
+                    database_url: Some(url),
+                };
                 (Data::Postgres(name), config)
             }
         };
@@ -136,7 +159,12 @@ impl TestApp {
         // The first admin, as `ordo users create` makes it.
         app.create_user(
             &Actor::system(),
-            NewUser { email: "admin@test.example".into(), password: PASSWORD.into(), role: "admin".into(), vendor_id: None },
+            NewUser {
+                email: "admin@test.example".into(),
+                password: PASSWORD.into(),
+                role: "admin".into(),
+                vendor_id: None,
+            },
         )
         .await
         .expect("bootstrap admin");
@@ -158,7 +186,9 @@ impl TestApp {
     }
 
     async fn start(&mut self, app: App) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         self.base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         self.stop = Some(tx);
@@ -170,9 +200,16 @@ impl TestApp {
     /// Stops the server (draining requests), closes the database, and starts both again.
     pub async fn restart(&mut self) {
         self.stop.take().expect("running").send(()).ok();
-        self.server.take().expect("running").await.expect("join").expect("served");
+        self.server
+            .take()
+            .expect("running")
+            .await
+            .expect("join")
+            .expect("served");
         self.backend.take().expect("open").close().await;
-        let backend = Backend::open(&self.config).await.expect("reopen the database");
+        let backend = Backend::open(&self.config)
+            .await
+            .expect("reopen the database");
         self.store = backend.store();
         let app = ordo::app(&backend);
         self.backend = Some(backend);
@@ -183,7 +220,13 @@ impl TestApp {
         &self.admin_token
     }
 
-    pub async fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -195,24 +238,41 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Res { status, body, headers }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Res {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Res {
-        self.request(reqwest::Method::GET, path, Some(token), None).await
+        self.request(reqwest::Method::GET, path, Some(token), None)
+            .await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
-        self.request(reqwest::Method::POST, path, Some(token), Some(body)).await
+        self.request(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
-        self.request(reqwest::Method::PUT, path, Some(token), Some(body)).await
+        self.request(reqwest::Method::PUT, path, Some(token), Some(body))
+            .await
     }
 
     /// Sends raw bytes, for bodies that are not valid JSON.
-    pub async fn post_raw(&self, path: &str, token: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Res {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Res {
         let res = self
             .client
             .post(format!("{}{path}", self.base))
@@ -225,12 +285,21 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.json().await.unwrap_or(Value::Null);
-        Res { status, body, headers }
+        Res {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn login(&self, email: &str, password: &str) -> String {
         let body = self
-            .request(reqwest::Method::POST, "/api/v1/auth/login", None, Some(json!({ "email": email, "password": password })))
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
             .await
             .expect(200);
         body["token"].as_str().expect("token").to_owned()
@@ -243,7 +312,10 @@ impl TestApp {
             .post("/api/v1/users", self.admin(), json!({ "email": email, "password": PASSWORD, "role": role, "vendor_id": vendor_id }))
             .await
             .expect(201);
-        (user["id"].as_str().expect("id").to_owned(), self.login(&email, PASSWORD).await)
+        (
+            user["id"].as_str().expect("id").to_owned(),
+            self.login(&email, PASSWORD).await,
+        )
     }
 
     pub async fn customer(&self) -> String {
@@ -253,7 +325,14 @@ impl TestApp {
     /// A vendor selling one SKU at 12.50 EUR / 13.00 USD with `on_hand` units at `main`.
     pub async fn shop(&self, on_hand: i64) -> Shop {
         let tag = uuid::Uuid::now_v7().simple().to_string();
-        let vendor = self.post("/api/v1/vendors", self.admin(), json!({ "name": format!("Shop {tag}") })).await.expect(201);
+        let vendor = self
+            .post(
+                "/api/v1/vendors",
+                self.admin(),
+                json!({ "name": format!("Shop {tag}") }),
+            )
+            .await
+            .expect(201);
         let vendor_id = vendor["id"].as_str().expect("id").to_owned();
         let (_, token) = self.user("vendor", Some(&vendor_id)).await;
         let sku = format!("SKU-{}", &tag[tag.len() - 12..]);
@@ -265,33 +344,66 @@ impl TestApp {
         )
         .await
         .expect(201);
-        self.put(&format!("/api/v1/inventory/{sku}"), &token, json!({ "on_hand": on_hand })).await.expect(200);
-        Shop { vendor_id, token, sku }
+        self.put(
+            &format!("/api/v1/inventory/{sku}"),
+            &token,
+            json!({ "on_hand": on_hand }),
+        )
+        .await
+        .expect(200);
+        Shop {
+            vendor_id,
+            token,
+            sku,
+        }
     }
 
     pub async fn stock(&self, shop: &Shop) -> (i64, i64, i64) {
-        let s = self.get(&format!("/api/v1/inventory/{}", shop.sku), &shop.token).await.expect(200);
-        (s["on_hand"].as_i64().unwrap(), s["reserved"].as_i64().unwrap(), s["available"].as_i64().unwrap())
+        let s = self
+            .get(&format!("/api/v1/inventory/{}", shop.sku), &shop.token)
+            .await
+            .expect(200);
+        (
+            s["on_hand"].as_i64().unwrap(),
+            s["reserved"].as_i64().unwrap(),
+            s["available"].as_i64().unwrap(),
+        )
     }
 
     /// Places an order for `quantity` of one SKU.
     pub async fn order(&self, token: &str, sku: &str, quantity: i64, key: Option<&str>) -> Res {
-        let mut req = self.client.post(format!("{}/api/v1/orders", self.base)).bearer_auth(token).json(&order_body(sku, quantity));
+        let mut req = self
+            .client
+            .post(format!("{}/api/v1/orders", self.base))
+            .bearer_auth(token)
+            .json(&order_body(sku, quantity));
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
         }
         let res = req.send().await.expect("request");
         let status = res.status();
         let headers = res.headers().clone();
-        Res { status, body: res.json().await.unwrap_or(Value::Null), headers }
+        Res {
+            status,
+            body: res.json().await.unwrap_or(Value::Null),
+            headers,
+        }
     }
 
     pub async fn act(&self, token: &str, order_id: &str, action: &str, body: Value) -> Res {
-        self.post(&format!("/api/v1/orders/{order_id}/actions/{action}"), token, body).await
+        self.post(
+            &format!("/api/v1/orders/{order_id}/actions/{action}"),
+            token,
+            body,
+        )
+        .await
     }
 
     pub async fn events(&self, token: &str, order_id: &str) -> Vec<Value> {
-        let body = self.get(&format!("/api/v1/orders/{order_id}/events"), token).await.expect(200);
+        let body = self
+            .get(&format!("/api/v1/orders/{order_id}/events"), token)
+            .await
+            .expect(200);
         body["data"].as_array().expect("data").clone()
     }
 }

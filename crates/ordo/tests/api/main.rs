@@ -34,18 +34,31 @@ async fn a_placed_order_freezes_prices_and_the_address_exactly_as_typed(app: Tes
     assert_eq!(order["items"][0]["sku"], shop.sku.as_str());
     assert_eq!(order["items"][0]["title"], "Mug ☕");
     assert_eq!(order["items"][0]["quantity"], 3);
-    assert_eq!(order["items"][0]["unit_price"], json!({ "amount": 1250, "currency": "EUR" }));
+    assert_eq!(
+        order["items"][0]["unit_price"],
+        json!({ "amount": 1250, "currency": "EUR" })
+    );
     assert_eq!(order["total"], json!({ "amount": 3750, "currency": "EUR" }));
-    assert_eq!(order["shipping_address"], address(), "the address comes back byte for byte");
+    assert_eq!(
+        order["shipping_address"],
+        address(),
+        "the address comes back byte for byte"
+    );
     assert_eq!(app.stock(&shop).await, (10, 3, 7));
     let id = order["id"].as_str().unwrap();
     // A later price change does not touch the order's snapshot.
-    let fetched = app.get(&format!("/api/v1/orders/{id}"), &customer).await.expect(200);
+    let fetched = app
+        .get(&format!("/api/v1/orders/{id}"), &customer)
+        .await
+        .expect(200);
     assert_eq!(fetched["shipping_address"], address());
     assert_eq!(fetched["items"], order["items"]);
     let events = app.events(&customer, id).await;
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0]["seq"].as_i64(), events[0]["type"].as_str()), (Some(1), Some("order.placed")));
+    assert_eq!(
+        (events[0]["seq"].as_i64(), events[0]["type"].as_str()),
+        (Some(1), Some("order.placed"))
+    );
     assert_eq!(events[0]["actor"]["role"], "customer");
 }
 
@@ -55,18 +68,34 @@ async fn customers_see_and_touch_only_their_own_orders(app: TestApp) {
     let bob = app.customer().await;
     let order = app.order(&alice, &shop.sku, 1, None).await.expect(201);
     let id = order["id"].as_str().unwrap();
-    app.get(&format!("/api/v1/orders/{id}"), &bob).await.expect_error(404, "not_found");
-    app.get(&format!("/api/v1/orders/{id}/events"), &bob).await.expect_error(404, "not_found");
-    app.act(&bob, id, "cancel", json!({})).await.expect_error(404, "not_found");
+    app.get(&format!("/api/v1/orders/{id}"), &bob)
+        .await
+        .expect_error(404, "not_found");
+    app.get(&format!("/api/v1/orders/{id}/events"), &bob)
+        .await
+        .expect_error(404, "not_found");
+    app.act(&bob, id, "cancel", json!({}))
+        .await
+        .expect_error(404, "not_found");
     let bobs = app.get("/api/v1/orders", &bob).await.expect(200);
     assert_eq!(bobs["data"], json!([]));
     // An id that exists nowhere reads the same as someone else's.
     let unknown = OrderId::new();
-    app.get(&format!("/api/v1/orders/{unknown}"), &bob).await.expect_error(404, "not_found");
-    app.get("/api/v1/orders/not-an-id", &bob).await.expect_error(404, "not_found");
+    app.get(&format!("/api/v1/orders/{unknown}"), &bob)
+        .await
+        .expect_error(404, "not_found");
+    app.get("/api/v1/orders/not-an-id", &bob)
+        .await
+        .expect_error(404, "not_found");
     // Alice's order is untouched and hers.
-    let mine = app.get(&format!("/api/v1/orders/{id}"), &alice).await.expect(200);
-    assert_eq!((mine["status"].as_str(), mine["version"].as_i64()), (Some("pending_payment"), Some(1)));
+    let mine = app
+        .get(&format!("/api/v1/orders/{id}"), &alice)
+        .await
+        .expect(200);
+    assert_eq!(
+        (mine["status"].as_str(), mine["version"].as_i64()),
+        (Some("pending_payment"), Some(1))
+    );
     let alices = app.get("/api/v1/orders", &alice).await.expect(200);
     assert_eq!(alices["data"].as_array().unwrap().len(), 1);
 }
@@ -77,25 +106,63 @@ async fn vendors_and_carriers_see_only_their_own_orders(app: TestApp) {
     let customer = app.customer().await;
     let order = app.order(&customer, &shop.sku, 1, None).await.expect(201);
     let id = order["id"].as_str().unwrap();
-    app.get(&format!("/api/v1/orders/{id}"), &shop.token).await.expect(200);
-    app.get(&format!("/api/v1/orders/{id}"), &other.token).await.expect_error(404, "not_found");
-    assert_eq!(app.get("/api/v1/orders", &other.token).await.expect(200)["data"], json!([]));
-    assert_eq!(app.get("/api/v1/orders", &shop.token).await.expect(200)["data"].as_array().unwrap().len(), 1);
+    app.get(&format!("/api/v1/orders/{id}"), &shop.token)
+        .await
+        .expect(200);
+    app.get(&format!("/api/v1/orders/{id}"), &other.token)
+        .await
+        .expect_error(404, "not_found");
+    assert_eq!(
+        app.get("/api/v1/orders", &other.token).await.expect(200)["data"],
+        json!([])
+    );
+    assert_eq!(
+        app.get("/api/v1/orders", &shop.token).await.expect(200)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // Another vendor cannot read or change this vendor's stock either.
-    app.get(&format!("/api/v1/inventory/{}", shop.sku), &other.token).await.expect_error(404, "not_found");
-    app.put(&format!("/api/v1/inventory/{}", shop.sku), &other.token, json!({ "on_hand": 0 })).await.expect_error(404, "not_found");
-    app.act(&other.token, id, "cancel", json!({})).await.expect_error(404, "not_found");
+    app.get(&format!("/api/v1/inventory/{}", shop.sku), &other.token)
+        .await
+        .expect_error(404, "not_found");
+    app.put(
+        &format!("/api/v1/inventory/{}", shop.sku),
+        &other.token,
+        json!({ "on_hand": 0 }),
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.act(&other.token, id, "cancel", json!({}))
+        .await
+        .expect_error(404, "not_found");
 
     let (carrier_id, carrier) = app.user("carrier", None).await;
     let (_, stranger) = app.user("carrier", None).await;
     app.act(app.admin(), id, "pay", json!({})).await.expect(200);
-    app.act(&shop.token, id, "accept", json!({})).await.expect(200);
-    app.get(&format!("/api/v1/orders/{id}"), &carrier).await.expect_error(404, "not_found");
-    app.act(&shop.token, id, "ship", json!({ "carrier_id": carrier_id })).await.expect(200);
-    app.get(&format!("/api/v1/orders/{id}"), &carrier).await.expect(200);
-    app.get(&format!("/api/v1/orders/{id}"), &stranger).await.expect_error(404, "not_found");
-    app.act(&stranger, id, "deliver", json!({})).await.expect_error(404, "not_found");
-    let delivered = app.act(&carrier, id, "deliver", json!({})).await.expect(200);
+    app.act(&shop.token, id, "accept", json!({}))
+        .await
+        .expect(200);
+    app.get(&format!("/api/v1/orders/{id}"), &carrier)
+        .await
+        .expect_error(404, "not_found");
+    app.act(&shop.token, id, "ship", json!({ "carrier_id": carrier_id }))
+        .await
+        .expect(200);
+    app.get(&format!("/api/v1/orders/{id}"), &carrier)
+        .await
+        .expect(200);
+    app.get(&format!("/api/v1/orders/{id}"), &stranger)
+        .await
+        .expect_error(404, "not_found");
+    app.act(&stranger, id, "deliver", json!({}))
+        .await
+        .expect_error(404, "not_found");
+    let delivered = app
+        .act(&carrier, id, "deliver", json!({}))
+        .await
+        .expect(200);
     assert_eq!(delivered["status"], "delivered");
 }
 
@@ -110,17 +177,38 @@ async fn a_replayed_idempotency_key_returns_the_same_order_and_reserves_nothing_
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.expect(201)["id"], first["id"]);
     let burst = join_all((0..8).map(|_| app.order(&customer, &shop.sku, 2, Some("key-2")))).await;
-    let ids: Vec<Value> = burst.into_iter().map(|r| r.expect(201)["id"].clone()).collect();
-    assert!(ids.iter().all(|id| *id == ids[0]), "one order for one key: {ids:?}");
-    assert_eq!(app.stock(&shop).await, (10, 4, 6), "two orders of two units, however many requests");
+    let ids: Vec<Value> = burst
+        .into_iter()
+        .map(|r| r.expect(201)["id"].clone())
+        .collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one order for one key: {ids:?}"
+    );
+    assert_eq!(
+        app.stock(&shop).await,
+        (10, 4, 6),
+        "two orders of two units, however many requests"
+    );
     // The same key with a different body is refused and changes nothing.
-    app.order(&customer, &shop.sku, 3, Some("key-1")).await.expect_error(409, "idempotency_key_reused");
+    app.order(&customer, &shop.sku, 3, Some("key-1"))
+        .await
+        .expect_error(409, "idempotency_key_reused");
     // Keys are per user: another customer's identical key is a new order.
     let other = app.customer().await;
-    let theirs = app.order(&other, &shop.sku, 2, Some("key-1")).await.expect(201);
+    let theirs = app
+        .order(&other, &shop.sku, 2, Some("key-1"))
+        .await
+        .expect(201);
     assert_ne!(theirs["id"], first["id"]);
     assert_eq!(app.stock(&shop).await, (10, 6, 4));
-    assert_eq!(app.get("/api/v1/orders", &customer).await.expect(200)["data"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.get("/api/v1/orders", &customer).await.expect(200)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 async fn forty_buyers_for_ten_units_get_exactly_ten_orders(app: TestApp) {
@@ -144,7 +232,10 @@ async fn forty_buyers_for_ten_units_get_exactly_ten_orders(app: TestApp) {
     }
     assert_eq!((placed, refused), (10, 30));
     assert_eq!(app.stock(&shop).await, (10, 10, 0));
-    let all = app.get("/api/v1/orders?limit=100", app.admin()).await.expect(200);
+    let all = app
+        .get("/api/v1/orders?limit=100", app.admin())
+        .await
+        .expect(200);
     assert_eq!(all["data"].as_array().unwrap().len(), 10);
 }
 
@@ -155,20 +246,46 @@ async fn paying_commits_and_cancelling_releases_or_restocks(app: TestApp) {
     let b = app.order(&customer, &shop.sku, 2, None).await.expect(201);
     assert_eq!(app.stock(&shop).await, (10, 5, 5));
     // Cancel before payment: the reservation is released.
-    let cancelled = app.act(&customer, a["id"].as_str().unwrap(), "cancel", json!({ "reason": "changed my mind" })).await.expect(200);
-    assert_eq!((cancelled["status"].as_str(), cancelled["cancel_reason"].as_str()), (Some("cancelled"), Some("changed my mind")));
+    let cancelled = app
+        .act(
+            &customer,
+            a["id"].as_str().unwrap(),
+            "cancel",
+            json!({ "reason": "changed my mind" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            cancelled["status"].as_str(),
+            cancelled["cancel_reason"].as_str()
+        ),
+        (Some("cancelled"), Some("changed my mind"))
+    );
     assert_eq!(app.stock(&shop).await, (10, 2, 8));
     // Payment commits: the units leave the shelf.
-    app.act(app.admin(), b["id"].as_str().unwrap(), "pay", json!({})).await.expect(200);
+    app.act(app.admin(), b["id"].as_str().unwrap(), "pay", json!({}))
+        .await
+        .expect(200);
     assert_eq!(app.stock(&shop).await, (8, 0, 8));
     // Cancelling a paid order puts them back.
-    app.act(&customer, b["id"].as_str().unwrap(), "cancel", json!({})).await.expect(200);
+    app.act(&customer, b["id"].as_str().unwrap(), "cancel", json!({}))
+        .await
+        .expect(200);
     assert_eq!(app.stock(&shop).await, (10, 0, 10));
 }
 
 /// Drives an order to `target` along the table's happy path.
-async fn order_in(app: &TestApp, shop: &harness::Shop, customer: &str, target: OrderStatus) -> String {
-    let id = app.order(customer, &shop.sku, 1, None).await.expect(201)["id"].as_str().unwrap().to_owned();
+async fn order_in(
+    app: &TestApp,
+    shop: &harness::Shop,
+    customer: &str,
+    target: OrderStatus,
+) -> String {
+    let id = app.order(customer, &shop.sku, 1, None).await.expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let path: &[&str] = match target {
         OrderStatus::PendingPayment => &[],
         OrderStatus::Paid => &["pay"],
@@ -179,7 +296,9 @@ async fn order_in(app: &TestApp, shop: &harness::Shop, customer: &str, target: O
         OrderStatus::Cancelled => &["cancel"],
     };
     for action in path {
-        app.act(app.admin(), &id, action, json!({})).await.expect(200);
+        app.act(app.admin(), &id, action, json!({}))
+            .await
+            .expect(200);
     }
     id
 }
@@ -189,28 +308,58 @@ async fn every_invalid_transition_is_a_409_and_changes_nothing(app: TestApp) {
     let customer = app.customer().await;
     for status in OrderStatus::ALL {
         let id = order_in(&app, &shop, &customer, *status).await;
-        let before = app.get(&format!("/api/v1/orders/{id}"), app.admin()).await.expect(200);
+        let before = app
+            .get(&format!("/api/v1/orders/{id}"), app.admin())
+            .await
+            .expect(200);
         let stock_before = app.stock(&shop).await;
-        let allowed: Vec<&str> =
-            TRANSITIONS.iter().filter(|t| t.from == *status).map(|t| t.action.as_str()).collect();
+        let allowed: Vec<&str> = TRANSITIONS
+            .iter()
+            .filter(|t| t.from == *status)
+            .map(|t| t.action.as_str())
+            .collect();
         for action in Action::ALL {
             if allowed.contains(&action.as_str()) {
                 continue;
             }
-            let err = app.act(app.admin(), &id, action.as_str(), json!({})).await.expect_error(409, "invalid_transition");
-            let listed: Vec<&str> = err["allowed_actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+            let err = app
+                .act(app.admin(), &id, action.as_str(), json!({}))
+                .await
+                .expect_error(409, "invalid_transition");
+            let listed: Vec<&str> = err["allowed_actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
             assert_eq!(listed, allowed, "{status}: allowed actions listed");
         }
-        let after = app.get(&format!("/api/v1/orders/{id}"), app.admin()).await.expect(200);
+        let after = app
+            .get(&format!("/api/v1/orders/{id}"), app.admin())
+            .await
+            .expect(200);
         assert_eq!(after, before, "{status}: refused actions changed the order");
-        assert_eq!(app.stock(&shop).await, stock_before, "{status}: refused actions changed stock");
-        assert_eq!(app.events(app.admin(), &id).await.len() as i64, before["version"].as_i64().unwrap());
+        assert_eq!(
+            app.stock(&shop).await,
+            stock_before,
+            "{status}: refused actions changed stock"
+        );
+        assert_eq!(
+            app.events(app.admin(), &id).await.len() as i64,
+            before["version"].as_i64().unwrap()
+        );
     }
     // A role that may never take an action gets 403, not 409; an unknown action is a 400.
     let id = order_in(&app, &shop, &customer, OrderStatus::Shipped).await;
-    app.act(&customer, &id, "deliver", json!({})).await.expect_error(403, "forbidden");
-    app.act(&shop.token, &id, "pay", json!({})).await.expect_error(403, "forbidden");
-    app.act(app.admin(), &id, "teleport", json!({})).await.expect_error(400, "invalid_Action");
+    app.act(&customer, &id, "deliver", json!({}))
+        .await
+        .expect_error(403, "forbidden");
+    app.act(&shop.token, &id, "pay", json!({}))
+        .await
+        .expect_error(403, "forbidden");
+    app.act(app.admin(), &id, "teleport", json!({}))
+        .await
+        .expect_error(400, "invalid_Action");
 }
 
 async fn bad_input_is_refused_in_the_error_shape_and_changes_nothing(app: TestApp) {
@@ -222,27 +371,101 @@ async fn bad_input_is_refused_in_the_error_shape_and_changes_nothing(app: TestAp
         body
     };
     let cases: Vec<(Value, u16, &str, Option<&str>)> = vec![
-        (with(&|b| b["items"][0]["quantity"] = json!(-1)), 400, "invalid_quantity", Some("items[0].quantity")),
-        (with(&|b| b["items"][0]["quantity"] = json!(0)), 400, "invalid_quantity", Some("items[0].quantity")),
-        (with(&|b| b["items"][0]["quantity"] = json!(1_000_000_000_000i64)), 400, "invalid_quantity", Some("items[0].quantity")),
-        (with(&|b| b["items"][0]["quantity"] = json!(1e30)), 400, "invalid_body", Some("items[0].quantity")),
-        (with(&|b| b["items"][0]["quantity"] = json!("2")), 400, "invalid_body", Some("items[0].quantity")),
-        (with(&|b| b["items"][0]["sku"] = json!("NO-SUCH-SKU")), 400, "unknown_sku", Some("items[0].sku")),
-        (with(&|b| b["items"][0]["sku"] = json!("bad sku/..")), 400, "invalid_sku", Some("items[0].sku")),
-        (with(&|b| b["items"] = json!([])), 400, "empty_order", Some("items")),
-        (with(&|b| b["currency"] = json!("EURO")), 400, "invalid_currency", Some("currency")),
-        (with(&|b| b["currency"] = json!("JPY")), 400, "price_unavailable", Some("items[0].sku")),
-        (with(&|b| b["shipping_address"]["country"] = json!("XX")), 400, "invalid_country", Some("shipping_address.country")),
-        (with(&|b| b["shipping_address"]["line1"] = json!("   ")), 400, "invalid_address", Some("shipping_address.line1")),
-        (with(&|b| b["shipping_address"]["city"] = json!("a\u{0}b")), 400, "invalid_address", Some("shipping_address.city")),
-        (with(&|b| b["coupon"] = json!("FREE")), 400, "invalid_body", None),
-        (with(&|b| b.as_object_mut().unwrap().remove("shipping_address").map(drop).unwrap_or(())), 400, "invalid_body", None),
-        (with(&|b| b["items"][0]["quantity"] = json!(10)), 400, "placeholder", None),
+        (
+            with(&|b| b["items"][0]["quantity"] = json!(-1)),
+            400,
+            "invalid_quantity",
+            Some("items[0].quantity"),
+        ),
+        (
+            with(&|b| b["items"][0]["quantity"] = json!(0)),
+            400,
+            "invalid_quantity",
+            Some("items[0].quantity"),
+        ),
+        (
+            with(&|b| b["items"][0]["quantity"] = json!(1_000_000_000_000i64)),
+            400,
+            "invalid_quantity",
+            Some("items[0].quantity"),
+        ),
+        (
+            with(&|b| b["items"][0]["quantity"] = json!(1e30)),
+            400,
+            "invalid_body",
+            Some("items[0].quantity"),
+        ),
+        (
+            with(&|b| b["items"][0]["quantity"] = json!("2")),
+            400,
+            "invalid_body",
+            Some("items[0].quantity"),
+        ),
+        (
+            with(&|b| b["items"][0]["sku"] = json!("NO-SUCH-SKU")),
+            400,
+            "unknown_sku",
+            Some("items[0].sku"),
+        ),
+        (
+            with(&|b| b["items"][0]["sku"] = json!("bad sku/..")),
+            400,
+            "invalid_sku",
+            Some("items[0].sku"),
+        ),
+        (
+            with(&|b| b["items"] = json!([])),
+            400,
+            "empty_order",
+            Some("items"),
+        ),
+        (
+            with(&|b| b["currency"] = json!("EURO")),
+            400,
+            "invalid_currency",
+            Some("currency"),
+        ),
+        (
+            with(&|b| b["currency"] = json!("JPY")),
+            400,
+            "price_unavailable",
+            Some("items[0].sku"),
+        ),
+        (
+            with(&|b| b["shipping_address"]["country"] = json!("XX")),
+            400,
+            "invalid_country",
+            Some("shipping_address.country"),
+        ),
+        (
+            with(&|b| b["shipping_address"]["line1"] = json!("   ")),
+            400,
+            "invalid_address",
+            Some("shipping_address.line1"),
+        ),
+        (
+            with(&|b| b["shipping_address"]["city"] = json!("a\u{0}b")),
+            400,
+            "invalid_address",
+            Some("shipping_address.city"),
+        ),
+        (
+            with(&|b| b["coupon"] = json!("FREE")),
+            400,
+            "invalid_body",
+            None,
+        ),
+        (
+            with(&|b| {
+                b.as_object_mut().unwrap().remove("shipping_address");
+            }),
+            400,
+            "invalid_body",
+            None,
+        ),
     ];
-    // The last case is valid but asks for all 10 units *and* one more line of an unknown SKU:
-    // nothing may be reserved for the good line either.
+    // All 10 units *and* a line of an unknown SKU: nothing may be reserved for the good line.
     let mut cases = cases;
-    cases.pop();
     let mixed = json!({ "currency": "EUR", "items": [{ "sku": shop.sku, "quantity": 10 }, { "sku": "GHOST", "quantity": 1 }],
                         "shipping_address": address() });
     cases.push((mixed, 400, "unknown_sku", Some("items[1].sku")));
@@ -254,33 +477,85 @@ async fn bad_input_is_refused_in_the_error_shape_and_changes_nothing(app: TestAp
         }
         assert!(err["request_id"].is_string());
     }
-    app.post_raw("/api/v1/orders", &customer, "application/json", "{\"currency\": \"EUR\", ").await.expect_error(400, "malformed_json");
-    app.post_raw("/api/v1/orders", &customer, "text/plain", order_body(&shop.sku, 1).to_string()).await.expect_error(415, "unsupported_media_type");
-    let huge = format!("{{\"currency\":\"EUR\",\"pad\":\"{}\"}}", "x".repeat(ordo_http::BODY_LIMIT + 1));
-    app.post_raw("/api/v1/orders", &customer, "application/json", huge).await.expect_error(413, "payload_too_large");
-    let too_many: Vec<Value> = (0..101).map(|i| json!({ "sku": format!("S{i}"), "quantity": 1 })).collect();
-    app.post("/api/v1/orders", &customer, json!({ "currency": "EUR", "items": too_many, "shipping_address": address() }))
+    app.post_raw(
+        "/api/v1/orders",
+        &customer,
+        "application/json",
+        "{\"currency\": \"EUR\", ",
+    )
+    .await
+    .expect_error(400, "malformed_json");
+    app.post_raw(
+        "/api/v1/orders",
+        &customer,
+        "text/plain",
+        order_body(&shop.sku, 1).to_string(),
+    )
+    .await
+    .expect_error(415, "unsupported_media_type");
+    let huge = format!(
+        "{{\"currency\":\"EUR\",\"pad\":\"{}\"}}",
+        "x".repeat(ordo_http::BODY_LIMIT + 1)
+    );
+    app.post_raw("/api/v1/orders", &customer, "application/json", huge)
         .await
-        .expect_error(400, "too_many_items");
+        .expect_error(413, "payload_too_large");
+    let too_many: Vec<Value> = (0..101)
+        .map(|i| json!({ "sku": format!("S{i}"), "quantity": 1 }))
+        .collect();
+    app.post(
+        "/api/v1/orders",
+        &customer,
+        json!({ "currency": "EUR", "items": too_many, "shipping_address": address() }),
+    )
+    .await
+    .expect_error(400, "too_many_items");
     // Only customers place orders.
-    app.post("/api/v1/orders", &shop.token, order_body(&shop.sku, 1)).await.expect_error(403, "forbidden");
+    app.post("/api/v1/orders", &shop.token, order_body(&shop.sku, 1))
+        .await
+        .expect_error(403, "forbidden");
     // Nothing changed.
     assert_eq!(app.stock(&shop).await, (10, 0, 10));
-    assert_eq!(app.get("/api/v1/orders", app.admin()).await.expect(200)["data"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/orders", app.admin()).await.expect(200)["data"],
+        json!([])
+    );
     // Bad input elsewhere gets the same treatment.
-    app.put(&format!("/api/v1/inventory/{}", shop.sku), &shop.token, json!({ "on_hand": -5 })).await.expect_error(400, "invalid_quantity");
-    app.put(&format!("/api/v1/inventory/{}", shop.sku), &shop.token, json!({ "on_hand": 5, "location": "nowhere" }))
-        .await
-        .expect_error(400, "unknown_location");
-    app.post("/api/v1/users", app.admin(), json!({ "email": "x@test.example", "password": "short", "role": "customer" }))
-        .await
-        .expect_error(400, "invalid_password");
-    app.post("/api/v1/users", app.admin(), json!({ "email": "y@test.example", "password": harness::PASSWORD, "role": "vendor" }))
-        .await
-        .expect_error(400, "vendor_required");
-    app.post("/api/v1/users", app.admin(), json!({ "email": "admin@test.example", "password": harness::PASSWORD, "role": "customer" }))
-        .await
-        .expect_error(409, "email_taken");
+    app.put(
+        &format!("/api/v1/inventory/{}", shop.sku),
+        &shop.token,
+        json!({ "on_hand": -5 }),
+    )
+    .await
+    .expect_error(400, "invalid_quantity");
+    app.put(
+        &format!("/api/v1/inventory/{}", shop.sku),
+        &shop.token,
+        json!({ "on_hand": 5, "location": "nowhere" }),
+    )
+    .await
+    .expect_error(400, "unknown_location");
+    app.post(
+        "/api/v1/users",
+        app.admin(),
+        json!({ "email": "x@test.example", "password": "short", "role": "customer" }),
+    )
+    .await
+    .expect_error(400, "invalid_password");
+    app.post(
+        "/api/v1/users",
+        app.admin(),
+        json!({ "email": "y@test.example", "password": harness::PASSWORD, "role": "vendor" }),
+    )
+    .await
+    .expect_error(400, "vendor_required");
+    app.post(
+        "/api/v1/users",
+        app.admin(),
+        json!({ "email": "admin@test.example", "password": harness::PASSWORD, "role": "customer" }),
+    )
+    .await
+    .expect_error(409, "email_taken");
     app.post(
         "/api/v1/products",
         &shop.token,
@@ -288,9 +563,15 @@ async fn bad_input_is_refused_in_the_error_shape_and_changes_nothing(app: TestAp
     )
     .await
     .expect_error(409, "sku_taken");
-    app.get("/api/v1/orders?limit=0", &customer).await.expect_error(400, "invalid_limit");
-    app.get("/api/v1/orders?status=lost", &customer).await.expect_error(400, "invalid_OrderStatus");
-    app.get("/api/v1/nothing-here", &customer).await.expect_error(404, "route_not_found");
+    app.get("/api/v1/orders?limit=0", &customer)
+        .await
+        .expect_error(400, "invalid_limit");
+    app.get("/api/v1/orders?status=lost", &customer)
+        .await
+        .expect_error(400, "invalid_OrderStatus");
+    app.get("/api/v1/nothing-here", &customer)
+        .await
+        .expect_error(404, "route_not_found");
     assert_eq!(app.stock(&shop).await, (10, 0, 10));
 }
 
@@ -298,43 +579,111 @@ async fn the_whole_lifecycle_follows_the_table_and_the_log_replays_to_the_order(
     let shop = app.shop(5).await;
     let customer = app.customer().await;
     let (carrier_id, carrier) = app.user("carrier", None).await;
-    let id = app.order(&customer, &shop.sku, 2, None).await.expect(201)["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.act(app.admin(), &id, "pay", json!({})).await.expect(200)["status"], "paid");
-    let processing = app.act(&shop.token, &id, "accept", json!({})).await.expect(200);
+    let id = app.order(&customer, &shop.sku, 2, None).await.expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.act(app.admin(), &id, "pay", json!({}))
+            .await
+            .expect(200)["status"],
+        "paid"
+    );
+    let processing = app
+        .act(&shop.token, &id, "accept", json!({}))
+        .await
+        .expect(200);
     assert_eq!(processing["allowed_actions"], json!(["cancel", "ship"]));
-    app.act(&shop.token, &id, "ship", json!({ "carrier_id": carrier_id })).await.expect(200);
-    app.act(&carrier, &id, "deliver", json!({})).await.expect(200);
-    let done = app.act(app.admin(), &id, "complete", json!({})).await.expect(200);
-    assert_eq!((done["status"].as_str(), done["version"].as_i64()), (Some("completed"), Some(6)));
-    let types: Vec<String> = app.events(&customer, &id).await.iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(types, ["order.placed", "order.paid", "order.accepted", "order.shipped", "order.delivered", "order.completed"]);
+    app.act(
+        &shop.token,
+        &id,
+        "ship",
+        json!({ "carrier_id": carrier_id }),
+    )
+    .await
+    .expect(200);
+    app.act(&carrier, &id, "deliver", json!({}))
+        .await
+        .expect(200);
+    let done = app
+        .act(app.admin(), &id, "complete", json!({}))
+        .await
+        .expect(200);
+    assert_eq!(
+        (done["status"].as_str(), done["version"].as_i64()),
+        (Some("completed"), Some(6))
+    );
+    let types: Vec<String> = app
+        .events(&customer, &id)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "order.placed",
+            "order.paid",
+            "order.accepted",
+            "order.shipped",
+            "order.delivered",
+            "order.completed"
+        ]
+    );
     // The log alone rebuilds the order exactly as stored.
     let oid: OrderId = id.parse().unwrap();
     let events = app.store.order_events(oid).await.unwrap();
     let stored = app.store.order(oid).await.unwrap().unwrap();
     assert_eq!(Order::replay(&events).unwrap(), stored);
     // The state machine the server publishes is the table it enforces.
-    let sm = app.request(reqwest::Method::GET, "/api/v1/order-state-machine", None, None).await.expect(200);
-    assert_eq!(sm["transitions"].as_array().unwrap().len(), TRANSITIONS.len());
-    assert_eq!(sm["states"].as_array().unwrap().len(), OrderStatus::ALL.len());
+    let sm = app
+        .request(
+            reqwest::Method::GET,
+            "/api/v1/order-state-machine",
+            None,
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        sm["transitions"].as_array().unwrap().len(),
+        TRANSITIONS.len()
+    );
+    assert_eq!(
+        sm["states"].as_array().unwrap().len(),
+        OrderStatus::ALL.len()
+    );
     assert_eq!(app.stock(&shop).await, (3, 0, 3));
 }
 
 async fn orders_and_events_survive_a_restart(mut app: TestApp) {
     let shop = app.shop(5).await;
     let customer = app.customer().await;
-    let order = app.order(&customer, &shop.sku, 2, Some("before-restart")).await.expect(201);
+    let order = app
+        .order(&customer, &shop.sku, 2, Some("before-restart"))
+        .await
+        .expect(201);
     let id = order["id"].as_str().unwrap().to_owned();
-    app.act(app.admin(), &id, "pay", json!({})).await.expect(200);
-    let before = app.get(&format!("/api/v1/orders/{id}"), &customer).await.expect(200);
+    app.act(app.admin(), &id, "pay", json!({}))
+        .await
+        .expect(200);
+    let before = app
+        .get(&format!("/api/v1/orders/{id}"), &customer)
+        .await
+        .expect(200);
     app.restart().await;
     // Tokens are stored sessions, so they survive too.
-    let after = app.get(&format!("/api/v1/orders/{id}"), &customer).await.expect(200);
+    let after = app
+        .get(&format!("/api/v1/orders/{id}"), &customer)
+        .await
+        .expect(200);
     assert_eq!(after, before);
     assert_eq!(app.events(&customer, &id).await.len(), 2);
     assert_eq!(app.stock(&shop).await, (3, 0, 3));
     // The idempotency record survived as well: a retry after the restart is still a replay.
-    let replay = app.order(&customer, &shop.sku, 2, Some("before-restart")).await;
+    let replay = app
+        .order(&customer, &shop.sku, 2, Some("before-restart"))
+        .await;
     assert_eq!(replay.headers["idempotent-replayed"], "true");
     assert_eq!(replay.expect(201)["id"], id.as_str());
 }
@@ -344,65 +693,170 @@ async fn order_lists_are_newest_first_with_cursor_pages(app: TestApp) {
     let customer = app.customer().await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(app.order(&customer, &shop.sku, 1, None).await.expect(201)["id"].as_str().unwrap().to_owned());
+        ids.push(
+            app.order(&customer, &shop.sku, 1, None).await.expect(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
-    app.act(&customer, &ids[0], "cancel", json!({})).await.expect(200);
+    app.act(&customer, &ids[0], "cancel", json!({}))
+        .await
+        .expect(200);
     ids.reverse();
-    let page1 = app.get("/api/v1/orders?limit=2", &customer).await.expect(200);
-    let got: Vec<&str> = page1["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
-    assert_eq!((got, page1["has_more"].as_bool()), (vec![ids[0].as_str(), ids[1].as_str()], Some(true)));
-    let page3 = app.get(&format!("/api/v1/orders?limit=2&starting_after={}", ids[3]), &customer).await.expect(200);
+    let page1 = app
+        .get("/api/v1/orders?limit=2", &customer)
+        .await
+        .expect(200);
+    let got: Vec<&str> = page1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (got, page1["has_more"].as_bool()),
+        (vec![ids[0].as_str(), ids[1].as_str()], Some(true))
+    );
+    let page3 = app
+        .get(
+            &format!("/api/v1/orders?limit=2&starting_after={}", ids[3]),
+            &customer,
+        )
+        .await
+        .expect(200);
     assert_eq!(page3["data"].as_array().unwrap().len(), 1);
     assert_eq!(page3["has_more"], false);
-    let cancelled = app.get("/api/v1/orders?status=cancelled", &customer).await.expect(200);
+    let cancelled = app
+        .get("/api/v1/orders?status=cancelled", &customer)
+        .await
+        .expect(200);
     assert_eq!(cancelled["data"][0]["id"], ids[4].as_str());
     assert_eq!(cancelled["data"].as_array().unwrap().len(), 1);
-    app.get("/api/v1/orders?starting_after=nope", &customer).await.expect_error(400, "invalid_cursor");
+    app.get("/api/v1/orders?starting_after=nope", &customer)
+        .await
+        .expect_error(400, "invalid_cursor");
 }
 
 async fn tokens_are_required_checked_and_revocable(app: TestApp) {
-    app.request(reqwest::Method::GET, "/api/v1/orders", None, None).await.expect_error(401, "unauthenticated");
-    app.get("/api/v1/orders", "ordo_not-a-real-token").await.expect_error(401, "invalid_token");
-    app.request(reqwest::Method::POST, "/api/v1/auth/login", None, Some(json!({ "email": "admin@test.example", "password": "wrong password" })))
+    app.request(reqwest::Method::GET, "/api/v1/orders", None, None)
         .await
-        .expect_error(401, "invalid_credentials");
-    app.request(reqwest::Method::POST, "/api/v1/auth/login", None, Some(json!({ "email": "nobody@test.example", "password": "wrong password" })))
+        .expect_error(401, "unauthenticated");
+    app.get("/api/v1/orders", "ordo_not-a-real-token")
         .await
-        .expect_error(401, "invalid_credentials");
+        .expect_error(401, "invalid_token");
+    app.request(
+        reqwest::Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "email": "admin@test.example", "password": "wrong password" })),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+    app.request(
+        reqwest::Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "email": "nobody@test.example", "password": "wrong password" })),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
     let customer = app.customer().await;
-    assert_eq!(app.get("/api/v1/auth/me", &customer).await.expect(200)["role"], "customer");
-    app.post("/api/v1/vendors", &customer, json!({ "name": "Mine" })).await.expect_error(403, "forbidden");
-    app.post("/api/v1/users", &customer, json!({ "email": "e@test.example", "password": harness::PASSWORD, "role": "admin" }))
+    assert_eq!(
+        app.get("/api/v1/auth/me", &customer).await.expect(200)["role"],
+        "customer"
+    );
+    app.post("/api/v1/vendors", &customer, json!({ "name": "Mine" }))
         .await
         .expect_error(403, "forbidden");
-    app.post("/api/v1/auth/logout", &customer, json!({})).await.expect(204);
-    app.get("/api/v1/orders", &customer).await.expect_error(401, "invalid_token");
-    assert_eq!(app.request(reqwest::Method::GET, "/healthz", None, None).await.expect(200)["status"], "ok");
-    let ready = app.request(reqwest::Method::GET, "/readyz", None, None).await.expect(200);
-    assert_eq!(ready["database"], if app.kind == Kind::Sqlite { "sqlite" } else { "postgres" });
-    let spec = app.request(reqwest::Method::GET, "/api/openapi.json", None, None).await.expect(200);
+    app.post(
+        "/api/v1/users",
+        &customer,
+        json!({ "email": "e@test.example", "password": harness::PASSWORD, "role": "admin" }),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    app.post("/api/v1/auth/logout", &customer, json!({}))
+        .await
+        .expect(204);
+    app.get("/api/v1/orders", &customer)
+        .await
+        .expect_error(401, "invalid_token");
+    assert_eq!(
+        app.request(reqwest::Method::GET, "/healthz", None, None)
+            .await
+            .expect(200)["status"],
+        "ok"
+    );
+    let ready = app
+        .request(reqwest::Method::GET, "/readyz", None, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        ready["database"],
+        if app.kind == Kind::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
+    let spec = app
+        .request(reqwest::Method::GET, "/api/openapi.json", None, None)
+        .await
+        .expect(200);
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(spec["paths"]["/api/v1/orders/{id}/actions/{action}"]["post"].is_object());
-    let docs = app.client.get(format!("{}/api/docs/", app.base)).send().await.unwrap();
+    let docs = app
+        .client
+        .get(format!("{}/api/docs/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("swagger-ui"), "the docs page is served from the binary");
+    assert!(
+        docs.text().await.unwrap().contains("swagger-ui"),
+        "the docs page is served from the binary"
+    );
 }
 
 async fn stock_cannot_be_set_below_what_is_reserved(app: TestApp) {
     let shop = app.shop(10).await;
     let customer = app.customer().await;
     app.order(&customer, &shop.sku, 6, None).await.expect(201);
-    app.put(&format!("/api/v1/inventory/{}", shop.sku), &shop.token, json!({ "on_hand": 5 })).await.expect_error(409, "below_reserved");
+    app.put(
+        &format!("/api/v1/inventory/{}", shop.sku),
+        &shop.token,
+        json!({ "on_hand": 5 }),
+    )
+    .await
+    .expect_error(409, "below_reserved");
     assert_eq!(app.stock(&shop).await, (10, 6, 4));
     // A second location adds stock beside the first; orders draw from whichever can ship.
-    app.post(&format!("/api/v1/vendors/{}/locations", shop.vendor_id), &shop.token, json!({ "code": "berlin", "name": "Berlin", "priority": 1 }))
+    app.post(
+        &format!("/api/v1/vendors/{}/locations", shop.vendor_id),
+        &shop.token,
+        json!({ "code": "berlin", "name": "Berlin", "priority": 1 }),
+    )
+    .await
+    .expect(201);
+    let s = app
+        .put(
+            &format!("/api/v1/inventory/{}", shop.sku),
+            &shop.token,
+            json!({ "on_hand": 3, "location": "berlin" }),
+        )
         .await
-        .expect(201);
-    let s = app.put(&format!("/api/v1/inventory/{}", shop.sku), &shop.token, json!({ "on_hand": 3, "location": "berlin" })).await.expect(200);
-    assert_eq!((s["on_hand"].as_i64(), s["available"].as_i64()), (Some(13), Some(7)));
+        .expect(200);
+    assert_eq!(
+        (s["on_hand"].as_i64(), s["available"].as_i64()),
+        (Some(13), Some(7))
+    );
     assert_eq!(s["locations"].as_array().unwrap().len(), 2);
     // 6 units: 4 left at main, 3 at berlin, so the line is split across both.
     let split = app.order(&customer, &shop.sku, 6, None).await.expect(201);
-    assert_eq!(split["items"][0]["allocations"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        split["items"][0]["allocations"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(app.stock(&shop).await, (13, 12, 1));
 }
