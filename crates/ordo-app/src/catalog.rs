@@ -76,6 +76,21 @@ impl App {
             .ok_or(AppError::NotFound("vendor"))
     }
 
+    /// The vendors the actor may see: all for admins and support, its own for a vendor.
+    pub async fn vendors(&self, actor: &Actor) -> AppResult<Vec<Vendor>> {
+        match actor.role {
+            Role::Admin | Role::Support | Role::System => Ok(self.store.vendors().await?),
+            Role::Vendor => {
+                let own = actor.vendor_id.ok_or(AppError::Unauthenticated)?;
+                Ok(self.store.vendor(own).await?.into_iter().collect())
+            }
+            _ => Err(AppError::Forbidden(format!(
+                "a {} cannot list vendors",
+                actor.role
+            ))),
+        }
+    }
+
     pub async fn create_location(&self, actor: &Actor, input: NewLocation) -> AppResult<Location> {
         self.require_vendor_manager(actor, input.vendor_id).await?;
         let location = Location {

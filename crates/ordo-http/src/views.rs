@@ -261,6 +261,11 @@ impl From<Vendor> for VendorView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct VendorList {
+    pub data: Vec<VendorView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LocationView {
     pub id: Uuid,
     pub vendor_id: Uuid,

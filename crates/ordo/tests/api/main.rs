@@ -109,6 +109,23 @@ async fn vendors_and_carriers_see_only_their_own_orders(app: TestApp) {
     app.get(&format!("/api/v1/orders/{id}"), &shop.token)
         .await
         .expect(200);
+    // Vendor staff see their own vendor only; admins see all; customers none.
+    let mine = app.get("/api/v1/vendors", &shop.token).await.expect(200);
+    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["data"][0]["id"], shop.vendor_id.as_str());
+    assert_eq!(
+        app.get("/api/v1/vendors", app.admin()).await.expect(200)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    app.get("/api/v1/vendors", &customer)
+        .await
+        .expect_error(403, "forbidden");
+    app.get(&format!("/api/v1/vendors/{}", other.vendor_id), &shop.token)
+        .await
+        .expect_error(404, "not_found");
     app.get(&format!("/api/v1/orders/{id}"), &other.token)
         .await
         .expect_error(404, "not_found");

@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Query};
-use crate::views::{LocationView, ProductList, ProductView, VendorView};
+use crate::views::{LocationView, ProductList, ProductView, VendorList, VendorView};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
-        .routes(routes!(create_vendor))
+        .routes(routes!(create_vendor, list_vendors))
         .routes(routes!(get_vendor))
         .routes(routes!(create_location, list_locations))
         .routes(routes!(create_product, list_products))
@@ -45,6 +45,16 @@ async fn create_vendor(
 ) -> ApiResult<(StatusCode, axum::Json<VendorView>)> {
     let vendor = app.create_vendor(&caller.actor, &req.name).await?;
     Ok((StatusCode::CREATED, axum::Json(vendor.into())))
+}
+
+/// Vendors, by name: all of them for admins and support, a vendor's own for its staff.
+#[utoipa::path(get, path = "/vendors", tag = "catalog", security(("bearer" = [])),
+    responses((status = 200, body = VendorList), (status = 403, body = ErrorBody)))]
+async fn list_vendors(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<VendorList>> {
+    let vendors = app.vendors(&caller.actor).await?;
+    Ok(axum::Json(VendorList {
+        data: vendors.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// A vendor (its staff, support, admins).
