@@ -49,7 +49,7 @@ pub enum Action {
 }
 
 macro_rules! names {
-    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+    ($ty:ty, $code:literal { $($variant:ident => $name:literal),* $(,)? }) => {
         impl $ty {
             pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),*];
             pub fn as_str(self) -> &'static str {
@@ -66,14 +66,14 @@ macro_rules! names {
             fn from_str(s: &str) -> Result<Self, ParseError> {
                 <$ty>::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
                     let all: Vec<_> = <$ty>::ALL.iter().map(|v| v.as_str()).collect();
-                    ParseError::new(concat!("invalid_", stringify!($ty)), format!("'{s}' is not one of: {}", all.join(", ")))
+                    ParseError::new($code, format!("'{s}' is not one of: {}", all.join(", ")))
                 })
             }
         }
     };
 }
 
-names!(OrderStatus {
+names!(OrderStatus, "invalid_status" {
     PendingPayment => "pending_payment",
     Paid => "paid",
     Processing => "processing",
@@ -83,7 +83,7 @@ names!(OrderStatus {
     Cancelled => "cancelled",
 });
 
-names!(Action {
+names!(Action, "invalid_action" {
     Pay => "pay",
     Accept => "accept",
     Ship => "ship",

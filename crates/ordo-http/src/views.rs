@@ -195,7 +195,12 @@ impl From<OrderEvent> for EventView {
     fn from(e: OrderEvent) -> Self {
         let data = match &e.change {
             OrderChange::Placed { order } => {
-                serde_json::json!({ "status": order.status, "total": MoneyView::from(order.total) })
+                // The snapshot as placed: what was bought, at which prices, shipped where.
+                let placed = OrderView::new((**order).clone(), &Actor::system());
+                serde_json::json!({
+                    "status": placed.status, "currency": placed.currency, "items": placed.items,
+                    "subtotal": placed.subtotal, "total": placed.total, "shipping_address": placed.shipping_address,
+                })
             }
             OrderChange::Transitioned {
                 action,

@@ -60,6 +60,11 @@ async fn a_placed_order_freezes_prices_and_the_address_exactly_as_typed(app: Tes
         (Some(1), Some("order.placed"))
     );
     assert_eq!(events[0]["actor"]["role"], "customer");
+    assert_eq!(
+        events[0]["data"]["items"], order["items"],
+        "the placed event carries the snapshot"
+    );
+    assert_eq!(events[0]["data"]["shipping_address"], address());
 }
 
 async fn customers_see_and_touch_only_their_own_orders(app: TestApp) {
@@ -376,7 +381,7 @@ async fn every_invalid_transition_is_a_409_and_changes_nothing(app: TestApp) {
         .expect_error(403, "forbidden");
     app.act(app.admin(), &id, "teleport", json!({}))
         .await
-        .expect_error(400, "invalid_Action");
+        .expect_error(400, "invalid_action");
 }
 
 async fn bad_input_is_refused_in_the_error_shape_and_changes_nothing(app: TestApp) {
@@ -585,7 +590,7 @@ async fn bad_input_is_refused_in_the_error_shape_and_changes_nothing(app: TestAp
         .expect_error(400, "invalid_limit");
     app.get("/api/v1/orders?status=lost", &customer)
         .await
-        .expect_error(400, "invalid_OrderStatus");
+        .expect_error(400, "invalid_status");
     app.get("/api/v1/nothing-here", &customer)
         .await
         .expect_error(404, "route_not_found");
@@ -833,6 +838,19 @@ async fn tokens_are_required_checked_and_revocable(app: TestApp) {
     assert!(
         docs.text().await.unwrap().contains("swagger-ui"),
         "the docs page is served from the binary"
+    );
+    let html = app
+        .client
+        .get(format!("{}/api/docs/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "the docs page loads nothing from the internet"
     );
 }
 
