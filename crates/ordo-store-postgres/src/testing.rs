@@ -44,26 +44,46 @@ async fn tokio_timeout<F: std::future::Future>(f: F) -> Option<F::Output> {
     tokio::time::timeout(Duration::from_secs(5), f).await.ok()
 }
 
-/// A database of its own for one test.
+/// Drops its database when it goes out of scope — on a panic too, so a failing test leaves
+/// nothing behind. Any connections still open are cut (`WITH (FORCE)`).
+pub struct DatabaseGuard(pub String);
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // A thread of its own: this may run inside (or while unwinding out of) a runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(drop_database(&name));
+        })
+        .join();
+    }
+}
+
+/// A migrated database of its own for one test.
 pub struct TestDatabase {
-    pub name: String,
     pub url: String,
     pub store: PostgresStore,
+    // Last, so it drops after the store.
+    pub guard: DatabaseGuard,
 }
 
 impl TestDatabase {
     /// Creates and migrates a fresh database, or returns `None` (after the notice) when no
     /// PostgreSQL answers and none is required.
     pub async fn create() -> Option<Self> {
-        let (name, url) = Self::create_empty().await?;
+        let (guard, url) = Self::create_empty().await?;
         let store = PostgresStore::open(&url, 10)
             .await
             .expect("migrate the test database");
-        Some(Self { name, url, store })
+        Some(Self { url, store, guard })
     }
 
-    /// Creates an empty database and returns its name and URL.
-    pub async fn create_empty() -> Option<(String, String)> {
+    /// Creates an empty database; it is dropped with the returned guard.
+    pub async fn create_empty() -> Option<(DatabaseGuard, String)> {
         if !available().await {
             return None;
         }
@@ -77,12 +97,13 @@ impl TestDatabase {
             .await
             .expect("create the test database");
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        Some((name.clone(), format!("{base}/{name}")))
+        let url = format!("{base}/{name}");
+        Some((DatabaseGuard(name), url))
     }
 
+    /// Closes the store's connections, then drops the database.
     pub async fn drop(self) {
         self.store.close().await;
-        drop_database(&self.name).await;
     }
 }
 

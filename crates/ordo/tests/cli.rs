@@ -175,7 +175,8 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
 
 #[tokio::test]
 async fn the_binary_runs_on_postgresql_from_the_environment() {
-    let Some((name, url)) = ordo_store_postgres::testing::TestDatabase::create_empty().await else {
+    let Some((_guard, url)) = ordo_store_postgres::testing::TestDatabase::create_empty().await
+    else {
         return;
     };
     let out = Command::new(env!("CARGO_BIN_EXE_ordo"))
@@ -183,7 +184,6 @@ async fn the_binary_runs_on_postgresql_from_the_environment() {
         .env("ORDO_DATABASE_URL", &url)
         .output()
         .unwrap();
-    ordo_store_postgres::testing::drop_database(&name).await;
     assert!(
         out.status.success(),
         "{}",

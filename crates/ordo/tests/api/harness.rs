@@ -47,28 +47,11 @@ pub enum Kind {
     Postgres,
 }
 
-/// Where a test's data lives, and how to remove it.
+/// Where a test's data lives; dropping it removes the data.
 enum Data {
     /// Held only so the folder is deleted when the test ends.
     Sqlite(#[allow(dead_code, reason = "kept for its Drop")] tempfile::TempDir),
-    Postgres(String),
-}
-
-impl Drop for Data {
-    fn drop(&mut self) {
-        if let Data::Postgres(name) = self {
-            // Drop runs on panics too; a thread of its own because we may be inside a runtime.
-            let name = name.clone();
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(testing::drop_database(&name));
-            })
-            .join();
-        }
-    }
+    Postgres(#[allow(dead_code, reason = "kept for its Drop")] testing::DatabaseGuard),
 }
 
 pub struct TestApp {
@@ -146,12 +129,12 @@ impl TestApp {
                 (Data::Sqlite(dir), config)
             }
             Kind::Postgres => {
-                let (name, url) = testing::TestDatabase::create_empty().await?;
+                let (guard, url) = testing::TestDatabase::create_empty().await?;
                 let config = DatabaseConfig {
                     data_dir: std::env::temp_dir(),
                     database_url: Some(url),
                 };
-                (Data::Postgres(name), config)
+                (Data::Postgres(guard), config)
             }
         };
         let backend = Backend::open(&config).await.expect("open the database");
