@@ -7,6 +7,8 @@
 //! without the generic trait bounds sqlx would otherwise demand. What differs (DDL, locking,
 //! how a transaction begins, how constraint errors read) lives in each backend crate.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::address::Address;
@@ -154,19 +156,33 @@ where
     }
     qb.push(") ORDER BY order_id, line_no");
     let line_rows = qb.build().fetch_all(executor).await.map_err(map_err)?;
+    let mut lines_of = group_by(&line_rows, "order_id")?;
     let mut orders = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: Uuid = row.try_get("id").map_err(map_err)?;
         let cur = currency(&row.try_get::<String, _>("currency").map_err(map_err)?)?;
-        let mut lines = Vec::new();
-        for l in &line_rows {
-            if l.try_get::<Uuid, _>("order_id").map_err(map_err)? == id {
-                lines.push(line_from_row(l, cur)?);
-            }
-        }
+        let lines = lines_of
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| line_from_row(l, cur))
+            .collect::<StoreResult<Vec<_>>>()?;
         orders.push(order_from_row(row, lines)?);
     }
     Ok(orders)
+}
+
+/// Groups child rows by their parent's id (column `key`), keeping their order, so a page of
+/// parents is assembled in one pass instead of scanning every child row for every parent.
+fn group_by<'r>(rows: &'r [DbRow], key: &str) -> StoreResult<HashMap<Uuid, Vec<&'r DbRow>>> {
+    let mut groups: HashMap<Uuid, Vec<&DbRow>> = HashMap::new();
+    for row in rows {
+        groups
+            .entry(row.try_get(key).map_err(map_err)?)
+            .or_default()
+            .push(row);
+    }
+    Ok(groups)
 }
 
 fn event_from_row(row: &DbRow) -> StoreResult<OrderEvent> {
@@ -211,15 +227,14 @@ async fn products_with_variants(pool: &Pool<Db>, rows: Vec<DbRow>) -> StoreResul
     }
     qb.push(") ORDER BY v.product_id, v.position, p.currency");
     let variant_rows = qb.build().fetch_all(pool).await.map_err(map_err)?;
+    let mut variants_of = group_by(&variant_rows, "product_id")?;
     let mut products = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: Uuid = row.try_get("id").map_err(map_err)?;
         let title: String = row.try_get("title").map_err(map_err)?;
         let mut variants: Vec<Variant> = Vec::new();
-        for v in &variant_rows {
-            if v.try_get::<Uuid, _>("product_id").map_err(map_err)? != id {
-                continue;
-            }
+        // Rows come sorted by variant position, then currency: one row per price.
+        for v in variants_of.remove(&id).unwrap_or_default() {
             let variant_id = VariantId(v.try_get("id").map_err(map_err)?);
             if variants.last().is_none_or(|last| last.id != variant_id) {
                 let sku: String = v.try_get("sku").map_err(map_err)?;
