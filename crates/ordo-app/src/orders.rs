@@ -52,8 +52,19 @@ struct Checked {
     currency: Currency,
     lines: Vec<(Sku, Quantity)>,
     address: Address,
-    /// SHA-256 of the canonical request, to tell a replay from a reused key.
-    fingerprint: Vec<u8>,
+}
+
+impl Checked {
+    /// SHA-256 of the canonical request, to tell a replay from a reused key. Computed only when
+    /// the client sent an Idempotency-Key.
+    fn fingerprint(&self) -> Vec<u8> {
+        let canonical = serde_json::json!({
+            "currency": self.currency,
+            "items": self.lines.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
+            "shipping_address": self.address,
+        });
+        Sha256::digest(canonical.to_string().as_bytes()).to_vec()
+    }
 }
 
 pub const MAX_LINES: usize = 100;
@@ -93,17 +104,10 @@ fn check_placement(input: PlaceOrder) -> Result<Checked, ParseError> {
             ..e
         }
     })?;
-    let canonical = serde_json::json!({
-        "currency": currency,
-        "items": lines.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
-        "shipping_address": address,
-    });
-    let fingerprint = Sha256::digest(canonical.to_string().as_bytes()).to_vec();
     Ok(Checked {
         currency,
         lines,
         address,
-        fingerprint,
     })
 }
 
@@ -173,7 +177,7 @@ impl App {
             // Claimed first, so a concurrent request with the same key waits here (PostgreSQL)
             // and then retries into the replay above instead of placing a second order.
             let record = IdempotencyRecord {
-                request_hash: c.fingerprint.clone(),
+                request_hash: c.fingerprint(),
                 order_id,
             };
             match tx.idempotency_put(customer, key, &record, now).await {
@@ -283,7 +287,7 @@ impl App {
     }
 
     async fn replay(&self, seen: IdempotencyRecord, c: &Checked) -> AppResult<Placed> {
-        if seen.request_hash != c.fingerprint {
+        if seen.request_hash != c.fingerprint() {
             return Err(AppError::conflict(
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used for a different request",
