@@ -145,3 +145,9 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyKey {
         }
     }
 }
+
+/// An id taken from the path. A malformed id cannot name anything, so it is a 404 exactly like
+/// an unknown one (`what` names the resource in the message).
+pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}

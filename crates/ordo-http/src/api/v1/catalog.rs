@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Caller, Json, Query};
+use crate::extract::{Caller, Json, Query, path_id};
 use crate::views::{LocationView, ProductList, ProductView, VendorList, VendorView};
 
 pub fn router() -> OpenApiRouter<App> {
@@ -22,10 +22,6 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(create_location, list_locations))
         .routes(routes!(create_product, list_products))
         .routes(routes!(get_product))
-}
-
-fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> ApiResult<T> {
-    raw.parse().map_err(|_| ApiError::not_found(what))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -66,7 +62,7 @@ async fn get_vendor(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<VendorView>> {
     let vendor = app
-        .vendor(&caller.actor, VendorId(parse_id(&id, "vendor")?))
+        .vendor(&caller.actor, VendorId(path_id(&id, "vendor")?))
         .await?;
     Ok(axum::Json(vendor.into()))
 }
@@ -93,7 +89,7 @@ async fn create_location(
     Path(id): Path<String>,
     Json(req): Json<CreateLocationRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<LocationView>)> {
-    let vendor_id = VendorId(parse_id(&id, "vendor")?);
+    let vendor_id = VendorId(path_id(&id, "vendor")?);
     let location = app
         .create_location(
             &caller.actor,
@@ -117,7 +113,7 @@ async fn list_locations(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Vec<LocationView>>> {
     let locations = app
-        .locations(&caller.actor, VendorId(parse_id(&id, "vendor")?))
+        .locations(&caller.actor, VendorId(path_id(&id, "vendor")?))
         .await?;
     Ok(axum::Json(locations.into_iter().map(Into::into).collect()))
 }
@@ -217,6 +213,6 @@ async fn get_product(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<ProductView>> {
-    let product = app.product(ProductId(parse_id(&id, "product")?)).await?;
+    let product = app.product(ProductId(path_id(&id, "product")?)).await?;
     Ok(axum::Json(product.into()))
 }

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Caller, IdempotencyKey, Json, Query};
+use crate::extract::{Caller, IdempotencyKey, Json, Query, path_id};
 use crate::views::{AddressView, EventList, OrderList, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {
@@ -24,10 +24,6 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(act))
         .routes(routes!(order_events))
         .routes(routes!(state_machine))
-}
-
-fn order_id(raw: &str) -> ApiResult<OrderId> {
-    raw.parse().map_err(|_| ApiError::not_found("order"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -132,7 +128,9 @@ async fn get_order(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<OrderView>> {
-    let order = app.order(&caller.actor, order_id(&id)?).await?;
+    let order = app
+        .order(&caller.actor, path_id::<OrderId>(&id, "order")?)
+        .await?;
     Ok(axum::Json(OrderView::new(order, &caller.actor)))
 }
 
@@ -158,7 +156,7 @@ async fn act(
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<axum::Json<OrderView>> {
-    let id = order_id(&id)?;
+    let id = path_id::<OrderId>(&id, "order")?;
     // The body is optional: most actions need none.
     let req: ActionRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ActionRequest::default()
@@ -190,7 +188,9 @@ async fn order_events(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<EventList>> {
-    let events = app.order_events(&caller.actor, order_id(&id)?).await?;
+    let events = app
+        .order_events(&caller.actor, path_id::<OrderId>(&id, "order")?)
+        .await?;
     Ok(axum::Json(EventList {
         data: events.into_iter().map(Into::into).collect(),
     }))
