@@ -23,8 +23,10 @@ pub struct Address {
     pub country: String,
 }
 
-/// What a client sends; every field still unchecked.
+/// What a client sends; every field still unchecked. Unknown fields are refused, so a typo
+/// ("postcode") is an error rather than a silently missing field.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddressInput {
     pub name: String,
     pub line1: String,

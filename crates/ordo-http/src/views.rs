@@ -4,7 +4,7 @@
 //! `{"amount", "currency"}` in minor units, times in RFC 3339 UTC, ids as UUID strings).
 
 use chrono::{DateTime, Utc};
-use ordo_domain::address::{Address, AddressInput};
+use ordo_domain::address::Address;
 use ordo_domain::catalog::{Location, Product, Vendor};
 use ordo_domain::identity::{Actor, User};
 use ordo_domain::money::Money;
@@ -34,49 +34,25 @@ impl From<Money> for MoneyView {
 }
 
 /// A postal address, returned exactly as it was typed.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+///
+/// The schema only: on the wire the domain's own `AddressInput` (in) and `Address` (out) are
+/// used directly, since they already have exactly this shape.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the domain Address in the OpenAPI document"
+)]
 pub struct AddressView {
     #[schema(example = "Zoë Ünal 🏠")]
     pub name: String,
     pub line1: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
     pub city: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     pub postal_code: String,
     /// ISO 3166-1 alpha-2.
     #[schema(example = "CH")]
     pub country: String,
-}
-
-impl From<Address> for AddressView {
-    fn from(a: Address) -> Self {
-        Self {
-            name: a.name,
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            region: a.region,
-            postal_code: a.postal_code,
-            country: a.country,
-        }
-    }
-}
-
-impl From<AddressView> for AddressInput {
-    fn from(a: AddressView) -> Self {
-        Self {
-            name: a.name,
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            region: a.region,
-            postal_code: a.postal_code,
-            country: a.country,
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,7 +84,8 @@ pub struct OrderView {
     pub items: Vec<OrderItemView>,
     pub subtotal: MoneyView,
     pub total: MoneyView,
-    pub shipping_address: AddressView,
+    #[schema(value_type = AddressView)]
+    pub shipping_address: Address,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carrier_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,7 +131,7 @@ impl OrderView {
                 .collect(),
             subtotal: o.subtotal.into(),
             total: o.total.into(),
-            shipping_address: o.shipping_address.into(),
+            shipping_address: o.shipping_address,
             carrier_id: o.carrier_id.map(|c| c.0),
             cancel_reason: o.cancel_reason,
             created_at: o.created_at,

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use ordo_app::App;
 use ordo_app::orders::PlaceOrder;
+use ordo_domain::address::AddressInput;
 use ordo_domain::identity::Role;
 use ordo_domain::ids::{OrderId, UserId};
 use ordo_domain::order::{Action, OrderStatus, TRANSITIONS};
@@ -44,7 +45,8 @@ pub struct PlaceOrderRequest {
     pub currency: String,
     /// 1 to 100 items, all from one vendor.
     pub items: Vec<OrderItemRequest>,
-    pub shipping_address: AddressView,
+    #[schema(value_type = AddressView)]
+    pub shipping_address: AddressInput,
 }
 
 /// Places an order (customers). Stock is reserved atomically: all items or none.
@@ -69,7 +71,7 @@ async fn place_order(
     let input = PlaceOrder {
         currency: req.currency,
         items: req.items.into_iter().map(|i| (i.sku, i.quantity)).collect(),
-        shipping_address: req.shipping_address.into(),
+        shipping_address: req.shipping_address,
     };
     let placed = app
         .place_order(&caller.actor, key.as_ref().map(|k| k.0.as_str()), input)
