@@ -84,9 +84,9 @@ impl App {
             created_at: now,
             expires_at: now + self.settings.session_ttl,
         };
-        let mut tx = self.store.begin().await?;
-        tx.insert_session(&session).await?;
-        tx.commit().await?;
+        let stored = session.clone();
+        self.write(move |tx| Box::pin(async move { Ok(tx.insert_session(&stored).await?) }))
+            .await?;
         Ok(LoginGrant {
             token,
             expires_at: session.expires_at,
@@ -109,9 +109,9 @@ impl App {
     }
 
     pub async fn logout(&self, token: &str) -> AppResult<()> {
-        let mut tx = self.store.begin().await?;
-        tx.revoke_session(&token_hash(token), self.now()).await?;
-        tx.commit().await?;
+        let (hash, now) = (token_hash(token), self.now());
+        self.write(move |tx| Box::pin(async move { Ok(tx.revoke_session(&hash, now).await?) }))
+            .await?;
         Ok(())
     }
 }

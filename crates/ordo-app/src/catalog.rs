@@ -48,20 +48,23 @@ impl App {
             name: Name::parse("Main warehouse").expect("a valid name"),
             priority: 0,
         };
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        match tx.insert_vendor(&vendor, now).await {
-            Err(StoreError::Conflict(c)) if c == constraints::VENDORS_NAME_KEY => {
-                return Err(AppError::conflict(
-                    "vendor_name_taken",
-                    format!("a vendor is already named {name:?}"),
-                    Some("name"),
-                ));
-            }
-            other => other?,
-        }
-        tx.insert_location(&location, now).await?;
-        tx.commit().await?;
+        let (now, stored) = (self.now(), vendor.clone());
+        self.write(move |tx| {
+            Box::pin(async move {
+                match tx.insert_vendor(&stored, now).await {
+                    Err(StoreError::Conflict(c)) if c == constraints::VENDORS_NAME_KEY => {
+                        return Err(AppError::conflict(
+                            "vendor_name_taken",
+                            format!("a vendor is already named {:?}", stored.name.as_str()),
+                            Some("name"),
+                        ));
+                    }
+                    other => other?,
+                }
+                Ok(tx.insert_location(&location, now).await?)
+            })
+        })
+        .await?;
         Ok(vendor)
     }
 
@@ -100,18 +103,22 @@ impl App {
             name: Name::parse(&input.name).map_err(|e| e.at("name"))?,
             priority: input.priority,
         };
-        let mut tx = self.store.begin().await?;
-        match tx.insert_location(&location, self.now()).await {
-            Err(StoreError::Conflict(c)) if c == constraints::LOCATIONS_VENDOR_CODE_KEY => {
-                return Err(AppError::conflict(
-                    "location_exists",
-                    format!("location {} already exists", input.code),
-                    Some("code"),
-                ));
-            }
-            other => other?,
-        }
-        tx.commit().await?;
+        let (stored, now) = (location.clone(), self.now());
+        self.write(move |tx| {
+            Box::pin(async move {
+                match tx.insert_location(&stored, now).await {
+                    Err(StoreError::Conflict(c)) if c == constraints::LOCATIONS_VENDOR_CODE_KEY => {
+                        Err(AppError::conflict(
+                            "location_exists",
+                            format!("location {} already exists", stored.code.as_str()),
+                            Some("code"),
+                        ))
+                    }
+                    other => Ok(other?),
+                }
+            })
+        })
+        .await?;
         Ok(location)
     }
 
@@ -153,18 +160,22 @@ impl App {
             variants,
         };
         product.check()?;
-        let mut tx = self.store.begin().await?;
-        match tx.insert_product(&product, self.now()).await {
-            Err(StoreError::Conflict(c)) if c == constraints::VARIANTS_SKU_KEY => {
-                return Err(AppError::conflict(
-                    "sku_taken",
-                    "one of the SKUs is already in use",
-                    Some("variants"),
-                ));
-            }
-            other => other?,
-        }
-        tx.commit().await?;
+        let (stored, now) = (product.clone(), self.now());
+        self.write(move |tx| {
+            Box::pin(async move {
+                match tx.insert_product(&stored, now).await {
+                    Err(StoreError::Conflict(c)) if c == constraints::VARIANTS_SKU_KEY => {
+                        Err(AppError::conflict(
+                            "sku_taken",
+                            "one of the SKUs is already in use",
+                            Some("variants"),
+                        ))
+                    }
+                    other => Ok(other?),
+                }
+            })
+        })
+        .await?;
         Ok(product)
     }
 

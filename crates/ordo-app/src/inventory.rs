@@ -57,39 +57,48 @@ impl App {
             None => LocationCode::default_code(),
         };
         let now = self.now();
-        let mut tx = self.store.begin().await?;
-        let vendor = tx
-            .sku_vendor(&sku)
-            .await?
-            .ok_or(AppError::NotFound("sku"))?;
-        if !actor.manages_vendor(vendor) {
-            return Err(AppError::NotFound("sku"));
-        }
-        let loc = tx.location_by_code(vendor, &code).await?.ok_or_else(|| {
-            ParseError::new(
-                "unknown_location",
-                format!("the vendor has no location {}", code.as_str()),
-            )
-            .at("location")
-        })?;
-        match tx.set_on_hand(&sku, loc.id, on_hand, now).await {
-            Err(StoreError::Conflict(c)) if c == constraints::STOCK_RESERVED_WITHIN_ON_HAND => {
-                return Err(AppError::conflict(
-                    "below_reserved",
-                    "on_hand cannot go below the units already reserved for open orders",
-                    Some("on_hand"),
-                ));
-            }
-            other => other?,
-        }
-        tx.enqueue(&OutboxMessage {
+        let actor = *actor;
+        let stored = sku.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let sku = stored;
+                let vendor = tx
+                    .sku_vendor(&sku)
+                    .await?
+                    .ok_or(AppError::NotFound("sku"))?;
+                if !actor.manages_vendor(vendor) {
+                    return Err(AppError::NotFound("sku"));
+                }
+                let loc = tx.location_by_code(vendor, &code).await?.ok_or_else(|| {
+                    ParseError::new(
+                        "unknown_location",
+                        format!("the vendor has no location {}", code.as_str()),
+                    )
+                    .at("location")
+                })?;
+                match tx.set_on_hand(&sku, loc.id, on_hand, now).await {
+                    Err(StoreError::Conflict(c))
+                        if c == constraints::STOCK_RESERVED_WITHIN_ON_HAND =>
+                    {
+                        return Err(AppError::conflict(
+                            "below_reserved",
+                            "on_hand cannot go below the units already reserved for open orders",
+                            Some("on_hand"),
+                        ));
+                    }
+                    other => other?,
+                }
+                tx.enqueue(&OutboxMessage {
             topic: "stock.updated".into(),
             key: sku.to_string(),
             payload: json!({ "sku": sku, "location": code, "on_hand": on_hand, "actor": actor }),
             created_at: now,
         })
         .await?;
-        tx.commit().await?;
+                Ok(())
+            })
+        })
+        .await?;
         self.store
             .stock(&sku)
             .await?

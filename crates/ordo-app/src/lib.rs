@@ -6,12 +6,13 @@
 //! crate knows nothing of HTTP or SQL; its errors say what went wrong in domain terms and the
 //! HTTP layer chooses the status code.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use ordo_domain::ParseError;
 use ordo_domain::order::{Action, OrderStatus};
-use ordo_store::{Store, StoreError};
+use ordo_store::{Store, StoreError, StoreTx};
 
 pub mod auth;
 pub mod catalog;
@@ -55,6 +56,20 @@ impl App {
     /// written and the snapshot in its first event.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now().trunc_subsecs(6)
+    }
+
+    /// Runs `work` as one transaction (see [`ordo_store::write`]): `Ok` once durable, `Err`
+    /// with nothing changed.
+    pub(crate) async fn write<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a mut dyn StoreTx,
+            ) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>
+            + Send
+            + 'static,
+    {
+        ordo_store::write(&*self.store, work).await
     }
 }
 

@@ -7,6 +7,7 @@
 //! (`ordo_domain::order::decide`) and applies the stock effect the table names, in the same
 //! transaction as the event that records it.
 
+use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::Sku;
@@ -21,6 +22,7 @@ use ordo_store::{
     IdempotencyRecord, OrderQuery, OrderScope, OutboxMessage, StoreError, StoreTx, constraints,
 };
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use crate::{App, AppError, AppResult, with_retry};
 
@@ -48,6 +50,7 @@ pub struct OrderPage {
 }
 
 /// A placement once parsed: everything a transaction needs, nothing left to check.
+#[derive(Debug, Clone)]
 struct Checked {
     currency: Currency,
     lines: Vec<(Sku, Quantity)>,
@@ -150,160 +153,20 @@ impl App {
         if let Some(key) = idempotency_key {
             check_key(key)?;
         }
-        let checked = check_placement(input)?;
-        let placed =
-            with_retry(|| self.try_place(actor, customer, idempotency_key, &checked)).await?;
+        let checked = Arc::new(check_placement(input)?);
+        let key: Option<Arc<str>> = idempotency_key.map(Arc::from);
+        let actor = *actor;
+        let placed = with_retry(|| {
+            let (c, key, now) = (Arc::clone(&checked), key.clone(), self.now());
+            self.write(move |tx| {
+                Box::pin(async move { place(tx, &actor, customer, key.as_deref(), &c, now).await })
+            })
+        })
+        .await?;
         if !placed.replayed {
             tracing::info!(order_id = %placed.order.id, total = placed.order.total.amount, "order placed");
         }
         Ok(placed)
-    }
-
-    async fn try_place(
-        &self,
-        actor: &Actor,
-        customer: UserId,
-        key: Option<&str>,
-        c: &Checked,
-    ) -> AppResult<Placed> {
-        let now = self.now();
-        let order_id = OrderId::new();
-        let mut tx = self.store.begin().await?;
-        if let Some(key) = key {
-            if let Some(seen) = tx.idempotency_get(customer, key).await? {
-                drop(tx);
-                return self.replay(seen, c).await;
-            }
-            // Claimed first, so a concurrent request with the same key waits here (PostgreSQL)
-            // and then retries into the replay above instead of placing a second order.
-            let record = IdempotencyRecord {
-                request_hash: c.fingerprint(),
-                order_id,
-            };
-            match tx.idempotency_put(customer, key, &record, now).await {
-                Err(StoreError::Conflict(name)) if name == constraints::IDEMPOTENCY_KEYS_PKEY => {
-                    return Err(AppError::Contention);
-                }
-                other => other?,
-            }
-        }
-
-        let skus: Vec<Sku> = c.lines.iter().map(|(s, _)| s.clone()).collect();
-        let for_sale = tx.variants_for_sale(&skus, c.currency).await?;
-        let mut vendor = None;
-        let mut lines = Vec::with_capacity(c.lines.len());
-        for (i, (sku, quantity)) in c.lines.iter().enumerate() {
-            let field = format!("items[{i}].sku");
-            let v = for_sale.iter().find(|v| v.sku == *sku).ok_or_else(|| {
-                ParseError::new("unknown_sku", format!("no product has SKU {sku}"))
-                    .at(field.clone())
-            })?;
-            let unit_price = v.unit_price.ok_or_else(|| {
-                ParseError::new(
-                    "price_unavailable",
-                    format!("{sku} has no price in {}", c.currency),
-                )
-                .at(field.clone())
-            })?;
-            match vendor {
-                None => vendor = Some(v.vendor_id),
-                Some(first) if first != v.vendor_id => {
-                    return Err(ParseError::new(
-                        "mixed_vendors",
-                        "an order holds one vendor's items; place one order per vendor",
-                    )
-                    .at(field)
-                    .into());
-                }
-                Some(_) => {}
-            }
-            let line_total = unit_price
-                .checked_mul(quantity.get())
-                .map_err(|e| AppError::Internal(e.into()))?;
-            lines.push(OrderLine {
-                sku: sku.clone(),
-                product_id: v.product_id,
-                variant_id: v.variant_id,
-                title: v.title.clone(),
-                quantity: quantity.get(),
-                unit_price,
-                line_total,
-                allocations: Vec::new(),
-            });
-        }
-
-        // Lock and reserve in SKU order: two orders for the same SKUs always queue in the same
-        // order, so they cannot deadlock. The CHECK on the stock table backs this up.
-        let mut by_sku: Vec<usize> = (0..lines.len()).collect();
-        by_sku.sort_by(|a, b| lines[*a].sku.cmp(&lines[*b].sku));
-        for i in by_sku {
-            let (sku, quantity) = &c.lines[i];
-            let levels = tx.lock_stock(sku).await?;
-            let allocations =
-                allocate(&levels, *quantity).map_err(|short| AppError::InsufficientStock {
-                    sku: sku.to_string(),
-                    requested: quantity.get(),
-                    available: short.available,
-                    field: format!("items[{i}].quantity"),
-                })?;
-            for a in &allocations {
-                tx.change_stock(sku, a.location_id, 0, i64::from(a.quantity))
-                    .await?;
-            }
-            lines[i].allocations = allocations;
-        }
-
-        let mut subtotal = Money::zero(c.currency);
-        for l in &lines {
-            subtotal = subtotal
-                .checked_add(l.line_total)
-                .map_err(|e| AppError::Internal(e.into()))?;
-        }
-        let order = Order {
-            id: order_id,
-            customer_id: customer,
-            vendor_id: vendor.expect("at least one line"),
-            status: OrderStatus::PendingPayment,
-            currency: c.currency,
-            lines,
-            subtotal,
-            total: subtotal,
-            shipping_address: c.address.clone(),
-            carrier_id: None,
-            cancel_reason: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
-        let event = order.placed_event(*actor);
-        tx.insert_order(&order).await?;
-        tx.append_event(&event).await?;
-        tx.enqueue(&outbox_for(&event)).await?;
-        tx.commit().await?;
-        Ok(Placed {
-            order,
-            replayed: false,
-        })
-    }
-
-    async fn replay(&self, seen: IdempotencyRecord, c: &Checked) -> AppResult<Placed> {
-        if seen.request_hash != c.fingerprint() {
-            return Err(AppError::conflict(
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used for a different request",
-                Some("Idempotency-Key"),
-            ));
-        }
-        let order = self.store.order(seen.order_id).await?.ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!(
-                "idempotency key points at missing order {}",
-                seen.order_id
-            ))
-        })?;
-        Ok(Placed {
-            order,
-            replayed: true,
-        })
     }
 
     pub async fn order(&self, actor: &Actor, id: OrderId) -> AppResult<Order> {
@@ -398,56 +261,63 @@ impl App {
                 .into());
             }
         }
-        let order = with_retry(|| self.try_act(actor, id, action, input.clone())).await?;
+        let actor = *actor;
+        let order = with_retry(|| {
+            let (input, now) = (input.clone(), self.now());
+            self.write(move |tx| {
+                Box::pin(async move { act(tx, &actor, id, action, input, now).await })
+            })
+        })
+        .await?;
         tracing::info!(order_id = %id, action = %action, status = %order.status, "order changed");
         Ok(order)
     }
+}
 
-    async fn try_act(
-        &self,
-        actor: &Actor,
-        id: OrderId,
-        action: Action,
-        input: ActionInput,
-    ) -> AppResult<Order> {
-        let mut tx = self.store.begin().await?;
-        let mut order = match tx.order_for_update(id).await? {
-            Some(order) if order.visible_to(actor) => order,
-            _ => return Err(AppError::NotFound("order")),
-        };
-        let transition = decide(order.status, action, actor.role).map_err(|e| match e {
-            TransitionError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
-            TransitionError::NotAllowedNow {
-                action,
-                from,
-                allowed,
-            } => AppError::InvalidTransition {
-                action,
-                status: from,
-                allowed,
-            },
-        })?;
-        let expected = order.version;
-        let event = order
-            .transition(transition, input, *actor, self.now())
-            .map_err(|e| AppError::Internal(e.into()))?;
-        apply_stock_effect(tx.as_mut(), &order, transition.stock).await?;
-        match tx.update_order(&order, expected).await {
-            Err(StoreError::Conflict(name)) if name == constraints::ORDERS_VERSION => {
-                return Err(AppError::Contention);
-            }
-            other => other?,
+/// One action on one order, as a unit of work.
+async fn act(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    id: OrderId,
+    action: Action,
+    input: ActionInput,
+    now: DateTime<Utc>,
+) -> AppResult<Order> {
+    let mut order = match tx.order_for_update(id).await? {
+        Some(order) if order.visible_to(actor) => order,
+        _ => return Err(AppError::NotFound("order")),
+    };
+    let transition = decide(order.status, action, actor.role).map_err(|e| match e {
+        TransitionError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
+        TransitionError::NotAllowedNow {
+            action,
+            from,
+            allowed,
+        } => AppError::InvalidTransition {
+            action,
+            status: from,
+            allowed,
+        },
+    })?;
+    let expected = order.version;
+    let event = order
+        .transition(transition, input, *actor, now)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    apply_stock_effect(tx, &order, transition.stock).await?;
+    match tx.update_order(&order, expected).await {
+        Err(StoreError::Conflict(name)) if name == constraints::ORDERS_VERSION => {
+            return Err(AppError::Contention);
         }
-        match tx.append_event(&event).await {
-            Err(StoreError::Conflict(name)) if name == constraints::ORDER_EVENTS_PKEY => {
-                return Err(AppError::Contention);
-            }
-            other => other?,
-        }
-        tx.enqueue(&outbox_for(&event)).await?;
-        tx.commit().await?;
-        Ok(order)
+        other => other?,
     }
+    match tx.append_event(&event).await {
+        Err(StoreError::Conflict(name)) if name == constraints::ORDER_EVENTS_PKEY => {
+            return Err(AppError::Contention);
+        }
+        other => other?,
+    }
+    tx.enqueue(&outbox_for(&event)).await?;
+    Ok(order)
 }
 
 /// Applies a transition's stock effect to every (SKU, location) the order reserved, in SKU
@@ -471,4 +341,150 @@ async fn apply_stock_effect(
         }
     }
     Ok(())
+}
+
+/// One placement, as a unit of work: claim the key, price, reserve, record.
+async fn place(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    customer: UserId,
+    key: Option<&str>,
+    c: &Checked,
+    now: DateTime<Utc>,
+) -> AppResult<Placed> {
+    let order_id = OrderId::new();
+    if let Some(key) = key {
+        if let Some(seen) = tx.idempotency_get(customer, key).await? {
+            return replay(tx, seen, c).await;
+        }
+        // Claimed first, so a concurrent request with the same key waits here (PostgreSQL)
+        // and then retries into the replay above instead of placing a second order.
+        let record = IdempotencyRecord {
+            request_hash: c.fingerprint(),
+            order_id,
+        };
+        match tx.idempotency_put(customer, key, &record, now).await {
+            Err(StoreError::Conflict(name)) if name == constraints::IDEMPOTENCY_KEYS_PKEY => {
+                return Err(AppError::Contention);
+            }
+            other => other?,
+        }
+    }
+
+    let skus: Vec<Sku> = c.lines.iter().map(|(s, _)| s.clone()).collect();
+    let for_sale = tx.variants_for_sale(&skus, c.currency).await?;
+    let mut vendor = None;
+    let mut lines = Vec::with_capacity(c.lines.len());
+    for (i, (sku, quantity)) in c.lines.iter().enumerate() {
+        let field = format!("items[{i}].sku");
+        let v = for_sale.iter().find(|v| v.sku == *sku).ok_or_else(|| {
+            ParseError::new("unknown_sku", format!("no product has SKU {sku}")).at(field.clone())
+        })?;
+        let unit_price = v.unit_price.ok_or_else(|| {
+            ParseError::new(
+                "price_unavailable",
+                format!("{sku} has no price in {}", c.currency),
+            )
+            .at(field.clone())
+        })?;
+        match vendor {
+            None => vendor = Some(v.vendor_id),
+            Some(first) if first != v.vendor_id => {
+                return Err(ParseError::new(
+                    "mixed_vendors",
+                    "an order holds one vendor's items; place one order per vendor",
+                )
+                .at(field)
+                .into());
+            }
+            Some(_) => {}
+        }
+        let line_total = unit_price
+            .checked_mul(quantity.get())
+            .map_err(|e| AppError::Internal(e.into()))?;
+        lines.push(OrderLine {
+            sku: sku.clone(),
+            product_id: v.product_id,
+            variant_id: v.variant_id,
+            title: v.title.clone(),
+            quantity: quantity.get(),
+            unit_price,
+            line_total,
+            allocations: Vec::new(),
+        });
+    }
+
+    // Lock and reserve in SKU order: two orders for the same SKUs always queue in the same
+    // order, so they cannot deadlock. The CHECK on the stock table backs this up.
+    let mut by_sku: Vec<usize> = (0..lines.len()).collect();
+    by_sku.sort_by(|a, b| lines[*a].sku.cmp(&lines[*b].sku));
+    for i in by_sku {
+        let (sku, quantity) = &c.lines[i];
+        let levels = tx.lock_stock(sku).await?;
+        let allocations =
+            allocate(&levels, *quantity).map_err(|short| AppError::InsufficientStock {
+                sku: sku.to_string(),
+                requested: quantity.get(),
+                available: short.available,
+                field: format!("items[{i}].quantity"),
+            })?;
+        for a in &allocations {
+            tx.change_stock(sku, a.location_id, 0, i64::from(a.quantity))
+                .await?;
+        }
+        lines[i].allocations = allocations;
+    }
+
+    let mut subtotal = Money::zero(c.currency);
+    for l in &lines {
+        subtotal = subtotal
+            .checked_add(l.line_total)
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    let order = Order {
+        id: order_id,
+        customer_id: customer,
+        vendor_id: vendor.expect("at least one line"),
+        status: OrderStatus::PendingPayment,
+        currency: c.currency,
+        lines,
+        subtotal,
+        total: subtotal,
+        shipping_address: c.address.clone(),
+        carrier_id: None,
+        cancel_reason: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let event = order.placed_event(*actor);
+    tx.insert_order(&order).await?;
+    tx.append_event(&event).await?;
+    tx.enqueue(&outbox_for(&event)).await?;
+    Ok(Placed {
+        order,
+        replayed: false,
+    })
+}
+
+/// The order an earlier request with the same key placed, read in the same transaction (on
+/// SQLite it may still be in the batch being committed).
+async fn replay(tx: &mut dyn StoreTx, seen: IdempotencyRecord, c: &Checked) -> AppResult<Placed> {
+    if seen.request_hash != c.fingerprint() {
+        return Err(AppError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+            Some("Idempotency-Key"),
+        ));
+    }
+    let order = tx.order_for_update(seen.order_id).await?.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "idempotency key points at missing order {}",
+            seen.order_id
+        ))
+    })?;
+    Ok(Placed {
+        order,
+        replayed: true,
+    })
 }

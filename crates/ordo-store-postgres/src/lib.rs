@@ -3,7 +3,8 @@
 //! Concurrency is the database's job here: stock rows are read with `SELECT … FOR UPDATE` (in
 //! SKU order, so two orders never deadlock), orders are locked while they change, and a CHECK
 //! constraint refuses any write that would make stock negative, whatever the application does.
-//! The queries themselves are shared with SQLite (see `ordo-store/shared/sql_store.rs`).
+//! The SQL itself is shared with SQLite (see `ordo-store/shared/sql_store.rs`); the write path
+//! is in [`tx`].
 
 use std::time::Duration;
 
@@ -14,14 +15,16 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 #[path = "../../ordo-store/shared/sql_store.rs"]
 mod sql_store;
 
+mod tx;
+
 pub use sql_store::SqlStore as PostgresStore;
+use tx::{Writer, transact};
 
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;
 
 mod dialect {
     pub const NAME: &str = "postgres";
-    pub const BEGIN: &str = "BEGIN";
     pub const SELECT_ORDER_FOR_UPDATE: &str = "SELECT id, customer_id, vendor_id, status, currency, subtotal_minor, \
         total_minor, shipping_address, carrier_id, cancel_reason, created_at, updated_at, version FROM orders \
         WHERE id = $1 FOR UPDATE";

@@ -1,13 +1,14 @@
 //! Ordo's embedded default backend: one SQLite file in the data folder, no server to run.
 //!
-//! SQLite allows one writer at a time, so this store keeps exactly one writer connection and
-//! starts every transaction with `BEGIN IMMEDIATE`: writers queue in the pool instead of failing
-//! with `SQLITE_BUSY`, and a transaction that read stock cannot be overtaken before it writes.
-//! Readers use their own connections and never block the writer (WAL mode). Every commit is
-//! fsynced (`synchronous = FULL`): an acknowledged order survives kill -9 and power loss.
-//! The queries themselves are shared with PostgreSQL (see `ordo-store/shared/sql_store.rs`).
+//! SQLite allows one writer at a time, so this store has exactly one writer: a thread that owns
+//! the write connection and runs the use cases' units of work one after another, committing
+//! whatever is waiting as one group (see [`writer`]). Nothing can overtake a unit between its
+//! stock read and its stock write, since nothing else writes. Readers use their own connections
+//! (sqlx) and never block the writer (WAL mode). Every commit is fsynced (`synchronous = FULL`)
+//! before anyone is answered: an acknowledged order survives kill -9 and power loss. The SQL is
+//! shared with PostgreSQL (see `ordo-store/shared/sql_store.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -18,16 +19,23 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 #[path = "../../ordo-store/shared/sql_store.rs"]
 mod sql_store;
 
+mod tx;
+mod writer;
+
+use ordo_store::{Outcome, StoreResult, TxWork};
 pub use sql_store::SqlStore as SqliteStore;
+pub use writer::Writer;
+
+async fn transact(writer: &Writer, work: TxWork) -> StoreResult<Outcome> {
+    writer.transact(work).await
+}
 
 type Db = sqlx::Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
 
 mod dialect {
     pub const NAME: &str = "sqlite";
-    /// Takes the write lock up front (see the module docs).
-    pub const BEGIN: &str = "BEGIN IMMEDIATE";
-    /// The write transaction already excludes other writers; SQLite has no row locks.
+    /// The writer thread already excludes other writers; SQLite has no row locks.
     pub const SELECT_ORDER_FOR_UPDATE: &str = "SELECT id, customer_id, vendor_id, status, currency, subtotal_minor, \
         total_minor, shipping_address, carrier_id, cancel_reason, created_at, updated_at, version FROM orders WHERE id = $1";
     pub const LOCK_STOCK: &str = "SELECT s.location_id, s.on_hand, s.reserved FROM stock s \
@@ -54,22 +62,35 @@ const UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ),
 ];
 
+#[derive(Debug, Clone, Copy)]
+enum ConstraintKind {
+    Unique,
+    Check,
+    ForeignKey,
+}
+
+/// The shared name of the constraint an SQLite error message reports, for both drivers.
+fn constraint_named(kind: ConstraintKind, msg: &str) -> Option<&'static str> {
+    match kind {
+        ConstraintKind::Unique => UNIQUE_COLUMNS
+            .iter()
+            .find(|(cols, _)| msg.ends_with(cols))
+            .map(|(_, n)| *n),
+        ConstraintKind::Check => constraints::ALL.iter().find(|n| msg.contains(*n)).copied(),
+        ConstraintKind::ForeignKey => Some(constraints::FOREIGN_KEY),
+    }
+}
+
 fn map_err(e: sqlx::Error) -> StoreError {
     use sqlx::error::ErrorKind;
     if let sqlx::Error::Database(db) = &e {
-        let msg = db.message();
-        let named = match db.kind() {
-            ErrorKind::UniqueViolation => UNIQUE_COLUMNS
-                .iter()
-                .find(|(cols, _)| msg.ends_with(cols))
-                .map(|(_, n)| *n),
-            ErrorKind::CheckViolation => {
-                constraints::ALL.iter().find(|n| msg.contains(*n)).copied()
-            }
-            ErrorKind::ForeignKeyViolation => Some(constraints::FOREIGN_KEY),
+        let kind = match db.kind() {
+            ErrorKind::UniqueViolation => Some(ConstraintKind::Unique),
+            ErrorKind::CheckViolation => Some(ConstraintKind::Check),
+            ErrorKind::ForeignKeyViolation => Some(ConstraintKind::ForeignKey),
             _ => None,
         };
-        if let Some(name) = named {
+        if let Some(name) = kind.and_then(|k| constraint_named(k, db.message())) {
             return StoreError::Conflict(name);
         }
         // SQLITE_BUSY and SQLITE_LOCKED with their extended codes: another writer held on
@@ -110,14 +131,8 @@ impl Default for SqliteConfig {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
     pub async fn open(path: &Path, config: &SqliteConfig) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(config.busy_timeout);
-        Self::connect(options, config)
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::connect(options, path.to_owned(), config)
             .await
             .with_context(|| format!("Failed to open SQLite database {}", path.display()))
     }
@@ -125,26 +140,34 @@ impl SqliteStore {
     /// Opens a `sqlite:` URL (e.g. `sqlite:///var/lib/ordo/ordo.db`).
     pub async fn open_url(url: &str, config: &SqliteConfig) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("Failed to parse SQLite URL {url}"))?
+            .with_context(|| format!("Failed to parse SQLite URL {url}"))?;
+        let path = options.get_filename().to_owned();
+        Self::connect(options, path, config).await
+    }
+
+    async fn connect(
+        options: SqliteConnectOptions,
+        path: PathBuf,
+        config: &SqliteConfig,
+    ) -> anyhow::Result<Self> {
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(config.busy_timeout);
-        Self::connect(options, config).await
-    }
-
-    async fn connect(options: SqliteConnectOptions, config: &SqliteConfig) -> anyhow::Result<Self> {
-        let writer = SqlitePoolOptions::new()
+        // Migrations run on a connection of their own, before the writer thread starts.
+        let migrate = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await
-            .context("Failed to open the SQLite writer connection")?;
+            .context("Failed to open the SQLite database")?;
         MIGRATOR
-            .run(&writer)
+            .run(&migrate)
             .await
             .context("Failed to migrate the SQLite database")?;
+        migrate.close().await;
+        let writer = Writer::start(&path, config.busy_timeout)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(config.readers.max(1))
             .connect_with(options.read_only(true))
@@ -155,10 +178,7 @@ impl SqliteStore {
 
     /// Flushes the write-ahead log into the main file and closes every connection.
     pub async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await;
-        self.reader.close().await;
         self.writer.close().await;
+        self.reader.close().await;
     }
 }

@@ -17,7 +17,20 @@ use ordo_domain::inventory::Allocation;
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderLine, OrderStatus};
 
-use crate::{OrderQuery, OrderScope, Store, StoreError, constraints};
+use crate::{OrderQuery, OrderScope, Store, StoreError, StoreTx, constraints, write};
+
+/// Runs `work` as one unit and returns its result. Assertions stay outside the work: it may run
+/// on another thread (SQLite's writer), where a panic would not reach the test.
+async fn unit<T: Send + 'static>(
+    store: &dyn Store,
+    work: impl for<'a> FnOnce(
+        &'a mut dyn StoreTx,
+    ) -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>
+    + Send
+    + 'static,
+) -> Result<T, StoreError> {
+    write(store, work).await
+}
 
 pub type Check = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
@@ -40,6 +53,9 @@ pub const ALL: &[(&str, Check)] = &[
     }),
     ("order_pages_are_newest_first_and_scoped", |s| {
         Box::pin(order_pages_are_newest_first_and_scoped(s))
+    }),
+    ("concurrent_units_commit_or_roll_back_alone", |s| {
+        Box::pin(concurrent_units_commit_or_roll_back_alone(s))
     }),
 ];
 
@@ -89,13 +105,24 @@ async fn fixture(store: &dyn Store, tag: &str) -> Fixture {
             }],
         }],
     };
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_vendor(&vendor, at).await.unwrap();
-    tx.insert_location(&location, at).await.unwrap();
-    tx.insert_user(&customer, "hash", at).await.unwrap();
-    tx.insert_product(&product, at).await.unwrap();
-    tx.set_on_hand(&sku, location.id, 5, at).await.unwrap();
-    tx.commit().await.unwrap();
+    let (v, l, c, p, s) = (
+        vendor.clone(),
+        location.clone(),
+        customer.clone(),
+        product.clone(),
+        sku.clone(),
+    );
+    unit(store, move |tx| {
+        Box::pin(async move {
+            tx.insert_vendor(&v, at).await?;
+            tx.insert_location(&l, at).await?;
+            tx.insert_user(&c, "hash", at).await?;
+            tx.insert_product(&p, at).await?;
+            tx.set_on_hand(&s, l.id, 5, at).await
+        })
+    })
+    .await
+    .unwrap();
     Fixture {
         vendor: vendor.id,
         location: location.id,
@@ -160,24 +187,41 @@ fn order_for(f: &Fixture, created_at: chrono::DateTime<Utc>) -> Order {
 
 pub async fn stock_can_never_be_reserved_beyond_on_hand(store: &dyn Store) {
     let f = fixture(store, "stock").await;
-    let mut tx = store.begin().await.unwrap();
-    tx.change_stock(&f.sku, f.location, 0, 5).await.unwrap();
-    let err = tx.change_stock(&f.sku, f.location, 0, 1).await.unwrap_err();
+    let (sku, location) = (f.sku.clone(), f.location);
+    let err = unit(store, move |tx| {
+        Box::pin(async move {
+            tx.change_stock(&sku, location, 0, 5).await?;
+            tx.change_stock(&sku, location, 0, 1).await
+        })
+    })
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(c) if c == constraints::STOCK_RESERVED_WITHIN_ON_HAND),
         "{err:?}"
     );
-    drop(tx);
-    let mut tx = store.begin().await.unwrap();
-    let err = tx
-        .change_stock(&f.sku, f.location, 0, -1)
-        .await
-        .unwrap_err();
+    let (sku, location) = (f.sku.clone(), f.location);
+    let err = unit(store, move |tx| {
+        Box::pin(async move { tx.change_stock(&sku, location, 0, -1).await })
+    })
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(_)),
         "negative reservation accepted: {err:?}"
     );
-    drop(tx);
+    // Work that swallows a failed statement and returns Ok is refused whole, on both backends.
+    let (sku, location) = (f.sku.clone(), f.location);
+    let err = unit(store, move |tx| {
+        Box::pin(async move {
+            tx.change_stock(&sku, location, 0, 5).await?;
+            let _ = tx.change_stock(&sku, location, 0, 1).await;
+            Ok(())
+        })
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
     let stock = store.stock(&f.sku).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -193,14 +237,24 @@ pub async fn a_transaction_dropped_without_commit_leaves_nothing(store: &dyn Sto
         id: VendorId::new(),
         name: Name::parse("Ghost").unwrap(),
     };
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_vendor(&vendor, Utc::now()).await.unwrap();
-    drop(tx);
+    let v = vendor.clone();
+    let err = unit(store, move |tx| {
+        Box::pin(async move {
+            tx.insert_vendor(&v, Utc::now()).await?;
+            Err::<(), _>(StoreError::Contention)
+        })
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Contention), "{err:?}");
     assert_eq!(store.vendor(vendor.id).await.unwrap(), None);
     // And the writer is free again afterwards.
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_vendor(&vendor, Utc::now()).await.unwrap();
-    tx.commit().await.unwrap();
+    let v = vendor.clone();
+    unit(store, move |tx| {
+        Box::pin(async move { tx.insert_vendor(&v, Utc::now()).await })
+    })
+    .await
+    .unwrap();
     assert!(store.vendor(vendor.id).await.unwrap().is_some());
 }
 
@@ -210,10 +264,17 @@ pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
         + chrono::Duration::microseconds(123_456);
     let order = order_for(&f, at);
     let event = order.placed_event(Actor::of(&f.customer));
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_order(&order).await.unwrap();
-    tx.append_event(&event).await.unwrap();
-    tx.commit().await.unwrap();
+    let (o, e) = (order.clone(), event.clone());
+    let read_back = unit(store, move |tx| {
+        Box::pin(async move {
+            tx.insert_order(&o).await?;
+            tx.append_event(&e).await?;
+            tx.order_for_update(o.id).await
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(read_back.as_ref(), Some(&order), "read back in the unit");
     assert_eq!(store.order(order.id).await.unwrap().as_ref(), Some(&order));
     assert_eq!(store.order_events(order.id).await.unwrap(), vec![event]);
     assert_eq!(
@@ -226,17 +287,27 @@ pub async fn an_event_sequence_number_is_used_once(store: &dyn Store) {
     let f = fixture(store, "events").await;
     let order = order_for(&f, Utc::now());
     let event = order.placed_event(Actor::of(&f.customer));
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_order(&order).await.unwrap();
-    tx.append_event(&event).await.unwrap();
-    let err = tx.append_event(&event).await.unwrap_err();
+    let (o, e) = (order.clone(), event.clone());
+    let err = unit(store, move |tx| {
+        Box::pin(async move {
+            tx.insert_order(&o).await?;
+            tx.append_event(&e).await?;
+            tx.append_event(&e).await
+        })
+    })
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(c) if c == constraints::ORDER_EVENTS_PKEY),
         "{err:?}"
     );
-    drop(tx);
-    let mut tx = store.begin().await.unwrap();
-    let err = tx.update_order(&order, 1).await.unwrap_err();
+    assert_eq!(store.order(order.id).await.unwrap(), None, "rolled back");
+    let o = order.clone();
+    let err = unit(store, move |tx| {
+        Box::pin(async move { tx.update_order(&o, 1).await })
+    })
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(c) if c == constraints::ORDERS_VERSION),
         "{err:?}"
@@ -245,24 +316,19 @@ pub async fn an_event_sequence_number_is_used_once(store: &dyn Store) {
 
 pub async fn unique_names_are_reported_by_constraint(store: &dyn Store) {
     let f = fixture(store, "unique").await;
-    let mut tx = store.begin().await.unwrap();
-    let err = tx
-        .insert_user(
-            &User {
-                id: UserId::new(),
-                ..f.customer.clone()
-            },
-            "h",
-            Utc::now(),
-        )
-        .await
-        .unwrap_err();
+    let twin = User {
+        id: UserId::new(),
+        ..f.customer.clone()
+    };
+    let err = unit(store, move |tx| {
+        Box::pin(async move { tx.insert_user(&twin, "h", Utc::now()).await })
+    })
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(c) if c == constraints::USERS_EMAIL_KEY),
         "{err:?}"
     );
-    drop(tx);
-    let mut tx = store.begin().await.unwrap();
     let dup = Product {
         id: ProductId::new(),
         variants: vec![Variant {
@@ -271,27 +337,71 @@ pub async fn unique_names_are_reported_by_constraint(store: &dyn Store) {
         }],
         ..f.product.clone()
     };
-    let err = tx.insert_product(&dup, Utc::now()).await.unwrap_err();
+    let err = unit(store, move |tx| {
+        Box::pin(async move { tx.insert_product(&dup, Utc::now()).await })
+    })
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(c) if c == constraints::VARIANTS_SKU_KEY),
         "{err:?}"
     );
 }
 
+/// Many units at once (on SQLite they share commits): each one's changes are kept or undone by
+/// its own result alone, and every `Ok` is readable afterwards.
+pub async fn concurrent_units_commit_or_roll_back_alone(store: &dyn Store) {
+    let vendors: Vec<Vendor> = (0..64)
+        .map(|i| Vendor {
+            id: VendorId::new(),
+            name: Name::parse(&format!("Concurrent {i}")).unwrap(),
+        })
+        .collect();
+    let units = vendors.iter().enumerate().map(|(i, v)| {
+        let v = v.clone();
+        unit(store, move |tx| {
+            Box::pin(async move {
+                tx.insert_vendor(&v, Utc::now()).await?;
+                if i % 3 == 0 {
+                    return Err(StoreError::Contention);
+                }
+                Ok(i)
+            })
+        })
+    });
+    let results = futures_util::future::join_all(units).await;
+    for (i, (result, vendor)) in results.iter().zip(&vendors).enumerate() {
+        let stored = store.vendor(vendor.id).await.unwrap();
+        if i % 3 == 0 {
+            assert!(matches!(result, Err(StoreError::Contention)), "{result:?}");
+            assert_eq!(stored, None, "unit {i} failed but left its vendor");
+        } else {
+            assert_eq!(result.as_ref().ok(), Some(&i));
+            assert_eq!(
+                stored.as_ref(),
+                Some(vendor),
+                "unit {i} was acknowledged but lost"
+            );
+        }
+    }
+}
+
 pub async fn order_pages_are_newest_first_and_scoped(store: &dyn Store) {
     let f = fixture(store, "pages").await;
     let other = fixture(store, "pages-other").await;
-    let mut ids = Vec::new();
-    let mut tx = store.begin().await.unwrap();
-    for _ in 0..5 {
-        let o = order_for(&f, Utc::now());
-        tx.insert_order(&o).await.unwrap();
-        ids.push(o.id);
-    }
-    tx.insert_order(&order_for(&other, Utc::now()))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let mut orders: Vec<Order> = (0..5).map(|_| order_for(&f, Utc::now())).collect();
+    let mut ids: Vec<OrderId> = orders.iter().map(|o| o.id).collect();
+    orders.push(order_for(&other, Utc::now()));
+    unit(store, move |tx| {
+        Box::pin(async move {
+            for o in &orders {
+                tx.insert_order(o).await?;
+            }
+            Ok(())
+        })
+    })
+    .await
+    .unwrap();
     ids.reverse();
     let page = |starting_after| OrderQuery {
         scope: OrderScope::Customer(f.customer.id),

@@ -1,10 +1,18 @@
 //! The storage port: what Ordo needs from a database, and nothing about how.
 //!
-//! [`Store`] serves reads and opens transactions; [`StoreTx`] is one transaction, through which
-//! every change is written. Use cases in `ordo-app` own the transaction (begin, the steps,
-//! commit); the helpers here only take the transaction they are given. Two backends implement
-//! it — `ordo-store-sqlite` (the embedded default) and `ordo-store-postgres` (scale-out) — and
-//! both must pass the [`conformance`] suite. This crate never touches SQL itself.
+//! [`Store`] serves reads and runs units of write work; [`StoreTx`] is one transaction, through
+//! which every change is written. A use case hands its whole transaction to [`write`] as one
+//! closure (the steps, then `Ok` to commit or `Err` to undo), so the backend decides how it runs:
+//! PostgreSQL runs it on a pooled connection; SQLite runs it on its one writer thread, where many
+//! units share one commit and one fsync (group commit) and each caller is answered only once its
+//! unit is durable. Work must await nothing but its [`StoreTx`]: SQLite polls it without an async
+//! runtime. Two backends implement the port — `ordo-store-sqlite` (the embedded default) and
+//! `ordo-store-postgres` (scale-out) — and both must pass the [`conformance`] suite. This crate
+//! never touches SQL itself.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -118,8 +126,10 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
-    /// Opens a write transaction. Dropping it without [`StoreTx::commit`] rolls it back.
-    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
+    /// Runs `work` in one write transaction: its changes are committed if it returns `Ok` and
+    /// undone if it returns `Err`. Returns once the commit is durable — an `Ok(Committed)` is a
+    /// promise that the changes survive a crash. Use [`write`], which carries a typed result.
+    async fn transact(&self, work: TxWork) -> StoreResult<Outcome>;
 
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
@@ -219,7 +229,73 @@ pub trait StoreTx: Send {
         record: &IdempotencyRecord,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
 
-    /// Makes everything durable, or nothing.
-    async fn commit(self: Box<Self>) -> StoreResult<()>;
+/// The future of one unit of write work, borrowing its transaction.
+pub type TxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Rollback>> + Send + 'a>>;
+/// One unit of write work, as a backend receives it.
+pub type TxWork = Box<dyn for<'a> FnOnce(&'a mut dyn StoreTx) -> TxFuture<'a> + Send>;
+
+/// The error for work that returned `Ok` after one of its statements failed. A failed statement
+/// ends the unit on every backend (PostgreSQL abandons the transaction; SQLite is held to the
+/// same rule so the two cannot differ): the work must pass the error on, and nothing is kept.
+pub fn went_on_after_a_failure() -> StoreError {
+    StoreError::Other(anyhow::anyhow!(
+        "a unit of work returned Ok after one of its statements failed; nothing was kept"
+    ))
+}
+
+/// Returned by work whose changes must be undone; its reason travels beside it (see [`write`]).
+#[derive(Debug)]
+pub struct Rollback;
+
+/// What became of a unit of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its changes are durable.
+    Committed,
+    /// It returned `Err`; none of its changes were kept.
+    RolledBack,
+}
+
+/// Runs `work` as one transaction on `store` and returns its result: `Ok` only once the changes
+/// are durable; `Err` with nothing changed otherwise (the work's own error, or the store's if the
+/// commit failed). The work is `'static` because SQLite runs it on its writer thread.
+pub async fn write<T, E, F>(store: &dyn Store, work: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: for<'a> FnOnce(
+            &'a mut dyn StoreTx,
+        ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>
+        + Send
+        + 'static,
+{
+    let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::new(Mutex::new(None));
+    let out = Arc::clone(&slot);
+    let unit: TxWork = Box::new(move |tx| {
+        Box::pin(async move {
+            let result = work(tx).await;
+            let keep = result.is_ok();
+            *out.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+            if keep { Ok(()) } else { Err(Rollback) }
+        })
+    });
+    let outcome = store.transact(unit).await;
+    let result = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    match (outcome, result) {
+        (Ok(Outcome::Committed), Some(Ok(value))) => Ok(value),
+        (Ok(Outcome::RolledBack), Some(Err(e))) => Err(e),
+        // The commit failed (or the store did before running the work): nothing was kept, even
+        // if the work itself succeeded.
+        (Err(e), _) => Err(e.into()),
+        (Ok(outcome), _) => Err(StoreError::Other(anyhow::anyhow!(
+            "transaction ended {outcome:?} but its work did not say so"
+        ))
+        .into()),
+    }
 }

@@ -1,0 +1,385 @@
+//! PostgreSQL's write path: each unit of work runs in its own transaction on a pooled
+//! connection. Concurrent units commit in parallel and PostgreSQL groups their WAL flushes, so
+//! no batching is needed here; row locks (`FOR UPDATE`) keep concurrent units apart.
+
+use std::cell::Cell;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, VariantForSale, Vendor};
+use ordo_domain::identity::User;
+use ordo_domain::ids::{LocationId, OrderId, UserId, VendorId};
+use ordo_domain::inventory::StockLevel;
+use ordo_domain::money::Currency;
+use ordo_domain::order::{Order, OrderEvent};
+use ordo_store::{
+    IdempotencyRecord, OutboxMessage, Outcome, Session, StoreError, StoreResult, StoreTx, TxWork,
+    constraints,
+};
+use sqlx::types::Json;
+use sqlx::{Pool, QueryBuilder, Transaction};
+
+use crate::sql_store::{
+    Cols, idempotency_from_row, location_from_row, orders_with_lines, sql, stock_level_from_row,
+    variant_for_sale_from_row,
+};
+use crate::{Db, dialect, map_err};
+
+/// The writer is the pool itself.
+pub(crate) type Writer = Pool<Db>;
+
+pub(crate) async fn transact(pool: &Writer, work: TxWork) -> StoreResult<Outcome> {
+    let tx = pool.begin().await.map_err(map_err)?;
+    let mut tx = PgTx {
+        tx,
+        failed: Cell::new(false),
+    };
+    if work(&mut tx).await.is_err() {
+        // Dropping the transaction rolls it back.
+        return Ok(Outcome::RolledBack);
+    }
+    if tx.failed.get() {
+        // PostgreSQL has already abandoned this transaction; its COMMIT would quietly roll back.
+        return Err(ordo_store::went_on_after_a_failure());
+    }
+    tx.tx.commit().await.map_err(map_err)?;
+    Ok(Outcome::Committed)
+}
+
+struct PgTx {
+    tx: Transaction<'static, Db>,
+    /// A statement failed: the unit must end with `Err` (see `ordo_store::went_on_after_a_failure`).
+    failed: Cell<bool>,
+}
+
+impl PgTx {
+    fn fail(&self, e: sqlx::Error) -> StoreError {
+        self.failed.set(true);
+        map_err(e)
+    }
+}
+
+#[async_trait]
+impl StoreTx for PgTx {
+    async fn insert_user(
+        &mut self,
+        user: &User,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_USER)
+            .bind(user.id.0)
+            .bind(user.email.as_str())
+            .bind(password_hash)
+            .bind(user.role.as_str())
+            .bind(user.vendor_id.map(|v| v.0))
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn insert_session(&mut self, s: &Session) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_SESSION)
+            .bind(&s.token_hash)
+            .bind(s.user_id.0)
+            .bind(s.created_at)
+            .bind(s.expires_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn revoke_session(&mut self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(sql::REVOKE_SESSION)
+            .bind(at)
+            .bind(token_hash)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_vendor(&mut self, vendor: &Vendor, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_VENDOR)
+            .bind(vendor.id.0)
+            .bind(vendor.name.as_str())
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn insert_location(&mut self, l: &Location, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_LOCATION)
+            .bind(l.id.0)
+            .bind(l.vendor_id.0)
+            .bind(l.code.as_str())
+            .bind(l.name.as_str())
+            .bind(l.priority)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn location_by_code(
+        &mut self,
+        vendor: VendorId,
+        code: &LocationCode,
+    ) -> StoreResult<Option<Location>> {
+        let row = sqlx::query(sql::LOCATION_BY_CODE)
+            .bind(vendor.0)
+            .bind(code.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(location_from_row).transpose()
+    }
+
+    async fn insert_product(&mut self, p: &Product, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_PRODUCT)
+            .bind(p.id.0)
+            .bind(p.vendor_id.0)
+            .bind(p.title.as_str())
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        for (position, v) in p.variants.iter().enumerate() {
+            sqlx::query(sql::INSERT_VARIANT)
+                .bind(v.id.0)
+                .bind(p.id.0)
+                .bind(v.sku.as_str())
+                .bind(v.title.as_ref().map(Name::as_str))
+                .bind(position as i32)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+            for price in &v.prices {
+                sqlx::query(sql::INSERT_PRICE)
+                    .bind(v.id.0)
+                    .bind(price.currency.code())
+                    .bind(price.amount)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn sku_vendor(&mut self, sku: &Sku) -> StoreResult<Option<VendorId>> {
+        let row = sqlx::query(sql::SKU_VENDOR)
+            .bind(sku.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.map(|r| r.uuid("vendor_id").map(VendorId)).transpose()
+    }
+
+    async fn variants_for_sale(
+        &mut self,
+        skus: &[Sku],
+        currency: Currency,
+    ) -> StoreResult<Vec<VariantForSale>> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Db>::new(sql::VARIANTS_FOR_SALE);
+        qb.push_bind(currency.code()).push(" WHERE v.sku IN (");
+        let mut list = qb.separated(", ");
+        for sku in skus {
+            list.push_bind(sku.as_str());
+        }
+        qb.push(")");
+        let rows = qb
+            .build()
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        rows.iter()
+            .map(|r| variant_for_sale_from_row(r, currency))
+            .collect()
+    }
+
+    async fn lock_stock(&mut self, sku: &Sku) -> StoreResult<Vec<StockLevel>> {
+        let rows = sqlx::query(dialect::LOCK_STOCK)
+            .bind(sku.as_str())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        rows.iter().map(stock_level_from_row).collect()
+    }
+
+    async fn change_stock(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        reserved: i64,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(sql::CHANGE_STOCK)
+            .bind(on_hand)
+            .bind(reserved)
+            .bind(sku.as_str())
+            .bind(location.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "no stock row for {sku} at {location}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn set_on_hand(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SET_ON_HAND)
+            .bind(sku.as_str())
+            .bind(location.0)
+            .bind(on_hand)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn insert_order(&mut self, o: &Order) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_ORDER)
+            .bind(o.id.0)
+            .bind(o.customer_id.0)
+            .bind(o.vendor_id.0)
+            .bind(o.status.as_str())
+            .bind(o.currency.code())
+            .bind(o.subtotal.amount)
+            .bind(o.total.amount)
+            .bind(Json(&o.shipping_address))
+            .bind(o.carrier_id.map(|c| c.0))
+            .bind(o.cancel_reason.as_deref())
+            .bind(o.created_at)
+            .bind(o.updated_at)
+            .bind(o.version)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        for (line_no, l) in o.lines.iter().enumerate() {
+            sqlx::query(sql::INSERT_LINE)
+                .bind(o.id.0)
+                .bind(line_no as i32 + 1)
+                .bind(l.sku.as_str())
+                .bind(l.product_id.0)
+                .bind(l.variant_id.0)
+                .bind(&l.title)
+                .bind(i64::from(l.quantity))
+                .bind(l.unit_price.amount)
+                .bind(l.line_total.amount)
+                .bind(Json(&l.allocations))
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>> {
+        let rows = sqlx::query(dialect::SELECT_ORDER_FOR_UPDATE)
+            .bind(id.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(orders_with_lines(&mut *self.tx, rows).await?.pop())
+    }
+
+    async fn update_order(&mut self, o: &Order, expected_version: i64) -> StoreResult<()> {
+        let done = sqlx::query(sql::UPDATE_ORDER)
+            .bind(o.status.as_str())
+            .bind(o.carrier_id.map(|c| c.0))
+            .bind(o.cancel_reason.as_deref())
+            .bind(o.updated_at)
+            .bind(o.version)
+            .bind(o.id.0)
+            .bind(expected_version)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(constraints::ORDERS_VERSION));
+        }
+        Ok(())
+    }
+
+    async fn append_event(&mut self, e: &OrderEvent) -> StoreResult<()> {
+        sqlx::query(sql::APPEND_EVENT)
+            .bind(e.order_id.0)
+            .bind(e.seq)
+            .bind(&e.event_type)
+            .bind(e.actor.user_id.map(|u| u.0))
+            .bind(e.actor.role.as_str())
+            .bind(e.actor.vendor_id.map(|v| v.0))
+            .bind(e.at)
+            .bind(Json(&e.change))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn enqueue(&mut self, m: &OutboxMessage) -> StoreResult<()> {
+        sqlx::query(sql::ENQUEUE)
+            .bind(&m.topic)
+            .bind(&m.key)
+            .bind(Json(&m.payload))
+            .bind(m.created_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn idempotency_get(
+        &mut self,
+        user: UserId,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let row = sqlx::query(sql::IDEMPOTENCY_GET)
+            .bind(user.0)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    async fn idempotency_put(
+        &mut self,
+        user: UserId,
+        key: &str,
+        r: &IdempotencyRecord,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::IDEMPOTENCY_PUT)
+            .bind(user.0)
+            .bind(key)
+            .bind(&r.request_hash)
+            .bind(r.order_id.0)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,458 @@
+//! One SQLite transaction on the writer thread, through SQLite's C API (rusqlite).
+//!
+//! Every method runs its statement synchronously (prepared once, then cached) and returns a
+//! future that is already complete, which is what lets the writer thread poll a whole unit of
+//! work once (see [`crate::writer`]). The SQL text and the row mappings are the shared ones in
+//! `ordo-store/shared/sql_store.rs`; values are encoded exactly as sqlx encodes them for the
+//! readers (UUIDs as 16-byte blobs, times as RFC 3339 text, JSON as text).
+
+use std::cell::Cell;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, VariantForSale, Vendor};
+use ordo_domain::identity::User;
+use ordo_domain::ids::{LocationId, OrderId, UserId, VendorId};
+use ordo_domain::inventory::StockLevel;
+use ordo_domain::money::Currency;
+use ordo_domain::order::{Order, OrderEvent};
+use ordo_store::{
+    IdempotencyRecord, OutboxMessage, Session, StoreError, StoreResult, StoreTx, constraints,
+};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use uuid::Uuid;
+
+use crate::dialect;
+use crate::sql_store::{
+    Cols, corrupt, idempotency_from_row, line_from_row, location_from_row, order_currency,
+    order_from_row, sql, stock_level_from_row, variant_for_sale_from_row,
+};
+
+const SELECT_LINES: &str = "SELECT order_id, line_no, sku, product_id, variant_id, title, quantity, \
+    unit_price_minor, line_total_minor, allocations FROM order_lines WHERE order_id = $1 ORDER BY line_no";
+
+/// The writer connection, lent to one unit of work at a time.
+pub(crate) struct SqliteTx {
+    conn: Connection,
+    /// A statement of the current unit failed: the unit must end with `Err`, as on PostgreSQL
+    /// (see `ordo_store::went_on_after_a_failure`).
+    failed: Cell<bool>,
+}
+
+impl SqliteTx {
+    pub(crate) fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            failed: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a unit with a clean slate; returns whether the previous one saw a failure.
+    pub(crate) fn take_failed(&self) -> bool {
+        self.failed.replace(false)
+    }
+
+    fn fail(&self, e: rusqlite::Error) -> StoreError {
+        self.failed.set(true);
+        map_rusqlite_err(e)
+    }
+
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<usize> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params))
+            .map_err(|e| self.fail(e))
+    }
+
+    fn query<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl Fn(&rusqlite::Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.fail(e))?;
+        let mut rows = stmt.query(params).map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.fail(e))? {
+            out.push(map(row)?);
+        }
+        Ok(out)
+    }
+}
+
+/// A time as sqlx writes it for SQLite, so both drivers compare and sort the same text.
+fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+fn json(value: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Other(e.into()))
+}
+
+/// Maps a rusqlite error like `crate::map_err` maps sqlx's.
+pub(crate) fn map_rusqlite_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(err, msg) = &e {
+        let msg = msg.as_deref().unwrap_or_default();
+        let kind = match err.extended_code {
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => Some(crate::ConstraintKind::Unique),
+            rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => Some(crate::ConstraintKind::Check),
+            rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(crate::ConstraintKind::ForeignKey),
+            _ => None,
+        };
+        if let Some(name) = kind.and_then(|k| crate::constraint_named(k, msg)) {
+            return StoreError::Conflict(name);
+        }
+        if matches!(
+            err.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ) {
+            return StoreError::Contention;
+        }
+        if matches!(
+            err.code,
+            rusqlite::ErrorCode::SystemIoFailure
+                | rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::CannotOpen
+        ) {
+            return StoreError::Unavailable(e.into());
+        }
+    }
+    StoreError::Other(e.into())
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn uuid(&self, col: &str) -> StoreResult<Uuid> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn opt_uuid(&self, col: &str) -> StoreResult<Option<Uuid>> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn int32(&self, col: &str) -> StoreResult<i32> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn bytes(&self, col: &str) -> StoreResult<Vec<u8>> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn time(&self, col: &str) -> StoreResult<DateTime<Utc>> {
+        let text: String = self.get(col).map_err(map_rusqlite_err)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| corrupt("time", e))
+    }
+    fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> StoreResult<T> {
+        let text: String = self.get(col).map_err(map_rusqlite_err)?;
+        serde_json::from_str(&text).map_err(|e| corrupt("json", e))
+    }
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn insert_user(
+        &mut self,
+        user: &User,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_USER,
+            params![
+                user.id.0,
+                user.email.as_str(),
+                password_hash,
+                user.role.as_str(),
+                user.vendor_id.map(|v| v.0),
+                ts(&at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn insert_session(&mut self, s: &Session) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_SESSION,
+            params![
+                s.token_hash,
+                s.user_id.0,
+                ts(&s.created_at),
+                ts(&s.expires_at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn revoke_session(&mut self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(self.execute(sql::REVOKE_SESSION, params![ts(&at), token_hash])? > 0)
+    }
+
+    async fn insert_vendor(&mut self, vendor: &Vendor, at: DateTime<Utc>) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_VENDOR,
+            params![vendor.id.0, vendor.name.as_str(), ts(&at)],
+        )?;
+        Ok(())
+    }
+
+    async fn insert_location(&mut self, l: &Location, at: DateTime<Utc>) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_LOCATION,
+            params![
+                l.id.0,
+                l.vendor_id.0,
+                l.code.as_str(),
+                l.name.as_str(),
+                l.priority,
+                ts(&at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn location_by_code(
+        &mut self,
+        vendor: VendorId,
+        code: &LocationCode,
+    ) -> StoreResult<Option<Location>> {
+        Ok(self
+            .query(
+                sql::LOCATION_BY_CODE,
+                params![vendor.0, code.as_str()],
+                |r| location_from_row(r),
+            )?
+            .pop())
+    }
+
+    async fn insert_product(&mut self, p: &Product, at: DateTime<Utc>) -> StoreResult<()> {
+        let at = ts(&at);
+        self.execute(
+            sql::INSERT_PRODUCT,
+            params![p.id.0, p.vendor_id.0, p.title.as_str(), at],
+        )?;
+        for (position, v) in p.variants.iter().enumerate() {
+            self.execute(
+                sql::INSERT_VARIANT,
+                params![
+                    v.id.0,
+                    p.id.0,
+                    v.sku.as_str(),
+                    v.title.as_ref().map(Name::as_str),
+                    position as i64,
+                    at
+                ],
+            )?;
+            for price in &v.prices {
+                self.execute(
+                    sql::INSERT_PRICE,
+                    params![v.id.0, price.currency.code(), price.amount],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn sku_vendor(&mut self, sku: &Sku) -> StoreResult<Option<VendorId>> {
+        self.conn
+            .prepare_cached(sql::SKU_VENDOR)
+            .and_then(|mut s| {
+                s.query_row(params![sku.as_str()], |r| r.get::<_, Uuid>(0))
+                    .optional()
+            })
+            .map(|v| v.map(VendorId))
+            .map_err(|e| self.fail(e))
+    }
+
+    async fn variants_for_sale(
+        &mut self,
+        skus: &[Sku],
+        currency: Currency,
+    ) -> StoreResult<Vec<VariantForSale>> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..skus.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "{}$1 WHERE v.sku IN ({})",
+            sql::VARIANTS_FOR_SALE,
+            placeholders.join(", ")
+        );
+        let values = std::iter::once(currency.code()).chain(skus.iter().map(Sku::as_str));
+        self.query(&sql, params_from_iter(values), |r| {
+            variant_for_sale_from_row(r, currency)
+        })
+    }
+
+    async fn lock_stock(&mut self, sku: &Sku) -> StoreResult<Vec<StockLevel>> {
+        self.query(dialect::LOCK_STOCK, params![sku.as_str()], |r| {
+            stock_level_from_row(r)
+        })
+    }
+
+    async fn change_stock(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        reserved: i64,
+    ) -> StoreResult<()> {
+        let changed = self.execute(
+            sql::CHANGE_STOCK,
+            params![on_hand, reserved, sku.as_str(), location.0],
+        )?;
+        if changed != 1 {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "no stock row for {sku} at {location}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn set_on_hand(
+        &mut self,
+        sku: &Sku,
+        location: LocationId,
+        on_hand: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.execute(
+            sql::SET_ON_HAND,
+            params![sku.as_str(), location.0, on_hand, ts(&at)],
+        )?;
+        Ok(())
+    }
+
+    async fn insert_order(&mut self, o: &Order) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_ORDER,
+            params![
+                o.id.0,
+                o.customer_id.0,
+                o.vendor_id.0,
+                o.status.as_str(),
+                o.currency.code(),
+                o.subtotal.amount,
+                o.total.amount,
+                json(&o.shipping_address)?,
+                o.carrier_id.map(|c| c.0),
+                o.cancel_reason.as_deref(),
+                ts(&o.created_at),
+                ts(&o.updated_at),
+                o.version
+            ],
+        )?;
+        for (line_no, l) in o.lines.iter().enumerate() {
+            self.execute(
+                sql::INSERT_LINE,
+                params![
+                    o.id.0,
+                    line_no as i64 + 1,
+                    l.sku.as_str(),
+                    l.product_id.0,
+                    l.variant_id.0,
+                    l.title,
+                    i64::from(l.quantity),
+                    l.unit_price.amount,
+                    l.line_total.amount,
+                    json(&l.allocations)?
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>> {
+        let mut rows = self.query(dialect::SELECT_ORDER_FOR_UPDATE, params![id.0], |r| {
+            Ok((order_currency(r)?, order_from_row(r, Vec::new())?))
+        })?;
+        let Some((currency, mut order)) = rows.pop() else {
+            return Ok(None);
+        };
+        order.lines = self.query(SELECT_LINES, params![id.0], |r| line_from_row(r, currency))?;
+        Ok(Some(order))
+    }
+
+    async fn update_order(&mut self, o: &Order, expected_version: i64) -> StoreResult<()> {
+        let changed = self.execute(
+            sql::UPDATE_ORDER,
+            params![
+                o.status.as_str(),
+                o.carrier_id.map(|c| c.0),
+                o.cancel_reason.as_deref(),
+                ts(&o.updated_at),
+                o.version,
+                o.id.0,
+                expected_version
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::Conflict(constraints::ORDERS_VERSION));
+        }
+        Ok(())
+    }
+
+    async fn append_event(&mut self, e: &OrderEvent) -> StoreResult<()> {
+        self.execute(
+            sql::APPEND_EVENT,
+            params![
+                e.order_id.0,
+                e.seq,
+                e.event_type,
+                e.actor.user_id.map(|u| u.0),
+                e.actor.role.as_str(),
+                e.actor.vendor_id.map(|v| v.0),
+                ts(&e.at),
+                json(&e.change)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn enqueue(&mut self, m: &OutboxMessage) -> StoreResult<()> {
+        self.execute(
+            sql::ENQUEUE,
+            params![m.topic, m.key, json(&m.payload)?, ts(&m.created_at)],
+        )?;
+        Ok(())
+    }
+
+    async fn idempotency_get(
+        &mut self,
+        user: UserId,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        Ok(self
+            .query(sql::IDEMPOTENCY_GET, params![user.0, key], |r| {
+                idempotency_from_row(r)
+            })?
+            .pop())
+    }
+
+    async fn idempotency_put(
+        &mut self,
+        user: UserId,
+        key: &str,
+        r: &IdempotencyRecord,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.execute(
+            sql::IDEMPOTENCY_PUT,
+            params![user.0, key, r.request_hash, r.order_id.0, ts(&at)],
+        )?;
+        Ok(())
+    }
+}
