@@ -4,6 +4,11 @@
 //! pool so a login never stalls other requests. A token is 32 random bytes shown once to the
 //! client; the store keeps only its SHA-256, so a database copy holds no usable token, and
 //! logout revokes it for good.
+//!
+//! Checking a token must not cost a database round trip on every request, so live sessions are
+//! remembered in memory for [`crate::Settings::session_cache_ttl`] (never past their own expiry). Logout
+//! on this node forgets the session at once; another node behind the same PostgreSQL may keep
+//! accepting a revoked token for at most that long.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -99,17 +104,27 @@ impl App {
         if !token.starts_with(TOKEN_PREFIX) {
             return Err(AppError::Unauthenticated);
         }
-        let user = self
+        let hash = token_hash(token);
+        let now = self.now();
+        if let Some((user, expires_at)) = self.sessions.get(&hash)
+            && expires_at > now
+        {
+            let actor = Actor::of(&user);
+            return Ok((user, actor));
+        }
+        let (user, expires_at) = self
             .store
-            .session_user(&token_hash(token), self.now())
+            .session_user(&hash, now)
             .await?
             .ok_or(AppError::Unauthenticated)?;
+        self.sessions.insert(hash, (user.clone(), expires_at));
         let actor = Actor::of(&user);
         Ok((user, actor))
     }
 
     pub async fn logout(&self, token: &str) -> AppResult<()> {
         let (hash, now) = (token_hash(token), self.now());
+        self.sessions.invalidate(&hash);
         self.write(move |tx| Box::pin(async move { Ok(tx.revoke_session(&hash, now).await?) }))
             .await?;
         Ok(())

@@ -26,6 +26,8 @@ pub mod users;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
+    /// Live sessions by token hash, with their expiry (see [`auth`]).
+    sessions: moka::sync::Cache<Vec<u8>, (ordo_domain::identity::User, DateTime<Utc>)>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -33,12 +35,16 @@ pub struct App {
 pub struct Settings {
     /// How long a login token lives.
     pub session_ttl: chrono::Duration,
+    /// How long a checked token is trusted without asking the database again: the most a
+    /// logout on one node can take to reach the others.
+    pub session_cache_ttl: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             session_ttl: chrono::Duration::days(7),
+            session_cache_ttl: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -47,6 +53,10 @@ impl App {
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
         Self {
             store,
+            sessions: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(settings.session_cache_ttl)
+                .build(),
             settings: Arc::new(settings),
         }
     }

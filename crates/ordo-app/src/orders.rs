@@ -354,20 +354,14 @@ async fn place(
 ) -> AppResult<Placed> {
     let order_id = OrderId::new();
     if let Some(key) = key {
-        if let Some(seen) = tx.idempotency_get(customer, key).await? {
-            return replay(tx, seen, c).await;
-        }
-        // Claimed first, so a concurrent request with the same key waits here (PostgreSQL)
-        // and then retries into the replay above instead of placing a second order.
+        // Claimed first, so a concurrent request with the same key waits here (PostgreSQL) or
+        // queues behind this one (SQLite's one writer), then finds the claim and replays.
         let record = IdempotencyRecord {
             request_hash: c.fingerprint(),
             order_id,
         };
-        match tx.idempotency_put(customer, key, &record, now).await {
-            Err(StoreError::Conflict(name)) if name == constraints::IDEMPOTENCY_KEYS_PKEY => {
-                return Err(AppError::Contention);
-            }
-            other => other?,
+        if let Some(seen) = tx.idempotency_claim(customer, key, &record, now).await? {
+            return replay(tx, seen, c).await;
         }
     }
 

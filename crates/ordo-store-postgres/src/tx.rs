@@ -350,28 +350,14 @@ impl StoreTx for PgTx {
         Ok(())
     }
 
-    async fn idempotency_get(
-        &mut self,
-        user: UserId,
-        key: &str,
-    ) -> StoreResult<Option<IdempotencyRecord>> {
-        let row = sqlx::query(sql::IDEMPOTENCY_GET)
-            .bind(user.0)
-            .bind(key)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        row.as_ref().map(idempotency_from_row).transpose()
-    }
-
-    async fn idempotency_put(
+    async fn idempotency_claim(
         &mut self,
         user: UserId,
         key: &str,
         r: &IdempotencyRecord,
         at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::IDEMPOTENCY_PUT)
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let claimed = sqlx::query(sql::IDEMPOTENCY_CLAIM)
             .bind(user.0)
             .bind(key)
             .bind(&r.request_hash)
@@ -380,6 +366,16 @@ impl StoreTx for PgTx {
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(())
+        if claimed.rows_affected() == 1 {
+            return Ok(None);
+        }
+        // Read Committed: this statement sees the claim that the insert waited for.
+        let row = sqlx::query(sql::IDEMPOTENCY_GET)
+            .bind(user.0)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(idempotency_from_row).transpose()
     }
 }

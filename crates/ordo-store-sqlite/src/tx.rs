@@ -430,29 +430,24 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
-    async fn idempotency_get(
-        &mut self,
-        user: UserId,
-        key: &str,
-    ) -> StoreResult<Option<IdempotencyRecord>> {
-        Ok(self
-            .query(sql::IDEMPOTENCY_GET, params![user.0, key], |r| {
-                idempotency_from_row(r)
-            })?
-            .pop())
-    }
-
-    async fn idempotency_put(
+    async fn idempotency_claim(
         &mut self,
         user: UserId,
         key: &str,
         r: &IdempotencyRecord,
         at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.execute(
-            sql::IDEMPOTENCY_PUT,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let claimed = self.execute(
+            sql::IDEMPOTENCY_CLAIM,
             params![user.0, key, r.request_hash, r.order_id.0, ts(&at)],
         )?;
-        Ok(())
+        if claimed == 1 {
+            return Ok(None);
+        }
+        Ok(self
+            .query(sql::IDEMPOTENCY_GET, params![user.0, key], |r| {
+                idempotency_from_row(r)
+            })?
+            .pop())
     }
 }

@@ -262,8 +262,8 @@ pub(crate) mod sql {
         "INSERT INTO outbox (topic, key, payload, created_at) VALUES ($1, $2, $3, $4)";
     pub const IDEMPOTENCY_GET: &str =
         "SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = $1 AND key = $2";
-    pub const IDEMPOTENCY_PUT: &str = "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, created_at) \
-        VALUES ($1, $2, $3, $4, $5)";
+    pub const IDEMPOTENCY_CLAIM: &str = "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, created_at) \
+        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, key) DO NOTHING";
 }
 
 const ORDER_COLUMNS: &str = "id, customer_id, vendor_id, status, currency, subtotal_minor, total_minor, \
@@ -442,9 +442,10 @@ impl Store for SqlStore {
         &self,
         token_hash: &[u8],
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<User>> {
+    ) -> StoreResult<Option<(User, DateTime<Utc>)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.role, u.vendor_id FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT u.id, u.email, u.role, u.vendor_id, s.expires_at FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         )
         .bind(token_hash)
@@ -452,7 +453,8 @@ impl Store for SqlStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(map_err)?;
-        row.as_ref().map(user_from_row).transpose()
+        row.map(|r| Ok((user_from_row(&r)?, r.time("expires_at")?)))
+            .transpose()
     }
 
     async fn vendor(&self, id: VendorId) -> StoreResult<Option<Vendor>> {

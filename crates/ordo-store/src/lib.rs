@@ -136,12 +136,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn credentials(&self, email: &EmailAddress) -> StoreResult<Option<Credentials>>;
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
-    /// The user behind a live (unexpired, unrevoked) session.
+    /// The user behind a live (unexpired, unrevoked) session, with the session's expiry.
     async fn session_user(
         &self,
         token_hash: &[u8],
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<User>>;
+    ) -> StoreResult<Option<(User, DateTime<Utc>)>>;
 
     async fn vendor(&self, id: VendorId) -> StoreResult<Option<Vendor>>;
     async fn vendors(&self) -> StoreResult<Vec<Vendor>>;
@@ -216,19 +216,16 @@ pub trait StoreTx: Send {
     async fn append_event(&mut self, event: &OrderEvent) -> StoreResult<()>;
     async fn enqueue(&mut self, message: &OutboxMessage) -> StoreResult<()>;
 
-    async fn idempotency_get(
-        &mut self,
-        user: UserId,
-        key: &str,
-    ) -> StoreResult<Option<IdempotencyRecord>>;
-    /// Records a key; a key already taken is [`constraints::IDEMPOTENCY_KEYS_PKEY`].
-    async fn idempotency_put(
+    /// Claims `key` for `record` and returns `None`, or returns what the key was first used
+    /// for. One statement in the common case: the insert is the lookup. A claim by a concurrent
+    /// transaction that is not yet committed is waited for (PostgreSQL) and then reported.
+    async fn idempotency_claim(
         &mut self,
         user: UserId,
         key: &str,
         record: &IdempotencyRecord,
         at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<Option<IdempotencyRecord>>;
 }
 
 /// The future of one unit of write work, borrowing its transaction.
