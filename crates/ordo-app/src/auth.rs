@@ -1,7 +1,7 @@
 //! Logins and tokens.
 //!
-//! Passwords are hashed with Argon2id (the crate's defaults: 19 MiB, 2 passes), on the blocking
-//! pool so a login never stalls other requests. A token is 32 random bytes shown once to the
+//! Passwords are hashed with Argon2id (the crate's defaults: 19 MiB, 2 passes), on dedicated
+//! threads so a login never stalls other requests. A token is 32 random bytes shown once to the
 //! client; the store keeps only its SHA-256, so a database copy holds no usable token, and
 //! logout revokes it for good.
 //!
@@ -9,6 +9,8 @@
 //! remembered in memory for [`crate::Settings::session_cache_ttl`] (never past their own expiry). Logout
 //! on this node forgets the session at once; another node behind the same PostgreSQL may keep
 //! accepting a revoked token for at most that long.
+
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -31,20 +33,67 @@ pub struct LoginGrant {
     pub user: User,
 }
 
+/// Argon2 needs 19 MiB and tens of milliseconds of CPU per hash. Hashes run on a fixed set of
+/// threads, one per core, and queue for them: a burst of logins then costs bounded memory
+/// (cores x 19 MiB, instead of one allocation per blocking thread, which the allocator keeps)
+/// and cannot take more CPU than it would take anyway, leaving the order path its share.
+fn on_hashing_thread<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> impl Future<Output = AppResult<T>> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..threads {
+            let queue = Arc::clone(&queue);
+            let _ = std::thread::Builder::new()
+                .name(format!("ordo-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next = queue.lock().map(|q| q.recv());
+                        match next {
+                            Ok(Ok(job)) => job(),
+                            _ => return,
+                        }
+                    }
+                });
+        }
+        Mutex::new(jobs)
+    });
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let sent = pool.lock().is_ok_and(|jobs| {
+        jobs.send(Box::new(move || {
+            let _ = reply.send(job());
+        }))
+        .is_ok()
+    });
+    async move {
+        if !sent {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "the hashing threads are gone"
+            )));
+        }
+        answer
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a password hash was dropped")))
+    }
+}
+
 pub async fn hash_password(password: &Password) -> AppResult<String> {
     let password = password.clone();
-    tokio::task::spawn_blocking(move || {
+    on_hashing_thread(move || {
         Argon2::default()
             .hash_password(password.expose().as_bytes())
             .map(|h| h.to_string())
     })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
+    .await?
     .map_err(|e| AppError::Internal(anyhow::anyhow!("argon2: {e}")))
 }
 
 async fn verify_password(password: String, hash: String) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || {
+    on_hashing_thread(move || {
         let parsed =
             PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
         Ok::<_, anyhow::Error>(
@@ -53,8 +102,7 @@ async fn verify_password(password: String, hash: String) -> AppResult<bool> {
                 .is_ok(),
         )
     })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
+    .await?
     .map_err(AppError::Internal)
 }
 

@@ -1,5 +1,11 @@
 //! `ordo`: parse the command line, start logging, open the database, run the command.
 
+/// mimalloc hands freed memory back to the system; glibc's allocator kept each thread arena's
+/// high-water mark (tens of MiB per arena after a few 19 MiB Argon2 hashes), which pushed the
+/// server's resident memory past 256 MiB after a burst of logins (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;

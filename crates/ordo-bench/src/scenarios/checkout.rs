@@ -1,0 +1,207 @@
+//! `checkout`: V customers, logged in once, place orders of 1–5 lines from a large catalog as
+//! fast as they can for T seconds (a closed loop: each waits for its answer, then orders again).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::api::{self, Api};
+use crate::report::{Latency, Report, Second, Target};
+use crate::scenarios::{Ceiling, Run, bar, spinner};
+
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+pub struct Args {
+    /// Customers placing orders at once (one keep-alive connection each).
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// How long to place orders.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// Seconds at the start that are run but not counted.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
+    /// SKUs in the catalog.
+    #[arg(long, default_value_t = 10_000)]
+    pub skus: usize,
+    /// Skip measuring the raw-SQL ceiling beside the run.
+    #[arg(long)]
+    pub no_ceiling: bool,
+    /// Where to draw latency over time (SVG).
+    #[arg(long)]
+    pub chart: Option<std::path::PathBuf>,
+}
+
+struct Tally {
+    latency: Latency,
+    seconds: Vec<Second>,
+    kinds: BTreeMap<String, u64>,
+}
+
+pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
+    let api = Api::new(&run.server.url, api::http1(args.connections));
+    let admin = api.admin().await?;
+    let tag = format!("co{}", std::process::id());
+    let seeding = bar(args.skus as u64, "seeding catalog (SKUs)");
+    let skus = Arc::new(
+        api.catalog(&admin, &tag, args.skus, 1_000_000_000, &seeding)
+            .await?,
+    );
+    seeding.finish();
+    let logins = bar(args.connections as u64, "logging customers in");
+    let tokens = api
+        .customers(&admin, &tag, args.connections, &logins)
+        .await?;
+    logins.finish();
+
+    let total = args.warmup + args.seconds;
+    let tally = Arc::new(Mutex::new(Tally {
+        latency: Latency::default(),
+        seconds: vec![Second::default(); args.seconds as usize + 1],
+        kinds: BTreeMap::new(),
+    }));
+    let progress = bar(total, "placing orders (seconds)");
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(args.warmup);
+    let end = measure_from + Duration::from_secs(args.seconds);
+    let workers: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (api, skus, tally) = (api.clone(), Arc::clone(&skus), Arc::clone(&tally));
+            tokio::spawn(async move {
+                // Each worker keeps its own tally and merges once: no lock per request.
+                let mut mine = Tally {
+                    latency: Latency::default(),
+                    seconds: vec![Second::default(); (end - measure_from).as_secs() as usize + 1],
+                    kinds: BTreeMap::new(),
+                };
+                loop {
+                    let sent = Instant::now();
+                    if sent >= end {
+                        break;
+                    }
+                    let answer = api.post(&token, "/orders", &api::random_order(&skus)).await;
+                    if sent < measure_from {
+                        continue;
+                    }
+                    let done = Instant::now();
+                    let second = (done.min(end) - measure_from).as_secs() as usize;
+                    *mine.kinds.entry(answer.kind()).or_default() += 1;
+                    if answer.status.as_u16() == 201 {
+                        mine.latency.record(answer.latency);
+                        mine.seconds[second].latency.record(answer.latency);
+                    }
+                }
+                let mut all = tally.lock().expect("tally");
+                all.latency.add(&mine.latency);
+                for (total, s) in all.seconds.iter_mut().zip(&mine.seconds) {
+                    total.latency.add(&s.latency);
+                }
+                for (k, n) in mine.kinds {
+                    *all.kinds.entry(k).or_default() += n;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = run.server.cpu();
+    let ticker = tokio::spawn({
+        let progress = progress.clone();
+        async move {
+            while Instant::now() < end {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                progress.set_position(start.elapsed().as_secs().min(total));
+            }
+        }
+    });
+    for w in workers {
+        w.await?;
+    }
+    let cpu_after = run.server.cpu();
+    ticker.abort();
+    progress.finish();
+    let tally = Arc::try_unwrap(tally)
+        .map_err(|_| anyhow::anyhow!("workers still hold the tally"))?
+        .into_inner()
+        .expect("tally");
+
+    let placed = tally.latency.count() as f64;
+    let rate = placed / args.seconds as f64;
+    let errors: u64 = tally
+        .kinds
+        .iter()
+        .filter(|(k, _)| k.as_str() != "201")
+        .map(|(_, n)| n)
+        .sum();
+    let mut report = Report::new("checkout", run.backend_name(), json!(args));
+    report.figure("orders placed per second", rate, "orders/s", None);
+    report.figure("p50 latency", tally.latency.ms(0.50), "ms", None);
+    report.figure("p95 latency", tally.latency.ms(0.95), "ms", None);
+    report.figure(
+        "p99 latency",
+        tally.latency.ms(0.99),
+        "ms",
+        Some(Target::AtMost(50.0)),
+    );
+    report.figure("max latency", tally.latency.max_ms(), "ms", None);
+    report.figure(
+        "errors",
+        errors as f64,
+        "answers",
+        Some(Target::Exactly(0.0)),
+    );
+    // Where the CPU went: evidence for what holds the rate (client and server share the cores).
+    if placed > 0.0 && cpu_after.server > 0.0 {
+        let per_order = |a: f64, b: f64| (a - b) / placed * 1e6;
+        report.figure(
+            "Ordo CPU per order",
+            per_order(cpu_after.server, cpu_before.server),
+            "µs",
+            None,
+        );
+        report.figure(
+            "bench client CPU per order",
+            per_order(cpu_after.bench, cpu_before.bench),
+            "µs",
+            None,
+        );
+        if cpu_after.writer > 0.0 {
+            report.figure(
+                "SQLite writer thread busy",
+                (cpu_after.writer - cpu_before.writer) / args.seconds as f64 * 100.0,
+                "%",
+                None,
+            );
+        }
+    }
+    if !args.no_ceiling {
+        let spin = spinner("measuring the raw-SQL ceiling beside it");
+        let ceiling = Ceiling::measure(run).await?;
+        spin.finish();
+        ceiling.compare(&mut report, rate, run.server.backend);
+    }
+    run.memory(&mut report);
+    report.detail("latency", tally.latency.summary());
+    report.detail("errors", json!(tally.kinds));
+    report.detail(
+        "per_second",
+        json!(tally.seconds.iter().map(|s| json!({
+            "answers": s.latency.count(), "p50_ms": s.latency.ms(0.5), "p99_ms": s.latency.ms(0.99), "max_ms": s.latency.max_ms()
+        })).collect::<Vec<_>>()),
+    );
+    if let Some(path) = &args.chart {
+        crate::report::chart(
+            path,
+            &format!(
+                "checkout on {}: {} customers, {:.0} orders/s, p99 {:.1} ms",
+                run.backend_name(),
+                args.connections,
+                rate,
+                tally.latency.ms(0.99)
+            ),
+            &tally.seconds[..args.seconds as usize],
+        )?;
+    }
+    Ok(report)
+}

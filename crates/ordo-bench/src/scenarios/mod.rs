@@ -1,0 +1,100 @@
+//! The scenarios, and what they share: the server under test, progress bars, the ceiling.
+
+pub mod ceiling;
+pub mod checkout;
+pub mod flash_sale;
+pub mod peak_updates;
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub use ceiling::Ceiling;
+
+use crate::report::{Report, Target};
+use crate::server::{Backend, Server, TargetArgs};
+
+/// One run: the server under test and how it was reached.
+pub struct Run {
+    pub server: Server,
+    pub target: TargetArgs,
+}
+
+impl Run {
+    pub fn backend_name(&self) -> &'static str {
+        match self.server.backend {
+            Backend::Sqlite => "sqlite (WAL, synchronous=FULL)",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Adds the server's peak resident memory (when the bench started it).
+    pub fn memory(&self, report: &mut Report) {
+        if let Some(mib) = self.server.peak_rss_mib() {
+            report.figure(
+                "Ordo peak resident memory",
+                mib,
+                "MiB",
+                Some(Target::AtMost(256.0)),
+            );
+        }
+    }
+}
+
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len).with_message(what.to_owned());
+    bar.set_style(
+        ProgressStyle::with_template("{msg:32} [{bar:40}] {pos}/{len} {elapsed}")
+            .expect("a template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+pub fn spinner(what: &str) -> ProgressBar {
+    let spin = ProgressBar::new_spinner().with_message(what.to_owned());
+    spin.enable_steady_tick(Duration::from_millis(120));
+    spin
+}
+
+/// Sends `count` POSTs at once, spread over `connections` HTTP/2 connections, and returns each
+/// answer (in request order) with how long after the start it completed. Every request is
+/// spawned before the first is released, so all of them are in flight together.
+pub async fn burst(
+    api: &crate::api::Api,
+    count: usize,
+    connections: usize,
+    what: &str,
+    request: impl Fn(usize) -> (String, String, serde_json::Value),
+) -> Vec<(crate::api::Answer, Duration)> {
+    let clients: Vec<crate::api::Api> = (0..connections.max(1))
+        .map(|_| api.with_client(crate::api::http2()))
+        .collect();
+    let progress = bar(count as u64, what);
+    let (go, ready) = tokio::sync::watch::channel(None::<std::time::Instant>);
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let (token, path, body) = request(i);
+            let client = clients[i % clients.len()].clone();
+            let (mut ready, progress) = (ready.clone(), progress.clone());
+            tokio::spawn(async move {
+                let _ = ready.wait_for(Option::is_some).await;
+                let start = (*ready.borrow()).expect("released");
+                let answer = client.post(&token, &path, &body).await;
+                progress.inc(1);
+                (answer, start.elapsed())
+            })
+        })
+        .collect();
+    // Open every connection first, so the burst measures requests, not handshakes.
+    for client in &clients {
+        let _ = client.get("", "/../../healthz").await;
+    }
+    let _ = go.send(Some(std::time::Instant::now()));
+    let mut answers = Vec::with_capacity(count);
+    for task in tasks {
+        answers.push(task.await.expect("a request task"));
+    }
+    progress.finish();
+    answers
+}
