@@ -99,6 +99,7 @@ impl App {
             })
         })
         .await?;
+        self.sold_out.invalidate(sku.as_str());
         self.store
             .stock(&sku)
             .await?

@@ -28,6 +28,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// Live sessions by token hash, with their expiry (see [`auth`]).
     sessions: moka::sync::Cache<Vec<u8>, (ordo_domain::identity::User, DateTime<Utc>)>,
+    /// SKUs just found with nothing available (see [`orders`]): refused at once for a moment.
+    sold_out: moka::sync::Cache<String, ()>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -38,6 +40,10 @@ pub struct Settings {
     /// How long a checked token is trusted without asking the database again: the most a
     /// logout on one node can take to reach the others.
     pub session_cache_ttl: std::time::Duration,
+    /// How long a SKU found with nothing available is refused without asking the database.
+    /// A restock or cancellation on this node ends it at once; on another node it may be
+    /// refused for this long after stock came back. Zero turns the hint off.
+    pub sold_out_ttl: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +51,7 @@ impl Default for Settings {
         Self {
             session_ttl: chrono::Duration::days(7),
             session_cache_ttl: std::time::Duration::from_secs(30),
+            sold_out_ttl: std::time::Duration::from_millis(500),
         }
     }
 }
@@ -56,6 +63,10 @@ impl App {
             sessions: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(settings.session_cache_ttl)
+                .build(),
+            sold_out: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(settings.sold_out_ttl)
                 .build(),
             settings: Arc::new(settings),
         }

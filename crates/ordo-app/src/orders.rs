@@ -1,5 +1,11 @@
 //! Placing orders and moving them through their lifecycle.
 //!
+//! A SKU found with nothing available is remembered for a moment (`Settings::sold_out_ttl`) and
+//! orders for it are refused before they queue for the database: in a flash sale the thousands
+//! of buyers who come too late get their 409 in microseconds instead of waiting behind every
+//! sale. The hint can only refuse, never sell, so it cannot oversell; restocking or cancelling
+//! on this node clears it.
+//!
 //! Placing an order is one transaction: claim the idempotency key, price every line from the
 //! catalog, lock and reserve stock SKU by SKU (sorted, so concurrent orders never deadlock),
 //! write the order with its frozen snapshot, its first event and an outbox row. If any line
@@ -127,6 +133,21 @@ fn check_key(key: &str) -> Result<(), ParseError> {
     }
 }
 
+/// Refuses the placement if one of its SKUs was just found with nothing available.
+fn sold_out_hint(sold_out: &moka::sync::Cache<String, ()>, c: &Checked) -> AppResult<()> {
+    for (i, (sku, quantity)) in c.lines.iter().enumerate() {
+        if sold_out.contains_key(sku.as_str()) {
+            return Err(AppError::InsufficientStock {
+                sku: sku.to_string(),
+                requested: quantity.get(),
+                available: 0,
+                field: format!("items[{i}].quantity"),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn outbox_for(event: &OrderEvent) -> OutboxMessage {
     OutboxMessage {
         topic: event.event_type.clone(),
@@ -154,15 +175,29 @@ impl App {
             check_key(key)?;
         }
         let checked = Arc::new(check_placement(input)?);
+        sold_out_hint(&self.sold_out, &checked)?;
         let key: Option<Arc<str>> = idempotency_key.map(Arc::from);
         let actor = *actor;
         let placed = with_retry(|| {
             let (c, key, now) = (Arc::clone(&checked), key.clone(), self.now());
+            let sold_out = self.sold_out.clone();
             self.write(move |tx| {
-                Box::pin(async move { place(tx, &actor, customer, key.as_deref(), &c, now).await })
+                Box::pin(async move {
+                    // Again once the unit's turn has come: the sale may have ended while it
+                    // queued for the writer or a connection.
+                    sold_out_hint(&sold_out, &c)?;
+                    place(tx, &actor, customer, key.as_deref(), &c, now).await
+                })
             })
         })
-        .await?;
+        .await
+        .inspect_err(|e| {
+            if let AppError::InsufficientStock { sku, available: 0, .. } = e
+                && !self.settings.sold_out_ttl.is_zero()
+            {
+                self.sold_out.insert(sku.clone(), ());
+            }
+        })?;
         if !placed.replayed {
             tracing::info!(order_id = %placed.order.id, total = placed.order.total.amount, "order placed");
         }
@@ -269,6 +304,10 @@ impl App {
             })
         })
         .await?;
+        // A cancellation may have given stock back.
+        for line in &order.lines {
+            self.sold_out.invalidate(line.sku.as_str());
+        }
         tracing::info!(order_id = %id, action = %action, status = %order.status, "order changed");
         Ok(order)
     }
