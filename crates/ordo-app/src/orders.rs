@@ -192,7 +192,9 @@ impl App {
         })
         .await
         .inspect_err(|e| {
-            if let AppError::InsufficientStock { sku, available: 0, .. } = e
+            if let AppError::InsufficientStock {
+                sku, available: 0, ..
+            } = e
                 && !self.settings.sold_out_ttl.is_zero()
             {
                 self.sold_out.insert(sku.clone(), ());
