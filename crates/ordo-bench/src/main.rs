@@ -9,6 +9,7 @@
 //! See docs/benchmarks.md for how to read the results.
 
 mod api;
+mod load;
 mod report;
 mod scenarios;
 mod server;
@@ -40,8 +41,12 @@ enum Scenario {
     FlashSale(scenarios::flash_sale::Args),
     /// Thousands of order updates in flight at once; all acknowledged, none lost.
     PeakUpdates(scenarios::peak_updates::Args),
+    /// Order detail and lists at a fixed offered rate (open loop), over a loaded folder.
+    Read(scenarios::read::Args),
     /// The database writes of one placement as raw SQL: what the database alone can do.
     Ceiling,
+    /// Fill `--data-dir` (or `--database-url`) with N realistic orders for `read`.
+    Load(load::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,6 +55,14 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        if let Scenario::Load(args) = &cli.scenario {
+            let report = load::run(&cli.target, args).await?;
+            report.print();
+            if let Some(path) = &cli.json {
+                report.write_json(path)?;
+            }
+            return Ok(());
+        }
         let server = Server::start(&cli.target).await?;
         let run = Run {
             server,
@@ -59,7 +72,9 @@ fn main() -> anyhow::Result<()> {
             Scenario::Checkout(args) => scenarios::checkout::run(&run, args).await,
             Scenario::FlashSale(args) => scenarios::flash_sale::run(&run, args).await,
             Scenario::PeakUpdates(args) => scenarios::peak_updates::run(&run, args).await,
+            Scenario::Read(args) => scenarios::read::run(&run, args).await,
             Scenario::Ceiling => scenarios::ceiling::run(&run).await,
+            Scenario::Load(_) => unreachable!("handled above"),
         };
         run.server.stop().await?;
         let report = report?;

@@ -4,6 +4,7 @@ pub mod ceiling;
 pub mod checkout;
 pub mod flash_sale;
 pub mod peak_updates;
+pub mod read;
 
 use std::time::Duration;
 
