@@ -154,6 +154,12 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
         .map(|(_, n)| n)
         .sum();
     report.figure(
+        "answered",
+        tally.kinds.values().sum::<u64>() as f64,
+        "answers",
+        Some(Target::Exactly(total as f64)),
+    );
+    report.figure(
         "errors",
         errors as f64,
         "answers",
