@@ -151,30 +151,14 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
         "answers",
         Some(Target::Exactly(0.0)),
     );
-    // Where the CPU went: evidence for what holds the rate (client and server share the cores).
-    if placed > 0.0 && cpu_after.server > 0.0 {
-        let per_order = |a: f64, b: f64| (a - b) / placed * 1e6;
-        report.figure(
-            "Ordo CPU per order",
-            per_order(cpu_after.server, cpu_before.server),
-            "µs",
-            None,
-        );
-        report.figure(
-            "bench client CPU per order",
-            per_order(cpu_after.bench, cpu_before.bench),
-            "µs",
-            None,
-        );
-        if cpu_after.writer > 0.0 {
-            report.figure(
-                "SQLite writer thread busy",
-                (cpu_after.writer - cpu_before.writer) / args.seconds as f64 * 100.0,
-                "%",
-                None,
-            );
-        }
-    }
+    crate::scenarios::cpu_figures(
+        &mut report,
+        cpu_before,
+        cpu_after,
+        placed,
+        "order",
+        args.seconds as f64,
+    );
     if !args.no_ceiling {
         let spin = spinner("measuring the raw-SQL ceiling beside it");
         let ceiling = Ceiling::measure(run).await?;

@@ -42,6 +42,42 @@ impl Run {
     }
 }
 
+/// Where the CPU went between two samples, per unit of work: the evidence for what holds a
+/// rate back (client and server share the cores; the SQLite writer is one thread).
+pub fn cpu_figures(
+    report: &mut Report,
+    before: crate::server::CpuSample,
+    after: crate::server::CpuSample,
+    units: f64,
+    unit: &str,
+    seconds: f64,
+) {
+    if units <= 0.0 || after.server <= 0.0 {
+        return;
+    }
+    let per_unit = |a: f64, b: f64| (a - b) / units * 1e6;
+    report.figure(
+        &format!("Ordo CPU per {unit}"),
+        per_unit(after.server, before.server),
+        "µs",
+        None,
+    );
+    report.figure(
+        &format!("bench client CPU per {unit}"),
+        per_unit(after.bench, before.bench),
+        "µs",
+        None,
+    );
+    if after.writer > 0.0 && seconds > 0.0 {
+        report.figure(
+            "SQLite writer thread busy",
+            (after.writer - before.writer) / seconds * 100.0,
+            "%",
+            None,
+        );
+    }
+}
+
 pub fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len).with_message(what.to_owned());
     bar.set_style(

@@ -66,6 +66,7 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
         .collect::<anyhow::Result<Vec<String>>>()?;
     placing.finish();
 
+    let cpu_before = run.server.cpu();
     let answers = burst(&api, ids.len(), args.connections, "updates answered", |i| {
         (
             admin.clone(),
@@ -74,6 +75,12 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
         )
     })
     .await;
+    let cpu_after = run.server.cpu();
+    // From the release of the burst to its last answer (setup before the release excluded).
+    let burst_seconds = answers
+        .iter()
+        .map(|(_, done)| done.as_secs_f64())
+        .fold(0.0, f64::max);
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     let mut latency = Latency::default();
     let mut acknowledged = Vec::new();
@@ -130,6 +137,15 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
         lost as f64,
         "updates",
         Some(Target::Exactly(0.0)),
+    );
+    report.figure("burst drained in", burst_seconds * 1000.0, "ms", None);
+    crate::scenarios::cpu_figures(
+        &mut report,
+        cpu_before,
+        cpu_after,
+        args.updates as f64,
+        "update",
+        burst_seconds,
     );
     run.memory(&mut report);
     report.detail("errors", json!(kinds));
