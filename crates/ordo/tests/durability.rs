@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 const SKU: &str = "NL-JKT-M";
+const KILLS: usize = 5;
 
 struct Server {
     child: Child,
@@ -98,52 +99,24 @@ async fn every_acknowledged_order_survives_kill_9_mid_burst() {
     let customer = login(&client, &server.base, "ada@customer.example").await;
     let stored_before = pending_units(&client, &server.base, &customer).await;
 
-    // 16 customers' worth of connections placing one-unit orders as fast as they can.
+    // Five times: a burst of placements from 16 connections, killed once it is well under way
+    // (several kills, because the moment of a kill decides which batch it cuts short).
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
-    let order = json!({ "currency": "EUR", "items": [{ "sku": SKU, "quantity": 1 }],
-        "shipping_address": { "name": "Ada", "line1": "1 Loop Road", "city": "London",
-                              "postal_code": "N1", "country": "GB" } });
-    let workers: Vec<_> = (0..16)
-        .map(|_| {
-            let (client, base, token, order, acknowledged) = (
-                client.clone(),
-                server.base.clone(),
-                customer.clone(),
-                order.clone(),
-                Arc::clone(&acknowledged),
-            );
-            tokio::spawn(async move {
-                loop {
-                    let sent = client
-                        .post(format!("{base}/api/v1/orders"))
-                        .bearer_auth(&token)
-                        .json(&order)
-                        .send()
-                        .await;
-                    let Ok(response) = sent else { return };
-                    if response.status() != 201 {
-                        continue;
-                    }
-                    let Ok(body) = response.json::<Value>().await else {
-                        return;
-                    };
-                    acknowledged
-                        .lock()
-                        .unwrap()
-                        .push(body["id"].as_str().unwrap().to_owned());
-                }
-            })
-        })
-        .collect();
-    // Kill it once the burst is well under way, with requests in flight.
-    while acknowledged.lock().unwrap().len() < 300 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     let mut server = server;
-    server.child.kill().unwrap(); // SIGKILL: no shutdown, no final checkpoint
-    server.child.wait().unwrap();
-    for w in workers {
-        w.await.unwrap();
+    for cycle in 0..KILLS {
+        if cycle > 0 {
+            server = serve(&data);
+        }
+        let target = acknowledged.lock().unwrap().len() + 300;
+        let workers = burst(&client, &server.base, &customer, &acknowledged);
+        while acknowledged.lock().unwrap().len() < target {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        server.child.kill().unwrap(); // SIGKILL: no shutdown, no final checkpoint
+        server.child.wait().unwrap();
+        for w in workers {
+            w.await.unwrap();
+        }
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
     drop(server);
@@ -181,6 +154,51 @@ async fn every_acknowledged_order_survives_kill_9_mid_burst() {
         stored - stored_before,
         "stock reserved does not match the orders stored"
     );
+}
+
+/// 16 connections placing one-unit orders as fast as they can until the server dies; the id
+/// of every order answered 201 goes into `acknowledged`.
+fn burst(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    acknowledged: &Arc<Mutex<Vec<String>>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let order = json!({ "currency": "EUR", "items": [{ "sku": SKU, "quantity": 1 }],
+        "shipping_address": { "name": "Ada", "line1": "1 Loop Road", "city": "London",
+                              "postal_code": "N1", "country": "GB" } });
+    (0..16)
+        .map(|_| {
+            let (client, url, token, order, acknowledged) = (
+                client.clone(),
+                format!("{base}/api/v1/orders"),
+                token.to_owned(),
+                order.clone(),
+                Arc::clone(acknowledged),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&order)
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { return };
+                    if response.status() != 201 {
+                        continue;
+                    }
+                    let Ok(body) = response.json::<Value>().await else {
+                        return;
+                    };
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(body["id"].as_str().unwrap().to_owned());
+                }
+            })
+        })
+        .collect()
 }
 
 /// Units of the SKU in the customer's pending orders, over every page of their orders.
