@@ -171,40 +171,13 @@ impl Server {
     }
 }
 
-async fn admin_conn(admin_url: &str) -> anyhow::Result<sqlx::PgConnection> {
-    use sqlx::Connection;
-    sqlx::PgConnection::connect(admin_url)
-        .await
-        .with_context(|| format!("Failed to connect to PostgreSQL at {admin_url}"))
-}
-
-/// Creates database `name` (the bench's own name: letters, digits, `_`) beside `admin_url`'s and returns its URL.
+/// A fresh database for this run (dropping a leftover of the same name first).
 pub async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
-    let mut conn = admin_conn(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .context("a PostgreSQL URL ends in /database")?;
-    Ok(format!("{base}/{name}"))
+    ordo_store_postgres::admin::drop_database(admin_url, name).await?;
+    ordo_store_postgres::admin::create_database(admin_url, name).await
 }
 
-pub async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let mut conn = admin_conn(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
-}
+pub use ordo_store_postgres::admin::drop_database;
 
 /// CPU seconds used so far by the process or thread whose `/proc/.../stat` this is (user +
 /// system; the kernel counts in ticks of 1/100 s on Linux).

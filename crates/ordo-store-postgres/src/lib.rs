@@ -88,4 +88,5 @@ impl PostgresStore {
     }
 }
 
+pub mod admin;
 pub mod testing;

@@ -87,17 +87,10 @@ impl TestDatabase {
         if !available().await {
             return None;
         }
-        let admin = admin_url();
         let name = format!("ordo_test_{}", uuid::Uuid::now_v7().simple());
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
+        let url = crate::admin::create_database(&admin_url(), &name)
             .await
             .expect("create the test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
         Some((DatabaseGuard(name), url))
     }
 
@@ -109,13 +102,7 @@ impl TestDatabase {
 
 /// Drops a test database, disconnecting anyone still in it.
 pub async fn drop_database(name: &str) {
-    let mut conn = PgConnection::connect(&admin_url())
+    crate::admin::drop_database(&admin_url(), name)
         .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .expect("drop the test database");
+        .expect("drop the test database");
 }
