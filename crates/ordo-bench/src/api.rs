@@ -11,6 +11,8 @@ use rand::RngExt;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
+use crate::scenarios::bar;
+
 /// The demo admin that `ordo serve --demo` creates; the bench seeds everything else with it.
 pub const ADMIN_EMAIL: &str = "admin@ordo.example";
 pub const PASSWORD: &str = ordo_app::demo::PASSWORD;
@@ -121,7 +123,7 @@ impl Api {
         self.call(reqwest::Method::GET, token, path, None).await
     }
 
-    async fn expect(&self, answer: Answer, what: &str) -> anyhow::Result<Value> {
+    fn expect(&self, answer: Answer, what: &str) -> anyhow::Result<Value> {
         if !answer.status.is_success() {
             bail!("{what} failed: {} {}", answer.status, answer.body);
         }
@@ -136,11 +138,36 @@ impl Api {
                 &json!({ "email": email, "password": password }),
             )
             .await;
-        let body = self.expect(answer, &format!("login as {email}")).await?;
+        let body = self.expect(answer, &format!("login as {email}"))?;
         body["token"]
             .as_str()
             .map(str::to_owned)
             .context("login answered without a token")
+    }
+
+    /// Seeds what a scenario needs, as the demo admin, under names of its own (so runs against
+    /// one server do not collide): `skus` SKUs with `on_hand` units each, and `customers`
+    /// customers logged in.
+    pub async fn shop(
+        &self,
+        scenario: &str,
+        skus: usize,
+        on_hand: i64,
+        customers: usize,
+    ) -> anyhow::Result<Shop> {
+        let admin = self.admin().await?;
+        let tag = format!("{scenario}{}", std::process::id());
+        let seeding = bar(skus as u64, "seeding the catalog (SKUs)");
+        let skus = self.catalog(&admin, &tag, skus, on_hand, &seeding).await?;
+        seeding.finish();
+        let logins = bar(customers as u64, "logging customers in");
+        let customers = self.customers(&admin, &tag, customers, &logins).await?;
+        logins.finish();
+        Ok(Shop {
+            admin,
+            skus,
+            customers,
+        })
     }
 
     pub async fn admin(&self) -> anyhow::Result<String> {
@@ -161,8 +188,7 @@ impl Api {
             .map(|i| async move {
                 let email = format!("{tag}-{i}@bench.example");
                 let body = json!({ "email": email, "password": PASSWORD, "role": "customer" });
-                self.expect(self.post(admin, "/users", &body).await, "create a customer")
-                    .await?;
+                self.expect(self.post(admin, "/users", &body).await, "create a customer")?;
                 let token = self.login(&email, PASSWORD).await;
                 progress.inc(1);
                 token
@@ -183,17 +209,15 @@ impl Api {
         on_hand: i64,
         progress: &indicatif::ProgressBar,
     ) -> anyhow::Result<Vec<String>> {
-        let vendor = self
-            .expect(
-                self.post(
-                    admin,
-                    "/vendors",
-                    &json!({ "name": format!("Bench {tag}") }),
-                )
-                .await,
-                "create the vendor",
+        let vendor = self.expect(
+            self.post(
+                admin,
+                "/vendors",
+                &json!({ "name": format!("Bench {tag}") }),
             )
-            .await?;
+            .await,
+            "create the vendor",
+        )?;
         let vendor_id = vendor["id"].as_str().context("vendor id")?.to_owned();
         let all: Vec<String> = (0..skus).map(|i| format!("{tag}-{i:06}")).collect();
         let products: Vec<&[String]> = all.chunks(10).collect();
@@ -211,8 +235,7 @@ impl Api {
                         .collect();
                     let body = json!({ "vendor_id": vendor_id, "title": format!("Product {}", chunk[0]),
                                        "variants": variants });
-                    self.expect(self.post(admin, "/products", &body).await, "create a product")
-                        .await?;
+                    self.expect(self.post(admin, "/products", &body).await, "create a product")?;
                     for sku in chunk {
                         let answer = self
                             .call(
@@ -222,7 +245,7 @@ impl Api {
                                 Some(&json!({ "on_hand": on_hand })),
                             )
                             .await;
-                        self.expect(answer, "set stock").await?;
+                        self.expect(answer, "set stock")?;
                     }
                     progress.inc(chunk.len() as u64);
                     Ok::<_, anyhow::Error>(())
@@ -234,6 +257,13 @@ impl Api {
         results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
         Ok(all)
     }
+}
+
+/// What [`Api::shop`] seeded: the admin's token, the SKUs, the customers' tokens.
+pub struct Shop {
+    pub admin: String,
+    pub skus: Vec<String>,
+    pub customers: Vec<String>,
 }
 
 /// An order of 1–5 distinct random SKUs, one to three units each.

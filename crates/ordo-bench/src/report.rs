@@ -225,21 +225,16 @@ fn machine() -> Value {
     })
 }
 
-/// One second of a run: how many answers completed and how long they took.
-#[derive(Clone, Default)]
-pub struct Second {
-    pub latency: Latency,
-}
-
-/// Latency over time (p50, p99, max per second) as an SVG line chart.
-pub fn chart(path: &Path, title: &str, seconds: &[Second]) -> anyhow::Result<()> {
+/// Latency over time (p50, p99, max per second; one histogram a second) as an SVG line chart,
+/// with the answers per second beneath.
+pub fn chart(path: &Path, title: &str, seconds: &[Latency]) -> anyhow::Result<()> {
     use plotters::prelude::*;
     let series = |f: &dyn Fn(&Latency) -> f64| -> Vec<(f64, f64)> {
         seconds
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.latency.count() > 0)
-            .map(|(i, s)| (i as f64 + 1.0, f(&s.latency)))
+            .filter(|(_, s)| s.count() > 0)
+            .map(|(i, s)| (i as f64 + 1.0, f(s)))
             .collect()
     };
     let p50 = series(&|l| l.ms(0.5));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::api::{self, Api};
-use crate::report::{Latency, Report, Second, Target};
+use crate::report::{Latency, Report, Target};
 use crate::scenarios::{Ceiling, Run, bar, spinner};
 
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
@@ -35,47 +35,42 @@ pub struct Args {
 
 struct Tally {
     latency: Latency,
-    seconds: Vec<Second>,
+    /// Latency of the answers that completed in each second of the run.
+    seconds: Vec<Latency>,
     kinds: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn new(seconds: u64) -> Self {
+        Self {
+            latency: Latency::default(),
+            seconds: vec![Latency::default(); seconds as usize + 1],
+            kinds: BTreeMap::new(),
+        }
+    }
 }
 
 pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     let api = Api::new(&run.server.url, api::http1(args.connections));
-    let admin = api.admin().await?;
-    let tag = format!("co{}", std::process::id());
-    let seeding = bar(args.skus as u64, "seeding catalog (SKUs)");
-    let skus = Arc::new(
-        api.catalog(&admin, &tag, args.skus, 1_000_000_000, &seeding)
-            .await?,
-    );
-    seeding.finish();
-    let logins = bar(args.connections as u64, "logging customers in");
-    let tokens = api
-        .customers(&admin, &tag, args.connections, &logins)
+    let shop = api
+        .shop("co", args.skus, 1_000_000_000, args.connections)
         .await?;
-    logins.finish();
+    let skus = Arc::new(shop.skus);
 
     let total = args.warmup + args.seconds;
-    let tally = Arc::new(Mutex::new(Tally {
-        latency: Latency::default(),
-        seconds: vec![Second::default(); args.seconds as usize + 1],
-        kinds: BTreeMap::new(),
-    }));
+    let tally = Arc::new(Mutex::new(Tally::new(args.seconds)));
     let progress = bar(total, "placing orders (seconds)");
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let end = measure_from + Duration::from_secs(args.seconds);
-    let workers: Vec<_> = tokens
+    let workers: Vec<_> = shop
+        .customers
         .into_iter()
         .map(|token| {
             let (api, skus, tally) = (api.clone(), Arc::clone(&skus), Arc::clone(&tally));
             tokio::spawn(async move {
                 // Each worker keeps its own tally and merges once: no lock per request.
-                let mut mine = Tally {
-                    latency: Latency::default(),
-                    seconds: vec![Second::default(); (end - measure_from).as_secs() as usize + 1],
-                    kinds: BTreeMap::new(),
-                };
+                let mut mine = Tally::new((end - measure_from).as_secs());
                 loop {
                     let sent = Instant::now();
                     if sent >= end {
@@ -90,13 +85,13 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
                     *mine.kinds.entry(answer.kind()).or_default() += 1;
                     if answer.status.as_u16() == 201 {
                         mine.latency.record(answer.latency);
-                        mine.seconds[second].latency.record(answer.latency);
+                        mine.seconds[second].record(answer.latency);
                     }
                 }
                 let mut all = tally.lock().expect("tally");
                 all.latency.add(&mine.latency);
                 for (total, s) in all.seconds.iter_mut().zip(&mine.seconds) {
-                    total.latency.add(&s.latency);
+                    total.add(s);
                 }
                 for (k, n) in mine.kinds {
                     *all.kinds.entry(k).or_default() += n;
@@ -171,7 +166,7 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     report.detail(
         "per_second",
         json!(tally.seconds.iter().map(|s| json!({
-            "answers": s.latency.count(), "p50_ms": s.latency.ms(0.5), "p99_ms": s.latency.ms(0.99), "max_ms": s.latency.max_ms()
+            "answers": s.count(), "p50_ms": s.ms(0.5), "p99_ms": s.ms(0.99), "max_ms": s.max_ms()
         })).collect::<Vec<_>>()),
     );
     if let Some(path) = &args.chart {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::api::{self, Api};
 use crate::report::{Latency, Report, Target};
-use crate::scenarios::{Run, bar, burst};
+use crate::scenarios::{Run, burst};
 
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
 pub struct Args {
@@ -28,17 +28,8 @@ pub struct Args {
 
 pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     let api = Api::new(&run.server.url, api::http1(32));
-    let admin = api.admin().await?;
-    let tag = format!("fs{}", std::process::id());
-    let seeding = bar(1, "seeding the SKU on sale");
-    let sku = api
-        .catalog(&admin, &tag, 1, args.units, &seeding)
-        .await?
-        .remove(0);
-    seeding.finish();
-    let logins = bar(args.accounts as u64, "logging buyers in");
-    let tokens = api.customers(&admin, &tag, args.accounts, &logins).await?;
-    logins.finish();
+    let shop = api.shop("fs", 1, args.units, args.accounts).await?;
+    let (admin, sku, tokens) = (shop.admin, &shop.skus[0], shop.customers);
 
     let order = api::order_of(&[json!({ "sku": sku, "quantity": 1 })]);
     let answers = burst(
