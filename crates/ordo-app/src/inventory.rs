@@ -91,7 +91,10 @@ impl App {
                 tx.enqueue(&OutboxMessage {
             topic: "stock.updated".into(),
             key: sku.to_string(),
-            payload: json!({ "sku": sku, "location": code, "on_hand": on_hand, "actor": actor }),
+            payload: serde_json::value::to_raw_value(
+                &json!({ "sku": sku, "location": code, "on_hand": on_hand, "actor": actor }),
+            )
+            .map_err(|e| AppError::Internal(e.into()))?,
             created_at: now,
         })
         .await?;

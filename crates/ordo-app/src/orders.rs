@@ -148,13 +148,14 @@ fn sold_out_hint(sold_out: &moka::sync::Cache<String, ()>, c: &Checked) -> AppRe
     Ok(())
 }
 
-fn outbox_for(event: &OrderEvent) -> OutboxMessage {
-    OutboxMessage {
+fn outbox_for(event: &OrderEvent) -> AppResult<OutboxMessage> {
+    Ok(OutboxMessage {
         topic: event.event_type.clone(),
         key: event.order_id.to_string(),
-        payload: serde_json::to_value(event).unwrap_or_default(),
+        payload: serde_json::value::to_raw_value(event)
+            .map_err(|e| AppError::Internal(e.into()))?,
         created_at: event.at,
-    }
+    })
 }
 
 impl App {
@@ -357,7 +358,7 @@ async fn act(
         }
         other => other?,
     }
-    tx.enqueue(&outbox_for(&event)).await?;
+    tx.enqueue(&outbox_for(&event)?).await?;
     Ok(order)
 }
 
@@ -495,7 +496,7 @@ async fn place(
     let event = order.placed_event(*actor);
     tx.insert_order(&order).await?;
     tx.append_event(&event).await?;
-    tx.enqueue(&outbox_for(&event)).await?;
+    tx.enqueue(&outbox_for(&event)?).await?;
     Ok(Placed {
         order,
         replayed: false,

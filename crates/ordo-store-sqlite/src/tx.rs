@@ -425,7 +425,7 @@ impl StoreTx for SqliteTx {
     async fn enqueue(&mut self, m: &OutboxMessage) -> StoreResult<()> {
         self.execute(
             sql::ENQUEUE,
-            params![m.topic, m.key, json(&m.payload)?, ts(&m.created_at)],
+            params![m.topic, m.key, m.payload.get(), ts(&m.created_at)],
         )?;
         Ok(())
     }

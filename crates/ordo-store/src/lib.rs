@@ -108,7 +108,9 @@ pub struct OutboxMessage {
     pub topic: String,
     /// The aggregate it concerns (an order id, a SKU): consumers keep per-key order.
     pub key: String,
-    pub payload: serde_json::Value,
+    /// JSON text, serialized once by the writer of the change and stored as it is (no
+    /// intermediate `Value` tree on the write path).
+    pub payload: Box<serde_json::value::RawValue>,
     pub created_at: DateTime<Utc>,
 }
 
