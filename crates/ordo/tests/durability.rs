@@ -62,16 +62,17 @@ async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
+/// GET `url` as `token`; the body as JSON (Null when it is not 200).
+async fn get_json(client: &reqwest::Client, url: String, token: &str) -> Value {
+    let response = client.get(url).bearer_auth(token).send().await.unwrap();
+    if response.status() != 200 {
+        return Value::Null;
+    }
+    response.json().await.unwrap()
+}
+
 async fn reserved(client: &reqwest::Client, base: &str, admin: &str) -> i64 {
-    let stock: Value = client
-        .get(format!("{base}/api/v1/inventory/{SKU}"))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stock = get_json(client, format!("{base}/api/v1/inventory/{SKU}"), admin).await;
     stock["locations"]
         .as_array()
         .unwrap()
@@ -125,15 +126,13 @@ async fn every_acknowledged_order_survives_kill_9_mid_burst() {
     let admin = login(&client, &server.base, "admin@ordo.example").await;
     let mut lost = Vec::new();
     for id in &acknowledged {
-        let events = client
-            .get(format!("{}/api/v1/orders/{id}/events", server.base))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        let ok = events.status() == 200
-            && events.json::<Value>().await.unwrap()["data"][0]["type"] == "order.placed";
-        if !ok {
+        let events = get_json(
+            &client,
+            format!("{}/api/v1/orders/{id}/events", server.base),
+            &admin,
+        )
+        .await;
+        if events["data"][0]["type"] != "order.placed" {
             lost.push(id.clone());
         }
     }
@@ -210,15 +209,7 @@ async fn pending_units(client: &reqwest::Client, base: &str, token: &str) -> i64
         if let Some(a) = &after {
             url.push_str(&format!("&starting_after={a}"));
         }
-        let page: Value = client
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(client, url, token).await;
         let orders = page["data"].as_array().unwrap();
         units += orders
             .iter()
