@@ -19,7 +19,7 @@ use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::Sku;
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{OrderId, UserId};
-use ordo_domain::inventory::{Quantity, allocate};
+use ordo_domain::inventory::{Quantity, StockEffect, allocate};
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{
     Action, ActionInput, Order, OrderEvent, OrderLine, OrderStatus, TransitionError, decide,
@@ -300,16 +300,17 @@ impl App {
             }
         }
         let actor = *actor;
-        let order = with_retry(|| {
+        let (order, effect) = with_retry(|| {
             let (input, now) = (input.clone(), self.now());
             self.write(move |tx| {
                 Box::pin(async move { act(tx, &actor, id, action, input, now).await })
             })
         })
         .await?;
-        // A cancellation may have given stock back.
-        for line in &order.lines {
-            self.sold_out.invalidate(line.sku.as_str());
+        if effect.frees_stock() {
+            for line in &order.lines {
+                self.sold_out.invalidate(line.sku.as_str());
+            }
         }
         tracing::info!(order_id = %id, action = %action, status = %order.status, "order changed");
         Ok(order)
@@ -324,7 +325,7 @@ async fn act(
     action: Action,
     input: ActionInput,
     now: DateTime<Utc>,
-) -> AppResult<Order> {
+) -> AppResult<(Order, StockEffect)> {
     let mut order = match tx.order_for_update(id).await? {
         Some(order) if order.visible_to(actor) => order,
         _ => return Err(AppError::NotFound("order")),
@@ -359,7 +360,7 @@ async fn act(
         other => other?,
     }
     tx.enqueue(&outbox_for(&event)?).await?;
-    Ok(order)
+    Ok((order, transition.stock))
 }
 
 /// Applies a transition's stock effect to every (SKU, location) the order reserved, in SKU
@@ -367,7 +368,7 @@ async fn act(
 async fn apply_stock_effect(
     tx: &mut dyn StoreTx,
     order: &Order,
-    effect: ordo_domain::inventory::StockEffect,
+    effect: StockEffect,
 ) -> AppResult<()> {
     let mut moves: Vec<_> = order
         .lines

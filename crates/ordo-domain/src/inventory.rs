@@ -118,6 +118,12 @@ pub enum StockEffect {
 }
 
 impl StockEffect {
+    /// Whether the step makes units available again (`on_hand - reserved` grows).
+    pub fn frees_stock(self) -> bool {
+        let (on_hand, reserved) = self.deltas(1);
+        on_hand - reserved > 0
+    }
+
     /// The change to (`on_hand`, `reserved`) for `quantity` units.
     pub fn deltas(self, quantity: u32) -> (i64, i64) {
         let q = i64::from(quantity);
@@ -140,6 +146,14 @@ mod tests {
             on_hand,
             reserved,
         }
+    }
+
+    #[test]
+    fn only_release_and_restock_free_stock() {
+        assert!(StockEffect::Release.frees_stock());
+        assert!(StockEffect::Restock.frees_stock());
+        assert!(!StockEffect::Commit.frees_stock());
+        assert!(!StockEffect::None.frees_stock());
     }
 
     #[test]
