@@ -69,3 +69,23 @@ typed_id!(
     /// An order: what one customer bought from one vendor.
     OrderId
 );
+typed_id!(
+    /// One checkout: the orders (one per vendor) placed together from one cart.
+    CheckoutId
+);
+typed_id!(
+    /// A shopping cart, a guest's or a customer's.
+    CartId
+);
+typed_id!(
+    /// A promotion (code-based or automatic).
+    PromotionId
+);
+typed_id!(
+    /// A pricing rule the admin maintains: a tax rule, a shipping rate or an FX rate.
+    RuleId
+);
+typed_id!(
+    /// One recorded stock adjustment (receipt, correction, damage).
+    AdjustmentId
+);

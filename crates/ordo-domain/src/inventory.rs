@@ -104,6 +104,74 @@ pub fn allocate(levels: &[StockLevel], quantity: Quantity) -> Result<Vec<Allocat
     Ok(out)
 }
 
+/// When a product's stock is taken for an order: a setting per product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockDeduction {
+    /// Reserved when the order is placed (with a time limit for payment), taken at payment.
+    /// No paying customer ever finds their item gone.
+    #[default]
+    AtOrder,
+    /// Only checked when the order is placed; taken at payment. Stock is never held for
+    /// unpaid orders, so a payment may find it gone: the order is then cancelled
+    /// (`insufficient_stock`) and nothing is charged.
+    AtPayment,
+}
+
+impl StockDeduction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockDeduction::AtOrder => "at_order",
+            StockDeduction::AtPayment => "at_payment",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        match raw {
+            "at_order" => Ok(StockDeduction::AtOrder),
+            "at_payment" => Ok(StockDeduction::AtPayment),
+            _ => Err(ParseError::new(
+                "invalid_stock_deduction",
+                "stock_deduction is at_order or at_payment",
+            )),
+        }
+    }
+}
+
+/// Why stock was adjusted by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentReason {
+    /// Goods arrived.
+    Receipt,
+    /// A count found a different number.
+    Correction,
+    /// Units broken, spoiled or lost.
+    Damage,
+}
+
+impl AdjustmentReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdjustmentReason::Receipt => "receipt",
+            AdjustmentReason::Correction => "correction",
+            AdjustmentReason::Damage => "damage",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        match raw {
+            "receipt" => Ok(Self::Receipt),
+            "correction" => Ok(Self::Correction),
+            "damage" => Ok(Self::Damage),
+            _ => Err(ParseError::new(
+                "invalid_reason",
+                "reason is receipt, correction or damage",
+            )),
+        }
+    }
+}
+
 /// What a change in an order's life does to its stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
