@@ -16,7 +16,7 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Utc};
-use ordo_domain::identity::{Actor, EmailAddress, Password, User};
+use ordo_domain::identity::{Actor, EmailAddress, Password, Role, User};
 use ordo_store::Session;
 use sha2::{Digest, Sha256};
 
@@ -31,6 +31,8 @@ pub struct LoginGrant {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     pub user: User,
+    /// The customer's cart after a guest cart was merged into it at login.
+    pub cart_id: Option<ordo_domain::ids::CartId>,
 }
 
 /// Argon2 needs 19 MiB and tens of milliseconds of CPU per hash. Hashes run on a fixed set of
@@ -112,7 +114,13 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 }
 
 impl App {
-    pub async fn login(&self, email: &str, password: String) -> AppResult<LoginGrant> {
+    /// Logs in. A customer who brings a guest cart's token gets that cart merged into theirs.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        cart_token: Option<&str>,
+    ) -> AppResult<LoginGrant> {
         // An unparseable e-mail is just a failed login: no hint about which part was wrong.
         let creds = match EmailAddress::parse(email) {
             Ok(email) => self.store.credentials(&email).await?,
@@ -138,12 +146,26 @@ impl App {
             expires_at: now + self.settings.session_ttl,
         };
         let stored = session.clone();
-        self.write(move |tx| Box::pin(async move { Ok(tx.insert_session(&stored).await?) }))
+        let guest = match cart_token {
+            Some(t) if creds.user.role == Role::Customer => {
+                self.store.cart_by_token(&token_hash(t)).await?
+            }
+            _ => None,
+        };
+        let customer = creds.user.id;
+        let cart_id = self
+            .write(move |tx| {
+                Box::pin(async move {
+                    tx.insert_session(&stored).await?;
+                    crate::carts::merge_at_login(tx, customer, guest, now).await
+                })
+            })
             .await?;
         Ok(LoginGrant {
             token,
             expires_at: session.expires_at,
             user: creds.user,
+            cart_id,
         })
     }
 

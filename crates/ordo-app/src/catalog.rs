@@ -4,7 +4,9 @@ use ordo_domain::ParseError;
 use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, Variant, Vendor};
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{LocationId, ProductId, VariantId, VendorId};
+use ordo_domain::inventory::{StockDeduction, parse_on_hand};
 use ordo_domain::money::{Currency, Money};
+use ordo_domain::pricing::TaxClass;
 use ordo_store::{StoreError, constraints};
 
 use crate::{App, AppError, AppResult};
@@ -13,6 +15,10 @@ use crate::{App, AppError, AppResult};
 pub struct NewProduct {
     pub vendor_id: VendorId,
     pub title: String,
+    /// `standard` when not given.
+    pub tax_class: Option<String>,
+    /// `at_order` (default) or `at_payment`.
+    pub stock_deduction: Option<String>,
     pub variants: Vec<NewVariant>,
 }
 
@@ -21,6 +27,8 @@ pub struct NewVariant {
     pub sku: String,
     pub title: Option<String>,
     pub prices: Vec<(String, i64)>,
+    pub weight_grams: Option<i64>,
+    pub low_stock_threshold: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -151,12 +159,38 @@ impl App {
                     .transpose()
                     .map_err(|e| e.at(at("title")))?,
                 prices,
+                weight_grams: match v.weight_grams {
+                    None => 0,
+                    Some(w) => u32::try_from(w)
+                        .ok()
+                        .filter(|w| *w <= 1_000_000_000)
+                        .ok_or_else(|| {
+                            ParseError::new(
+                                "invalid_weight",
+                                "weight_grams must be between 0 and 1000000000",
+                            )
+                            .at(at("weight_grams"))
+                        })?,
+                },
+                low_stock_threshold: v
+                    .low_stock_threshold
+                    .map(parse_on_hand)
+                    .transpose()
+                    .map_err(|e| e.at(at("low_stock_threshold")))?,
             });
         }
         let product = Product {
             id: ProductId::new(),
             vendor_id: input.vendor_id,
             title: Name::parse(&input.title).map_err(|e| e.at("title"))?,
+            tax_class: match &input.tax_class {
+                Some(c) => TaxClass::parse(c).map_err(|e| e.at("tax_class"))?,
+                None => TaxClass::standard(),
+            },
+            stock_deduction: match &input.stock_deduction {
+                Some(d) => StockDeduction::parse(d).map_err(|e| e.at("stock_deduction"))?,
+                None => StockDeduction::AtOrder,
+            },
             variants,
         };
         product.check()?;

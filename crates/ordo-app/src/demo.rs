@@ -9,6 +9,7 @@ use ordo_domain::ids::VendorId;
 
 use crate::catalog::{NewLocation, NewProduct, NewVariant};
 use crate::orders::PlaceOrder;
+use crate::pricing::PricingImport;
 use crate::users::NewUser;
 use crate::{App, AppResult};
 
@@ -125,6 +126,8 @@ impl App {
             .create_user(&sys, user("carrier@parcelfast.example", "carrier", None))
             .await?;
 
+        self.import_pricing(&sys, &demo_pricing()).await?;
+
         let mut skus = Vec::new();
         for v in VENDORS {
             let vendor = self.create_vendor(&sys, v.name).await?;
@@ -144,12 +147,16 @@ impl App {
                 let product = NewProduct {
                     vendor_id: vendor.id,
                     title: (*title).into(),
+                    tax_class: None,
+                    stock_deduction: None,
                     variants: variants
                         .iter()
                         .map(|(sku, vt, eur, usd)| NewVariant {
                             sku: (*sku).into(),
                             title: Some((*vt).into()),
                             prices: vec![("EUR".into(), *eur), ("USD".into(), *usd)],
+                            weight_grams: Some(400),
+                            low_stock_threshold: Some(5),
                         })
                         .collect(),
                 };
@@ -259,6 +266,7 @@ impl App {
                         currency: currency.into(),
                         items: items.iter().map(|(s, q)| ((*s).into(), *q)).collect(),
                         shipping_address: address.clone(),
+                        promo_code: None,
                     },
                 )
                 .await?;
@@ -312,4 +320,37 @@ fn demo_logins() -> Vec<DemoLogin> {
             "three orders, one cancelled",
         ),
     ]
+}
+
+/// The demo's pricing rules: VAT inside the price in Europe and Japan, sales tax on top in two
+/// US states, shipping by zone with free shipping over 50 EUR in Europe, two FX rates (JPY and
+/// GBP have no price of their own) and one limited welcome code.
+fn demo_pricing() -> PricingImport {
+    serde_json::from_value(serde_json::json!({
+        "tax_rules": [
+            {"country": "DE", "rate": "19", "mode": "inclusive", "name": "MwSt. 19%"},
+            {"country": "FR", "rate": "20", "mode": "inclusive", "name": "TVA 20%"},
+            {"country": "GB", "rate": "20", "mode": "inclusive", "name": "VAT 20%"},
+            {"country": "JP", "rate": "10", "mode": "inclusive", "name": "消費税 10%"},
+            {"country": "US", "region": "CA", "rate": "7.25", "mode": "exclusive", "name": "CA sales tax"},
+            {"country": "US", "region": "NY", "rate": "4", "mode": "exclusive", "name": "NY sales tax"}
+        ],
+        "shipping_rates": [
+            {"name": "Europe standard", "countries": ["DE", "FR", "GB", "NL", "BE", "AT", "IT", "ES", "CH"],
+             "price": {"amount": 490, "currency": "EUR"}, "free_over": {"amount": 5000, "currency": "EUR"}},
+            {"name": "World", "price": {"amount": 1490, "currency": "EUR"}},
+            {"name": "US ground", "countries": ["US"], "price": {"amount": 599, "currency": "USD"}},
+            {"name": "World", "price": {"amount": 1990, "currency": "USD"}},
+            {"name": "World", "price": {"amount": 2400, "currency": "JPY"}},
+            {"name": "UK standard", "countries": ["GB"], "price": {"amount": 395, "currency": "GBP"}}
+        ],
+        "fx_rates": [
+            {"from": "EUR", "to": "JPY", "rate": "161.235", "rounding": "half_up"},
+            {"from": "EUR", "to": "GBP", "rate": "0.8571", "rounding": "half_even"}
+        ],
+        "promotions": [
+            {"code": "WELCOME10", "name": "10% off your first order", "percent": "10", "usage_limit": 1000}
+        ]
+    }))
+    .expect("the demo pricing rules are valid")
 }

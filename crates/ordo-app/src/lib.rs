@@ -15,10 +15,13 @@ use ordo_domain::order::{Action, OrderStatus};
 use ordo_store::{Store, StoreError, StoreTx};
 
 pub mod auth;
+pub mod carts;
 pub mod catalog;
+pub mod checkout;
 pub mod demo;
 pub mod inventory;
 pub mod orders;
+pub mod pricing;
 pub mod users;
 
 /// The application: the store plus settings the use cases need. Cheap to clone.
@@ -30,6 +33,8 @@ pub struct App {
     sessions: moka::sync::Cache<Vec<u8>, (ordo_domain::identity::User, DateTime<Utc>)>,
     /// SKUs just found with nothing available (see [`orders`]): refused at once for a moment.
     sold_out: moka::sync::Cache<String, ()>,
+    /// The pricing rules, read as one book (see [`pricing`]).
+    pricing: moka::sync::Cache<(), Arc<ordo_domain::pricing::PricingBook>>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -44,6 +49,13 @@ pub struct Settings {
     /// A restock or cancellation on this node ends it at once; on another node it may be
     /// refused for this long after stock came back. Zero turns the hint off.
     pub sold_out_ttl: std::time::Duration,
+    /// How long an unpaid order holds its stock before it is cancelled (`payment_timeout`).
+    pub reservation_ttl: chrono::Duration,
+    /// How long the pricing rules are used from memory: the most an admin's change on one
+    /// node can take to reach checkouts on the others.
+    pub pricing_ttl: std::time::Duration,
+    /// How often `ordo serve` looks for expired reservations.
+    pub expiry_sweep: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -52,6 +64,9 @@ impl Default for Settings {
             session_ttl: chrono::Duration::days(7),
             session_cache_ttl: std::time::Duration::from_secs(30),
             sold_out_ttl: std::time::Duration::from_millis(500),
+            reservation_ttl: chrono::Duration::minutes(15),
+            pricing_ttl: std::time::Duration::from_secs(1),
+            expiry_sweep: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -67,6 +82,10 @@ impl App {
             sold_out: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(settings.sold_out_ttl)
+                .build(),
+            pricing: moka::sync::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(settings.pricing_ttl)
                 .build(),
             settings: Arc::new(settings),
         }
@@ -127,6 +146,24 @@ pub enum AppError {
         available: i64,
         field: String,
     },
+    /// A payment found stock taken at payment gone; the order was cancelled instead (409).
+    #[error(
+        "not enough stock for {sku} at payment ({requested} wanted, {available} available): order {order_id} was cancelled"
+    )]
+    CancelledAtPayment {
+        order_id: ordo_domain::ids::OrderId,
+        sku: String,
+        requested: u32,
+        available: i64,
+    },
+    /// Well-formed, but the platform cannot serve it (422): no shipping to the destination, a
+    /// promotion code that does not apply.
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     /// Clashes with existing data (409): a taken e-mail, a reused idempotency key…
     #[error("{message}")]
     Conflict {
@@ -159,6 +196,18 @@ impl From<StoreError> for AppError {
 }
 
 impl AppError {
+    pub fn unprocessable(
+        code: &'static str,
+        message: impl Into<String>,
+        field: Option<&str>,
+    ) -> Self {
+        AppError::Unprocessable {
+            code,
+            message: message.into(),
+            field: field.map(str::to_owned),
+        }
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>, field: Option<&str>) -> Self {
         AppError::Conflict {
             code,

@@ -6,30 +6,33 @@
 //! sale. The hint can only refuse, never sell, so it cannot oversell; restocking or cancelling
 //! on this node clears it.
 //!
-//! Placing an order is one transaction: claim the idempotency key, price every line from the
-//! catalog, lock and reserve stock SKU by SKU (sorted, so concurrent orders never deadlock),
-//! write the order with its frozen snapshot, its first event and an outbox row. If any line
-//! cannot be served, nothing is kept. Every later step goes through the one transition table
-//! (`ordo_domain::order::decide`) and applies the stock effect the table names, in the same
-//! transaction as the event that records it.
+//! `POST /orders` is a checkout of one vendor's items (see [`crate::checkout`]): priced,
+//! reserved and recorded in one transaction, or not at all. Every later step goes through the
+//! one transition table (`ordo_domain::order::decide`) and applies the stock effect the table
+//! names, in the same transaction as the event that records it. Paying for stock taken at
+//! payment takes it then; if it is gone, the order is cancelled cleanly instead. Unpaid orders
+//! whose reservation ran out are cancelled (`payment_timeout`) by [`App::expire_reservations`].
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::Sku;
 use ordo_domain::identity::{Actor, Role};
-use ordo_domain::ids::{OrderId, UserId};
-use ordo_domain::inventory::{Quantity, StockEffect, allocate};
-use ordo_domain::money::{Currency, Money};
+use ordo_domain::ids::{CheckoutId, OrderId, UserId};
+use ordo_domain::inventory::{
+    Allocation, Quantity, StockDeduction, StockEffect, StockLevel, allocate,
+};
+use ordo_domain::money::Currency;
 use ordo_domain::order::{
-    Action, ActionInput, Order, OrderEvent, OrderLine, OrderStatus, TransitionError, decide,
+    Action, ActionInput, Order, OrderEvent, OrderStatus, TransitionError, decide,
 };
-use ordo_store::{
-    IdempotencyRecord, OrderQuery, OrderScope, OutboxMessage, StoreError, StoreTx, constraints,
-};
+use ordo_domain::pricing::parse_promo_code;
+use ordo_store::{OrderQuery, OrderScope, OutboxMessage, StoreError, StoreTx, constraints};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+use crate::checkout::{Basket, BasketSource, Checkout, Context, claim, place};
+use crate::inventory::note_low_stock;
 use crate::{App, AppError, AppResult, with_retry};
 
 /// An order as a customer asks for it, unchecked.
@@ -39,6 +42,7 @@ pub struct PlaceOrder {
     /// (SKU, quantity) in the customer's order.
     pub items: Vec<(String, i64)>,
     pub shipping_address: AddressInput,
+    pub promo_code: Option<String>,
 }
 
 /// The result of a placement: the order, and whether it was a replay of an earlier request.
@@ -55,32 +59,27 @@ pub struct OrderPage {
     pub has_more: bool,
 }
 
-/// A placement once parsed: everything a transaction needs, nothing left to check.
-#[derive(Debug, Clone)]
-struct Checked {
-    currency: Currency,
-    lines: Vec<(Sku, Quantity)>,
-    address: Address,
+/// SHA-256 of a canonical request, to tell a replay from a reused key. Computed only when the
+/// client sent an Idempotency-Key.
+pub(crate) fn fingerprint(canonical: &serde_json::Value) -> Vec<u8> {
+    Sha256::digest(canonical.to_string().as_bytes()).to_vec()
 }
 
-impl Checked {
-    /// SHA-256 of the canonical request, to tell a replay from a reused key. Computed only when
-    /// the client sent an Idempotency-Key.
-    fn fingerprint(&self) -> Vec<u8> {
-        let canonical = serde_json::json!({
-            "currency": self.currency,
-            "items": self.lines.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
-            "shipping_address": self.address,
-        });
-        Sha256::digest(canonical.to_string().as_bytes()).to_vec()
-    }
+fn order_fingerprint(b: &Basket) -> Vec<u8> {
+    fingerprint(&serde_json::json!({
+        "endpoint": "orders",
+        "currency": b.currency,
+        "items": b.lines.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
+        "shipping_address": b.address,
+        "promo_code": b.promo_code,
+    }))
 }
 
 pub const MAX_LINES: usize = 100;
 pub const MAX_PAGE: u32 = 100;
 pub const DEFAULT_PAGE: u32 = 20;
 
-fn check_placement(input: PlaceOrder) -> Result<Checked, ParseError> {
+fn check_placement(input: PlaceOrder) -> Result<Basket, ParseError> {
     let currency = Currency::parse(&input.currency).map_err(|e| e.at("currency"))?;
     if input.items.is_empty() {
         return Err(ParseError::new("empty_order", "an order needs at least one item").at("items"));
@@ -113,15 +112,22 @@ fn check_placement(input: PlaceOrder) -> Result<Checked, ParseError> {
             ..e
         }
     })?;
-    Ok(Checked {
+    let promo_code = input
+        .promo_code
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| parse_promo_code(&c))
+        .transpose()
+        .map_err(|e| e.at("promo_code"))?;
+    Ok(Basket {
         currency,
         lines,
-        address,
+        address: Some(address),
+        promo_code,
     })
 }
 
 /// An idempotency key: 1–255 visible ASCII characters (a UUID is typical).
-fn check_key(key: &str) -> Result<(), ParseError> {
+pub(crate) fn check_key(key: &str) -> Result<(), ParseError> {
     if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(())
     } else {
@@ -134,21 +140,25 @@ fn check_key(key: &str) -> Result<(), ParseError> {
 }
 
 /// Refuses the placement if one of its SKUs was just found with nothing available.
-fn sold_out_hint(sold_out: &moka::sync::Cache<String, ()>, c: &Checked) -> AppResult<()> {
+pub(crate) fn sold_out_hint(
+    sold_out: &moka::sync::Cache<String, ()>,
+    c: &Basket,
+    lines_field: &str,
+) -> AppResult<()> {
     for (i, (sku, quantity)) in c.lines.iter().enumerate() {
         if sold_out.contains_key(sku.as_str()) {
             return Err(AppError::InsufficientStock {
                 sku: sku.to_string(),
                 requested: quantity.get(),
                 available: 0,
-                field: format!("items[{i}].quantity"),
+                field: format!("{lines_field}[{i}].quantity"),
             });
         }
     }
     Ok(())
 }
 
-fn outbox_for(event: &OrderEvent) -> AppResult<OutboxMessage> {
+pub(crate) fn outbox_for(event: &OrderEvent) -> AppResult<OutboxMessage> {
     Ok(OutboxMessage {
         topic: event.event_type.clone(),
         key: event.order_id.to_string(),
@@ -175,19 +185,91 @@ impl App {
         if let Some(key) = idempotency_key {
             check_key(key)?;
         }
-        let checked = Arc::new(check_placement(input)?);
-        sold_out_hint(&self.sold_out, &checked)?;
-        let key: Option<Arc<str>> = idempotency_key.map(Arc::from);
-        let actor = *actor;
-        let placed = with_retry(|| {
-            let (c, key, now) = (Arc::clone(&checked), key.clone(), self.now());
+        let basket = check_placement(input)?;
+        let key = idempotency_key.map(|k| (k.to_owned(), order_fingerprint(&basket)));
+        let done = self
+            .run_checkout(
+                *actor,
+                customer,
+                key,
+                BasketSource::Direct(basket),
+                true,
+                "items",
+            )
+            .await?;
+        let order = done
+            .orders
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a checkout placed no order")))?;
+        if !done.replayed {
+            tracing::info!(order_id = %order.id, total = order.total.amount, "order placed");
+        }
+        Ok(Placed {
+            order,
+            replayed: done.replayed,
+        })
+    }
+
+    /// Runs a checkout transaction (with retries on collisions), consulting and feeding the
+    /// sold-out hint.
+    pub(crate) async fn run_checkout(
+        &self,
+        actor: Actor,
+        customer: UserId,
+        key: Option<(String, Vec<u8>)>,
+        source: BasketSource,
+        one_vendor: bool,
+        lines_field: &'static str,
+    ) -> AppResult<Checkout> {
+        if let BasketSource::Direct(basket) = &source {
+            sold_out_hint(&self.sold_out, basket, lines_field)?;
+        }
+        let source = Arc::new(source);
+        let key = key.map(Arc::new);
+        let book = self.pricing_book().await?;
+        let ttl = self.settings.reservation_ttl;
+        let done = with_retry(|| {
+            let (source, key, book, now) = (
+                Arc::clone(&source),
+                key.clone(),
+                Arc::clone(&book),
+                self.now(),
+            );
             let sold_out = self.sold_out.clone();
             self.write(move |tx| {
                 Box::pin(async move {
+                    let checkout_id = CheckoutId::new();
+                    if let Some((k, fingerprint)) = key.as_deref()
+                        && let Some(done) =
+                            claim(tx, customer, k, fingerprint, checkout_id, now).await?
+                    {
+                        return Ok(done);
+                    }
+                    let basket = match &*source {
+                        BasketSource::Direct(b) => b.clone(),
+                        BasketSource::Cart { id, address } => {
+                            crate::carts::basket_for_checkout(tx, *id, customer, address.clone())
+                                .await?
+                        }
+                    };
                     // Again once the unit's turn has come: the sale may have ended while it
                     // queued for the writer or a connection.
-                    sold_out_hint(&sold_out, &c)?;
-                    place(tx, &actor, customer, key.as_deref(), &c, now).await
+                    sold_out_hint(&sold_out, &basket, lines_field)?;
+                    let cx = Context {
+                        actor,
+                        customer,
+                        book: &book,
+                        now,
+                        reservation_ttl: ttl,
+                        one_vendor,
+                        lines_field,
+                    };
+                    let done = place(tx, cx, &basket, checkout_id).await?;
+                    if let BasketSource::Cart { id, .. } = &*source {
+                        crate::carts::close_cart(tx, *id, checkout_id, now).await?;
+                    }
+                    Ok(done)
                 })
             })
         })
@@ -201,10 +283,7 @@ impl App {
                 self.sold_out.insert(sku.clone(), ());
             }
         })?;
-        if !placed.replayed {
-            tracing::info!(order_id = %placed.order.id, total = placed.order.total.amount, "order placed");
-        }
-        Ok(placed)
+        Ok(done)
     }
 
     pub async fn order(&self, actor: &Actor, id: OrderId) -> AppResult<Order> {
@@ -299,22 +378,78 @@ impl App {
                 .into());
             }
         }
-        let actor = *actor;
-        let (order, effect) = with_retry(|| {
+        self.act_as(*actor, id, action, input).await
+    }
+
+    /// Runs one action as one transaction (with retries on collisions).
+    async fn act_as(
+        &self,
+        actor: Actor,
+        id: OrderId,
+        action: Action,
+        input: ActionInput,
+    ) -> AppResult<Order> {
+        let acted = with_retry(|| {
             let (input, now) = (input.clone(), self.now());
             self.write(move |tx| {
                 Box::pin(async move { act(tx, &actor, id, action, input, now).await })
             })
         })
         .await?;
-        if effect.frees_stock() {
-            for line in &order.lines {
+        if acted.effect.frees_stock() {
+            for line in &acted.order.lines {
                 self.sold_out.invalidate(line.sku.as_str());
             }
         }
+        let order = acted.order;
         tracing::info!(order_id = %id, action = %action, status = %order.status, "order changed");
-        Ok(order)
+        match acted.short {
+            // The payment found stock taken at payment gone: the order was cancelled instead.
+            Some((sku, requested, available)) => Err(AppError::CancelledAtPayment {
+                order_id: order.id,
+                sku: sku.to_string(),
+                requested,
+                available,
+            }),
+            None => Ok(order),
+        }
     }
+
+    /// Cancels unpaid orders whose reservation ran out (`payment_timeout`), releasing their
+    /// stock; returns how many. Run by `ordo serve` every few seconds; safe on many nodes at
+    /// once (each cancellation is a versioned transition, so a race ends in one winner, and a
+    /// payment that lands first wins).
+    pub async fn expire_reservations(&self) -> AppResult<usize> {
+        let due = self.store.expired_reservations(self.now(), 200).await?;
+        let mut cancelled = 0;
+        for id in due {
+            let input = ActionInput {
+                reason: Some("payment_timeout".into()),
+                ..ActionInput::default()
+            };
+            match self
+                .act_as(Actor::system(), id, Action::Cancel, input)
+                .await
+            {
+                Ok(_) => cancelled += 1,
+                // Paid or cancelled meanwhile: nothing to do.
+                Err(AppError::InvalidTransition { .. } | AppError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if cancelled > 0 {
+            tracing::info!(cancelled, "unpaid orders cancelled: reservation expired");
+        }
+        Ok(cancelled)
+    }
+}
+
+/// What an action did.
+struct Acted {
+    order: Order,
+    effect: StockEffect,
+    /// Set when a payment was refused for stock taken at payment: (SKU, wanted, available).
+    short: Option<(Sku, u32, i64)>,
 }
 
 /// One action on one order, as a unit of work.
@@ -323,29 +458,40 @@ async fn act(
     actor: &Actor,
     id: OrderId,
     action: Action,
-    input: ActionInput,
+    mut input: ActionInput,
     now: DateTime<Utc>,
-) -> AppResult<(Order, StockEffect)> {
+) -> AppResult<Acted> {
     let mut order = match tx.order_for_update(id).await? {
         Some(order) if order.visible_to(actor) => order,
         _ => return Err(AppError::NotFound("order")),
     };
-    let transition = decide(order.status, action, actor.role).map_err(|e| match e {
-        TransitionError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
-        TransitionError::NotAllowedNow {
-            action,
-            from,
-            allowed,
-        } => AppError::InvalidTransition {
-            action,
-            status: from,
-            allowed,
-        },
-    })?;
+    let mut transition = decide(order.status, action, actor.role).map_err(refused)?;
+    let mut actor = *actor;
+    let mut short = None;
+    if transition.stock == StockEffect::Commit {
+        match take_at_payment(tx, &order, now).await? {
+            Ok(allocated) => input.allocated = allocated,
+            Err(shortfall) => {
+                // Not enough stock for a line taken at payment: the order is cancelled
+                // cleanly (its reservations released) instead of being paid.
+                transition = decide(order.status, Action::Cancel, Role::System).map_err(refused)?;
+                actor = Actor::system();
+                input = ActionInput {
+                    reason: Some("insufficient_stock".into()),
+                    ..ActionInput::default()
+                };
+                short = Some(shortfall);
+            }
+        }
+    }
     let expected = order.version;
     let event = order
-        .transition(transition, input, *actor, now)
+        .transition(transition, input.clone(), actor, now)
         .map_err(|e| AppError::Internal(e.into()))?;
+    for (line, allocations) in &input.allocated {
+        tx.set_line_allocations(order.id, *line, allocations)
+            .await?;
+    }
     apply_stock_effect(tx, &order, transition.stock).await?;
     match tx.update_order(&order, expected).await {
         Err(StoreError::Conflict(name)) if name == constraints::ORDERS_VERSION => {
@@ -360,11 +506,83 @@ async fn act(
         other => other?,
     }
     tx.enqueue(&outbox_for(&event)?).await?;
-    Ok((order, transition.stock))
+    Ok(Acted {
+        order,
+        effect: transition.stock,
+        short,
+    })
 }
 
-/// Applies a transition's stock effect to every (SKU, location) the order reserved, in SKU
-/// order like placement, so it cannot deadlock against one.
+fn refused(e: TransitionError) -> AppError {
+    match e {
+        TransitionError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
+        TransitionError::NotAllowedNow {
+            action,
+            from,
+            allowed,
+        } => AppError::InvalidTransition {
+            action,
+            status: from,
+            allowed,
+        },
+    }
+}
+
+/// For a payment: locks every SKU of the order (in SKU order, as everywhere) and chooses where
+/// the lines whose stock is taken at payment come from. `Err` names a line that cannot be
+/// served. Writes nothing: the caller applies the choice with the payment's stock effect.
+async fn take_at_payment(
+    tx: &mut dyn StoreTx,
+    order: &Order,
+    now: DateTime<Utc>,
+) -> AppResult<Result<Vec<(usize, Vec<Allocation>)>, (Sku, u32, i64)>> {
+    let pending: Vec<usize> = (0..order.lines.len())
+        .filter(|&i| {
+            let l = &order.lines[i];
+            l.pricing.deduction == StockDeduction::AtPayment && l.allocations.is_empty()
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    let mut by_sku: Vec<usize> = (0..order.lines.len()).collect();
+    by_sku.sort_by(|a, b| order.lines[*a].sku.cmp(&order.lines[*b].sku));
+    let mut levels = vec![Vec::new(); order.lines.len()];
+    for i in by_sku {
+        levels[i] = tx.lock_stock(&order.lines[i].sku).await?;
+    }
+    let mut allocated = Vec::with_capacity(pending.len());
+    for i in pending {
+        let line = &order.lines[i];
+        let quantity = Quantity::parse(i64::from(line.quantity)).map_err(AppError::from)?;
+        let available: i64 = levels[i].iter().map(StockLevel::available).sum();
+        match allocate(&levels[i], quantity) {
+            Ok(a) => {
+                let threshold = tx
+                    .variants_for_sale(std::slice::from_ref(&line.sku))
+                    .await?
+                    .first()
+                    .and_then(|v| v.low_stock_threshold);
+                note_low_stock(
+                    tx,
+                    &line.sku,
+                    threshold,
+                    available,
+                    available - i64::from(line.quantity),
+                    now,
+                )
+                .await?;
+                allocated.push((i, a));
+            }
+            Err(s) => return Ok(Err((line.sku.clone(), line.quantity, s.available))),
+        }
+    }
+    Ok(Ok(allocated))
+}
+
+/// Applies a transition's stock effect to every (SKU, location) the order holds, in SKU
+/// order like placement, so it cannot deadlock against one. Stock taken at payment was never
+/// reserved, so paying for it lowers only `on_hand`.
 async fn apply_stock_effect(
     tx: &mut dyn StoreTx,
     order: &Order,
@@ -373,155 +591,18 @@ async fn apply_stock_effect(
     let mut moves: Vec<_> = order
         .lines
         .iter()
-        .flat_map(|l| l.allocations.iter().map(move |a| (&l.sku, a)))
+        .flat_map(|l| l.allocations.iter().map(move |a| (l, a)))
         .collect();
-    moves.sort_by(|a, b| a.0.cmp(b.0));
-    for (sku, a) in moves {
-        let (on_hand, reserved) = effect.deltas(a.quantity);
+    moves.sort_by(|a, b| a.0.sku.cmp(&b.0.sku));
+    for (line, a) in moves {
+        let (on_hand, mut reserved) = effect.deltas(a.quantity);
+        if effect == StockEffect::Commit && line.pricing.deduction == StockDeduction::AtPayment {
+            reserved = 0;
+        }
         if (on_hand, reserved) != (0, 0) {
-            tx.change_stock(sku, a.location_id, on_hand, reserved)
+            tx.change_stock(&line.sku, a.location_id, on_hand, reserved)
                 .await?;
         }
     }
     Ok(())
-}
-
-/// One placement, as a unit of work: claim the key, price, reserve, record.
-async fn place(
-    tx: &mut dyn StoreTx,
-    actor: &Actor,
-    customer: UserId,
-    key: Option<&str>,
-    c: &Checked,
-    now: DateTime<Utc>,
-) -> AppResult<Placed> {
-    let order_id = OrderId::new();
-    if let Some(key) = key {
-        // Claimed first, so a concurrent request with the same key waits here (PostgreSQL) or
-        // queues behind this one (SQLite's one writer), then finds the claim and replays.
-        let record = IdempotencyRecord {
-            request_hash: c.fingerprint(),
-            order_id,
-        };
-        if let Some(seen) = tx.idempotency_claim(customer, key, &record, now).await? {
-            return replay(tx, seen, c).await;
-        }
-    }
-
-    let skus: Vec<Sku> = c.lines.iter().map(|(s, _)| s.clone()).collect();
-    let for_sale = tx.variants_for_sale(&skus, c.currency).await?;
-    let mut vendor = None;
-    let mut lines = Vec::with_capacity(c.lines.len());
-    for (i, (sku, quantity)) in c.lines.iter().enumerate() {
-        let field = format!("items[{i}].sku");
-        let v = for_sale.iter().find(|v| v.sku == *sku).ok_or_else(|| {
-            ParseError::new("unknown_sku", format!("no product has SKU {sku}")).at(field.clone())
-        })?;
-        let unit_price = v.unit_price.ok_or_else(|| {
-            ParseError::new(
-                "price_unavailable",
-                format!("{sku} has no price in {}", c.currency),
-            )
-            .at(field.clone())
-        })?;
-        match vendor {
-            None => vendor = Some(v.vendor_id),
-            Some(first) if first != v.vendor_id => {
-                return Err(ParseError::new(
-                    "mixed_vendors",
-                    "an order holds one vendor's items; place one order per vendor",
-                )
-                .at(field)
-                .into());
-            }
-            Some(_) => {}
-        }
-        let line_total = unit_price
-            .checked_mul(quantity.get())
-            .map_err(|e| AppError::Internal(e.into()))?;
-        lines.push(OrderLine {
-            sku: sku.clone(),
-            product_id: v.product_id,
-            variant_id: v.variant_id,
-            title: v.title.clone(),
-            quantity: quantity.get(),
-            unit_price,
-            line_total,
-            allocations: Vec::new(),
-        });
-    }
-
-    // Lock and reserve in SKU order: two orders for the same SKUs always queue in the same
-    // order, so they cannot deadlock. The CHECK on the stock table backs this up.
-    let mut by_sku: Vec<usize> = (0..lines.len()).collect();
-    by_sku.sort_by(|a, b| lines[*a].sku.cmp(&lines[*b].sku));
-    for i in by_sku {
-        let (sku, quantity) = &c.lines[i];
-        let levels = tx.lock_stock(sku).await?;
-        let allocations =
-            allocate(&levels, *quantity).map_err(|short| AppError::InsufficientStock {
-                sku: sku.to_string(),
-                requested: quantity.get(),
-                available: short.available,
-                field: format!("items[{i}].quantity"),
-            })?;
-        for a in &allocations {
-            tx.change_stock(sku, a.location_id, 0, i64::from(a.quantity))
-                .await?;
-        }
-        lines[i].allocations = allocations;
-    }
-
-    let mut subtotal = Money::zero(c.currency);
-    for l in &lines {
-        subtotal = subtotal
-            .checked_add(l.line_total)
-            .map_err(|e| AppError::Internal(e.into()))?;
-    }
-    let order = Order {
-        id: order_id,
-        customer_id: customer,
-        vendor_id: vendor.expect("at least one line"),
-        status: OrderStatus::PendingPayment,
-        currency: c.currency,
-        lines,
-        subtotal,
-        total: subtotal,
-        shipping_address: c.address.clone(),
-        carrier_id: None,
-        cancel_reason: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    let event = order.placed_event(*actor);
-    tx.insert_order(&order).await?;
-    tx.append_event(&event).await?;
-    tx.enqueue(&outbox_for(&event)?).await?;
-    Ok(Placed {
-        order,
-        replayed: false,
-    })
-}
-
-/// The order an earlier request with the same key placed, read in the same transaction (on
-/// SQLite it may still be in the batch being committed).
-async fn replay(tx: &mut dyn StoreTx, seen: IdempotencyRecord, c: &Checked) -> AppResult<Placed> {
-    if seen.request_hash != c.fingerprint() {
-        return Err(AppError::conflict(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different request",
-            Some("Idempotency-Key"),
-        ));
-    }
-    let order = tx.order_for_update(seen.order_id).await?.ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!(
-            "idempotency key points at missing order {}",
-            seen.order_id
-        ))
-    })?;
-    Ok(Placed {
-        order,
-        replayed: true,
-    })
 }

@@ -102,6 +102,8 @@ pub async fn run(target: &TargetArgs, args: &Args) -> anyhow::Result<Report> {
                 sku: format!("LOAD-{i:06}"),
                 title: Some(format!("Size {}", i % 10)),
                 prices: vec![("EUR".into(), rand::rng().random_range(500..20_000))],
+                weight_grams: None,
+                low_stock_threshold: None,
             })
             .collect();
         let product = app
@@ -110,6 +112,8 @@ pub async fn run(target: &TargetArgs, args: &Args) -> anyhow::Result<Report> {
                 NewProduct {
                     vendor_id: vendor.id,
                     title: format!("Load product {}", chunk[0] / 10),
+                    tax_class: None,
+                    stock_deduction: None,
                     variants,
                 },
             )
@@ -293,6 +297,7 @@ fn orders(
                             location_id: location,
                             quantity,
                         }],
+                        pricing: Default::default(),
                     }
                 })
                 .collect();
@@ -309,6 +314,10 @@ fn orders(
                 lines,
                 subtotal,
                 total: subtotal,
+                pricing: Default::default(),
+                checkout_id: None,
+                // Loaded history: no reservation clock, so the expiry sweep leaves it alone.
+                reserved_until: None,
                 shipping_address: address.clone(),
                 carrier_id: None,
                 cancel_reason: None,

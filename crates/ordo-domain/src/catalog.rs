@@ -9,7 +9,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{LocationId, ProductId, VariantId, VendorId};
+use crate::inventory::StockDeduction;
 use crate::money::Money;
+use crate::pricing::TaxClass;
 use crate::{ParseError, check_text};
 
 /// A stock-keeping unit: 1–64 characters of letters, digits, `-`, `_` and `.`. Unique across the
@@ -115,6 +117,10 @@ pub struct Product {
     pub id: ProductId,
     pub vendor_id: VendorId,
     pub title: Name,
+    /// Which tax rules apply to it (`standard` unless set).
+    pub tax_class: TaxClass,
+    /// When its stock is taken for an order.
+    pub stock_deduction: StockDeduction,
     pub variants: Vec<Variant>,
 }
 
@@ -125,6 +131,10 @@ pub struct Variant {
     /// What tells this variant from its siblings ("Red / M"); none for a single-variant product.
     pub title: Option<Name>,
     pub prices: Vec<Money>,
+    /// Shipping weight of one unit.
+    pub weight_grams: u32,
+    /// Available stock at or below this is low: crossing it emits `stock.low`.
+    pub low_stock_threshold: Option<i64>,
 }
 
 impl Product {
@@ -181,8 +191,12 @@ pub struct VariantForSale {
     pub sku: Sku,
     /// Product title, plus the variant's own title when it has one.
     pub title: String,
-    /// `None` when the variant has no price in the requested currency.
-    pub unit_price: Option<Money>,
+    /// Its prices, one per currency (see `pricing::resolve_price` for other currencies).
+    pub prices: Vec<Money>,
+    pub tax_class: TaxClass,
+    pub deduction: StockDeduction,
+    pub weight_grams: u32,
+    pub low_stock_threshold: Option<i64>,
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub fn parse_on_hand(raw: i64) -> Result<i64, ParseError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
     pub location_id: LocationId,
+    /// The location's priority: lower ranks are allocated from first.
+    pub priority: i32,
     pub on_hand: i64,
     pub reserved: i64,
 }
@@ -172,6 +174,55 @@ impl AdjustmentReason {
     }
 }
 
+/// Where each line of one vendor's order ships from. `levels[i]` are line `i`'s stock rows in
+/// priority order, `quantities[i]` what it needs (`None` for a line not reserved now). The rule:
+/// the highest-priority location that can ship the *whole order* (one parcel); failing that,
+/// each line on its own by [`allocate`]. Returns the failing line's index on a shortfall.
+pub fn allocate_order(
+    levels: &[Vec<StockLevel>],
+    quantities: &[Option<Quantity>],
+) -> Result<Vec<Vec<Allocation>>, (usize, Shortfall)> {
+    let mut candidates: Vec<(i32, usize, LocationId)> = Vec::new();
+    for (seen, l) in levels.iter().flatten().enumerate() {
+        if !candidates.iter().any(|c| c.2 == l.location_id) {
+            candidates.push((l.priority, seen, l.location_id));
+        }
+    }
+    candidates.sort();
+    let available_at = |line: &[StockLevel], at: LocationId| {
+        line.iter()
+            .find(|l| l.location_id == at)
+            .map_or(0, StockLevel::available)
+    };
+    let whole = candidates.iter().find(|(_, _, at)| {
+        levels
+            .iter()
+            .zip(quantities)
+            .all(|(line, q)| q.is_none_or(|q| available_at(line, *at) >= i64::from(q.get())))
+    });
+    if let Some((_, _, at)) = whole {
+        return Ok(quantities
+            .iter()
+            .map(|q| match q {
+                Some(q) => vec![Allocation {
+                    location_id: *at,
+                    quantity: q.get(),
+                }],
+                None => Vec::new(),
+            })
+            .collect());
+    }
+    levels
+        .iter()
+        .zip(quantities)
+        .enumerate()
+        .map(|(i, (line, q))| match q {
+            Some(q) => allocate(line, *q).map_err(|s| (i, s)),
+            None => Ok(Vec::new()),
+        })
+        .collect()
+}
+
 /// What a change in an order's life does to its stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,6 +262,7 @@ mod tests {
     fn level(on_hand: i64, reserved: i64) -> StockLevel {
         StockLevel {
             location_id: LocationId::new(),
+            priority: 0,
             on_hand,
             reserved,
         }
@@ -245,6 +297,34 @@ mod tests {
         assert_eq!(
             allocate(&levels, Quantity::parse(5).unwrap()),
             Err(Shortfall { available: 4 })
+        );
+    }
+
+    #[test]
+    fn an_order_ships_from_one_location_when_one_can_ship_it_all() {
+        let (a, b) = (LocationId::new(), LocationId::new());
+        let at = |id, priority, on_hand| StockLevel {
+            location_id: id,
+            priority,
+            on_hand,
+            reserved: 0,
+        };
+        let q = |n| Some(Quantity::parse(n).unwrap());
+        // Line 0 alone would come from `a` (first priority), but only `b` has both lines.
+        let levels = vec![vec![at(a, 0, 5), at(b, 1, 5)], vec![at(b, 1, 3)]];
+        let out = allocate_order(&levels, &[q(2), q(3)]).unwrap();
+        assert!(out.iter().flatten().all(|x| x.location_id == b));
+        // Nowhere has both: each line by itself, priority first.
+        let levels = vec![vec![at(a, 0, 5), at(b, 1, 1)], vec![at(b, 1, 3)]];
+        let out = allocate_order(&levels, &[q(2), q(3)]).unwrap();
+        assert_eq!(out[0][0].location_id, a);
+        assert_eq!(out[1][0].location_id, b);
+        // A line not reserved now is skipped; a short one is named.
+        let out = allocate_order(&levels, &[None, q(3)]).unwrap();
+        assert!(out[0].is_empty());
+        assert_eq!(
+            allocate_order(&levels, &[q(7), q(1)]),
+            Err((0, Shortfall { available: 6 }))
         );
     }
 

@@ -6,6 +6,7 @@
 //! these types once, at the edge ("parse, don't validate").
 
 pub mod address;
+pub mod cart;
 pub mod catalog;
 pub mod identity;
 pub mod ids;

@@ -16,9 +16,10 @@ use crate::ParseError;
 use crate::address::Address;
 use crate::catalog::Sku;
 use crate::identity::{Actor, Role};
-use crate::ids::{OrderId, ProductId, UserId, VariantId, VendorId};
-use crate::inventory::{Allocation, StockEffect};
+use crate::ids::{CheckoutId, OrderId, ProductId, UserId, VariantId, VendorId};
+use crate::inventory::{Allocation, StockDeduction, StockEffect};
 use crate::money::{Currency, Money};
+use crate::pricing::{DiscountLine, FxUsed, ShippingLine, TaxClass, TaxLine};
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -270,8 +271,41 @@ pub struct OrderLine {
     pub quantity: u32,
     pub unit_price: Money,
     pub line_total: Money,
-    /// Which locations the units were reserved at; drives every later stock effect.
+    /// Which locations the units were reserved at (or, for stock deducted at payment, taken
+    /// from at payment): the seed of shipments, and what every later stock effect applies to.
     pub allocations: Vec<Allocation>,
+    /// Discount, tax and provenance of the price, frozen at placement.
+    #[serde(default)]
+    pub pricing: LinePricing,
+}
+
+/// How one line was priced, in the order's currency (minor units).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinePricing {
+    /// This line's share of the order's discounts.
+    pub discount: i64,
+    /// Tax on this line: added (exclusive rules) or contained (inclusive rules).
+    pub tax: i64,
+    pub tax_class: Option<TaxClass>,
+    /// Set when the unit price was converted from the vendor's price in another currency.
+    pub fx: Option<FxUsed>,
+    /// When the line's stock is taken: reserved at order (default) or deducted at payment.
+    pub deduction: StockDeduction,
+}
+
+/// Everything an order was priced with, frozen at placement (minor units of its currency):
+/// `subtotal − discount + shipping + tax = total`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPricing {
+    pub discount: i64,
+    pub shipping: i64,
+    /// Tax added on top of the prices.
+    pub tax: i64,
+    /// Tax contained in VAT/GST-inclusive prices (not added).
+    pub tax_included: i64,
+    pub discounts: Vec<DiscountLine>,
+    pub shipping_line: Option<ShippingLine>,
+    pub taxes: Vec<TaxLine>,
 }
 
 /// An order: what one customer bought from one vendor, and where it stands.
@@ -285,6 +319,15 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     pub subtotal: Money,
     pub total: Money,
+    #[serde(default)]
+    pub pricing: OrderPricing,
+    /// The checkout this order was placed in: one per vendor of a cart share it.
+    #[serde(default)]
+    pub checkout_id: Option<CheckoutId>,
+    /// While unpaid, the reservation lasts until then; the order is then cancelled
+    /// (`payment_timeout`) and its stock released.
+    #[serde(default)]
+    pub reserved_until: Option<DateTime<Utc>>,
     pub shipping_address: Address,
     /// The carrier user the order was handed to at shipment; carriers see only these.
     pub carrier_id: Option<UserId>,
@@ -310,6 +353,10 @@ pub enum OrderChange {
         reason: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         carrier_id: Option<UserId>,
+        /// Lines whose stock was taken by this step (deduction at payment): line index and
+        /// where from.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allocated: Vec<(usize, Vec<Allocation>)>,
     },
 }
 
@@ -353,6 +400,9 @@ pub enum ReplayError {
 pub struct ActionInput {
     pub reason: Option<String>,
     pub carrier_id: Option<UserId>,
+    /// Set by the use case, never by a client: stock taken by this step (see
+    /// [`OrderChange::Transitioned`]).
+    pub allocated: Vec<(usize, Vec<Allocation>)>,
 }
 
 impl ActionInput {
@@ -368,7 +418,11 @@ impl ActionInput {
             }
             None => None,
         };
-        Ok(Self { reason, carrier_id })
+        Ok(Self {
+            reason,
+            carrier_id,
+            allocated: Vec::new(),
+        })
     }
 }
 
@@ -408,6 +462,7 @@ impl Order {
                 to: transition.to,
                 reason: input.reason,
                 carrier_id: input.carrier_id,
+                allocated: input.allocated,
             },
         };
         self.apply(&event)?;
@@ -427,6 +482,7 @@ impl Order {
                 to,
                 reason,
                 carrier_id,
+                allocated,
             } => {
                 if *from != self.status {
                     return Err(ReplayError::WrongState {
@@ -441,6 +497,14 @@ impl Order {
                 }
                 if carrier_id.is_some() {
                     self.carrier_id = *carrier_id;
+                }
+                for (line, allocations) in allocated {
+                    if let Some(l) = self.lines.get_mut(*line) {
+                        l.allocations.clone_from(allocations);
+                    }
+                }
+                if *to != OrderStatus::PendingPayment {
+                    self.reserved_until = None;
                 }
             }
         }

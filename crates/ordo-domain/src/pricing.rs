@@ -83,7 +83,11 @@ fn parse_decimal(raw: &str, scale: u32) -> Option<u128> {
         return None;
     }
     let int: u128 = int.parse().ok()?;
-    let frac_value: u128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let frac_value: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     Some(int * 10u128.pow(scale) + frac_value * 10u128.pow(scale - frac.len() as u32))
 }
 
@@ -654,7 +658,8 @@ fn pick_shipping<'r>(
         })
 }
 
-/// Prices `lines` in `currency` for `dest`, one order per vendor.
+/// Prices `lines` in `currency` for `dest`, one order per vendor. Without a destination (a
+/// cart with no address yet) there is no shipping or tax to compute, and none is charged.
 ///
 /// `promotions` are those the basket asked for and that are usable now (automatic ones, then
 /// the entered code); `code` names the entered one, which must apply or the basket is refused —
@@ -663,7 +668,7 @@ fn pick_shipping<'r>(
 pub fn price_basket(
     currency: Currency,
     lines: &[BasketLine],
-    dest: Destination<'_>,
+    dest: Option<Destination<'_>>,
     book: &PricingBook,
     promotions: &[&Promotion],
     code: Option<&str>,
@@ -749,7 +754,13 @@ fn discount_of(
     // What is left of each eligible line after earlier promotions: a later one can only take
     // from that, so no line ever goes below zero.
     let left: Vec<i128> = (0..lines.len())
-        .map(|i| if eligible[i] { totals[i] - discounts[i] } else { 0 })
+        .map(|i| {
+            if eligible[i] {
+                totals[i] - discounts[i]
+            } else {
+                0
+            }
+        })
         .collect();
     let base: i128 = left.iter().sum();
     let amount = match &promo.discount {
@@ -780,7 +791,7 @@ fn price_order(
     totals: &[i128],
     discounts: &[i128],
     applied: &[(&Promotion, Vec<i128>)],
-    dest: Destination<'_>,
+    dest: Option<Destination<'_>>,
     book: &PricingBook,
 ) -> Result<PricedOrder, PricingError> {
     let subtotal: i128 = idx.iter().map(|&i| totals[i]).sum();
@@ -806,17 +817,18 @@ fn price_order(
         .sum();
     // A platform that keeps no shipping rates charges none; one that does must have a rate
     // for every destination it accepts.
-    let shipping = if book.shipping.is_empty() {
-        None
-    } else {
-        let rate = pick_shipping(&book.shipping, vendor, dest, currency, weight).ok_or_else(
-            || PricingError::NoShippingRate {
-                vendor_id: vendor,
-                country: dest.country.to_owned(),
-                currency,
-                weight_grams: weight,
-            },
-        )?;
+    let shipping = if let Some(dest) = dest
+        && !book.shipping.is_empty()
+    {
+        let rate =
+            pick_shipping(&book.shipping, vendor, dest, currency, weight).ok_or_else(|| {
+                PricingError::NoShippingRate {
+                    vendor_id: vendor,
+                    country: dest.country.to_owned(),
+                    currency,
+                    weight_grams: weight,
+                }
+            })?;
         let goods = subtotal - discount;
         let free = rate
             .free_over
@@ -831,6 +843,8 @@ fn price_order(
                 rate.price
             },
         })
+    } else {
+        None
     };
     let shipping_amount = i128::from(shipping.as_ref().map_or(0, |s| s.amount.amount));
 
@@ -856,7 +870,7 @@ fn price_order(
     for &i in idx {
         let taxable = totals[i] - discounts[i];
         let mut tax = 0;
-        if let Some(rule) = tax_rule(&book.tax, dest, lines[i].tax_class.as_str()) {
+        if let Some(rule) = dest.and_then(|d| tax_rule(&book.tax, d, lines[i].tax_class.as_str())) {
             tax = tax_on(taxable, rule);
             add_tax(rule, taxable, tax)?;
         }
@@ -868,7 +882,7 @@ fn price_order(
         });
     }
     if shipping_amount > 0
-        && let Some(rule) = tax_rule(&book.tax, dest, TaxClass::SHIPPING)
+        && let Some(rule) = dest.and_then(|d| tax_rule(&book.tax, d, TaxClass::SHIPPING))
     {
         add_tax(rule, shipping_amount, tax_on(shipping_amount, rule))?;
     }
@@ -985,7 +999,10 @@ mod tests {
         // 19.99 EUR at 161.235 JPY = 3223.08765 JPY (0 decimals).
         let price = Money::price(1999, eur()).unwrap();
         assert_eq!(
-            rate("161.235", Rounding::HalfUp).convert(price).unwrap().amount,
+            rate("161.235", Rounding::HalfUp)
+                .convert(price)
+                .unwrap()
+                .amount,
             3223
         );
         assert_eq!(
@@ -1011,7 +1028,7 @@ mod tests {
             tax: vec![rule("DE", None, "19", TaxMode::Inclusive)],
             ..Default::default()
         };
-        let o = &price_basket(eur(), &lines, DE, &vat, &[], None)
+        let o = &price_basket(eur(), &lines, Some(DE), &vat, &[], None)
             .unwrap()
             .orders[0];
         assert_eq!(o.totals.tax_included.amount, 1_900);
@@ -1029,7 +1046,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let o = &price_basket(eur(), &lines, us, &sales, &[], None)
+        let o = &price_basket(eur(), &lines, Some(us), &sales, &[], None)
             .unwrap()
             .orders[0];
         // 7.25 % of 119.00 = 8.6275 -> 8.63
@@ -1045,14 +1062,25 @@ mod tests {
         let p = promo(Discount::Fixed {
             amount: Money::price(1_000, eur()).unwrap(),
         });
-        let priced = price_basket(eur(), &lines, DE, &PricingBook::default(), &[&p], None).unwrap();
+        let priced = price_basket(
+            eur(),
+            &lines,
+            Some(DE),
+            &PricingBook::default(),
+            &[&p],
+            None,
+        )
+        .unwrap();
         let shares: Vec<i64> = priced
             .orders
             .iter()
             .map(|o| o.totals.discount.amount)
             .collect();
         assert_eq!(shares, vec![750, 250]);
-        assert_eq!(priced.applied, vec![(p.id, Money::price(1_000, eur()).unwrap())]);
+        assert_eq!(
+            priced.applied,
+            vec![(p.id, Money::price(1_000, eur()).unwrap())]
+        );
     }
 
     #[test]
@@ -1064,8 +1092,15 @@ mod tests {
         });
         p.code = Some("TEN".into());
         p.min_subtotal = Some(Money::price(5_000, eur()).unwrap());
-        let err = price_basket(eur(), &lines, DE, &PricingBook::default(), &[&p], Some("TEN"))
-            .unwrap_err();
+        let err = price_basket(
+            eur(),
+            &lines,
+            Some(DE),
+            &PricingBook::default(),
+            &[&p],
+            Some("TEN"),
+        )
+        .unwrap_err();
         assert!(matches!(
             err,
             PricingError::PromotionNotApplicable {
@@ -1074,7 +1109,15 @@ mod tests {
             }
         ));
         // The same promotion without the code entered is skipped quietly.
-        let ok = price_basket(eur(), &lines, DE, &PricingBook::default(), &[&p], None).unwrap();
+        let ok = price_basket(
+            eur(),
+            &lines,
+            Some(DE),
+            &PricingBook::default(),
+            &[&p],
+            None,
+        )
+        .unwrap();
         assert_eq!(ok.orders[0].totals.discount.amount, 0);
     }
 
@@ -1092,24 +1135,34 @@ mod tests {
             free_over: Some(Money::price(10_000, eur()).unwrap()),
         };
         let book = PricingBook {
-            shipping: vec![rate(None, &[], 990), rate(None, &["DE"], 490), rate(Some(v), &[], 1500)],
+            shipping: vec![
+                rate(None, &[], 990),
+                rate(None, &["DE"], 490),
+                rate(Some(v), &[], 1500),
+            ],
             ..Default::default()
         };
         let lines = [line(v, 1_000, 1, "standard")];
-        let o = &price_basket(eur(), &lines, DE, &book, &[], None).unwrap().orders[0];
+        let o = &price_basket(eur(), &lines, Some(DE), &book, &[], None)
+            .unwrap()
+            .orders[0];
         assert_eq!(o.shipping.as_ref().unwrap().amount.amount, 1500);
         let other = [line(VendorId::new(), 1_000, 1, "standard")];
-        let o = &price_basket(eur(), &other, DE, &book, &[], None).unwrap().orders[0];
+        let o = &price_basket(eur(), &other, Some(DE), &book, &[], None)
+            .unwrap()
+            .orders[0];
         assert_eq!(o.shipping.as_ref().unwrap().amount.amount, 490);
         let big = [line(VendorId::new(), 10_000, 1, "standard")];
-        let o = &price_basket(eur(), &big, DE, &book, &[], None).unwrap().orders[0];
+        let o = &price_basket(eur(), &big, Some(DE), &book, &[], None)
+            .unwrap()
+            .orders[0];
         assert_eq!(o.shipping.as_ref().unwrap().amount.amount, 0);
         let nowhere = PricingBook {
             shipping: vec![rate(None, &["FR"], 490)],
             ..Default::default()
         };
         assert!(matches!(
-            price_basket(eur(), &other, DE, &nowhere, &[], None),
+            price_basket(eur(), &other, Some(DE), &nowhere, &[], None),
             Err(PricingError::NoShippingRate { .. })
         ));
     }
@@ -1134,7 +1187,12 @@ mod tests {
                 .collect::<Vec<_>>()
         });
         let promos = prop::collection::vec(
-            (any::<bool>(), 0u32..=1_000_000, 0i64..5_000_000, prop::option::of(0usize..3)),
+            (
+                any::<bool>(),
+                0u32..=1_000_000,
+                0i64..5_000_000,
+                prop::option::of(0usize..3),
+            ),
             0..4,
         )
         .prop_map(move |ps| {
@@ -1203,7 +1261,7 @@ mod tests {
         #[test]
         fn totals_are_exact((lines, promos, book) in arb_basket()) {
             let refs: Vec<&Promotion> = promos.iter().collect();
-            let priced = price_basket(eur(), &lines, DE, &book, &refs, None).unwrap();
+            let priced = price_basket(eur(), &lines, Some(DE), &book, &refs, None).unwrap();
             let mut seen = 0;
             let mut discount_sum = 0;
             for o in &priced.orders {

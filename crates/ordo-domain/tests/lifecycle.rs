@@ -35,6 +35,7 @@ fn fresh_order() -> Order {
                 currency: eur,
             },
             allocations: vec![],
+            pricing: Default::default(),
         }],
         subtotal: Money {
             amount: 2500,
@@ -44,6 +45,9 @@ fn fresh_order() -> Order {
             amount: 2500,
             currency: eur,
         },
+        pricing: Default::default(),
+        checkout_id: None,
+        reserved_until: Some(at),
         shipping_address: Address::parse(AddressInput {
             name: "Ada 🚀".into(),
             line1: "1 Loop".into(),
@@ -86,6 +90,7 @@ proptest! {
                 Ok(t) => {
                     prop_assert_eq!(t.from, order.status);
                     let input = ActionInput {
+                allocated: Vec::new(),
                         reason: with_reason.then(|| "changed my mind ✋".to_string()),
                         carrier_id: (action == Action::Ship).then(UserId::new),
                     };

@@ -133,6 +133,17 @@ impl From<AppError> for ApiError {
                 field,
                 ..ApiError::new(StatusCode::CONFLICT, code, message)
             },
+            AppError::Unprocessable {
+                code,
+                message,
+                field,
+            } => ApiError {
+                field,
+                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            },
+            AppError::CancelledAtPayment { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "insufficient_stock", message)
+            }
             AppError::Contention => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contention", message)
             }

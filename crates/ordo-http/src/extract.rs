@@ -123,6 +123,35 @@ impl FromRequestParts<App> for Caller {
     }
 }
 
+/// `Option<Caller>`: no `Authorization` header is a guest (`None`); a bad token is still a 401.
+impl OptionalFromRequestParts<App> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Option<Self>, ApiError> {
+        if parts.headers.get(AUTHORIZATION).is_none() {
+            return Ok(None);
+        }
+        <Caller as FromRequestParts<App>>::from_request_parts(parts, app)
+            .await
+            .map(Some)
+    }
+}
+
+/// The `Cart-Token` header: the secret that opens a guest's cart.
+pub struct CartToken(pub String);
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for CartToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, ApiError> {
+        Ok(parts
+            .headers
+            .get("cart-token")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| CartToken(s.trim().to_owned())))
+    }
+}
+
 /// The `Idempotency-Key` header, when sent.
 pub struct IdempotencyKey(pub String);
 
@@ -150,4 +179,14 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyKey {
 /// an unknown one (`what` names the resource in the message).
 pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// For `#[serde(default, deserialize_with = ...)]`: tells a field set to `null` (`Some(None)`,
+/// "clear it") from one left out (`None`, "leave it").
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }

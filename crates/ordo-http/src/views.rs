@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use ordo_domain::address::Address;
 use ordo_domain::catalog::{Location, Product, Vendor};
 use ordo_domain::identity::{Actor, User};
-use ordo_domain::money::Money;
+use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderChange, OrderEvent, allowed_actions};
+use ordo_domain::pricing::{DiscountLine, FxUsed, ShippingLine, TaxLine};
 use ordo_store::SkuStock;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -69,8 +70,47 @@ pub struct OrderItemView {
     pub quantity: u32,
     pub unit_price: MoneyView,
     pub line_total: MoneyView,
-    /// Where the units were reserved.
+    /// This line's share of the order's discounts.
+    pub discount: MoneyView,
+    /// Tax on this line (added, or contained in the price for inclusive rules).
+    pub tax: MoneyView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_class: Option<String>,
+    /// `at_order` (reserved at placement) or `at_payment` (taken at payment).
+    pub stock_deduction: String,
+    /// When the price was converted from the vendor's own currency: the original price, the
+    /// rate and its rounding rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fx: Option<FxUsed>,
+    /// Where the units ship from (reserved at placement, or taken at payment).
     pub allocations: Vec<AllocationView>,
+}
+
+/// Everything the order was priced with, frozen at placement:
+/// `subtotal − discount_total + shipping_total + tax_total = total`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPricingView {
+    pub discount_total: MoneyView,
+    pub shipping_total: MoneyView,
+    /// Tax added on top of the prices (exclusive rules).
+    pub tax_total: MoneyView,
+    /// Tax contained in VAT/GST-inclusive prices (informative; not added).
+    pub tax_included: MoneyView,
+    /// One line per promotion: its id, code, name and amount.
+    #[schema(value_type = Vec<Object>)]
+    pub discounts: Vec<DiscountLine>,
+    /// The shipping rate used (id, name, weight, amount); absent when none applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub shipping: Option<ShippingLine>,
+    /// One line per tax rule used: name, rate, mode, taxable amount, tax.
+    #[schema(value_type = Vec<Object>)]
+    pub taxes: Vec<TaxLine>,
+}
+
+fn money(amount: i64, currency: Currency) -> MoneyView {
+    Money { amount, currency }.into()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,6 +124,13 @@ pub struct OrderView {
     pub items: Vec<OrderItemView>,
     pub subtotal: MoneyView,
     pub total: MoneyView,
+    pub pricing: OrderPricingView,
+    /// The checkout this order came from (one order per vendor share it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<Uuid>,
+    /// While unpaid: when the reservation ends and the order is cancelled (`payment_timeout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_until: Option<DateTime<Utc>>,
     #[schema(value_type = AddressView)]
     pub shipping_address: Address,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,6 +166,11 @@ impl OrderView {
                     quantity: l.quantity,
                     unit_price: l.unit_price.into(),
                     line_total: l.line_total.into(),
+                    discount: money(l.pricing.discount, o.currency),
+                    tax: money(l.pricing.tax, o.currency),
+                    tax_class: l.pricing.tax_class.map(|c| c.as_str().to_owned()),
+                    stock_deduction: l.pricing.deduction.as_str().to_owned(),
+                    fx: l.pricing.fx,
                     allocations: l
                         .allocations
                         .iter()
@@ -131,6 +183,17 @@ impl OrderView {
                 .collect(),
             subtotal: o.subtotal.into(),
             total: o.total.into(),
+            pricing: OrderPricingView {
+                discount_total: money(o.pricing.discount, o.currency),
+                shipping_total: money(o.pricing.shipping, o.currency),
+                tax_total: money(o.pricing.tax, o.currency),
+                tax_included: money(o.pricing.tax_included, o.currency),
+                discounts: o.pricing.discounts,
+                shipping: o.pricing.shipping_line,
+                taxes: o.pricing.taxes,
+            },
+            checkout_id: o.checkout_id.map(|c| c.0),
+            reserved_until: o.reserved_until,
             shipping_address: o.shipping_address,
             carrier_id: o.carrier_id.map(|c| c.0),
             cancel_reason: o.cancel_reason,
@@ -176,7 +239,8 @@ impl From<OrderEvent> for EventView {
                 let placed = OrderView::new((**order).clone(), &Actor::system());
                 serde_json::json!({
                     "status": placed.status, "currency": placed.currency, "items": placed.items,
-                    "subtotal": placed.subtotal, "total": placed.total, "shipping_address": placed.shipping_address,
+                    "subtotal": placed.subtotal, "total": placed.total, "pricing": placed.pricing,
+                    "checkout_id": placed.checkout_id, "shipping_address": placed.shipping_address,
                 })
             }
             OrderChange::Transitioned {
@@ -185,8 +249,16 @@ impl From<OrderEvent> for EventView {
                 to,
                 reason,
                 carrier_id,
+                allocated,
             } => {
-                serde_json::json!({ "action": action, "from": from, "to": to, "reason": reason, "carrier_id": carrier_id })
+                let allocated: Vec<_> = allocated
+                    .iter()
+                    .map(|(line, a)| serde_json::json!({ "line": line, "allocations": a }))
+                    .collect();
+                serde_json::json!({
+                    "action": action, "from": from, "to": to, "reason": reason, "carrier_id": carrier_id,
+                    "allocated": allocated,
+                })
             }
         };
         Self {
@@ -275,6 +347,9 @@ pub struct VariantView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub prices: Vec<MoneyView>,
+    pub weight_grams: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low_stock_threshold: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -282,6 +357,10 @@ pub struct ProductView {
     pub id: Uuid,
     pub vendor_id: Uuid,
     pub title: String,
+    #[schema(example = "standard")]
+    pub tax_class: String,
+    /// `at_order` or `at_payment`.
+    pub stock_deduction: String,
     pub variants: Vec<VariantView>,
 }
 
@@ -291,6 +370,8 @@ impl From<Product> for ProductView {
             id: p.id.0,
             vendor_id: p.vendor_id.0,
             title: p.title.as_str().to_owned(),
+            tax_class: p.tax_class.as_str().to_owned(),
+            stock_deduction: p.stock_deduction.as_str().to_owned(),
             variants: p
                 .variants
                 .into_iter()
@@ -299,6 +380,8 @@ impl From<Product> for ProductView {
                     sku: v.sku.to_string(),
                     title: v.title.map(|t| t.as_str().to_owned()),
                     prices: v.prices.into_iter().map(MoneyView::from).collect(),
+                    weight_grams: v.weight_grams,
+                    low_stock_threshold: v.low_stock_threshold,
                 })
                 .collect(),
         }

@@ -25,11 +25,9 @@ type DbRow = sqlx::postgres::PgRow;
 
 mod dialect {
     pub const NAME: &str = "postgres";
-    pub const SELECT_ORDER_FOR_UPDATE: &str = "SELECT id, customer_id, vendor_id, status, currency, subtotal_minor, \
-        total_minor, shipping_address, carrier_id, cancel_reason, created_at, updated_at, version FROM orders \
-        WHERE id = $1 FOR UPDATE";
-    pub const LOCK_STOCK: &str = "SELECT s.location_id, s.on_hand, s.reserved FROM stock s \
-        JOIN locations l ON l.id = s.location_id WHERE s.sku = $1 ORDER BY l.priority, l.code FOR UPDATE OF s";
+    pub const FOR_UPDATE: &str = " FOR UPDATE";
+    /// Locks the stock rows only, not the locations they are joined with.
+    pub const FOR_UPDATE_OF_STOCK: &str = " FOR UPDATE OF s";
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {

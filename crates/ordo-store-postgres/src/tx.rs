@@ -6,24 +6,28 @@ use std::cell::Cell;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ordo_domain::cart::Cart;
 use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, VariantForSale, Vendor};
 use ordo_domain::identity::User;
-use ordo_domain::ids::{LocationId, OrderId, UserId, VendorId};
-use ordo_domain::inventory::StockLevel;
-use ordo_domain::money::Currency;
-use ordo_domain::order::{Order, OrderEvent};
-use ordo_store::{
-    IdempotencyRecord, OutboxMessage, Outcome, Session, StoreError, StoreResult, StoreTx, TxWork,
-    constraints,
+use ordo_domain::ids::{
+    CartId, CheckoutId, LocationId, OrderId, PromotionId, RuleId, UserId, VendorId,
 };
+use ordo_domain::inventory::{Allocation, StockLevel};
+use ordo_domain::order::{Order, OrderEvent};
+use ordo_domain::pricing::Promotion;
+use ordo_store::{
+    IdempotencyRecord, OutboxMessage, Outcome, RuleKind, Session, StockAdjustment, StoreError,
+    StoreResult, StoreTx, TxWork, constraints,
+};
+use serde_json::value::RawValue;
 use sqlx::types::Json;
-use sqlx::{Pool, QueryBuilder, Transaction};
+use sqlx::{Pool, Transaction};
 
 use crate::sql_store::{
-    Cols, idempotency_from_row, location_from_row, orders_with_lines, sql, stock_level_from_row,
-    variant_for_sale_from_row,
+    Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row, location_from_row, locked,
+    orders_with_lines, sql, stock_level_from_row,
 };
-use crate::{Db, dialect, map_err};
+use crate::{Db, map_err};
 
 /// The writer is the pool itself.
 pub(crate) type Writer = Pool<Db>;
@@ -146,6 +150,8 @@ impl StoreTx for PgTx {
             .bind(p.id.0)
             .bind(p.vendor_id.0)
             .bind(p.title.as_str())
+            .bind(p.tax_class.as_str())
+            .bind(p.stock_deduction.as_str())
             .bind(at)
             .execute(&mut *self.tx)
             .await
@@ -157,6 +163,8 @@ impl StoreTx for PgTx {
                 .bind(v.sku.as_str())
                 .bind(v.title.as_ref().map(Name::as_str))
                 .bind(position as i32)
+                .bind(i64::from(v.weight_grams))
+                .bind(v.low_stock_threshold)
                 .bind(at)
                 .execute(&mut *self.tx)
                 .await
@@ -183,33 +191,48 @@ impl StoreTx for PgTx {
         row.map(|r| r.uuid("vendor_id").map(VendorId)).transpose()
     }
 
-    async fn variants_for_sale(
+    async fn variants_for_sale(&mut self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>> {
+        let found = fetch_variants_for_sale(&mut *self.tx, skus).await;
+        if found.is_err() {
+            self.failed.set(true);
+        }
+        found
+    }
+
+    async fn set_low_stock_threshold(
         &mut self,
-        skus: &[Sku],
-        currency: Currency,
-    ) -> StoreResult<Vec<VariantForSale>> {
-        if skus.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut qb = QueryBuilder::<Db>::new(sql::VARIANTS_FOR_SALE);
-        qb.push_bind(currency.code()).push(" WHERE v.sku IN (");
-        let mut list = qb.separated(", ");
-        for sku in skus {
-            list.push_bind(sku.as_str());
-        }
-        qb.push(")");
-        let rows = qb
-            .build()
-            .fetch_all(&mut *self.tx)
+        sku: &Sku,
+        threshold: Option<i64>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(sql::SET_THRESHOLD)
+            .bind(threshold)
+            .bind(sku.as_str())
+            .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;
-        rows.iter()
-            .map(|r| variant_for_sale_from_row(r, currency))
-            .collect()
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_adjustment(&mut self, a: &StockAdjustment) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_ADJUSTMENT)
+            .bind(a.id.0)
+            .bind(a.sku.as_str())
+            .bind(a.location_id.0)
+            .bind(a.delta)
+            .bind(a.reason.as_str())
+            .bind(a.note.as_deref())
+            .bind(a.actor.user_id.map(|u| u.0))
+            .bind(a.actor.role.as_str())
+            .bind(a.on_hand_after)
+            .bind(a.at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
     }
 
     async fn lock_stock(&mut self, sku: &Sku) -> StoreResult<Vec<StockLevel>> {
-        let rows = sqlx::query(dialect::LOCK_STOCK)
+        let rows = sqlx::query(locked::STOCK.as_str())
             .bind(sku.as_str())
             .fetch_all(&mut *self.tx)
             .await
@@ -273,6 +296,9 @@ impl StoreTx for PgTx {
             .bind(o.created_at)
             .bind(o.updated_at)
             .bind(o.version)
+            .bind(Json(&o.pricing))
+            .bind(o.checkout_id.map(|c| c.0))
+            .bind(o.reserved_until)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;
@@ -288,6 +314,7 @@ impl StoreTx for PgTx {
                 .bind(l.unit_price.amount)
                 .bind(l.line_total.amount)
                 .bind(Json(&l.allocations))
+                .bind(Json(&l.pricing))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|e| self.fail(e))?;
@@ -296,7 +323,7 @@ impl StoreTx for PgTx {
     }
 
     async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>> {
-        let rows = sqlx::query(dialect::SELECT_ORDER_FOR_UPDATE)
+        let rows = sqlx::query(locked::ORDER.as_str())
             .bind(id.0)
             .fetch_all(&mut *self.tx)
             .await
@@ -311,6 +338,7 @@ impl StoreTx for PgTx {
             .bind(o.cancel_reason.as_deref())
             .bind(o.updated_at)
             .bind(o.version)
+            .bind(o.reserved_until)
             .bind(o.id.0)
             .bind(expected_version)
             .execute(&mut *self.tx)
@@ -320,6 +348,156 @@ impl StoreTx for PgTx {
             return Err(StoreError::Conflict(constraints::ORDERS_VERSION));
         }
         Ok(())
+    }
+
+    async fn set_line_allocations(
+        &mut self,
+        order: OrderId,
+        line_index: usize,
+        allocations: &[Allocation],
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SET_LINE_ALLOCATIONS)
+            .bind(Json(allocations))
+            .bind(order.0)
+            .bind(line_index as i32 + 1)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>> {
+        let rows = sqlx::query(locked::CHECKOUT_ORDERS.as_str())
+            .bind(id.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        orders_with_lines(&mut *self.tx, rows).await
+    }
+
+    async fn insert_cart(&mut self, c: &Cart, token_hash: Option<&[u8]>) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_CART)
+            .bind(c.id.0)
+            .bind(token_hash)
+            .bind(c.customer_id.map(|u| u.0))
+            .bind(c.status.as_str())
+            .bind(c.currency.code())
+            .bind(c.promo_code.as_deref())
+            .bind(Json(&c.shipping_address))
+            .bind(Json(&c.lines))
+            .bind(c.checkout_id.map(|x| x.0))
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .bind(c.version)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn cart_for_update(&mut self, id: CartId) -> StoreResult<Option<Cart>> {
+        let row = sqlx::query(locked::CART.as_str())
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(cart_from_row).transpose()
+    }
+
+    async fn open_cart_for_update(&mut self, customer: UserId) -> StoreResult<Option<Cart>> {
+        let row = sqlx::query(locked::OPEN_CART.as_str())
+            .bind(customer.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(cart_from_row).transpose()
+    }
+
+    async fn update_cart(&mut self, c: &Cart, expected_version: i64) -> StoreResult<()> {
+        let done = sqlx::query(sql::UPDATE_CART)
+            .bind(c.customer_id.map(|u| u.0))
+            .bind(c.status.as_str())
+            .bind(c.currency.code())
+            .bind(c.promo_code.as_deref())
+            .bind(Json(&c.shipping_address))
+            .bind(Json(&c.lines))
+            .bind(c.checkout_id.map(|x| x.0))
+            .bind(c.updated_at)
+            .bind(c.version)
+            .bind(c.id.0)
+            .bind(expected_version)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(constraints::CARTS_VERSION));
+        }
+        Ok(())
+    }
+
+    async fn put_rule(
+        &mut self,
+        kind: RuleKind,
+        key: &str,
+        id: RuleId,
+        data: &RawValue,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RuleId> {
+        let row = sqlx::query(sql::PUT_RULE)
+            .bind(id.0)
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(Json(data))
+            .bind(at)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(RuleId(row.uuid("id")?))
+    }
+
+    async fn delete_rule(&mut self, kind: RuleKind, id: RuleId) -> StoreResult<bool> {
+        let done = sqlx::query(sql::DELETE_RULE)
+            .bind(kind.as_str())
+            .bind(id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_promotion(&mut self, p: &Promotion, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_PROMOTION)
+            .bind(p.id.0)
+            .bind(p.code.as_deref())
+            .bind(Json(p))
+            .bind(p.usage_limit.map(i64::from))
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn update_promotion(&mut self, p: &Promotion, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(sql::UPDATE_PROMOTION)
+            .bind(p.code.as_deref())
+            .bind(Json(p))
+            .bind(p.usage_limit.map(i64::from))
+            .bind(at)
+            .bind(p.id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn use_promotion(&mut self, id: PromotionId) -> StoreResult<bool> {
+        let done = sqlx::query(sql::USE_PROMOTION)
+            .bind(id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn append_event(&mut self, e: &OrderEvent) -> StoreResult<()> {
@@ -361,7 +539,7 @@ impl StoreTx for PgTx {
             .bind(user.0)
             .bind(key)
             .bind(&r.request_hash)
-            .bind(r.order_id.0)
+            .bind(r.resource_id)
             .bind(at)
             .execute(&mut *self.tx)
             .await

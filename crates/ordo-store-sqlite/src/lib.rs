@@ -36,10 +36,8 @@ type DbRow = sqlx::sqlite::SqliteRow;
 mod dialect {
     pub const NAME: &str = "sqlite";
     /// The writer thread already excludes other writers; SQLite has no row locks.
-    pub const SELECT_ORDER_FOR_UPDATE: &str = "SELECT id, customer_id, vendor_id, status, currency, subtotal_minor, \
-        total_minor, shipping_address, carrier_id, cancel_reason, created_at, updated_at, version FROM orders WHERE id = $1";
-    pub const LOCK_STOCK: &str = "SELECT s.location_id, s.on_hand, s.reserved FROM stock s \
-        JOIN locations l ON l.id = s.location_id WHERE s.sku = $1 ORDER BY l.priority, l.code";
+    pub const FOR_UPDATE: &str = "";
+    pub const FOR_UPDATE_OF_STOCK: &str = "";
 }
 
 /// SQLite names CHECK constraints in its errors but reports UNIQUE ones by their columns;
@@ -60,6 +58,8 @@ const UNIQUE_COLUMNS: &[(&str, &str)] = &[
         "order_events.order_id, order_events.seq",
         constraints::ORDER_EVENTS_PKEY,
     ),
+    ("carts.customer_id", constraints::CARTS_OPEN_CUSTOMER_KEY),
+    ("promotions.code", constraints::PROMOTIONS_CODE_KEY),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -10,26 +10,33 @@ use std::cell::Cell;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use ordo_domain::cart::Cart;
 use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, VariantForSale, Vendor};
 use ordo_domain::identity::User;
-use ordo_domain::ids::{LocationId, OrderId, UserId, VendorId};
-use ordo_domain::inventory::StockLevel;
-use ordo_domain::money::Currency;
+use ordo_domain::ids::{
+    CartId, CheckoutId, LocationId, OrderId, PromotionId, RuleId, UserId, VendorId,
+};
+use ordo_domain::inventory::{Allocation, StockLevel};
 use ordo_domain::order::{Order, OrderEvent};
+use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    IdempotencyRecord, OutboxMessage, Session, StoreError, StoreResult, StoreTx, constraints,
+    IdempotencyRecord, OutboxMessage, RuleKind, Session, StockAdjustment, StoreError, StoreResult,
+    StoreTx, constraints,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::dialect;
 use crate::sql_store::{
-    Cols, corrupt, idempotency_from_row, line_from_row, location_from_row, order_currency,
-    order_from_row, sql, stock_level_from_row, variant_for_sale_from_row,
+    Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row, line_from_row,
+    location_from_row, locked, order_currency, order_from_row, push_variant_for_sale, sql,
+    stock_level_from_row,
 };
 
-const SELECT_LINES: &str = "SELECT order_id, line_no, sku, product_id, variant_id, title, quantity, \
-    unit_price_minor, line_total_minor, allocations FROM order_lines WHERE order_id = $1 ORDER BY line_no";
+/// One order's lines (PostgreSQL reads them for many orders at once, in `orders_with_lines`).
+static LINES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY line_no")
+});
 
 /// The writer connection, lent to one unit of work at a time.
 pub(crate) struct SqliteTx {
@@ -72,7 +79,7 @@ impl SqliteTx {
         &self,
         sql: &str,
         params: impl rusqlite::Params,
-        map: impl Fn(&rusqlite::Row<'_>) -> StoreResult<T>,
+        mut map: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.fail(e))?;
         let mut rows = stmt.query(params).map_err(|e| self.fail(e))?;
@@ -151,10 +158,17 @@ impl Cols for rusqlite::Row<'_> {
         self.get(col).map_err(map_rusqlite_err)
     }
     fn time(&self, col: &str) -> StoreResult<DateTime<Utc>> {
-        let text: String = self.get(col).map_err(map_rusqlite_err)?;
-        DateTime::parse_from_rfc3339(&text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| corrupt("time", e))
+        self.opt_time(col)?
+            .ok_or_else(|| corrupt("time", format!("{col} is NULL")))
+    }
+    fn opt_time(&self, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let text: Option<String> = self.get(col).map_err(map_rusqlite_err)?;
+        text.map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| corrupt("time", e))
+        })
+        .transpose()
     }
     fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> StoreResult<T> {
         let text: String = self.get(col).map_err(map_rusqlite_err)?;
@@ -242,7 +256,14 @@ impl StoreTx for SqliteTx {
         let at = ts(&at);
         self.execute(
             sql::INSERT_PRODUCT,
-            params![p.id.0, p.vendor_id.0, p.title.as_str(), at],
+            params![
+                p.id.0,
+                p.vendor_id.0,
+                p.title.as_str(),
+                p.tax_class.as_str(),
+                p.stock_deduction.as_str(),
+                at
+            ],
         )?;
         for (position, v) in p.variants.iter().enumerate() {
             self.execute(
@@ -253,6 +274,8 @@ impl StoreTx for SqliteTx {
                     v.sku.as_str(),
                     v.title.as_ref().map(Name::as_str),
                     position as i64,
+                    i64::from(v.weight_grams),
+                    v.low_stock_threshold,
                     at
                 ],
             )?;
@@ -277,28 +300,52 @@ impl StoreTx for SqliteTx {
             .map_err(|e| self.fail(e))
     }
 
-    async fn variants_for_sale(
-        &mut self,
-        skus: &[Sku],
-        currency: Currency,
-    ) -> StoreResult<Vec<VariantForSale>> {
+    async fn variants_for_sale(&mut self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>> {
         if skus.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (2..skus.len() + 2).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> = (1..=skus.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "{}$1 WHERE v.sku IN ({})",
+            "{}{}) ORDER BY v.id, vp.currency",
             sql::VARIANTS_FOR_SALE,
             placeholders.join(", ")
         );
-        let values = std::iter::once(currency.code()).chain(skus.iter().map(Sku::as_str));
-        self.query(&sql, params_from_iter(values), |r| {
-            variant_for_sale_from_row(r, currency)
-        })
+        let mut out = Vec::with_capacity(skus.len());
+        self.query(&sql, params_from_iter(skus.iter().map(Sku::as_str)), |r| {
+            push_variant_for_sale(&mut out, r)
+        })?;
+        Ok(out)
+    }
+
+    async fn set_low_stock_threshold(
+        &mut self,
+        sku: &Sku,
+        threshold: Option<i64>,
+    ) -> StoreResult<bool> {
+        Ok(self.execute(sql::SET_THRESHOLD, params![threshold, sku.as_str()])? == 1)
+    }
+
+    async fn insert_adjustment(&mut self, a: &StockAdjustment) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_ADJUSTMENT,
+            params![
+                a.id.0,
+                a.sku.as_str(),
+                a.location_id.0,
+                a.delta,
+                a.reason.as_str(),
+                a.note,
+                a.actor.user_id.map(|u| u.0),
+                a.actor.role.as_str(),
+                a.on_hand_after,
+                ts(&a.at)
+            ],
+        )?;
+        Ok(())
     }
 
     async fn lock_stock(&mut self, sku: &Sku) -> StoreResult<Vec<StockLevel>> {
-        self.query(dialect::LOCK_STOCK, params![sku.as_str()], |r| {
+        self.query(&locked::STOCK, params![sku.as_str()], |r| {
             stock_level_from_row(r)
         })
     }
@@ -352,7 +399,10 @@ impl StoreTx for SqliteTx {
                 o.cancel_reason.as_deref(),
                 ts(&o.created_at),
                 ts(&o.updated_at),
-                o.version
+                o.version,
+                json(&o.pricing)?,
+                o.checkout_id.map(|c| c.0),
+                o.reserved_until.as_ref().map(ts)
             ],
         )?;
         for (line_no, l) in o.lines.iter().enumerate() {
@@ -368,7 +418,8 @@ impl StoreTx for SqliteTx {
                     i64::from(l.quantity),
                     l.unit_price.amount,
                     l.line_total.amount,
-                    json(&l.allocations)?
+                    json(&l.allocations)?,
+                    json(&l.pricing)?
                 ],
             )?;
         }
@@ -376,13 +427,13 @@ impl StoreTx for SqliteTx {
     }
 
     async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>> {
-        let mut rows = self.query(dialect::SELECT_ORDER_FOR_UPDATE, params![id.0], |r| {
+        let mut rows = self.query(&locked::ORDER, params![id.0], |r| {
             Ok((order_currency(r)?, order_from_row(r, Vec::new())?))
         })?;
         let Some((currency, mut order)) = rows.pop() else {
             return Ok(None);
         };
-        order.lines = self.query(SELECT_LINES, params![id.0], |r| line_from_row(r, currency))?;
+        order.lines = self.query(&LINES, params![id.0], |r| line_from_row(r, currency))?;
         Ok(Some(order))
     }
 
@@ -395,6 +446,7 @@ impl StoreTx for SqliteTx {
                 o.cancel_reason.as_deref(),
                 ts(&o.updated_at),
                 o.version,
+                o.reserved_until.as_ref().map(ts),
                 o.id.0,
                 expected_version
             ],
@@ -403,6 +455,32 @@ impl StoreTx for SqliteTx {
             return Err(StoreError::Conflict(constraints::ORDERS_VERSION));
         }
         Ok(())
+    }
+
+    async fn set_line_allocations(
+        &mut self,
+        order: OrderId,
+        line_index: usize,
+        allocations: &[Allocation],
+    ) -> StoreResult<()> {
+        self.execute(
+            sql::SET_LINE_ALLOCATIONS,
+            params![json(&allocations)?, order.0, line_index as i64 + 1],
+        )?;
+        Ok(())
+    }
+
+    async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>> {
+        let ids = self.query(&locked::CHECKOUT_ORDERS, params![id.0], |r| {
+            Ok(OrderId(r.uuid("id")?))
+        })?;
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(o) = self.order_for_update(id).await? {
+                orders.push(o);
+            }
+        }
+        Ok(orders)
     }
 
     async fn append_event(&mut self, e: &OrderEvent) -> StoreResult<()> {
@@ -430,6 +508,117 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn insert_cart(&mut self, c: &Cart, token_hash: Option<&[u8]>) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_CART,
+            params![
+                c.id.0,
+                token_hash,
+                c.customer_id.map(|u| u.0),
+                c.status.as_str(),
+                c.currency.code(),
+                c.promo_code,
+                json(&c.shipping_address)?,
+                json(&c.lines)?,
+                c.checkout_id.map(|x| x.0),
+                ts(&c.created_at),
+                ts(&c.updated_at),
+                c.version
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn cart_for_update(&mut self, id: CartId) -> StoreResult<Option<Cart>> {
+        Ok(self
+            .query(&locked::CART, params![id.0], |r| cart_from_row(r))?
+            .pop())
+    }
+
+    async fn open_cart_for_update(&mut self, customer: UserId) -> StoreResult<Option<Cart>> {
+        Ok(self
+            .query(&locked::OPEN_CART, params![customer.0], |r| {
+                cart_from_row(r)
+            })?
+            .pop())
+    }
+
+    async fn update_cart(&mut self, c: &Cart, expected_version: i64) -> StoreResult<()> {
+        let changed = self.execute(
+            sql::UPDATE_CART,
+            params![
+                c.customer_id.map(|u| u.0),
+                c.status.as_str(),
+                c.currency.code(),
+                c.promo_code,
+                json(&c.shipping_address)?,
+                json(&c.lines)?,
+                c.checkout_id.map(|x| x.0),
+                ts(&c.updated_at),
+                c.version,
+                c.id.0,
+                expected_version
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::Conflict(constraints::CARTS_VERSION));
+        }
+        Ok(())
+    }
+
+    async fn put_rule(
+        &mut self,
+        kind: RuleKind,
+        key: &str,
+        id: RuleId,
+        data: &RawValue,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RuleId> {
+        let ids = self.query(
+            sql::PUT_RULE,
+            params![id.0, kind.as_str(), key, data.get(), ts(&at)],
+            |r| Ok(RuleId(r.uuid("id")?)),
+        )?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("upsert returned no id")))
+    }
+
+    async fn delete_rule(&mut self, kind: RuleKind, id: RuleId) -> StoreResult<bool> {
+        Ok(self.execute(sql::DELETE_RULE, params![kind.as_str(), id.0])? == 1)
+    }
+
+    async fn insert_promotion(&mut self, p: &Promotion, at: DateTime<Utc>) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_PROMOTION,
+            params![
+                p.id.0,
+                p.code,
+                json(p)?,
+                p.usage_limit.map(i64::from),
+                ts(&at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn update_promotion(&mut self, p: &Promotion, at: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(self.execute(
+            sql::UPDATE_PROMOTION,
+            params![
+                p.code,
+                json(p)?,
+                p.usage_limit.map(i64::from),
+                ts(&at),
+                p.id.0
+            ],
+        )? == 1)
+    }
+
+    async fn use_promotion(&mut self, id: PromotionId) -> StoreResult<bool> {
+        Ok(self.execute(sql::USE_PROMOTION, params![id.0])? == 1)
+    }
+
     async fn idempotency_claim(
         &mut self,
         user: UserId,
@@ -439,7 +628,7 @@ impl StoreTx for SqliteTx {
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let claimed = self.execute(
             sql::IDEMPOTENCY_CLAIM,
-            params![user.0, key, r.request_hash, r.order_id.0, ts(&at)],
+            params![user.0, key, r.request_hash, r.resource_id, ts(&at)],
         )?;
         if claimed == 1 {
             return Ok(None);

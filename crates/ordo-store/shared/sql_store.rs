@@ -16,20 +16,27 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::address::Address;
+use ordo_domain::cart::{Cart, CartLine, CartStatus};
 use ordo_domain::catalog::{
     Location, LocationCode, Name, Product, Sku, Variant, VariantForSale, Vendor,
 };
 use ordo_domain::identity::{Actor, EmailAddress, Role, User};
-use ordo_domain::ids::{LocationId, OrderId, ProductId, UserId, VariantId, VendorId};
-use ordo_domain::inventory::{Allocation, StockLevel};
+use ordo_domain::ids::{
+    AdjustmentId, CartId, CheckoutId, LocationId, OrderId, ProductId, PromotionId, RuleId, UserId,
+    VariantId, VendorId,
+};
+use ordo_domain::inventory::{AdjustmentReason, Allocation, StockDeduction, StockLevel};
 use ordo_domain::money::{Currency, Money};
-use ordo_domain::order::{Order, OrderChange, OrderEvent, OrderLine, OrderStatus};
+use ordo_domain::order::{
+    LinePricing, Order, OrderChange, OrderEvent, OrderLine, OrderPricing, OrderStatus,
+};
+use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Credentials, IdempotencyRecord, LocationStock, OrderQuery, OrderScope, Outcome, SkuStock,
-    Store, StoreError, StoreResult, TxWork,
+    Credentials, IdempotencyRecord, LocationStock, LowStock, OrderQuery, OrderScope, Outcome,
+    SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
 };
 use sqlx::types::Json;
-use sqlx::{Pool, QueryBuilder, Row};
+use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::{Db, DbRow, dialect, map_err};
@@ -64,6 +71,7 @@ pub(crate) trait Cols {
     fn int32(&self, col: &str) -> StoreResult<i32>;
     fn bytes(&self, col: &str) -> StoreResult<Vec<u8>>;
     fn time(&self, col: &str) -> StoreResult<DateTime<Utc>>;
+    fn opt_time(&self, col: &str) -> StoreResult<Option<DateTime<Utc>>>;
     fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> StoreResult<T>;
 }
 
@@ -93,6 +101,9 @@ impl Cols for DbRow {
         self.try_get(col).map_err(map_err)
     }
     fn time(&self, col: &str) -> StoreResult<DateTime<Utc>> {
+        self.try_get(col).map_err(map_err)
+    }
+    fn opt_time(&self, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
         self.try_get(col).map_err(map_err)
     }
     fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> StoreResult<T> {
@@ -139,6 +150,7 @@ pub(crate) fn line_from_row(row: &impl Cols, currency: Currency) -> StoreResult<
             currency,
         },
         allocations: row.json::<Vec<Allocation>>("allocations")?,
+        pricing: row.json::<LinePricing>("pricing")?,
     })
 }
 
@@ -166,6 +178,9 @@ pub(crate) fn order_from_row(row: &impl Cols, lines: Vec<OrderLine>) -> StoreRes
             amount: row.int("total_minor")?,
             currency: cur,
         },
+        pricing: row.json::<OrderPricing>("pricing")?,
+        checkout_id: row.opt_uuid("checkout_id")?.map(CheckoutId),
+        reserved_until: row.opt_time("reserved_until")?,
         shipping_address: row.json::<Address>("shipping_address")?,
         carrier_id: row.opt_uuid("carrier_id")?.map(UserId),
         cancel_reason: row.opt_text("cancel_reason")?,
@@ -178,6 +193,7 @@ pub(crate) fn order_from_row(row: &impl Cols, lines: Vec<OrderLine>) -> StoreRes
 pub(crate) fn stock_level_from_row(row: &impl Cols) -> StoreResult<StockLevel> {
     Ok(StockLevel {
         location_id: LocationId(row.uuid("location_id")?),
+        priority: row.int32("priority")?,
         on_hand: row.int("on_hand")?,
         reserved: row.int("reserved")?,
     })
@@ -190,11 +206,26 @@ fn vendor_from_row(row: &impl Cols) -> StoreResult<Vendor> {
     })
 }
 
-/// A row of [`sql::VARIANTS_FOR_SALE`].
-pub(crate) fn variant_for_sale_from_row(
+/// Folds one row of [`sql::VARIANTS_FOR_SALE`] (one row per variant and price, sorted by
+/// variant) into `out`, the variants with all their prices.
+pub(crate) fn push_variant_for_sale(
+    out: &mut Vec<VariantForSale>,
     row: &impl Cols,
-    currency: Currency,
-) -> StoreResult<VariantForSale> {
+) -> StoreResult<()> {
+    let id = VariantId(row.uuid("id")?);
+    if out.last().is_none_or(|v| v.variant_id != id) {
+        out.push(variant_for_sale_from_row(row)?);
+    }
+    if let (Some(code), Some(last)) = (row.opt_text("currency")?, out.last_mut()) {
+        last.prices.push(Money {
+            amount: row.int("amount_minor")?,
+            currency: currency(&code)?,
+        });
+    }
+    Ok(())
+}
+
+fn variant_for_sale_from_row(row: &impl Cols) -> StoreResult<VariantForSale> {
     let product_title = row.text("product_title")?;
     Ok(VariantForSale {
         variant_id: VariantId(row.uuid("id")?),
@@ -205,17 +236,94 @@ pub(crate) fn variant_for_sale_from_row(
             Some(v) => format!("{product_title} — {v}"),
             None => product_title,
         },
-        unit_price: row
-            .opt_int("amount_minor")?
-            .map(|amount| Money { amount, currency }),
+        prices: Vec::new(),
+        tax_class: TaxClass::parse(&row.text("tax_class")?).map_err(|e| corrupt("tax class", e))?,
+        deduction: StockDeduction::parse(&row.text("stock_deduction")?)
+            .map_err(|e| corrupt("stock deduction", e))?,
+        weight_grams: u32::try_from(row.int("weight_grams")?).map_err(|e| corrupt("weight", e))?,
+        low_stock_threshold: row.opt_int("low_stock_threshold")?,
     })
 }
 
 pub(crate) fn idempotency_from_row(row: &impl Cols) -> StoreResult<IdempotencyRecord> {
     Ok(IdempotencyRecord {
         request_hash: row.bytes("request_hash")?,
-        order_id: OrderId(row.uuid("order_id")?),
+        resource_id: row.uuid("resource_id")?,
     })
+}
+
+pub(crate) fn cart_from_row(row: &impl Cols) -> StoreResult<Cart> {
+    let status = row.text("status")?;
+    Ok(Cart {
+        id: CartId(row.uuid("id")?),
+        customer_id: row.opt_uuid("customer_id")?.map(UserId),
+        status: CartStatus::parse(&status).ok_or_else(|| corrupt("cart status", &status))?,
+        currency: currency(&row.text("currency")?)?,
+        promo_code: row.opt_text("promo_code")?,
+        shipping_address: row.json::<Option<Address>>("shipping_address")?,
+        lines: row.json::<Vec<CartLine>>("lines")?,
+        checkout_id: row.opt_uuid("checkout_id")?.map(CheckoutId),
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        version: row.int("version")?,
+    })
+}
+
+/// A row of `pricing_rules` or `promotions` into the book; the row's id is the rule's.
+fn add_rule_to_book(book: &mut PricingBook, row: &impl Cols) -> StoreResult<()> {
+    let id = RuleId(row.uuid("id")?);
+    match row.text("kind")?.as_str() {
+        "fx" => book.fx.push(FxRate {
+            id,
+            ..row.json("data")?
+        }),
+        "tax" => book.tax.push(TaxRule {
+            id,
+            ..row.json("data")?
+        }),
+        "shipping" => book.shipping.push(ShippingRate {
+            id,
+            ..row.json("data")?
+        }),
+        other => return Err(corrupt("rule kind", other)),
+    }
+    Ok(())
+}
+
+fn promotion_from_row(row: &impl Cols) -> StoreResult<Promotion> {
+    let count = |v: i64| u32::try_from(v).map_err(|e| corrupt("promotion count", e));
+    Ok(Promotion {
+        id: PromotionId(row.uuid("id")?),
+        uses: count(row.int("uses")?)?,
+        usage_limit: row.opt_int("usage_limit")?.map(count).transpose()?,
+        ..row.json("data")?
+    })
+}
+
+fn adjustment_from_row(row: &impl Cols) -> StoreResult<StockAdjustment> {
+    Ok(StockAdjustment {
+        id: AdjustmentId(row.uuid("id")?),
+        sku: Sku::parse(&row.text("sku")?).map_err(|e| corrupt("sku", e))?,
+        location_id: LocationId(row.uuid("location_id")?),
+        delta: row.int("delta")?,
+        reason: AdjustmentReason::parse(&row.text("reason")?).map_err(|e| corrupt("reason", e))?,
+        note: row.opt_text("note")?,
+        actor: Actor {
+            user_id: row.opt_uuid("actor_id")?.map(UserId),
+            role: parse_role(&row.text("actor_role")?)?,
+            vendor_id: None,
+        },
+        on_hand_after: row.int("on_hand_after")?,
+        at: row.time("at")?,
+    })
+}
+
+fn parse_role(role: &str) -> StoreResult<Role> {
+    if role == Role::System.as_str() {
+        Ok(Role::System)
+    } else {
+        role.parse().map_err(|e| corrupt("role", e))
+    }
 }
 
 /// The SQL of the write path, written once for both backends. Placeholders are numbered in the
@@ -231,47 +339,127 @@ pub(crate) mod sql {
     pub const INSERT_LOCATION: &str = "INSERT INTO locations (id, vendor_id, code, name, priority, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6)";
     pub const LOCATION_BY_CODE: &str = "SELECT id, vendor_id, code, name, priority FROM locations WHERE vendor_id = $1 AND code = $2";
-    pub const INSERT_PRODUCT: &str =
-        "INSERT INTO products (id, vendor_id, title, created_at) VALUES ($1, $2, $3, $4)";
-    pub const INSERT_VARIANT: &str = "INSERT INTO variants (id, product_id, sku, title, position, created_at) \
+    pub const INSERT_PRODUCT: &str = "INSERT INTO products (id, vendor_id, title, tax_class, stock_deduction, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const INSERT_VARIANT: &str = "INSERT INTO variants (id, product_id, sku, title, position, weight_grams, \
+        low_stock_threshold, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     pub const INSERT_PRICE: &str =
         "INSERT INTO variant_prices (variant_id, currency, amount_minor) VALUES ($1, $2, $3)";
     pub const SKU_VENDOR: &str = "SELECT p.vendor_id FROM variants v JOIN products p ON p.id = v.product_id WHERE v.sku = $1";
-    /// Followed by the currency's placeholder, ` WHERE v.sku IN (`, one placeholder per SKU, `)`.
+    /// Followed by one placeholder per SKU and `) ORDER BY v.id, vp.currency`.
     pub const VARIANTS_FOR_SALE: &str = "SELECT v.id, v.product_id, p.vendor_id, v.sku, \
-        p.title AS product_title, v.title AS variant_title, vp.amount_minor \
+        p.title AS product_title, v.title AS variant_title, p.tax_class, p.stock_deduction, \
+        v.weight_grams, v.low_stock_threshold, vp.currency, vp.amount_minor \
         FROM variants v JOIN products p ON p.id = v.product_id \
-        LEFT JOIN variant_prices vp ON vp.variant_id = v.id AND vp.currency = ";
+        LEFT JOIN variant_prices vp ON vp.variant_id = v.id WHERE v.sku IN (";
+    pub const SET_THRESHOLD: &str = "UPDATE variants SET low_stock_threshold = $1 WHERE sku = $2";
+    pub const INSERT_ADJUSTMENT: &str = "INSERT INTO stock_adjustments (id, sku, location_id, delta, reason, note, \
+        actor_id, actor_role, on_hand_after, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
     pub const CHANGE_STOCK: &str = "UPDATE stock SET on_hand = on_hand + $1, reserved = reserved + $2 \
         WHERE sku = $3 AND location_id = $4";
     pub const SET_ON_HAND: &str = "INSERT INTO stock (sku, location_id, on_hand, reserved, updated_at) \
         VALUES ($1, $2, $3, 0, $4) ON CONFLICT (sku, location_id) \
         DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at";
     pub const INSERT_ORDER: &str = "INSERT INTO orders (id, customer_id, vendor_id, status, currency, \
-        subtotal_minor, total_minor, shipping_address, carrier_id, cancel_reason, created_at, updated_at, version) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+        subtotal_minor, total_minor, shipping_address, carrier_id, cancel_reason, created_at, updated_at, version, \
+        pricing, checkout_id, reserved_until) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
     pub const INSERT_LINE: &str = "INSERT INTO order_lines (order_id, line_no, sku, product_id, variant_id, \
-        title, quantity, unit_price_minor, line_total_minor, allocations) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        title, quantity, unit_price_minor, line_total_minor, allocations, pricing) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    pub const SET_LINE_ALLOCATIONS: &str =
+        "UPDATE order_lines SET allocations = $1 WHERE order_id = $2 AND line_no = $3";
     pub const UPDATE_ORDER: &str = "UPDATE orders SET status = $1, carrier_id = $2, cancel_reason = $3, \
-        updated_at = $4, version = $5 WHERE id = $6 AND version = $7";
+        updated_at = $4, version = $5, reserved_until = $6 WHERE id = $7 AND version = $8";
     pub const APPEND_EVENT: &str = "INSERT INTO order_events (order_id, seq, type, actor_id, actor_role, \
         actor_vendor_id, at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     pub const ENQUEUE: &str =
         "INSERT INTO outbox (topic, key, payload, created_at) VALUES ($1, $2, $3, $4)";
     pub const IDEMPOTENCY_GET: &str =
-        "SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = $1 AND key = $2";
-    pub const IDEMPOTENCY_CLAIM: &str = "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, created_at) \
+        "SELECT request_hash, resource_id FROM idempotency_keys WHERE user_id = $1 AND key = $2";
+    pub const IDEMPOTENCY_CLAIM: &str = "INSERT INTO idempotency_keys (user_id, key, request_hash, resource_id, created_at) \
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, key) DO NOTHING";
+    pub const INSERT_CART: &str = "INSERT INTO carts (id, token_hash, customer_id, status, currency, promo_code, \
+        shipping_address, lines, checkout_id, created_at, updated_at, version) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    pub const UPDATE_CART: &str = "UPDATE carts SET customer_id = $1, status = $2, currency = $3, promo_code = $4, \
+        shipping_address = $5, lines = $6, checkout_id = $7, updated_at = $8, version = $9, \
+        token_hash = CASE WHEN $1 IS NULL THEN token_hash ELSE NULL END \
+        WHERE id = $10 AND version = $11";
+    pub const PUT_RULE: &str = "INSERT INTO pricing_rules (id, kind, key, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+        ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at RETURNING id";
+    pub const DELETE_RULE: &str = "DELETE FROM pricing_rules WHERE kind = $1 AND id = $2";
+    pub const INSERT_PROMOTION: &str = "INSERT INTO promotions (id, code, data, usage_limit, uses, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, 0, $5, $5)";
+    pub const UPDATE_PROMOTION: &str = "UPDATE promotions SET code = $1, data = $2, usage_limit = $3, updated_at = $4 WHERE id = $5";
+    /// The guard in the WHERE clause refuses the use past the limit; the CHECK backs it up.
+    pub const USE_PROMOTION: &str = "UPDATE promotions SET uses = uses + 1 \
+        WHERE id = $1 AND (usage_limit IS NULL OR uses < usage_limit)";
 }
 
-const ORDER_COLUMNS: &str = "id, customer_id, vendor_id, status, currency, subtotal_minor, total_minor, \
-    shipping_address, carrier_id, cancel_reason, created_at, updated_at, version";
+pub(crate) const LINE_COLUMNS: &str = "order_id, line_no, sku, product_id, variant_id, title, quantity, \
+    unit_price_minor, line_total_minor, allocations, pricing";
 
-/// One order by id. (The locking variant is in each backend's `dialect`.)
-const SELECT_ORDER: &str = "SELECT id, customer_id, vendor_id, status, currency, subtotal_minor, total_minor, \
-    shipping_address, carrier_id, cancel_reason, created_at, updated_at, version FROM orders WHERE id = $1";
+pub(crate) const CART_COLUMNS: &str = "id, customer_id, status, currency, promo_code, shipping_address, lines, \
+    checkout_id, created_at, updated_at, version";
+
+pub(crate) const ORDER_COLUMNS: &str = "id, customer_id, vendor_id, status, currency, subtotal_minor, total_minor, \
+    shipping_address, carrier_id, cancel_reason, created_at, updated_at, version, pricing, checkout_id, reserved_until";
+
+/// Statements of the write path built from the column lists once, with each backend's row lock
+/// (`dialect::FOR_UPDATE`: `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose one writer
+/// thread already excludes every other writer).
+pub(crate) mod locked {
+    use std::sync::LazyLock;
+
+    use super::{CART_COLUMNS, ORDER_COLUMNS, STOCK_OF_SKU};
+    use crate::dialect::{FOR_UPDATE, FOR_UPDATE_OF_STOCK};
+
+    pub static ORDER: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{FOR_UPDATE}"));
+    pub static CHECKOUT_ORDERS: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id")
+    });
+    pub static STOCK: LazyLock<String> =
+        LazyLock::new(|| format!("{STOCK_OF_SKU}{FOR_UPDATE_OF_STOCK}"));
+    pub static CART: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {CART_COLUMNS} FROM carts WHERE id = $1{FOR_UPDATE}"));
+    pub static OPEN_CART: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {CART_COLUMNS} FROM carts WHERE customer_id = $1 AND status = 'open'{FOR_UPDATE}"
+        )
+    });
+}
+
+/// The columns of the stock rows of one SKU in allocation order; each backend adds its lock.
+pub(crate) const STOCK_OF_SKU: &str = "SELECT s.location_id, l.priority, l.code, s.on_hand, s.reserved FROM stock s \
+    JOIN locations l ON l.id = s.location_id WHERE s.sku = $1 ORDER BY l.priority, l.code";
+
+/// The variants for `skus` with all their prices, through any sqlx executor (the reader pool,
+/// or a PostgreSQL transaction).
+pub(crate) async fn fetch_variants_for_sale<'c, E>(
+    executor: E,
+    skus: &[Sku],
+) -> StoreResult<Vec<VariantForSale>>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
+    if skus.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = QueryBuilder::<Db>::new(sql::VARIANTS_FOR_SALE);
+    let mut list = qb.separated(", ");
+    for sku in skus {
+        list.push_bind(sku.as_str());
+    }
+    qb.push(") ORDER BY v.id, vp.currency");
+    let rows = qb.build().fetch_all(executor).await.map_err(map_err)?;
+    let mut out = Vec::with_capacity(skus.len());
+    for r in &rows {
+        push_variant_for_sale(&mut out, r)?;
+    }
+    Ok(out)
+}
 
 /// Turns order rows into orders, fetching all their lines in one more query.
 pub(crate) async fn orders_with_lines<'c, E>(
@@ -284,10 +472,9 @@ where
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb = QueryBuilder::<Db>::new(
-        "SELECT order_id, line_no, sku, product_id, variant_id, title, quantity, unit_price_minor, \
-         line_total_minor, allocations FROM order_lines WHERE order_id IN (",
-    );
+    let mut qb = QueryBuilder::<Db>::new(format!(
+        "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id IN ("
+    ));
     let mut ids = qb.separated(", ");
     for row in &rows {
         ids.push_bind(row.uuid("id")?);
@@ -320,12 +507,7 @@ fn group_by<'r>(rows: &'r [DbRow], key: &str) -> StoreResult<HashMap<Uuid, Vec<&
 }
 
 fn event_from_row(row: &impl Cols) -> StoreResult<OrderEvent> {
-    let role = row.text("actor_role")?;
-    let role = if role == Role::System.as_str() {
-        Role::System
-    } else {
-        role.parse().map_err(|e| corrupt("role", e))?
-    };
+    let role = parse_role(&row.text("actor_role")?)?;
     Ok(OrderEvent {
         order_id: OrderId(row.uuid("order_id")?),
         seq: row.int("seq")?,
@@ -345,8 +527,8 @@ async fn products_with_variants(pool: &Pool<Db>, rows: Vec<DbRow>) -> StoreResul
         return Ok(Vec::new());
     }
     let mut qb = QueryBuilder::<Db>::new(
-        "SELECT v.product_id, v.id, v.sku, v.title, p.currency, p.amount_minor \
-         FROM variants v LEFT JOIN variant_prices p ON p.variant_id = v.id WHERE v.product_id IN (",
+        "SELECT v.product_id, v.id, v.sku, v.title, v.weight_grams, v.low_stock_threshold, p.currency, \
+         p.amount_minor FROM variants v LEFT JOIN variant_prices p ON p.variant_id = v.id WHERE v.product_id IN (",
     );
     let mut ids = qb.separated(", ");
     for row in &rows {
@@ -372,6 +554,9 @@ async fn products_with_variants(pool: &Pool<Db>, rows: Vec<DbRow>) -> StoreResul
                         .transpose()
                         .map_err(|e| corrupt("variant title", e))?,
                     prices: Vec::new(),
+                    weight_grams: u32::try_from(v.int("weight_grams")?)
+                        .map_err(|e| corrupt("weight", e))?,
+                    low_stock_threshold: v.opt_int("low_stock_threshold")?,
                 });
             }
             if let Some(code) = v.opt_text("currency")? {
@@ -388,6 +573,10 @@ async fn products_with_variants(pool: &Pool<Db>, rows: Vec<DbRow>) -> StoreResul
             id: ProductId(id),
             vendor_id: VendorId(row.uuid("vendor_id")?),
             title: Name::parse(&row.text("title")?).map_err(|e| corrupt("product title", e))?,
+            tax_class: TaxClass::parse(&row.text("tax_class")?)
+                .map_err(|e| corrupt("tax class", e))?,
+            stock_deduction: StockDeduction::parse(&row.text("stock_deduction")?)
+                .map_err(|e| corrupt("stock deduction", e))?,
             variants,
         });
     }
@@ -486,16 +675,20 @@ impl Store for SqlStore {
     }
 
     async fn product(&self, id: ProductId) -> StoreResult<Option<Product>> {
-        let rows = sqlx::query("SELECT id, vendor_id, title FROM products WHERE id = $1")
-            .bind(id.0)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
+        let rows = sqlx::query(
+            "SELECT id, vendor_id, title, tax_class, stock_deduction FROM products WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
         Ok(products_with_variants(&self.reader, rows).await?.pop())
     }
 
     async fn products(&self, vendor: Option<VendorId>, limit: u32) -> StoreResult<Vec<Product>> {
-        let mut qb = QueryBuilder::<Db>::new("SELECT id, vendor_id, title FROM products");
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, vendor_id, title, tax_class, stock_deduction FROM products",
+        );
         if let Some(v) = vendor {
             qb.push(" WHERE vendor_id = ").push_bind(v.0);
         }
@@ -516,14 +709,11 @@ impl Store for SqlStore {
         else {
             return Ok(None);
         };
-        let rows = sqlx::query(
-            "SELECT s.location_id, l.code, s.on_hand, s.reserved FROM stock s JOIN locations l ON l.id = s.location_id \
-             WHERE s.sku = $1 ORDER BY l.priority, l.code",
-        )
-        .bind(sku.as_str())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(STOCK_OF_SKU)
+            .bind(sku.as_str())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
         let mut locations = Vec::with_capacity(rows.len());
         for r in &rows {
             locations.push(LocationStock {
@@ -540,11 +730,13 @@ impl Store for SqlStore {
     }
 
     async fn order(&self, id: OrderId) -> StoreResult<Option<Order>> {
-        let rows = sqlx::query(SELECT_ORDER)
-            .bind(id.0)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"
+        )))
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
         Ok(orders_with_lines(&self.reader, rows).await?.pop())
     }
 
@@ -585,5 +777,114 @@ impl Store for SqlStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    async fn checkout_orders(&self, id: CheckoutId) -> StoreResult<Vec<Order>> {
+        let rows = sqlx::query(locked::CHECKOUT_ORDERS.as_str())
+            .bind(id.0)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        orders_with_lines(&self.reader, rows).await
+    }
+
+    async fn expired_reservations(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>> {
+        let rows = sqlx::query(
+            "SELECT id FROM orders WHERE status = 'pending_payment' AND reserved_until < $1 \
+             ORDER BY reserved_until LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(|r| Ok(OrderId(r.uuid("id")?))).collect()
+    }
+
+    async fn cart(&self, id: CartId) -> StoreResult<Option<Cart>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CART_COLUMNS} FROM carts WHERE id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(cart_from_row).transpose()
+    }
+
+    async fn cart_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Cart>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CART_COLUMNS} FROM carts WHERE token_hash = $1"
+        )))
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(cart_from_row).transpose()
+    }
+
+    async fn pricing_book(&self) -> StoreResult<PricingBook> {
+        let mut book = PricingBook::default();
+        let rules = sqlx::query("SELECT id, kind, data FROM pricing_rules ORDER BY id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        for r in &rules {
+            add_rule_to_book(&mut book, r)?;
+        }
+        let promotions =
+            sqlx::query("SELECT id, data, usage_limit, uses FROM promotions ORDER BY id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(map_err)?;
+        book.promotions = promotions
+            .iter()
+            .map(promotion_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(book)
+    }
+
+    async fn low_stock(&self, vendor: VendorId) -> StoreResult<Vec<LowStock>> {
+        let rows = sqlx::query(
+            "SELECT v.sku, v.low_stock_threshold, COALESCE(SUM(s.on_hand - s.reserved), 0) AS available \
+             FROM variants v JOIN products p ON p.id = v.product_id LEFT JOIN stock s ON s.sku = v.sku \
+             WHERE p.vendor_id = $1 AND v.low_stock_threshold IS NOT NULL \
+             GROUP BY v.sku, v.low_stock_threshold \
+             HAVING COALESCE(SUM(s.on_hand - s.reserved), 0) <= v.low_stock_threshold ORDER BY v.sku",
+        )
+        .bind(vendor.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LowStock {
+                    sku: Sku::parse(&r.text("sku")?).map_err(|e| corrupt("sku", e))?,
+                    threshold: r.int("low_stock_threshold")?,
+                    available: r.int("available")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn stock_adjustments(&self, sku: &Sku, limit: u32) -> StoreResult<Vec<StockAdjustment>> {
+        let rows = sqlx::query(
+            "SELECT id, sku, location_id, delta, reason, note, actor_id, actor_role, on_hand_after, at \
+             FROM stock_adjustments WHERE sku = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(sku.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(adjustment_from_row).collect()
+    }
+
+    async fn variants_for_sale(&self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>> {
+        fetch_variants_for_sale(&self.reader, skus).await
     }
 }

@@ -12,10 +12,13 @@ use chrono::{TimeZone, Utc};
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, Variant, Vendor};
 use ordo_domain::identity::{Actor, EmailAddress, Role, User};
-use ordo_domain::ids::{LocationId, OrderId, ProductId, UserId, VariantId, VendorId};
-use ordo_domain::inventory::Allocation;
+use ordo_domain::ids::{
+    CheckoutId, LocationId, OrderId, ProductId, PromotionId, UserId, VariantId, VendorId,
+};
+use ordo_domain::inventory::{Allocation, StockDeduction};
 use ordo_domain::money::{Currency, Money};
-use ordo_domain::order::{Order, OrderLine, OrderStatus};
+use ordo_domain::order::{LinePricing, Order, OrderLine, OrderPricing, OrderStatus};
+use ordo_domain::pricing::{Discount, Percent, Promotion, TaxClass};
 
 use crate::{OrderQuery, OrderScope, Store, StoreError, StoreTx, constraints, write};
 
@@ -57,7 +60,76 @@ pub const ALL: &[(&str, Check)] = &[
     ("concurrent_units_commit_or_roll_back_alone", |s| {
         Box::pin(concurrent_units_commit_or_roll_back_alone(s))
     }),
+    ("a_limited_promotion_is_never_used_past_its_limit", |s| {
+        Box::pin(a_limited_promotion_is_never_used_past_its_limit(s))
+    }),
+    ("variants_for_sale_carry_every_price_and_setting", |s| {
+        Box::pin(variants_for_sale_carry_every_price_and_setting(s))
+    }),
 ];
+
+/// 40 units race to use a promotion limited to 5 uses: exactly 5 succeed, and the book
+/// reports 5 uses.
+async fn a_limited_promotion_is_never_used_past_its_limit(store: &dyn Store) {
+    let code = format!("LIMIT{}", &PromotionId::new().0.simple().to_string()[20..]).to_uppercase();
+    let promo = Promotion {
+        id: PromotionId::new(),
+        code: Some(code.clone()),
+        name: "five only".into(),
+        discount: Discount::Percentage {
+            percent: Percent::parse("10").unwrap(),
+        },
+        min_subtotal: None,
+        vendor_id: None,
+        usage_limit: Some(5),
+        uses: 0,
+        active: true,
+        starts_at: None,
+        ends_at: None,
+    };
+    let p = promo.clone();
+    unit(store, move |tx| {
+        Box::pin(async move { tx.insert_promotion(&p, Utc::now()).await })
+    })
+    .await
+    .unwrap();
+    let id = promo.id;
+    let tries = (0..40).map(|_| {
+        unit(store, move |tx| {
+            Box::pin(async move { tx.use_promotion(id).await })
+        })
+    });
+    let used = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r, Ok(true)))
+        .count();
+    assert_eq!(used, 5);
+    let book = store.pricing_book().await.unwrap();
+    let stored = book.promotion_by_code(&code).unwrap();
+    assert_eq!((stored.uses, stored.usage_limit), (5, Some(5)));
+    assert_eq!(stored.discount, promo.discount);
+}
+
+async fn variants_for_sale_carry_every_price_and_setting(store: &dyn Store) {
+    let f = fixture(store, "vfs").await;
+    let sku = f.sku.clone();
+    let got = unit(store, move |tx| {
+        Box::pin(async move { tx.variants_for_sale(&[sku]).await })
+    })
+    .await
+    .unwrap();
+    assert_eq!(got.len(), 1);
+    let v = &got[0];
+    assert_eq!(v.prices, f.product.variants[0].prices);
+    assert_eq!((v.weight_grams, v.low_stock_threshold), (250, Some(2)));
+    assert_eq!(v.tax_class, TaxClass::standard());
+    assert_eq!(v.deduction, StockDeduction::AtOrder);
+    assert_eq!(
+        store.product(f.product.id).await.unwrap().unwrap(),
+        f.product
+    );
+}
 
 struct Fixture {
     vendor: VendorId,
@@ -95,6 +167,8 @@ async fn fixture(store: &dyn Store, tag: &str) -> Fixture {
         id: ProductId::new(),
         vendor_id: vendor.id,
         title: Name::parse("Tee 👕").unwrap(),
+        tax_class: TaxClass::standard(),
+        stock_deduction: StockDeduction::AtOrder,
         variants: vec![Variant {
             id: VariantId::new(),
             sku: sku.clone(),
@@ -103,6 +177,8 @@ async fn fixture(store: &dyn Store, tag: &str) -> Fixture {
                 amount: 1999,
                 currency: eur(),
             }],
+            weight_grams: 250,
+            low_stock_threshold: Some(2),
         }],
     };
     let (v, l, c, p, s) = (
@@ -158,15 +234,31 @@ fn order_for(f: &Fixture, created_at: chrono::DateTime<Utc>) -> Order {
                 location_id: f.location,
                 quantity: 2,
             }],
+            pricing: LinePricing {
+                discount: 400,
+                tax: 571,
+                tax_class: Some(TaxClass::standard()),
+                fx: None,
+                deduction: StockDeduction::AtOrder,
+            },
         }],
         subtotal: Money {
             amount: 3998,
             currency: eur(),
         },
         total: Money {
-            amount: 3998,
+            amount: 3998 - 400 + 490,
             currency: eur(),
         },
+        pricing: OrderPricing {
+            discount: 400,
+            shipping: 490,
+            tax: 0,
+            tax_included: 571,
+            ..Default::default()
+        },
+        checkout_id: Some(CheckoutId::new()),
+        reserved_until: Some(created_at + chrono::Duration::minutes(15)),
         shipping_address: Address::parse(AddressInput {
             name: "Zoë 🏠 Ünal".into(),
             line1: "東京都港区 1-2-3 🏢".into(),

@@ -20,6 +20,14 @@ pub const IDEMPOTENCY_KEYS_PKEY: &str = "idempotency_keys_pkey";
 pub const ORDER_EVENTS_PKEY: &str = "order_events_pkey";
 /// An order changed since it was read (optimistic check in `update_order`).
 pub const ORDERS_VERSION: &str = "orders_version";
+/// A customer's second open cart (one each).
+pub const CARTS_OPEN_CUSTOMER_KEY: &str = "carts_open_customer_key";
+/// A cart changed since it was read (optimistic check in `update_cart`).
+pub const CARTS_VERSION: &str = "carts_version";
+/// A promotion code already taken.
+pub const PROMOTIONS_CODE_KEY: &str = "promotions_code_key";
+/// A promotion used more often than its limit.
+pub const PROMOTIONS_USES_WITHIN_LIMIT: &str = "promotions_uses_within_limit";
 /// A reference to a row that does not exist (unknown vendor, user, location).
 pub const FOREIGN_KEY: &str = "foreign_key";
 
@@ -33,5 +41,9 @@ pub const ALL: &[&str] = &[
     IDEMPOTENCY_KEYS_PKEY,
     ORDER_EVENTS_PKEY,
     ORDERS_VERSION,
+    CARTS_OPEN_CUSTOMER_KEY,
+    CARTS_VERSION,
+    PROMOTIONS_CODE_KEY,
+    PROMOTIONS_USES_WITHIN_LIMIT,
     FOREIGN_KEY,
 ];

@@ -16,12 +16,16 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ordo_domain::cart::Cart;
 use ordo_domain::catalog::{Location, LocationCode, Product, Sku, VariantForSale, Vendor};
-use ordo_domain::identity::{EmailAddress, User};
-use ordo_domain::ids::{LocationId, OrderId, ProductId, UserId, VendorId};
-use ordo_domain::inventory::StockLevel;
-use ordo_domain::money::Currency;
+use ordo_domain::identity::{Actor, EmailAddress, User};
+use ordo_domain::ids::{
+    AdjustmentId, CartId, CheckoutId, LocationId, OrderId, ProductId, PromotionId, RuleId, UserId,
+    VendorId,
+};
+use ordo_domain::inventory::{AdjustmentReason, Allocation, StockLevel};
 use ordo_domain::order::{Order, OrderEvent, OrderStatus};
+use ordo_domain::pricing::{PricingBook, Promotion};
 
 pub mod conformance;
 pub mod constraints;
@@ -117,9 +121,53 @@ pub struct OutboxMessage {
 /// What an idempotency key was first used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
-    /// SHA-256 of the canonical request, to refuse a key reused for a different request.
+    /// SHA-256 of the canonical request (its endpoint included), to refuse a key reused for a
+    /// different request.
     pub request_hash: Vec<u8>,
-    pub order_id: OrderId,
+    /// What the first request created: an order, or a checkout.
+    pub resource_id: uuid::Uuid,
+}
+
+/// The kinds of admin-maintained pricing rules kept as documents (promotions have their own
+/// table, for their usage counter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    Fx,
+    Tax,
+    Shipping,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Fx => "fx",
+            RuleKind::Tax => "tax",
+            RuleKind::Shipping => "shipping",
+        }
+    }
+}
+
+/// A SKU whose available stock is at or below its threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LowStock {
+    pub sku: Sku,
+    pub threshold: i64,
+    /// On hand minus reserved, over all locations.
+    pub available: i64,
+}
+
+/// One recorded stock adjustment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockAdjustment {
+    pub id: AdjustmentId,
+    pub sku: Sku,
+    pub location_id: LocationId,
+    pub delta: i64,
+    pub reason: AdjustmentReason,
+    pub note: Option<String>,
+    pub actor: Actor,
+    pub on_hand_after: i64,
+    pub at: DateTime<Utc>,
 }
 
 /// Reads and the door to writes.
@@ -152,10 +200,32 @@ pub trait Store: Send + Sync + 'static {
     /// Products of one vendor (or all), newest first.
     async fn products(&self, vendor: Option<VendorId>, limit: u32) -> StoreResult<Vec<Product>>;
     async fn stock(&self, sku: &Sku) -> StoreResult<Option<SkuStock>>;
+    /// As [`StoreTx::variants_for_sale`], outside a transaction (carts show live prices).
+    async fn variants_for_sale(&self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>>;
 
     async fn order(&self, id: OrderId) -> StoreResult<Option<Order>>;
     async fn orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>>;
     async fn order_events(&self, id: OrderId) -> StoreResult<Vec<OrderEvent>>;
+    /// The orders of one checkout, in the order they were placed.
+    async fn checkout_orders(&self, id: CheckoutId) -> StoreResult<Vec<Order>>;
+    /// Unpaid orders whose reservation ran out before `now`, oldest deadline first.
+    async fn expired_reservations(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>>;
+
+    async fn cart(&self, id: CartId) -> StoreResult<Option<Cart>>;
+    /// The guest cart a token opens.
+    async fn cart_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Cart>>;
+
+    /// Every pricing rule and promotion, as one book.
+    async fn pricing_book(&self) -> StoreResult<PricingBook>;
+
+    /// One vendor's SKUs at or below their low-stock threshold.
+    async fn low_stock(&self, vendor: VendorId) -> StoreResult<Vec<LowStock>>;
+    /// A SKU's adjustments, newest first.
+    async fn stock_adjustments(&self, sku: &Sku, limit: u32) -> StoreResult<Vec<StockAdjustment>>;
 }
 
 /// One write transaction.
@@ -181,12 +251,15 @@ pub trait StoreTx: Send {
     async fn insert_product(&mut self, product: &Product, at: DateTime<Utc>) -> StoreResult<()>;
     /// The vendor selling `sku`, if any.
     async fn sku_vendor(&mut self, sku: &Sku) -> StoreResult<Option<VendorId>>;
-    /// The variants for `skus` with their price in `currency`; unknown SKUs are simply absent.
-    async fn variants_for_sale(
+    /// The variants for `skus` with all their prices; unknown SKUs are simply absent.
+    async fn variants_for_sale(&mut self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>>;
+    /// Sets (or clears) a SKU's low-stock threshold; false if there is no such SKU.
+    async fn set_low_stock_threshold(
         &mut self,
-        skus: &[Sku],
-        currency: Currency,
-    ) -> StoreResult<Vec<VariantForSale>>;
+        sku: &Sku,
+        threshold: Option<i64>,
+    ) -> StoreResult<bool>;
+    async fn insert_adjustment(&mut self, adjustment: &StockAdjustment) -> StoreResult<()>;
 
     /// Reads a SKU's stock rows in allocation order and, where the backend has row locks, locks
     /// them until commit. Callers lock SKUs in sorted order so two orders never deadlock.
@@ -215,8 +288,55 @@ pub trait StoreTx: Send {
     /// Writes the order's mutable state if it is still at `expected_version`; otherwise
     /// [`constraints::ORDERS_VERSION`].
     async fn update_order(&mut self, order: &Order, expected_version: i64) -> StoreResult<()>;
+    /// Records where a line's stock was taken from (stock deducted at payment).
+    async fn set_line_allocations(
+        &mut self,
+        order: OrderId,
+        line_index: usize,
+        allocations: &[Allocation],
+    ) -> StoreResult<()>;
+    /// The orders of one checkout, read in this transaction (for an idempotent replay).
+    async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>>;
     async fn append_event(&mut self, event: &OrderEvent) -> StoreResult<()>;
     async fn enqueue(&mut self, message: &OutboxMessage) -> StoreResult<()>;
+
+    async fn insert_cart(&mut self, cart: &Cart, token_hash: Option<&[u8]>) -> StoreResult<()>;
+    /// Loads a cart for change, locking it where the backend has row locks.
+    async fn cart_for_update(&mut self, id: CartId) -> StoreResult<Option<Cart>>;
+    /// The customer's open cart, locked.
+    async fn open_cart_for_update(&mut self, customer: UserId) -> StoreResult<Option<Cart>>;
+    /// Writes the cart if it is still at `expected_version` (else
+    /// [`constraints::CARTS_VERSION`]). A cart given a customer loses its guest token.
+    async fn update_cart(&mut self, cart: &Cart, expected_version: i64) -> StoreResult<()>;
+
+    /// Inserts or replaces the rule of `kind` known by `key` (the rule's natural key: a
+    /// currency pair, a country/region/class); returns the id it is stored under, which is the
+    /// existing one on a replace.
+    async fn put_rule(
+        &mut self,
+        kind: RuleKind,
+        key: &str,
+        id: RuleId,
+        data: &serde_json::value::RawValue,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RuleId>;
+    /// Deletes a rule; false if there was none.
+    async fn delete_rule(&mut self, kind: RuleKind, id: RuleId) -> StoreResult<bool>;
+    async fn insert_promotion(
+        &mut self,
+        promotion: &Promotion,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Replaces a promotion's definition (its use count is kept); false if there is none.
+    async fn update_promotion(
+        &mut self,
+        promotion: &Promotion,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Counts one use of a promotion, if its limit allows: false when it is used up. Where the
+    /// backend has row locks, the promotion stays locked until commit, so concurrent
+    /// checkouts take turns and a limited code is never used once too often.
+    async fn use_promotion(&mut self, id: PromotionId) -> StoreResult<bool>;
 
     /// Claims `key` for `record` and returns `None`, or returns what the key was first used
     /// for. One statement in the common case: the insert is the lookup. A claim by a concurrent

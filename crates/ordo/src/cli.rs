@@ -1,4 +1,4 @@
-//! The command line: `ordo serve`, `ordo migrate`, `ordo users create`.
+//! The command line: `ordo serve`, `ordo migrate`, `ordo users create`, `ordo pricing`.
 //! Every flag can also come from an `ORDO_*` environment variable.
 
 use std::net::SocketAddr;
@@ -39,6 +39,27 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage pricing rules (FX rates, tax rules, shipping rates, promotions).
+    #[command(subcommand)]
+    Pricing(PricingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricingCommand {
+    /// Apply a JSON file of rules: `{"fx_rates": [...], "tax_rules": [...], "shipping_rates":
+    /// [...], "promotions": [...]}`, each entry shaped as the API takes it. Everything is
+    /// checked before anything is stored.
+    Import(PricingImportArgs),
+    /// Print every rule as JSON.
+    Show(DbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PricingImportArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The file to read (`-` for standard input).
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +91,35 @@ pub struct ServeArgs {
     /// Load the demo data set (if not loaded yet) and print its logins.
     #[arg(long, env = "ORDO_DEMO")]
     pub demo: bool,
+    /// How long an unpaid order holds its stock before it is cancelled (`payment_timeout`):
+    /// `15m`, `90s`, `2h`…
+    #[arg(long, env = "ORDO_RESERVATION_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub reservation_ttl: std::time::Duration,
+    /// How often to look for expired reservations.
+    #[arg(long, env = "ORDO_EXPIRY_SWEEP", default_value = "5s", value_parser = parse_duration)]
+    pub expiry_sweep: std::time::Duration,
+}
+
+/// A duration as people write it: a whole number and a unit (`ms`, `s`, `m`, `h`).
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{raw}' needs a unit: ms, s, m or h"))?;
+    let (n, unit) = raw.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{raw}' does not start with a whole number"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1_000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("'{unit}' is not a unit: use ms, s, m or h")),
+    };
+    if ms == 0 {
+        return Err("a duration must be above zero".into());
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 #[derive(Debug, Subcommand)]

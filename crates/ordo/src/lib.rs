@@ -87,12 +87,33 @@ pub async fn launch(
         .local_addr()
         .context("Failed to read the listening address")?;
     tracing::info!(%addr, backend = app.store.backend(), "ordo is serving");
-    ordo_http::serve(listener, app, shutdown)
+    let sweeper = tokio::spawn(sweep_reservations(app.clone()));
+    let served = ordo_http::serve(listener, app, shutdown)
         .await
-        .context("Failed to serve HTTP")
+        .context("Failed to serve HTTP");
+    sweeper.abort();
+    served
+}
+
+/// Every `Settings::expiry_sweep`, cancels unpaid orders whose reservation ran out and releases
+/// their stock. Every node may run it: each cancellation is a versioned transition.
+async fn sweep_reservations(app: App) {
+    let mut tick = tokio::time::interval(app.settings.expiry_sweep);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.expire_reservations().await {
+            tracing::warn!(error = %e, "reservation sweep failed; will retry");
+        }
+    }
 }
 
 /// Builds the application over an open backend.
 pub fn app(backend: &Backend) -> App {
-    App::new(backend.store(), Settings::default())
+    app_with(backend, Settings::default())
+}
+
+/// The application over `backend` with chosen settings.
+pub fn app_with(backend: &Backend, settings: Settings) -> App {
+    App::new(backend.store(), settings)
 }

@@ -10,8 +10,10 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
 use clap::Parser;
-use ordo::cli::{Cli, Command, LogFormat, UsersCommand};
-use ordo::{Backend, app, launch};
+use ordo::cli::{Cli, Command, LogFormat, PricingCommand, UsersCommand};
+use ordo::{Backend, app, app_with, launch};
+use ordo_app::Settings;
+use ordo_app::pricing::PricingImport;
 use ordo_app::users::NewUser;
 use ordo_domain::identity::Actor;
 use ordo_domain::ids::VendorId;
@@ -24,7 +26,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let backend = Backend::open(&args.db.config()).await?;
-            let app = app(&backend);
+            let settings = Settings {
+                reservation_ttl: chrono::Duration::from_std(args.reservation_ttl)
+                    .context("--reservation-ttl is too long")?,
+                expiry_sweep: args.expiry_sweep,
+                ..Settings::default()
+            };
+            let app = app_with(&backend, settings);
             if args.demo {
                 let logins = app
                     .load_demo()
@@ -50,6 +58,31 @@ async fn main() -> anyhow::Result<()> {
             launch(listener, app, shutdown_signal()).await?;
             backend.close().await;
             tracing::info!("stopped cleanly");
+        }
+        Command::Pricing(PricingCommand::Import(args)) => {
+            let text = if args.file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .context("Failed to read standard input")?
+            } else {
+                std::fs::read_to_string(&args.file)
+                    .with_context(|| format!("Failed to read {}", args.file.display()))?
+            };
+            let import: PricingImport = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a pricing file", args.file.display()))?;
+            let backend = Backend::open(&args.db.config()).await?;
+            let result = app(&backend)
+                .import_pricing(&Actor::system(), &import)
+                .await;
+            backend.close().await;
+            let summary = result.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!("{}", serde_json::to_string(&summary)?);
+        }
+        Command::Pricing(PricingCommand::Show(db)) => {
+            let backend = Backend::open(&db.config()).await?;
+            let result = app(&backend).pricing_rules(&Actor::system()).await;
+            backend.close().await;
+            let book = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&book)?);
         }
         Command::Migrate(db) => {
             let backend = Backend::open(&db.config()).await?;
@@ -125,4 +158,15 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: draining in-flight requests");
+}
+
+/// An error with the field it concerns, for the command line.
+fn describe(e: &ordo_app::AppError) -> String {
+    match e {
+        ordo_app::AppError::Invalid(p) => match &p.field {
+            Some(f) => format!("{f}: {} ({})", p.message, p.code),
+            None => format!("{} ({})", p.message, p.code),
+        },
+        other => other.to_string(),
+    }
 }

@@ -26,6 +26,8 @@ pub struct LoginRequest {
     #[schema(example = "ada@customer.example")]
     pub email: String,
     pub password: String,
+    /// A guest cart's token: that cart is merged into the customer's cart.
+    pub cart_token: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -36,6 +38,9 @@ pub struct LoginResponse {
     pub token_type: &'static str,
     pub expires_at: DateTime<Utc>,
     pub user: UserView,
+    /// The customer's cart, when a guest cart was merged into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cart_id: Option<uuid::Uuid>,
 }
 
 /// Logs in with e-mail and password and returns a bearer token.
@@ -45,12 +50,15 @@ async fn login(
     State(app): State<App>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<axum::Json<LoginResponse>> {
-    let grant = app.login(&req.email, req.password).await?;
+    let grant = app
+        .login(&req.email, req.password, req.cart_token.as_deref())
+        .await?;
     Ok(axum::Json(LoginResponse {
         token: grant.token,
         token_type: "Bearer",
         expires_at: grant.expires_at,
         user: grant.user.into(),
+        cart_id: grant.cart_id.map(|c| c.0),
     }))
 }
 

@@ -136,6 +136,10 @@ pub struct VariantRequest {
     /// What tells it from its siblings, e.g. "Red / M".
     pub title: Option<String>,
     pub prices: Vec<PriceRequest>,
+    /// Shipping weight of one unit (0 when absent).
+    pub weight_grams: Option<i64>,
+    /// Available stock at or below this is low (emits `stock.low`; listed by `/inventory/low-stock`).
+    pub low_stock_threshold: Option<i64>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -143,6 +147,10 @@ pub struct VariantRequest {
 pub struct CreateProductRequest {
     pub vendor_id: Uuid,
     pub title: String,
+    /// Which tax rules apply (`standard` when absent).
+    pub tax_class: Option<String>,
+    /// `at_order` (default: reserved when ordered) or `at_payment` (taken when paid).
+    pub stock_deduction: Option<String>,
     pub variants: Vec<VariantRequest>,
 }
 
@@ -158,6 +166,8 @@ async fn create_product(
     let input = NewProduct {
         vendor_id: VendorId(req.vendor_id),
         title: req.title,
+        tax_class: req.tax_class,
+        stock_deduction: req.stock_deduction,
         variants: req
             .variants
             .into_iter()
@@ -169,6 +179,8 @@ async fn create_product(
                     .into_iter()
                     .map(|p| (p.currency, p.amount))
                     .collect(),
+                weight_grams: v.weight_grams,
+                low_stock_threshold: v.low_stock_threshold,
             })
             .collect(),
     };

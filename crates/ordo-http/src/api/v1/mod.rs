@@ -4,9 +4,11 @@ use ordo_app::App;
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod auth;
+pub mod carts;
 pub mod catalog;
 pub mod inventory;
 pub mod orders;
+pub mod pricing;
 pub mod users;
 
 pub fn router() -> OpenApiRouter<App> {
@@ -16,4 +18,6 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(catalog::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(carts::router())
+        .merge(pricing::router())
 }

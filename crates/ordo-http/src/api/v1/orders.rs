@@ -47,6 +47,8 @@ pub struct PlaceOrderRequest {
     pub items: Vec<OrderItemRequest>,
     #[schema(value_type = AddressView)]
     pub shipping_address: AddressInput,
+    /// A promotion code; it must apply, or the order is refused (422/409).
+    pub promo_code: Option<String>,
 }
 
 /// Places an order (customers). Stock is reserved atomically: all items or none.
@@ -72,6 +74,7 @@ async fn place_order(
         currency: req.currency,
         items: req.items.into_iter().map(|i| (i.sku, i.quantity)).collect(),
         shipping_address: req.shipping_address,
+        promo_code: req.promo_code,
     };
     let placed = app
         .place_order(&caller.actor, key.as_ref().map(|k| k.0.as_str()), input)

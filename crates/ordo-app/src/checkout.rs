@@ -1,0 +1,411 @@
+//! Checkout: a basket becomes orders — one per vendor, sharing a checkout id — all or nothing.
+//!
+//! One transaction does it all, so a checkout is never half done: claim the idempotency key,
+//! price every line (FX where a variant has no price in the currency), apply promotions, lock
+//! the stock rows of every SKU in the checkout in one global SKU order (so concurrent checkouts
+//! queue instead of deadlocking), choose each order's ship-from locations, reserve, count each
+//! limited promotion's use (its row is locked after the stock rows, the same order everywhere),
+//! write the orders with their frozen pricing snapshot, events and outbox rows, and close the
+//! cart. If any vendor's stock is short, a code is used up, or anything else fails, the
+//! transaction rolls back: no order exists and nothing stays reserved.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::ParseError;
+use ordo_domain::address::Address;
+use ordo_domain::catalog::{Sku, VariantForSale};
+use ordo_domain::identity::Actor;
+use ordo_domain::ids::{CheckoutId, OrderId, UserId};
+use ordo_domain::inventory::{Quantity, StockDeduction, StockLevel, allocate_order};
+use ordo_domain::money::Currency;
+use ordo_domain::order::{LinePricing, Order, OrderLine, OrderPricing, OrderStatus};
+use ordo_domain::pricing::{
+    BasketLine, Destination, NotApplicable, PricingBook, PricingError, Promotion, price_basket,
+    resolve_price,
+};
+use ordo_store::{IdempotencyRecord, StoreTx};
+
+use crate::inventory::note_low_stock;
+use crate::orders::outbox_for;
+use crate::{AppError, AppResult};
+
+/// What is being bought, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Basket {
+    pub currency: Currency,
+    pub lines: Vec<(Sku, Quantity)>,
+    pub address: Option<Address>,
+    pub promo_code: Option<String>,
+}
+
+/// Where a checkout's basket comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum BasketSource {
+    /// `POST /orders`: the request itself.
+    Direct(Basket),
+    /// A cart, read and closed in the checkout's transaction; `address` overrides the cart's.
+    Cart {
+        id: ordo_domain::ids::CartId,
+        address: Option<Address>,
+    },
+}
+
+/// The orders of one checkout.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub checkout_id: CheckoutId,
+    pub orders: Vec<Order>,
+    /// An earlier request with the same Idempotency-Key placed them.
+    pub replayed: bool,
+}
+
+/// Everything a checkout transaction needs besides the basket.
+pub(crate) struct Context<'a> {
+    pub actor: Actor,
+    pub customer: UserId,
+    pub book: &'a PricingBook,
+    pub now: DateTime<Utc>,
+    pub reservation_ttl: chrono::Duration,
+    /// `POST /orders` places exactly one order; carts split.
+    pub one_vendor: bool,
+    /// The request field naming the lines (`items` or `lines`), for error paths.
+    pub lines_field: &'static str,
+}
+
+/// A basket line priced: the variant, its unit price and where the price came from.
+pub(crate) struct Resolved<'v> {
+    pub variant: &'v VariantForSale,
+    pub line: BasketLine,
+    pub fx: Option<ordo_domain::pricing::FxUsed>,
+}
+
+/// Matches each basket line with its variant and price in the basket's currency.
+pub(crate) fn resolve<'v>(
+    basket: &Basket,
+    variants: &'v [VariantForSale],
+    book: &PricingBook,
+    lines_field: &str,
+) -> AppResult<Vec<Resolved<'v>>> {
+    basket
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, (sku, quantity))| {
+            let field = format!("{lines_field}[{i}].sku");
+            let v = variants.iter().find(|v| v.sku == *sku).ok_or_else(|| {
+                ParseError::new("unknown_sku", format!("no product has SKU {sku}"))
+                    .at(field.clone())
+            })?;
+            let (unit_price, fx) =
+                resolve_price(&v.prices, basket.currency, &book.fx).ok_or_else(|| {
+                    ParseError::new(
+                        "price_unavailable",
+                        format!(
+                            "{sku} has no price in {} and no FX rate converts one",
+                            basket.currency
+                        ),
+                    )
+                    .at(field)
+                })?;
+            Ok(Resolved {
+                variant: v,
+                line: BasketLine {
+                    sku: sku.clone(),
+                    vendor_id: v.vendor_id,
+                    quantity: quantity.get(),
+                    unit_price,
+                    tax_class: v.tax_class.clone(),
+                    weight_grams: v.weight_grams,
+                },
+                fx,
+            })
+        })
+        .collect()
+}
+
+/// The promotions a basket gets: every usable automatic one, then its code's. A code that is
+/// unknown, off or used up refuses the checkout (the customer saw it in their cart).
+pub(crate) fn promotions_for<'b>(
+    book: &'b PricingBook,
+    code: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<&'b Promotion>> {
+    let mut out: Vec<&Promotion> = book.automatic(now).collect();
+    if let Some(code) = code {
+        let p = book.promotion_by_code(code).ok_or_else(|| {
+            AppError::unprocessable(
+                "unknown_promotion_code",
+                format!("no promotion has the code {code}"),
+                Some("promo_code"),
+            )
+        })?;
+        p.usable(now)
+            .map_err(|reason| promotion_refused(code, &reason))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+pub(crate) fn promotion_refused(code: &str, reason: &NotApplicable) -> AppError {
+    match reason {
+        NotApplicable::Exhausted => AppError::conflict(
+            "promotion_exhausted",
+            format!("the code {code} has been used as often as it may be"),
+            Some("promo_code"),
+        ),
+        other => AppError::unprocessable(
+            "promotion_not_applicable",
+            format!("the code {code} does not apply: {other}"),
+            Some("promo_code"),
+        ),
+    }
+}
+
+pub(crate) fn pricing_refused(e: PricingError) -> AppError {
+    match e {
+        PricingError::PromotionNotApplicable { code, reason } => promotion_refused(&code, &reason),
+        PricingError::NoShippingRate { .. } => AppError::unprocessable(
+            "no_shipping_rate",
+            e.to_string(),
+            Some("shipping_address.country"),
+        ),
+        PricingError::Overflow => {
+            AppError::unprocessable("amount_out_of_range", e.to_string(), None)
+        }
+    }
+}
+
+/// Claims an Idempotency-Key for `checkout_id`, or returns what an earlier request with it
+/// placed. Done first in the transaction: a concurrent request with the same key waits here
+/// (PostgreSQL) or queues behind this one (SQLite's one writer), then finds the claim and
+/// replays.
+pub(crate) async fn claim(
+    tx: &mut dyn StoreTx,
+    customer: UserId,
+    key: &str,
+    fingerprint: &[u8],
+    checkout_id: CheckoutId,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Checkout>> {
+    let record = IdempotencyRecord {
+        request_hash: fingerprint.to_vec(),
+        resource_id: checkout_id.0,
+    };
+    match tx.idempotency_claim(customer, key, &record, now).await? {
+        Some(seen) => Ok(Some(replay(tx, seen, fingerprint).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Places the orders of one checkout in `tx`. See the module docs for the steps.
+pub(crate) async fn place(
+    tx: &mut dyn StoreTx,
+    cx: Context<'_>,
+    basket: &Basket,
+    checkout_id: CheckoutId,
+) -> AppResult<Checkout> {
+    let address = basket.address.as_ref().ok_or_else(|| {
+        ParseError::new(
+            "missing_address",
+            "a shipping address is needed to check out",
+        )
+        .at("shipping_address")
+    })?;
+
+    let skus: Vec<Sku> = basket.lines.iter().map(|(s, _)| s.clone()).collect();
+    let variants = tx.variants_for_sale(&skus).await?;
+    let resolved = resolve(basket, &variants, cx.book, cx.lines_field)?;
+    if cx.one_vendor
+        && let Some(i) = resolved
+            .iter()
+            .position(|r| r.line.vendor_id != resolved[0].line.vendor_id)
+    {
+        return Err(ParseError::new(
+            "mixed_vendors",
+            "an order holds one vendor's items; check out a cart to buy from several vendors at once",
+        )
+        .at(format!("{}[{i}].sku", cx.lines_field))
+        .into());
+    }
+    let promotions = promotions_for(cx.book, basket.promo_code.as_deref(), cx.now)?;
+    let basket_lines: Vec<BasketLine> = resolved.iter().map(|r| r.line.clone()).collect();
+    let dest = Destination {
+        country: &address.country,
+        region: address.region.as_deref(),
+    };
+    let priced = price_basket(
+        basket.currency,
+        &basket_lines,
+        Some(dest),
+        cx.book,
+        &promotions,
+        basket.promo_code.as_deref(),
+    )
+    .map_err(pricing_refused)?;
+
+    // Lock every SKU of the checkout, in one global order.
+    let mut order_of_locks: Vec<usize> = (0..basket.lines.len()).collect();
+    order_of_locks.sort_by(|a, b| basket.lines[*a].0.cmp(&basket.lines[*b].0));
+    let mut levels: HashMap<usize, Vec<StockLevel>> = HashMap::with_capacity(basket.lines.len());
+    for i in order_of_locks {
+        levels.insert(i, tx.lock_stock(&basket.lines[i].0).await?);
+    }
+
+    // Count each promotion that is limited or was entered as a code; a used-up one refuses
+    // the whole checkout. Unlimited automatic promotions are not counted, so they do not make
+    // every checkout queue on one row.
+    let mut counted: Vec<&Promotion> = promotions
+        .iter()
+        .copied()
+        .filter(|p| priced.applied.iter().any(|(id, _)| *id == p.id))
+        .filter(|p| p.usage_limit.is_some() || p.code.is_some())
+        .collect();
+    counted.sort_by_key(|p| p.id);
+
+    let mut orders = Vec::with_capacity(priced.orders.len());
+    for po in &priced.orders {
+        let idx: Vec<usize> = po.lines.iter().map(|l| l.index).collect();
+        let order_levels: Vec<Vec<StockLevel>> = idx.iter().map(|i| levels[i].clone()).collect();
+        let reserve_now: Vec<Option<Quantity>> = idx
+            .iter()
+            .map(|&i| {
+                (resolved[i].variant.deduction == StockDeduction::AtOrder)
+                    .then_some(basket.lines[i].1)
+            })
+            .collect();
+        let short = |i: usize, available: i64| AppError::InsufficientStock {
+            sku: basket.lines[i].0.to_string(),
+            requested: basket.lines[i].1.get(),
+            available,
+            field: format!("{}[{i}].quantity", cx.lines_field),
+        };
+        let allocations = allocate_order(&order_levels, &reserve_now)
+            .map_err(|(k, s)| short(idx[k], s.available))?;
+        let mut lines = Vec::with_capacity(idx.len());
+        for (k, &i) in idx.iter().enumerate() {
+            let (sku, quantity) = &basket.lines[i];
+            let available: i64 = order_levels[k].iter().map(StockLevel::available).sum();
+            // Stock taken at payment is only checked now: an order that could never be served
+            // is not placed.
+            if available < i64::from(quantity.get()) {
+                return Err(short(i, available));
+            }
+            for a in &allocations[k] {
+                tx.change_stock(sku, a.location_id, 0, i64::from(a.quantity))
+                    .await?;
+            }
+            if !allocations[k].is_empty() {
+                let v = resolved[i].variant;
+                note_low_stock(
+                    tx,
+                    sku,
+                    v.low_stock_threshold,
+                    available,
+                    available - i64::from(quantity.get()),
+                    cx.now,
+                )
+                .await?;
+            }
+            let r = &resolved[i];
+            let pl = &po.lines[k];
+            lines.push(OrderLine {
+                sku: sku.clone(),
+                product_id: r.variant.product_id,
+                variant_id: r.variant.variant_id,
+                title: r.variant.title.clone(),
+                quantity: quantity.get(),
+                unit_price: r.line.unit_price,
+                line_total: pl.line_total,
+                allocations: allocations[k].clone(),
+                pricing: LinePricing {
+                    discount: pl.discount.amount,
+                    tax: pl.tax.amount,
+                    tax_class: Some(r.line.tax_class.clone()),
+                    fx: r.fx.clone(),
+                    deduction: r.variant.deduction,
+                },
+            });
+        }
+        let t = po.totals;
+        orders.push(Order {
+            id: OrderId::new(),
+            customer_id: cx.customer,
+            vendor_id: po.vendor_id,
+            status: OrderStatus::PendingPayment,
+            currency: basket.currency,
+            lines,
+            subtotal: t.subtotal,
+            total: t.total,
+            pricing: OrderPricing {
+                discount: t.discount.amount,
+                shipping: t.shipping.amount,
+                tax: t.tax.amount,
+                tax_included: t.tax_included.amount,
+                discounts: po.discounts.clone(),
+                shipping_line: po.shipping.clone(),
+                taxes: po.taxes.clone(),
+            },
+            checkout_id: Some(checkout_id),
+            reserved_until: Some(cx.now + cx.reservation_ttl),
+            shipping_address: address.clone(),
+            carrier_id: None,
+            cancel_reason: None,
+            created_at: cx.now,
+            updated_at: cx.now,
+            version: 1,
+        });
+    }
+    for p in counted {
+        if !tx.use_promotion(p.id).await? {
+            return Err(promotion_refused(
+                p.code.as_deref().unwrap_or(&p.name),
+                &NotApplicable::Exhausted,
+            ));
+        }
+    }
+    for order in &orders {
+        let event = order.placed_event(cx.actor);
+        tx.insert_order(order).await?;
+        tx.append_event(&event).await?;
+        tx.enqueue(&outbox_for(&event)?).await?;
+    }
+    Ok(Checkout {
+        checkout_id,
+        orders,
+        replayed: false,
+    })
+}
+
+/// The orders an earlier request with the same key placed, read in the same transaction (on
+/// SQLite they may still be in the batch being committed).
+async fn replay(
+    tx: &mut dyn StoreTx,
+    seen: IdempotencyRecord,
+    fingerprint: &[u8],
+) -> AppResult<Checkout> {
+    if seen.request_hash != fingerprint {
+        return Err(AppError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+            Some("Idempotency-Key"),
+        ));
+    }
+    let checkout_id = CheckoutId(seen.resource_id);
+    let mut orders = tx.checkout_orders(checkout_id).await?;
+    if orders.is_empty() {
+        // Keys claimed before checkouts existed name their order.
+        orders.extend(tx.order_for_update(OrderId(seen.resource_id)).await?);
+    }
+    if orders.is_empty() {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "idempotency key points at nothing: {}",
+            seen.resource_id
+        )));
+    }
+    Ok(Checkout {
+        checkout_id,
+        orders,
+        replayed: true,
+    })
+}

@@ -1,0 +1,563 @@
+//! The pricing rules the admin keeps — FX rates, tax rules, shipping rates, promotions — and
+//! the one in-memory copy of them that checkouts price with.
+//!
+//! Checkouts read the rules as one [`PricingBook`], cached for `Settings::pricing_ttl` (1 s):
+//! a change made on this node is seen at once (the cache is dropped), one made on another node
+//! within that time. What must be exact under concurrency is not cached: a promotion's use
+//! count is checked and counted in the checkout's own transaction (see `checkout`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::ParseError;
+use ordo_domain::identity::{Actor, Role};
+use ordo_domain::ids::{PromotionId, RuleId, VendorId};
+use ordo_domain::money::{Currency, Money};
+use ordo_domain::pricing::{
+    Discount, FxFactor, FxRate, Percent, PricingBook, Promotion, Rounding, ShippingRate, TaxClass,
+    TaxMode, TaxRule, parse_country, parse_promo_code,
+};
+use ordo_store::{RuleKind, StoreError, constraints};
+use serde::{Deserialize, Serialize};
+
+use crate::{App, AppError, AppResult};
+
+/// Money as clients send it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyInput {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl MoneyInput {
+    fn parse(&self, field: &str) -> Result<Money, ParseError> {
+        let currency =
+            Currency::parse(&self.currency).map_err(|e| e.at(format!("{field}.currency")))?;
+        Money::price(self.amount, currency).map_err(|e| e.at(format!("{field}.amount")))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FxRateInput {
+    pub from: String,
+    pub to: String,
+    /// Units of `to` per unit of `from`, a decimal string.
+    pub rate: String,
+    /// `half_up` (default), `half_even`, `up` or `down`.
+    pub rounding: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRuleInput {
+    pub country: String,
+    pub region: Option<String>,
+    pub tax_class: Option<String>,
+    /// A percentage as a decimal string (`"19"`, `"7.25"`).
+    pub rate: String,
+    /// `inclusive` (VAT/GST) or `exclusive` (sales tax).
+    pub mode: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingRateInput {
+    pub name: String,
+    #[serde(default)]
+    pub countries: Vec<String>,
+    pub vendor_id: Option<uuid::Uuid>,
+    pub min_weight_grams: Option<i64>,
+    pub max_weight_grams: Option<i64>,
+    pub price: MoneyInput,
+    pub free_over: Option<MoneyInput>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionInput {
+    /// Customers enter it; without one the promotion applies by itself.
+    pub code: Option<String>,
+    pub name: String,
+    /// A percentage off, as a decimal string…
+    pub percent: Option<String>,
+    /// …or a fixed amount off (exactly one of the two).
+    pub amount: Option<MoneyInput>,
+    pub min_subtotal: Option<MoneyInput>,
+    pub vendor_id: Option<uuid::Uuid>,
+    pub usage_limit: Option<i64>,
+    pub active: Option<bool>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// A whole set of rules, as `ordo pricing import` reads it from a file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingImport {
+    #[serde(default)]
+    pub fx_rates: Vec<FxRateInput>,
+    #[serde(default)]
+    pub tax_rules: Vec<TaxRuleInput>,
+    #[serde(default)]
+    pub shipping_rates: Vec<ShippingRateInput>,
+    #[serde(default)]
+    pub promotions: Vec<PromotionInput>,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportSummary {
+    pub fx_rates: usize,
+    pub tax_rules: usize,
+    pub shipping_rates: usize,
+    pub promotions: usize,
+}
+
+fn rounding(raw: Option<&str>) -> Result<Rounding, ParseError> {
+    match raw {
+        None | Some("half_up") => Ok(Rounding::HalfUp),
+        Some("half_even") => Ok(Rounding::HalfEven),
+        Some("up") => Ok(Rounding::Up),
+        Some("down") => Ok(Rounding::Down),
+        Some(_) => Err(ParseError::new(
+            "invalid_rounding",
+            "rounding is half_up, half_even, up or down",
+        )
+        .at("rounding")),
+    }
+}
+
+fn name(raw: &str) -> Result<String, ParseError> {
+    ordo_domain::catalog::Name::parse(raw)
+        .map(|n| n.as_str().to_owned())
+        .map_err(|e| e.at("name"))
+}
+
+impl FxRateInput {
+    pub fn parse(&self) -> Result<FxRate, ParseError> {
+        let from = Currency::parse(&self.from).map_err(|e| e.at("from"))?;
+        let to = Currency::parse(&self.to).map_err(|e| e.at("to"))?;
+        if from == to {
+            return Err(
+                ParseError::new("invalid_rate", "from and to are the same currency").at("to"),
+            );
+        }
+        Ok(FxRate {
+            id: RuleId::new(),
+            from,
+            to,
+            rate: FxFactor::parse(&self.rate).map_err(|e| e.at("rate"))?,
+            rounding: rounding(self.rounding.as_deref())?,
+        })
+    }
+}
+
+impl TaxRuleInput {
+    pub fn parse(&self) -> Result<TaxRule, ParseError> {
+        let region = match self.region.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => Some(
+                ordo_domain::catalog::Name::parse(r)
+                    .map_err(|e| e.at("region"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+        };
+        Ok(TaxRule {
+            id: RuleId::new(),
+            country: parse_country(&self.country).map_err(|e| e.at("country"))?,
+            region,
+            tax_class: match &self.tax_class {
+                Some(c) => TaxClass::parse(c).map_err(|e| e.at("tax_class"))?,
+                None => TaxClass::standard(),
+            },
+            rate: Percent::parse(&self.rate).map_err(|e| e.at("rate"))?,
+            mode: match self.mode.as_str() {
+                "inclusive" => TaxMode::Inclusive,
+                "exclusive" => TaxMode::Exclusive,
+                _ => {
+                    return Err(ParseError::new(
+                        "invalid_tax_mode",
+                        "mode is inclusive (VAT/GST) or exclusive (sales tax)",
+                    )
+                    .at("mode"));
+                }
+            },
+            name: name(&self.name)?,
+        })
+    }
+}
+
+fn grams(raw: Option<i64>, field: &str) -> Result<Option<u32>, ParseError> {
+    raw.map(|g| {
+        u32::try_from(g).map_err(|_| {
+            ParseError::new("invalid_weight", "weights are 0 to 4294967295 grams").at(field)
+        })
+    })
+    .transpose()
+}
+
+impl ShippingRateInput {
+    pub fn parse(&self) -> Result<ShippingRate, ParseError> {
+        let countries = self
+            .countries
+            .iter()
+            .enumerate()
+            .map(|(i, c)| parse_country(c).map_err(|e| e.at(format!("countries[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let price = self.price.parse("price")?;
+        let free_over = self
+            .free_over
+            .as_ref()
+            .map(|m| m.parse("free_over"))
+            .transpose()?;
+        let min = grams(self.min_weight_grams, "min_weight_grams")?.unwrap_or(0);
+        let max = grams(self.max_weight_grams, "max_weight_grams")?;
+        if max.is_some_and(|m| m <= min) {
+            return Err(ParseError::new(
+                "invalid_weight",
+                "max_weight_grams must be above min_weight_grams",
+            )
+            .at("max_weight_grams"));
+        }
+        Ok(ShippingRate {
+            id: RuleId::new(),
+            name: name(&self.name)?,
+            countries,
+            vendor_id: self.vendor_id.map(VendorId),
+            min_weight_grams: min,
+            max_weight_grams: max,
+            price,
+            free_over,
+        })
+    }
+}
+
+impl PromotionInput {
+    pub fn parse(&self) -> Result<Promotion, ParseError> {
+        let discount = match (&self.percent, &self.amount) {
+            (Some(p), None) => Discount::Percentage {
+                percent: Percent::parse(p).map_err(|e| e.at("percent"))?,
+            },
+            (None, Some(m)) => Discount::Fixed {
+                amount: m.parse("amount")?,
+            },
+            _ => {
+                return Err(ParseError::new(
+                    "invalid_discount",
+                    "give exactly one of percent and amount",
+                )
+                .at("percent"));
+            }
+        };
+        let usage_limit = self
+            .usage_limit
+            .map(|n| {
+                u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ParseError::new("invalid_usage_limit", "usage_limit is at least 1")
+                        .at("usage_limit")
+                })
+            })
+            .transpose()?;
+        if let (Some(s), Some(e)) = (self.starts_at, self.ends_at)
+            && e <= s
+        {
+            return Err(
+                ParseError::new("invalid_period", "ends_at must be after starts_at").at("ends_at"),
+            );
+        }
+        Ok(Promotion {
+            id: PromotionId::new(),
+            code: self
+                .code
+                .as_deref()
+                .map(parse_promo_code)
+                .transpose()
+                .map_err(|e| e.at("code"))?,
+            name: name(&self.name)?,
+            discount,
+            min_subtotal: self
+                .min_subtotal
+                .as_ref()
+                .map(|m| m.parse("min_subtotal"))
+                .transpose()?,
+            vendor_id: self.vendor_id.map(VendorId),
+            usage_limit,
+            uses: 0,
+            active: self.active.unwrap_or(true),
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+        })
+    }
+}
+
+fn admin_only(actor: &Actor) -> AppResult<()> {
+    if matches!(actor.role, Role::Admin | Role::System) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "a {} cannot change pricing rules; admins do",
+            actor.role
+        )))
+    }
+}
+
+/// The natural key a rule is replaced by: one FX rate per pair, one tax rule per place and
+/// class. Shipping rates have none (each is its own).
+fn rule_key(kind: RuleKind, data: &serde_json::Value, id: RuleId) -> String {
+    match kind {
+        RuleKind::Fx => format!("{}>{}", data["from"], data["to"]),
+        RuleKind::Tax => format!(
+            "{}|{}|{}",
+            data["country"],
+            data["region"]
+                .as_str()
+                .map(|r| r.trim().to_lowercase())
+                .unwrap_or_default(),
+            data["tax_class"]
+        ),
+        RuleKind::Shipping => id.to_string(),
+    }
+}
+
+impl App {
+    /// The rules checkouts price with (cached; see the module docs).
+    pub async fn pricing_book(&self) -> AppResult<Arc<PricingBook>> {
+        if let Some(book) = self.pricing.get(&()) {
+            return Ok(book);
+        }
+        let book = Arc::new(self.store.pricing_book().await?);
+        self.pricing.insert((), Arc::clone(&book));
+        Ok(book)
+    }
+
+    /// Stores a rule, replacing the one with the same natural key; returns its id.
+    async fn put_rule<T: Serialize>(
+        &self,
+        actor: &Actor,
+        kind: RuleKind,
+        id: RuleId,
+        rule: &T,
+    ) -> AppResult<RuleId> {
+        admin_only(actor)?;
+        let value = serde_json::to_value(rule).map_err(|e| AppError::Internal(e.into()))?;
+        let key = rule_key(kind, &value, id);
+        let data =
+            serde_json::value::to_raw_value(&value).map_err(|e| AppError::Internal(e.into()))?;
+        let now = self.now();
+        let stored = self
+            .write(move |tx| {
+                Box::pin(async move { Ok(tx.put_rule(kind, &key, id, &data, now).await?) })
+            })
+            .await?;
+        self.pricing.invalidate_all();
+        Ok(stored)
+    }
+
+    pub async fn put_fx_rate(&self, actor: &Actor, input: &FxRateInput) -> AppResult<FxRate> {
+        let mut rate = input.parse()?;
+        rate.id = self.put_rule(actor, RuleKind::Fx, rate.id, &rate).await?;
+        Ok(rate)
+    }
+
+    pub async fn put_tax_rule(&self, actor: &Actor, input: &TaxRuleInput) -> AppResult<TaxRule> {
+        let mut rule = input.parse()?;
+        rule.id = self.put_rule(actor, RuleKind::Tax, rule.id, &rule).await?;
+        Ok(rule)
+    }
+
+    pub async fn add_shipping_rate(
+        &self,
+        actor: &Actor,
+        input: &ShippingRateInput,
+    ) -> AppResult<ShippingRate> {
+        let rate = input.parse()?;
+        if let Some(v) = rate.vendor_id {
+            self.store.vendor(v).await?.ok_or_else(|| {
+                ParseError::new("unknown_vendor", format!("no vendor {v}")).at("vendor_id")
+            })?;
+        }
+        self.put_rule(actor, RuleKind::Shipping, rate.id, &rate)
+            .await?;
+        Ok(rate)
+    }
+
+    /// Deletes an FX rate, tax rule or shipping rate.
+    pub async fn delete_rule(&self, actor: &Actor, kind: RuleKind, id: RuleId) -> AppResult<()> {
+        admin_only(actor)?;
+        let found = self
+            .write(move |tx| Box::pin(async move { Ok(tx.delete_rule(kind, id).await?) }))
+            .await?;
+        self.pricing.invalidate_all();
+        if found {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("rule"))
+        }
+    }
+
+    pub async fn create_promotion(
+        &self,
+        actor: &Actor,
+        input: &PromotionInput,
+    ) -> AppResult<Promotion> {
+        admin_only(actor)?;
+        let promotion = input.parse()?;
+        if let Some(v) = promotion.vendor_id {
+            self.store.vendor(v).await?.ok_or_else(|| {
+                ParseError::new("unknown_vendor", format!("no vendor {v}")).at("vendor_id")
+            })?;
+        }
+        let (stored, now) = (promotion.clone(), self.now());
+        self.write(move |tx| {
+            Box::pin(async move {
+                match tx.insert_promotion(&stored, now).await {
+                    Err(StoreError::Conflict(c)) if c == constraints::PROMOTIONS_CODE_KEY => {
+                        Err(AppError::conflict(
+                            "code_taken",
+                            "another promotion has this code",
+                            Some("code"),
+                        ))
+                    }
+                    other => Ok(other?),
+                }
+            })
+        })
+        .await?;
+        self.pricing.invalidate_all();
+        Ok(promotion)
+    }
+
+    /// Switches a promotion on or off, or changes its limit or end; its use count is kept.
+    pub async fn update_promotion(
+        &self,
+        actor: &Actor,
+        id: PromotionId,
+        active: Option<bool>,
+        usage_limit: Option<Option<i64>>,
+        ends_at: Option<Option<DateTime<Utc>>>,
+    ) -> AppResult<Promotion> {
+        admin_only(actor)?;
+        let book = self.store.pricing_book().await?;
+        let mut p = book
+            .promotions
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .ok_or(AppError::NotFound("promotion"))?;
+        if let Some(a) = active {
+            p.active = a;
+        }
+        if let Some(limit) = usage_limit {
+            p.usage_limit = limit
+                .map(|n| {
+                    u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        ParseError::new("invalid_usage_limit", "usage_limit is at least 1")
+                            .at("usage_limit")
+                    })
+                })
+                .transpose()?;
+            if p.usage_limit.is_some_and(|l| l < p.uses) {
+                return Err(ParseError::new(
+                    "invalid_usage_limit",
+                    format!("the promotion was already used {} times", p.uses),
+                )
+                .at("usage_limit")
+                .into());
+            }
+        }
+        if let Some(end) = ends_at {
+            p.ends_at = end;
+        }
+        let (stored, now) = (p.clone(), self.now());
+        self.write(move |tx| {
+            Box::pin(async move {
+                match tx.update_promotion(&stored, now).await {
+                    // A checkout used it meanwhile past the new limit.
+                    Err(StoreError::Conflict(c))
+                        if c == constraints::PROMOTIONS_USES_WITHIN_LIMIT =>
+                    {
+                        Err(AppError::conflict(
+                            "usage_limit_below_uses",
+                            "the promotion was used more often than that",
+                            Some("usage_limit"),
+                        ))
+                    }
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(AppError::NotFound("promotion")),
+                    Err(e) => Err(e.into()),
+                }
+            })
+        })
+        .await?;
+        self.pricing.invalidate_all();
+        Ok(p)
+    }
+
+    /// Every rule, fresh from the database (for admins and support).
+    pub async fn pricing_rules(&self, actor: &Actor) -> AppResult<PricingBook> {
+        if !matches!(actor.role, Role::Admin | Role::Support | Role::System) {
+            return Err(AppError::Forbidden(format!(
+                "a {} cannot read pricing rules",
+                actor.role
+            )));
+        }
+        Ok(self.store.pricing_book().await?)
+    }
+
+    /// Applies a whole file of rules (`ordo pricing import`): every entry is checked before
+    /// anything is stored, so a bad file changes nothing.
+    pub async fn import_pricing(
+        &self,
+        actor: &Actor,
+        import: &PricingImport,
+    ) -> AppResult<ImportSummary> {
+        admin_only(actor)?;
+        fn at(what: &'static str, i: usize) -> impl Fn(ParseError) -> ParseError {
+            move |e| {
+                let inner = e.field.clone().unwrap_or_default();
+                ParseError {
+                    field: Some(
+                        format!("{what}[{i}].{inner}")
+                            .trim_end_matches('.')
+                            .to_owned(),
+                    ),
+                    ..e
+                }
+            }
+        }
+        for (i, r) in import.fx_rates.iter().enumerate() {
+            r.parse().map_err(at("fx_rates", i))?;
+        }
+        for (i, r) in import.tax_rules.iter().enumerate() {
+            r.parse().map_err(at("tax_rules", i))?;
+        }
+        for (i, r) in import.shipping_rates.iter().enumerate() {
+            r.parse().map_err(at("shipping_rates", i))?;
+        }
+        for (i, r) in import.promotions.iter().enumerate() {
+            r.parse().map_err(at("promotions", i))?;
+        }
+        for r in &import.fx_rates {
+            self.put_fx_rate(actor, r).await?;
+        }
+        for r in &import.tax_rules {
+            self.put_tax_rule(actor, r).await?;
+        }
+        for r in &import.shipping_rates {
+            self.add_shipping_rate(actor, r).await?;
+        }
+        for r in &import.promotions {
+            self.create_promotion(actor, r).await?;
+        }
+        Ok(ImportSummary {
+            fx_rates: import.fx_rates.len(),
+            tax_rules: import.tax_rules.len(),
+            shipping_rates: import.shipping_rates.len(),
+            promotions: import.promotions.len(),
+        })
+    }
+}
