@@ -53,6 +53,38 @@ pub struct QuoteLine {
     pub available: i64,
 }
 
+/// What a new cart starts with, unchecked.
+#[derive(Debug, Clone, Default)]
+pub struct NewCartContent {
+    /// (SKU, quantity)
+    pub lines: Vec<(String, i64)>,
+    pub promo_code: Option<String>,
+    pub shipping_address: Option<AddressInput>,
+}
+
+#[derive(Debug, Clone)]
+struct CheckedContent {
+    lines: Vec<(Sku, Quantity)>,
+    promo_code: Option<String>,
+    shipping_address: Option<Address>,
+}
+
+impl CheckedContent {
+    fn apply(&self, cart: &mut Cart) -> AppResult<()> {
+        for (i, (sku, quantity)) in self.lines.iter().enumerate() {
+            cart.add(sku.clone(), *quantity)
+                .map_err(|e| e.at(format!("lines[{i}].quantity")))?;
+        }
+        if self.promo_code.is_some() {
+            cart.promo_code.clone_from(&self.promo_code);
+        }
+        if self.shipping_address.is_some() {
+            cart.shipping_address.clone_from(&self.shipping_address);
+        }
+        Ok(())
+    }
+}
+
 /// A change to a cart's settings; `Some(None)` clears a field.
 #[derive(Debug, Clone, Default)]
 pub struct CartPatch {
@@ -217,11 +249,13 @@ pub(crate) async fn merge_at_login(
 
 impl App {
     /// Opens a cart: a guest's (returned with its token, shown once) or, for a customer, their
-    /// open cart — a new one only if they have none.
+    /// open cart — a new one only if they have none. `content` is added in the same
+    /// transaction (lines added to what the cart holds; code and address set when given).
     pub async fn create_cart(
         &self,
         actor: Option<&Actor>,
         currency: &str,
+        content: NewCartContent,
     ) -> AppResult<(Cart, Option<String>, bool)> {
         let currency = Currency::parse(currency).map_err(|e| e.at("currency"))?;
         let customer = match actor {
@@ -236,10 +270,11 @@ impl App {
                 )));
             }
         };
+        let content = self.check_content(content).await?;
         let token = customer.is_none().then(new_token);
         let hash = token.as_deref().map(token_hash);
         let now = self.now();
-        let cart = Cart {
+        let fresh = Cart {
             id: CartId::new(),
             customer_id: customer,
             status: CartStatus::Open,
@@ -252,17 +287,19 @@ impl App {
             updated_at: now,
             version: 1,
         };
-        let stored = cart.clone();
-        let (cart, created) = self
-            .write(move |tx| {
+        let (cart, created) = with_retry(|| {
+            let (mut fresh, hash, content) = (fresh.clone(), hash.clone(), content.clone());
+            self.write(move |tx| {
                 Box::pin(async move {
                     if let Some(c) = customer
-                        && let Some(existing) = tx.open_cart_for_update(c).await?
+                        && let Some(mut existing) = tx.open_cart_for_update(c).await?
                     {
-                        return Ok((existing, false));
+                        content.apply(&mut existing)?;
+                        return Ok((save(tx, existing, now).await?, false));
                     }
-                    match tx.insert_cart(&stored, hash.as_deref()).await {
-                        // Two first requests at once: the other one made it.
+                    content.apply(&mut fresh)?;
+                    match tx.insert_cart(&fresh, hash.as_deref()).await {
+                        // Two first requests at once: the other one made it; try again.
                         Err(StoreError::Conflict(c))
                             if c == constraints::CARTS_OPEN_CUSTOMER_KEY =>
                         {
@@ -270,13 +307,56 @@ impl App {
                         }
                         other => {
                             other?;
-                            Ok((stored, true))
+                            Ok((fresh, true))
                         }
                     }
                 })
             })
-            .await?;
+        })
+        .await?;
         Ok((cart, token, created))
+    }
+
+    /// Checks what a new cart should hold: known SKUs, valid quantities, code and address.
+    async fn check_content(&self, content: NewCartContent) -> AppResult<CheckedContent> {
+        let mut lines = Vec::with_capacity(content.lines.len());
+        for (i, (sku, quantity)) in content.lines.into_iter().enumerate() {
+            let sku = Sku::parse(&sku).map_err(|e| e.at(format!("lines[{i}].sku")))?;
+            let quantity =
+                Quantity::parse(quantity).map_err(|e| e.at(format!("lines[{i}].quantity")))?;
+            lines.push((sku, quantity));
+        }
+        let skus: Vec<Sku> = lines.iter().map(|(s, _)| s.clone()).collect();
+        let known = self.store.variants_for_sale(&skus).await?;
+        if let Some(i) = skus.iter().position(|s| !known.iter().any(|v| v.sku == *s)) {
+            return Err(
+                ParseError::new("unknown_sku", format!("no product has SKU {}", skus[i]))
+                    .at(format!("lines[{i}].sku"))
+                    .into(),
+            );
+        }
+        let promo_code = match content.promo_code {
+            Some(c) if !c.trim().is_empty() => Some(self.known_code(&c).await?),
+            _ => None,
+        };
+        Ok(CheckedContent {
+            lines,
+            promo_code,
+            shipping_address: content.shipping_address.map(parse_address).transpose()?,
+        })
+    }
+
+    /// A promotion code that exists (whether it applies is shown with the cart).
+    async fn known_code(&self, raw: &str) -> AppResult<String> {
+        let c = parse_promo_code(raw).map_err(|e| e.at("promo_code"))?;
+        if self.pricing_book().await?.promotion_by_code(&c).is_none() {
+            return Err(AppError::unprocessable(
+                "unknown_promotion_code",
+                format!("no promotion has the code {c}"),
+                Some("promo_code"),
+            ));
+        }
+        Ok(c)
     }
 
     async fn token_opens(&self, id: CartId, access: &CartAccess) -> AppResult<bool> {
@@ -456,17 +536,7 @@ impl App {
             .transpose()
             .map_err(|e| e.at("currency"))?;
         let code = match patch.promo_code {
-            Some(Some(c)) if !c.trim().is_empty() => {
-                let c = parse_promo_code(&c).map_err(|e| e.at("promo_code"))?;
-                if self.pricing_book().await?.promotion_by_code(&c).is_none() {
-                    return Err(AppError::unprocessable(
-                        "unknown_promotion_code",
-                        format!("no promotion has the code {c}"),
-                        Some("promo_code"),
-                    ));
-                }
-                Some(Some(c))
-            }
+            Some(Some(c)) if !c.trim().is_empty() => Some(Some(self.known_code(&c).await?)),
             Some(_) => Some(None),
             None => None,
         };

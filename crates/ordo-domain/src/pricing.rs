@@ -192,7 +192,7 @@ impl FxRate {
         let n = i128::from(amount.amount) * i128::from(self.rate.0) * 10i128.pow(to_digits);
         let d = 10i128.pow(FxFactor::SCALE + from_digits);
         let converted = div_round(n, d, self.rounding);
-        (converted <= i128::from(MAX_AMOUNT_MINOR)).then(|| Money {
+        (converted <= i128::from(MAX_AMOUNT_MINOR)).then_some(Money {
             amount: converted as i64,
             currency: self.to,
         })

@@ -28,6 +28,8 @@ mod dialect {
     pub const FOR_UPDATE: &str = " FOR UPDATE";
     /// Locks the stock rows only, not the locations they are joined with.
     pub const FOR_UPDATE_OF_STOCK: &str = " FOR UPDATE OF s";
+    /// The payload is jsonb; read back as text.
+    pub const OUTBOX_AFTER: &str = "SELECT id, topic, key, payload::text AS payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {

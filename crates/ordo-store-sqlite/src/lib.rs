@@ -38,6 +38,8 @@ mod dialect {
     /// The writer thread already excludes other writers; SQLite has no row locks.
     pub const FOR_UPDATE: &str = "";
     pub const FOR_UPDATE_OF_STOCK: &str = "";
+    pub const OUTBOX_AFTER: &str =
+        "SELECT id, topic, key, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
 }
 
 /// SQLite names CHECK constraints in its errors but reports UNIQUE ones by their columns;

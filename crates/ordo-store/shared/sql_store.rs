@@ -32,8 +32,8 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Credentials, IdempotencyRecord, LocationStock, LowStock, OrderQuery, OrderScope, Outcome,
-    SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
+    Credentials, IdempotencyRecord, LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage,
+    Outcome, SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -850,7 +850,8 @@ impl Store for SqlStore {
 
     async fn low_stock(&self, vendor: VendorId) -> StoreResult<Vec<LowStock>> {
         let rows = sqlx::query(
-            "SELECT v.sku, v.low_stock_threshold, COALESCE(SUM(s.on_hand - s.reserved), 0) AS available \
+            // SUM of bigint is numeric on PostgreSQL: cast back so both read an i64.
+            "SELECT v.sku, v.low_stock_threshold, CAST(COALESCE(SUM(s.on_hand - s.reserved), 0) AS BIGINT) AS available \
              FROM variants v JOIN products p ON p.id = v.product_id LEFT JOIN stock s ON s.sku = v.sku \
              WHERE p.vendor_id = $1 AND v.low_stock_threshold IS NOT NULL \
              GROUP BY v.sku, v.low_stock_threshold \
@@ -886,5 +887,29 @@ impl Store for SqlStore {
 
     async fn variants_for_sale(&self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>> {
         fetch_variants_for_sale(&self.reader, skus).await
+    }
+
+    async fn outbox(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxMessage)>> {
+        let rows = sqlx::query(dialect::OUTBOX_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let payload: String = r.text("payload")?;
+                Ok((
+                    r.int("id")?,
+                    OutboxMessage {
+                        topic: r.text("topic")?,
+                        key: r.text("key")?,
+                        payload: serde_json::value::RawValue::from_string(payload)
+                            .map_err(|e| corrupt("outbox payload", e))?,
+                        created_at: r.time("created_at")?,
+                    },
+                ))
+            })
+            .collect()
     }
 }

@@ -224,6 +224,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// One vendor's SKUs at or below their low-stock threshold.
     async fn low_stock(&self, vendor: VendorId) -> StoreResult<Vec<LowStock>>;
+    /// Outbox messages after `after` (a message id), oldest first, with their ids.
+    async fn outbox(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxMessage)>>;
     /// A SKU's adjustments, newest first.
     async fn stock_adjustments(&self, sku: &Sku, limit: u32) -> StoreResult<Vec<StockAdjustment>>;
 }

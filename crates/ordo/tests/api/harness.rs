@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use ordo::{Backend, DatabaseConfig};
-use ordo_app::App;
 use ordo_app::users::NewUser;
+use ordo_app::{App, Settings};
 use ordo_domain::identity::Actor;
 use ordo_store::Store;
 use ordo_store_postgres::testing;
@@ -64,6 +64,7 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     admin_token: String,
+    settings: Settings,
     // Last, so the database outlives every connection to it.
     _data: Data,
 }
@@ -119,6 +120,11 @@ pub struct Shop {
 impl TestApp {
     /// Starts a server on a fresh database; `None` when PostgreSQL is absent and not required.
     pub async fn spawn(kind: Kind) -> Option<TestApp> {
+        Self::spawn_with(kind, Settings::default()).await
+    }
+
+    /// As [`TestApp::spawn`], with chosen settings (a short reservation time, say).
+    pub async fn spawn_with(kind: Kind, settings: Settings) -> Option<TestApp> {
         let (data, config) = match kind {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -138,7 +144,7 @@ impl TestApp {
             }
         };
         let backend = Backend::open(&config).await.expect("open the database");
-        let app = ordo::app(&backend);
+        let app = ordo::app_with(&backend, settings.clone());
         // The first admin, as `ordo users create` makes it.
         app.create_user(
             &Actor::system(),
@@ -161,6 +167,7 @@ impl TestApp {
             stop: None,
             server: None,
             admin_token: String::new(),
+            settings,
             _data: data,
         };
         t.start(app).await;
@@ -194,7 +201,7 @@ impl TestApp {
             .await
             .expect("reopen the database");
         self.store = backend.store();
-        let app = ordo::app(&backend);
+        let app = ordo::app_with(&backend, self.settings.clone());
         self.backend = Some(backend);
         self.start(app).await;
     }
@@ -231,6 +238,98 @@ impl TestApp {
             body,
             headers,
         }
+    }
+
+    /// A request with an optional bearer token and an optional guest `Cart-Token`.
+    pub async fn cart_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        cart_token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(t) = cart_token {
+            req = req.header("Cart-Token", t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let (status, headers) = (res.status(), res.headers().clone());
+        let text = res.text().await.expect("body");
+        Res {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Res {
+        self.request(reqwest::Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// `n` customers with live sessions, written straight to the database: a flash sale of
+    /// a thousand buyers would otherwise spend a minute hashing a thousand passwords. The
+    /// tokens are ordinary session tokens, checked by the server like any other.
+    pub async fn many_customers(&self, n: usize) -> Vec<String> {
+        let now = chrono::Utc::now();
+        let mut tokens = Vec::with_capacity(n);
+        let mut rows = Vec::with_capacity(n);
+        for _ in 0..n {
+            let token = format!(
+                "{}{}",
+                ordo_app::auth::TOKEN_PREFIX,
+                uuid::Uuid::new_v4().simple()
+            );
+            let user = ordo_domain::identity::User {
+                id: ordo_domain::ids::UserId::new(),
+                email: ordo_domain::identity::EmailAddress::parse(&format!(
+                    "buyer-{}@test.example",
+                    uuid::Uuid::now_v7().simple()
+                ))
+                .expect("email"),
+                role: ordo_domain::identity::Role::Customer,
+                vendor_id: None,
+            };
+            rows.push((user, ordo_app::auth::token_hash(&token)));
+            tokens.push(token);
+        }
+        ordo_store::write(&*self.store, move |tx| {
+            Box::pin(async move {
+                for (user, hash) in &rows {
+                    tx.insert_user(user, "not-a-password-hash", now).await?;
+                    tx.insert_session(&ordo_store::Session {
+                        token_hash: hash.clone(),
+                        user_id: user.id,
+                        created_at: now,
+                        expires_at: now + chrono::Duration::hours(1),
+                    })
+                    .await?;
+                }
+                Ok::<_, ordo_store::StoreError>(())
+            })
+        })
+        .await
+        .expect("customers");
+        tokens
+    }
+
+    /// Every outbox message of `topic`, as JSON.
+    pub async fn outbox(&self, topic: &str) -> Vec<Value> {
+        self.store
+            .outbox(0, 100_000)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter(|(_, m)| m.topic == topic)
+            .map(|(_, m)| serde_json::from_str(m.payload.get()).expect("json"))
+            .collect()
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Res {

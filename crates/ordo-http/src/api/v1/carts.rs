@@ -8,7 +8,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use ordo_app::App;
-use ordo_app::carts::{CartAccess, CartPatch, CartQuote};
+use ordo_app::carts::{CartAccess, CartPatch, CartQuote, NewCartContent};
 use ordo_app::checkout::Checkout;
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::ids::CartId;
@@ -46,6 +46,12 @@ pub struct CreateCartRequest {
     /// no price of its own in it).
     #[schema(example = "EUR")]
     pub currency: String,
+    /// Items to start with (added to a customer's open cart if they have one).
+    #[serde(default)]
+    pub lines: Vec<AddLineRequest>,
+    pub promo_code: Option<String>,
+    #[schema(value_type = Option<AddressView>)]
+    pub shipping_address: Option<AddressInput>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -186,7 +192,14 @@ async fn create_cart(
     Json(req): Json<CreateCartRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<CartView>)> {
     let actor = caller.as_ref().map(|c| c.actor);
-    let (cart, token, created) = app.create_cart(actor.as_ref(), &req.currency).await?;
+    let content = NewCartContent {
+        lines: req.lines.into_iter().map(|l| (l.sku, l.quantity)).collect(),
+        promo_code: req.promo_code,
+        shipping_address: req.shipping_address,
+    };
+    let (cart, token, created) = app
+        .create_cart(actor.as_ref(), &req.currency, content)
+        .await?;
     let access = CartAccess {
         actor,
         token: token.clone(),
