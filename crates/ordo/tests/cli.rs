@@ -191,3 +191,61 @@ async fn the_binary_runs_on_postgresql_from_the_environment() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("postgres database is up to date"));
 }
+
+/// `ordo pricing import` applies a whole file of rules, refuses a bad file with the entry and
+/// field at fault (storing nothing), and `ordo pricing show` prints what is stored.
+#[test]
+fn pricing_rules_are_imported_from_a_file_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        ordo()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("run ordo")
+    };
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        json!({ "tax_rules": [
+            { "country": "DE", "rate": "19", "mode": "inclusive", "name": "MwSt." },
+            { "country": "ZZ", "rate": "5", "mode": "inclusive", "name": "nowhere" } ] })
+        .to_string(),
+    )
+    .unwrap();
+    let out = run(&["pricing", "import", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tax_rules[1].country"), "{err}");
+
+    let good = dir.path().join("rules.json");
+    std::fs::write(
+        &good,
+        json!({
+            "tax_rules": [{ "country": "US", "region": "NY", "rate": "4", "mode": "exclusive", "name": "NY" }],
+            "shipping_rates": [{ "name": "World", "price": { "amount": 990, "currency": "EUR" } }],
+            "fx_rates": [{ "from": "EUR", "to": "GBP", "rate": "0.8571", "rounding": "half_even" }],
+            "promotions": [{ "code": "hello5", "name": "5 off", "amount": { "amount": 500, "currency": "EUR" }, "usage_limit": 10 }]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = run(&["pricing", "import", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary,
+        json!({ "fx_rates": 1, "tax_rules": 1, "shipping_rates": 1, "promotions": 1 })
+    );
+    let out = run(&["pricing", "show"]);
+    assert!(out.status.success());
+    let book: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Only the good file's rules: the bad file stored nothing.
+    assert_eq!(book["tax"].as_array().unwrap().len(), 1);
+    assert_eq!(book["tax"][0]["region"], "NY");
+    assert_eq!(book["fx"][0]["rounding"], "half_even");
+    assert_eq!(book["promotions"][0]["code"], "HELLO5");
+    assert_eq!(book["promotions"][0]["usage_limit"], 10);
+}
