@@ -329,6 +329,7 @@ fn demo_pricing() -> PricingImport {
     serde_json::from_value(serde_json::json!({
         "tax_rules": [
             {"country": "DE", "rate": "19", "mode": "inclusive", "name": "MwSt. 19%"},
+            {"country": "DE", "tax_class": "shipping", "rate": "19", "mode": "inclusive", "name": "MwSt. 19% (Versand)"},
             {"country": "FR", "rate": "20", "mode": "inclusive", "name": "TVA 20%"},
             {"country": "GB", "rate": "20", "mode": "inclusive", "name": "VAT 20%"},
             {"country": "JP", "rate": "10", "mode": "inclusive", "name": "消費税 10%"},

@@ -86,16 +86,13 @@ impl App {
                     }
                     other => other?,
                 }
-                tx.enqueue(&OutboxMessage {
-            topic: "stock.updated".into(),
-            key: sku.to_string(),
-            payload: serde_json::value::to_raw_value(
-                &json!({ "sku": sku, "location": code, "on_hand": on_hand, "actor": actor }),
-            )
-            .map_err(|e| AppError::Internal(e.into()))?,
-            created_at: now,
-        })
-        .await?;
+                tx.enqueue(&stock_message(
+                    "stock.updated",
+                    &sku,
+                    &json!({ "sku": sku, "location": code, "on_hand": on_hand, "actor": actor }),
+                    now,
+                )?)
+                .await?;
                 Ok(())
             })
         })
@@ -106,6 +103,22 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("sku"))
     }
+}
+
+/// An outbox message about one SKU's stock (keyed by the SKU, so consumers keep its order).
+fn stock_message(
+    topic: &str,
+    sku: &Sku,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> AppResult<OutboxMessage> {
+    Ok(OutboxMessage {
+        topic: topic.into(),
+        key: sku.to_string(),
+        payload: serde_json::value::to_raw_value(payload)
+            .map_err(|e| AppError::Internal(e.into()))?,
+        created_at: now,
+    })
 }
 
 /// Emits `stock.low` when available stock of `sku` falls from above its threshold to at or
@@ -122,15 +135,12 @@ pub(crate) async fn note_low_stock(
         return Ok(());
     };
     if before > threshold && after <= threshold {
-        tx.enqueue(&OutboxMessage {
-            topic: "stock.low".into(),
-            key: sku.to_string(),
-            payload: serde_json::value::to_raw_value(
-                &json!({ "sku": sku, "available": after, "threshold": threshold, "at": now }),
-            )
-            .map_err(|e| AppError::Internal(e.into()))?,
-            created_at: now,
-        })
+        tx.enqueue(&stock_message(
+            "stock.low",
+            sku,
+            &json!({ "sku": sku, "available": after, "threshold": threshold, "at": now }),
+            now,
+        )?)
         .await?;
     }
     Ok(())
@@ -233,16 +243,15 @@ impl App {
                         at: now,
                     };
                     tx.insert_adjustment(&adjustment).await?;
-                    tx.enqueue(&OutboxMessage {
-                        topic: "stock.adjusted".into(),
-                        key: sku.to_string(),
-                        payload: serde_json::value::to_raw_value(&json!({
+                    tx.enqueue(&stock_message(
+                        "stock.adjusted",
+                        &sku,
+                        &json!({
                             "sku": sku, "location": code, "delta": delta, "reason": reason,
                             "on_hand": on_hand + delta, "actor": actor,
-                        }))
-                        .map_err(|e| AppError::Internal(e.into()))?,
-                        created_at: now,
-                    })
+                        }),
+                        now,
+                    )?)
                     .await?;
                     note_low_stock(tx, &sku, variant.low_stock_threshold, before, before + delta, now)
                         .await?;

@@ -46,6 +46,15 @@ impl ParseError {
     }
 }
 
+/// Whether `raw` is a short machine code: 1–40 characters of lower-case letters, digits, `-`
+/// and `_` (location codes, tax classes).
+pub(crate) fn is_code_token(raw: &str) -> bool {
+    (1..=40).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 /// Refuses control characters: they have no place in names or addresses, they break terminals
 /// and labels, and PostgreSQL cannot store NUL in text at all. Everything else — any script,
 /// any emoji — is kept exactly as typed.

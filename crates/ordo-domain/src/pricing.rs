@@ -248,11 +248,7 @@ impl TaxClass {
     pub const SHIPPING: &'static str = "shipping";
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let ok = (1..=40).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if ok {
+        if crate::is_code_token(raw) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(ParseError::new(

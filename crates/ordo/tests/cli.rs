@@ -233,7 +233,11 @@ fn pricing_rules_are_imported_from_a_file_and_shown() {
     )
     .unwrap();
     let out = run(&["pricing", "import", good.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         summary,

@@ -20,6 +20,7 @@ on_both_backends!(
     stock_taken_at_payment_fails_the_payment_cleanly_when_it_is_gone,
     adjustments_are_recorded_never_go_negative_and_low_stock_alerts_fire_once,
     fx_rates_price_a_cart_in_a_currency_the_vendor_does_not_sell_in,
+    bad_cart_input_is_refused_in_the_error_shape_and_changes_nothing,
 );
 
 fn us_address() -> Value {
@@ -661,4 +662,74 @@ async fn unpaid_orders_are_cancelled_when_their_reservation_expires(kind: Kind) 
     assert_eq!(paid["status"], "paid");
     let events = app.events(&customer, unpaid["id"].as_str().unwrap()).await;
     assert_eq!(events.last().unwrap()["actor"]["role"], "system");
+}
+
+async fn bad_cart_input_is_refused_in_the_error_shape_and_changes_nothing(app: TestApp) {
+    let shop = app.shop(5).await;
+    let customer = app.customer().await;
+    let create = |body: Value| app.post("/api/v1/carts", &customer, body);
+    let e = create(json!({ "currency": "EUR", "lines": [{ "sku": "NOPE", "quantity": 1 }] }))
+        .await
+        .expect_error(400, "unknown_sku");
+    assert_eq!(e["field"], "lines[0].sku");
+    let e = create(json!({ "currency": "EUR", "lines": [{ "sku": shop.sku, "quantity": 0 }] }))
+        .await
+        .expect_error(400, "invalid_quantity");
+    assert_eq!(e["field"], "lines[0].quantity");
+    create(json!({ "currency": "eur" }))
+        .await
+        .expect_error(400, "invalid_currency");
+    create(json!({ "currency": "EUR", "promo_code": "NOSUCH" }))
+        .await
+        .expect_error(422, "unknown_promotion_code");
+    let mut bad = address();
+    bad["country"] = json!("XX");
+    let e = create(json!({ "currency": "EUR", "shipping_address": bad }))
+        .await
+        .expect_error(400, "invalid_country");
+    assert_eq!(e["field"], "shipping_address.country");
+    let e = create(json!({ "currency": "EUR", "colour": "red" }))
+        .await
+        .expect_error(400, "invalid_body");
+    assert!(e["message"].as_str().unwrap().contains("colour"), "{e}");
+    app.post("/api/v1/carts", &shop.token, json!({ "currency": "EUR" }))
+        .await
+        .expect_error(403, "forbidden");
+    // None of that made a cart: the first good call creates it.
+    let cart = app
+        .post("/api/v1/carts", &customer, json!({ "currency": "EUR" }))
+        .await
+        .expect(201);
+    assert_eq!(cart["version"], 1);
+    checkout(&app, &customer, &cart)
+        .await
+        .expect_error(400, "empty_cart");
+    let id = cart["id"].as_str().unwrap();
+    app.patch(
+        &format!("/api/v1/carts/{id}/lines/{}", shop.sku),
+        &customer,
+        json!({ "quantity": 1 }),
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.post(
+        &format!("/api/v1/carts/{id}/lines"),
+        &customer,
+        json!({ "sku": shop.sku, "quantity": 1 }),
+    )
+    .await
+    .expect(200);
+    checkout(&app, &customer, &cart)
+        .await
+        .expect_error(400, "missing_address");
+    // Another customer's token opens nothing.
+    let other = app.customer().await;
+    app.post(
+        &format!("/api/v1/carts/{id}/lines"),
+        &other,
+        json!({ "sku": shop.sku, "quantity": 1 }),
+    )
+    .await
+    .expect_error(404, "not_found");
+    assert_eq!(app.stock(&shop).await, (5, 0, 5));
 }

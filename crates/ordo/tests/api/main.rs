@@ -829,6 +829,27 @@ async fn tokens_are_required_checked_and_revocable(app: TestApp) {
         .expect(200);
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(spec["paths"]["/api/v1/orders/{id}/actions/{action}"]["post"].is_object());
+    for (path, method) in [
+        ("/api/v1/carts", "post"),
+        ("/api/v1/carts/{id}", "patch"),
+        ("/api/v1/carts/{id}/lines", "post"),
+        ("/api/v1/carts/{id}/lines/{sku}", "delete"),
+        ("/api/v1/carts/{id}/checkout", "post"),
+        ("/api/v1/pricing", "get"),
+        ("/api/v1/fx-rates", "put"),
+        ("/api/v1/tax-rules", "post"),
+        ("/api/v1/shipping-rates", "post"),
+        ("/api/v1/promotions/{id}", "patch"),
+        ("/api/v1/inventory/{sku}/adjustments", "post"),
+        ("/api/v1/inventory/{sku}/low-stock-threshold", "put"),
+        ("/api/v1/low-stock", "get"),
+    ] {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} undocumented"
+        );
+    }
+    assert!(spec["components"]["schemas"]["CheckoutView"].is_object());
     let docs = app
         .client
         .get(format!("{}/api/docs/", app.base))
