@@ -1,8 +1,9 @@
 //! Stock levels per SKU and location, as vendors set and adjust them, and low-stock alerts.
 //!
 //! Setting `on_hand` never touches `reserved`; a level below what is already reserved for open
-//! orders is refused, because those units are promised. Adjustments (receipt, correction,
-//! damage) change `on_hand` by a delta and are recorded with who and why. Whenever available
+//! orders is refused, because those units are promised. Every change of `on_hand` — an
+//! adjustment by a delta (receipt, correction, damage) or a new level from a count — is
+//! recorded with who and why. Whenever available
 //! stock falls to or below a SKU's threshold, a `stock.low` event goes out with the change.
 
 use chrono::{DateTime, Utc};
@@ -11,9 +12,7 @@ use ordo_domain::catalog::{LocationCode, Sku};
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{AdjustmentId, VendorId};
 use ordo_domain::inventory::{AdjustmentReason, StockLevel, parse_on_hand};
-use ordo_store::{
-    LowStock, OutboxMessage, SkuStock, StockAdjustment, StoreError, StoreTx, constraints,
-};
+use ordo_store::{LowStock, OutboxMessage, SkuStock, StockAdjustment, StoreTx};
 use serde_json::json;
 
 use crate::{App, AppError, AppResult};
@@ -57,45 +56,14 @@ impl App {
             Some(code) => LocationCode::parse(code).map_err(|e| e.at("location"))?,
             None => LocationCode::default_code(),
         };
-        let now = self.now();
-        let actor = *actor;
-        let stored = sku.clone();
-        self.write(move |tx| {
-            Box::pin(async move {
-                let sku = stored;
-                let vendor = tx
-                    .sku_vendor(&sku)
-                    .await?
-                    .ok_or(AppError::NotFound("sku"))?;
-                if !actor.manages_vendor(vendor) {
-                    return Err(AppError::NotFound("sku"));
-                }
-                let loc = tx
-                    .location_by_code(vendor, &code)
-                    .await?
-                    .ok_or_else(|| unknown_location(&code))?;
-                match tx.set_on_hand(&sku, loc.id, on_hand, now).await {
-                    Err(StoreError::Conflict(c))
-                        if c == constraints::STOCK_RESERVED_WITHIN_ON_HAND =>
-                    {
-                        return Err(AppError::conflict(
-                            "below_reserved",
-                            "on_hand cannot go below the units already reserved for open orders",
-                            Some("on_hand"),
-                        ));
-                    }
-                    other => other?,
-                }
-                tx.enqueue(&stock_message(
-                    "stock.updated",
-                    &sku,
-                    &json!({ "sku": sku, "location": code, "on_hand": on_hand, "actor": actor }),
-                    now,
-                )?)
-                .await?;
-                Ok(())
-            })
-        })
+        self.change_on_hand(
+            *actor,
+            sku.clone(),
+            code,
+            OnHand::Set(on_hand),
+            AdjustmentReason::Correction,
+            Some(format!("on_hand set to {on_hand}")),
+        )
         .await?;
         self.sold_out.invalidate(sku.as_str());
         self.store
@@ -146,6 +114,13 @@ pub(crate) async fn note_low_stock(
     Ok(())
 }
 
+/// How `on_hand` changes: by a delta (an adjustment) or to a level (a count).
+#[derive(Debug, Clone, Copy)]
+enum OnHand {
+    Add(i64),
+    Set(i64),
+}
+
 /// A stock adjustment as a vendor asks for it, unchecked.
 #[derive(Debug, Clone)]
 pub struct AdjustStock {
@@ -194,7 +169,26 @@ impl App {
             Some(code) => LocationCode::parse(&code).map_err(|e| e.at("location"))?,
             None => LocationCode::default_code(),
         };
-        let (actor, now, delta) = (*actor, self.now(), input.delta);
+        let adjustment = self
+            .change_on_hand(*actor, sku, code, OnHand::Add(input.delta), reason, note)
+            .await?;
+        adjustment.ok_or_else(|| AppError::Internal(anyhow::anyhow!("a delta adjusted nothing")))
+    }
+
+    /// Changes `on_hand` of `sku` at one location under the stock row lock, recording the
+    /// change as an adjustment (who, why, by how much, the result), a `stock.updated` event
+    /// and, when available stock falls to its threshold, `stock.low`. Setting the level it
+    /// already has records nothing.
+    async fn change_on_hand(
+        &self,
+        actor: Actor,
+        sku: Sku,
+        code: LocationCode,
+        change: OnHand,
+        reason: AdjustmentReason,
+        note: Option<String>,
+    ) -> AppResult<Option<StockAdjustment>> {
+        let now = self.now();
         let stored = sku.clone();
         let adjustment = self
             .write(move |tx| {
@@ -216,20 +210,37 @@ impl App {
                     let before: i64 = levels.iter().map(StockLevel::available).sum();
                     let here = levels.iter().find(|l| l.location_id == loc.id);
                     let (on_hand, available) = here.map_or((0, 0), |l| (l.on_hand, l.available()));
+                    let delta = match change {
+                        OnHand::Add(d) => d,
+                        OnHand::Set(n) => n - on_hand,
+                    };
                     if available + delta < 0 {
-                        return Err(AppError::conflict(
-                            "would_go_negative",
-                            format!(
-                                "{sku} has {available} available at {}; removing {} would leave less than is reserved",
-                                code.as_str(),
-                                -delta
+                        return Err(match change {
+                            OnHand::Set(_) => AppError::conflict(
+                                "below_reserved",
+                                "on_hand cannot go below the units already reserved for open orders",
+                                Some("on_hand"),
                             ),
-                            Some("delta"),
-                        ));
+                            OnHand::Add(_) => AppError::conflict(
+                                "would_go_negative",
+                                format!(
+                                    "{sku} has {available} available at {}; removing {} would leave less than is reserved",
+                                    code.as_str(),
+                                    -delta
+                                ),
+                                Some("delta"),
+                            ),
+                        });
                     }
                     match here {
+                        Some(_) if delta == 0 => return Ok(None),
                         Some(_) => tx.change_stock(&sku, loc.id, delta, 0).await?,
-                        None => tx.set_on_hand(&sku, loc.id, delta, now).await?,
+                        None => {
+                            tx.set_on_hand(&sku, loc.id, delta, now).await?;
+                            if delta == 0 {
+                                return Ok(None);
+                            }
+                        }
                     }
                     let adjustment = StockAdjustment {
                         id: AdjustmentId::new(),
@@ -244,7 +255,7 @@ impl App {
                     };
                     tx.insert_adjustment(&adjustment).await?;
                     tx.enqueue(&stock_message(
-                        "stock.adjusted",
+                        "stock.updated",
                         &sku,
                         &json!({
                             "sku": sku, "location": code, "delta": delta, "reason": reason,
@@ -255,11 +266,11 @@ impl App {
                     .await?;
                     note_low_stock(tx, &sku, variant.low_stock_threshold, before, before + delta, now)
                         .await?;
-                    Ok(adjustment)
+                    Ok(Some(adjustment))
                 })
             })
             .await?;
-        if delta > 0 {
+        if adjustment.as_ref().is_some_and(|a| a.delta > 0) {
             self.sold_out.invalidate(sku.as_str());
         }
         Ok(adjustment)

@@ -516,8 +516,10 @@ async fn adjustments_are_recorded_never_go_negative_and_low_stock_alerts_fire_on
         .iter()
         .map(|h| h["delta"].as_i64().unwrap())
         .collect();
-    assert_eq!(deltas, vec![10, -3]);
+    // Newest first; the first level, set from a count, is recorded as a correction too.
+    assert_eq!(deltas, vec![10, -3, 10]);
     assert_eq!(history["data"][1]["note"], "aisle 3 🧯");
+    assert_eq!(history["data"][2]["reason"], "correction");
     app.get(&format!("/api/v1/inventory/{sku}/adjustments"), &customer)
         .await
         .expect_error(403, "forbidden");
