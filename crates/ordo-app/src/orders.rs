@@ -126,6 +126,19 @@ fn check_placement(input: PlaceOrder) -> Result<Basket, ParseError> {
     })
 }
 
+/// A page size: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when not given.
+pub(crate) fn page_limit(limit: Option<i64>) -> AppResult<u32> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=i64::from(MAX_PAGE)).contains(&n) => Ok(n as u32),
+        Some(_) => Err(
+            ParseError::new("invalid_limit", format!("limit must be 1 to {MAX_PAGE}"))
+                .at("limit")
+                .into(),
+        ),
+    }
+}
+
 /// An idempotency key: 1–255 visible ASCII characters (a UUID is typical).
 pub(crate) fn check_key(key: &str) -> Result<(), ParseError> {
     if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -311,18 +324,7 @@ impl App {
             .map(str::parse::<OrderStatus>)
             .transpose()
             .map_err(|e| e.at("status"))?;
-        let limit = match limit {
-            None => DEFAULT_PAGE,
-            Some(n) if (1..=i64::from(MAX_PAGE)).contains(&n) => n as u32,
-            Some(_) => {
-                return Err(ParseError::new(
-                    "invalid_limit",
-                    format!("limit must be 1 to {MAX_PAGE}"),
-                )
-                .at("limit")
-                .into());
-            }
-        };
+        let limit = page_limit(limit)?;
         let starting_after = starting_after
             .map(|s| s.parse::<OrderId>())
             .transpose()

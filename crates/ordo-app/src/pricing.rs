@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
+use ordo_domain::catalog::Sku;
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{PromotionId, RuleId, VendorId};
 use ordo_domain::money::{Currency, Money};
@@ -17,7 +18,7 @@ use ordo_domain::pricing::{
     Discount, FxFactor, FxRate, Percent, PricingBook, Promotion, Rounding, ShippingRate, TaxClass,
     TaxMode, TaxRule, parse_country, parse_promo_code,
 };
-use ordo_store::{RuleKind, StoreError, constraints};
+use ordo_store::{PriceListEntry, RuleKind, StoreError, StoreTx, constraints};
 use serde::{Deserialize, Serialize};
 
 use crate::{App, AppError, AppResult};
@@ -93,10 +94,38 @@ pub struct PromotionInput {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
+/// One SKU's price in one currency, as a price list entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceInput {
+    pub sku: String,
+    pub currency: String,
+    pub amount: i64,
+}
+
+impl PriceInput {
+    fn parse(&self) -> Result<(Sku, Money), ParseError> {
+        let sku = Sku::parse(&self.sku).map_err(|e| e.at("sku"))?;
+        let price = MoneyInput {
+            amount: self.amount,
+            currency: self.currency.clone(),
+        }
+        .parse("price")
+        .map_err(|e| ParseError {
+            field: e.field.map(|f| f.trim_start_matches("price.").to_owned()),
+            ..e
+        })?;
+        Ok((sku, price))
+    }
+}
+
 /// A whole set of rules, as `ordo pricing import` reads it from a file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PricingImport {
+    /// Price list entries: a SKU's price in a currency, added or replaced.
+    #[serde(default)]
+    pub prices: Vec<PriceInput>,
     #[serde(default)]
     pub fx_rates: Vec<FxRateInput>,
     #[serde(default)]
@@ -110,6 +139,7 @@ pub struct PricingImport {
 /// What an import changed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportSummary {
+    pub prices: usize,
     pub fx_rates: usize,
     pub tax_rules: usize,
     pub shipping_rates: usize,
@@ -324,6 +354,70 @@ fn rule_key(kind: RuleKind, data: &serde_json::Value, id: RuleId) -> String {
 }
 
 impl App {
+    /// Puts a SKU on a currency's price list at `amount` (or changes its price there): the
+    /// vendor selling it, or an admin. Carts show it at once; orders keep the price they had.
+    pub async fn set_price(
+        &self,
+        actor: &Actor,
+        sku: &str,
+        currency: &str,
+        amount: i64,
+    ) -> AppResult<()> {
+        let (sku, price) = PriceInput {
+            sku: sku.to_owned(),
+            currency: currency.to_owned(),
+            amount,
+        }
+        .parse()?;
+        self.change_price(actor, sku, price.currency, Some(price))
+            .await
+    }
+
+    /// Takes a SKU off a currency's price list (it can then be sold in that currency only
+    /// through an FX rate).
+    pub async fn delete_price(&self, actor: &Actor, sku: &str, currency: &str) -> AppResult<()> {
+        let sku = Sku::parse(sku).map_err(|_| AppError::NotFound("price"))?;
+        let currency = Currency::parse(currency).map_err(|_| AppError::NotFound("price"))?;
+        self.change_price(actor, sku, currency, None).await
+    }
+
+    async fn change_price(
+        &self,
+        actor: &Actor,
+        sku: Sku,
+        currency: Currency,
+        price: Option<Money>,
+    ) -> AppResult<()> {
+        let actor = *actor;
+        self.write(move |tx| {
+            Box::pin(async move { store_price(tx, &actor, &sku, currency, price).await })
+        })
+        .await
+    }
+
+    /// One currency's price list, by SKU (`after`: the last SKU of the previous page).
+    pub async fn price_list(
+        &self,
+        currency: &str,
+        vendor: Option<VendorId>,
+        after: Option<&str>,
+        limit: Option<i64>,
+    ) -> AppResult<(Vec<PriceListEntry>, bool)> {
+        let currency = Currency::parse(currency).map_err(|e| e.at("currency"))?;
+        let after = after
+            .map(Sku::parse)
+            .transpose()
+            .map_err(|e| e.at("starting_after"))?;
+        let limit = crate::orders::page_limit(limit)?;
+        let mut rows = self
+            .store
+            .price_list(currency, vendor, after.as_ref(), limit + 1)
+            .await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok((rows, more))
+    }
+
     /// The rules checkouts price with (cached; see the module docs).
     pub async fn pricing_book(&self) -> AppResult<Arc<PricingBook>> {
         if let Some(book) = self.pricing.get(&()) {
@@ -343,10 +437,7 @@ impl App {
         rule: &T,
     ) -> AppResult<RuleId> {
         admin_only(actor)?;
-        let value = serde_json::to_value(rule).map_err(|e| AppError::Internal(e.into()))?;
-        let key = rule_key(kind, &value, id);
-        let data =
-            serde_json::value::to_raw_value(&value).map_err(|e| AppError::Internal(e.into()))?;
+        let (key, data) = rule_document(kind, id, rule)?;
         let now = self.now();
         let stored = self
             .write(move |tx| {
@@ -369,17 +460,23 @@ impl App {
         Ok(rule)
     }
 
+    /// Refuses a rule naming a vendor that does not exist.
+    async fn check_vendor(&self, vendor: Option<VendorId>) -> AppResult<()> {
+        if let Some(v) = vendor {
+            self.store.vendor(v).await?.ok_or_else(|| {
+                ParseError::new("unknown_vendor", format!("no vendor {v}")).at("vendor_id")
+            })?;
+        }
+        Ok(())
+    }
+
     pub async fn add_shipping_rate(
         &self,
         actor: &Actor,
         input: &ShippingRateInput,
     ) -> AppResult<ShippingRate> {
         let rate = input.parse()?;
-        if let Some(v) = rate.vendor_id {
-            self.store.vendor(v).await?.ok_or_else(|| {
-                ParseError::new("unknown_vendor", format!("no vendor {v}")).at("vendor_id")
-            })?;
-        }
+        self.check_vendor(rate.vendor_id).await?;
         self.put_rule(actor, RuleKind::Shipping, rate.id, &rate)
             .await?;
         Ok(rate)
@@ -406,27 +503,10 @@ impl App {
     ) -> AppResult<Promotion> {
         admin_only(actor)?;
         let promotion = input.parse()?;
-        if let Some(v) = promotion.vendor_id {
-            self.store.vendor(v).await?.ok_or_else(|| {
-                ParseError::new("unknown_vendor", format!("no vendor {v}")).at("vendor_id")
-            })?;
-        }
+        self.check_vendor(promotion.vendor_id).await?;
         let (stored, now) = (promotion.clone(), self.now());
-        self.write(move |tx| {
-            Box::pin(async move {
-                match tx.insert_promotion(&stored, now).await {
-                    Err(StoreError::Conflict(c)) if c == constraints::PROMOTIONS_CODE_KEY => {
-                        Err(AppError::conflict(
-                            "code_taken",
-                            "another promotion has this code",
-                            Some("code"),
-                        ))
-                    }
-                    other => Ok(other?),
-                }
-            })
-        })
-        .await?;
+        self.write(move |tx| Box::pin(async move { store_promotion(tx, &stored, now).await }))
+            .await?;
         self.pricing.invalidate_all();
         Ok(promotion)
     }
@@ -508,8 +588,8 @@ impl App {
         Ok(self.store.pricing_book().await?)
     }
 
-    /// Applies a whole file of rules (`ordo pricing import`): every entry is checked before
-    /// anything is stored, so a bad file changes nothing.
+    /// Applies a whole file of rules (`ordo pricing import`) in one transaction: every entry is
+    /// checked first, and if any is refused (an unknown SKU, a taken code) nothing is stored.
     pub async fn import_pricing(
         &self,
         actor: &Actor,
@@ -529,35 +609,146 @@ impl App {
                 }
             }
         }
+        let in_entry = |what: &'static str, i: usize| {
+            move |e: AppError| match e {
+                AppError::Invalid(p) => AppError::Invalid(at(what, i)(p)),
+                AppError::Conflict {
+                    code,
+                    message,
+                    field,
+                } => AppError::Conflict {
+                    code,
+                    message,
+                    field: Some(format!("{what}[{i}].{}", field.unwrap_or_default())),
+                },
+                other => other,
+            }
+        };
+        let mut prices = Vec::with_capacity(import.prices.len());
+        for (i, r) in import.prices.iter().enumerate() {
+            prices.push(r.parse().map_err(at("prices", i))?);
+        }
+        let mut rules = Vec::new();
         for (i, r) in import.fx_rates.iter().enumerate() {
-            r.parse().map_err(at("fx_rates", i))?;
+            let rate = r.parse().map_err(at("fx_rates", i))?;
+            let (key, data) = rule_document(RuleKind::Fx, rate.id, &rate)?;
+            rules.push((RuleKind::Fx, key, rate.id, data));
         }
         for (i, r) in import.tax_rules.iter().enumerate() {
-            r.parse().map_err(at("tax_rules", i))?;
+            let rule = r.parse().map_err(at("tax_rules", i))?;
+            let (key, data) = rule_document(RuleKind::Tax, rule.id, &rule)?;
+            rules.push((RuleKind::Tax, key, rule.id, data));
         }
         for (i, r) in import.shipping_rates.iter().enumerate() {
-            r.parse().map_err(at("shipping_rates", i))?;
+            let rate = r.parse().map_err(at("shipping_rates", i))?;
+            self.check_vendor(rate.vendor_id)
+                .await
+                .map_err(in_entry("shipping_rates", i))?;
+            let (key, data) = rule_document(RuleKind::Shipping, rate.id, &rate)?;
+            rules.push((RuleKind::Shipping, key, rate.id, data));
         }
+        let mut promotions = Vec::with_capacity(import.promotions.len());
         for (i, r) in import.promotions.iter().enumerate() {
-            r.parse().map_err(at("promotions", i))?;
+            let p = r.parse().map_err(at("promotions", i))?;
+            self.check_vendor(p.vendor_id)
+                .await
+                .map_err(in_entry("promotions", i))?;
+            promotions.push(p);
         }
-        for r in &import.fx_rates {
-            self.put_fx_rate(actor, r).await?;
-        }
-        for r in &import.tax_rules {
-            self.put_tax_rule(actor, r).await?;
-        }
-        for r in &import.shipping_rates {
-            self.add_shipping_rate(actor, r).await?;
-        }
-        for r in &import.promotions {
-            self.create_promotion(actor, r).await?;
-        }
+        let (actor, now) = (*actor, self.now());
+        self.write(move |tx| {
+            Box::pin(async move {
+                for (i, (sku, price)) in prices.iter().enumerate() {
+                    store_price(tx, &actor, sku, price.currency, Some(*price))
+                        .await
+                        .map_err(|e| match e {
+                            AppError::NotFound(_) => {
+                                ParseError::new("unknown_sku", format!("no product has SKU {sku}"))
+                                    .at(format!("prices[{i}].sku"))
+                                    .into()
+                            }
+                            other => other,
+                        })?;
+                }
+                for (kind, key, id, data) in &rules {
+                    tx.put_rule(*kind, key, *id, data, now).await?;
+                }
+                for (i, p) in promotions.iter().enumerate() {
+                    store_promotion(tx, p, now)
+                        .await
+                        .map_err(in_entry("promotions", i))?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        self.pricing.invalidate_all();
         Ok(ImportSummary {
+            prices: import.prices.len(),
             fx_rates: import.fx_rates.len(),
             tax_rules: import.tax_rules.len(),
             shipping_rates: import.shipping_rates.len(),
             promotions: import.promotions.len(),
         })
+    }
+}
+
+/// A rule as stored: its natural key and its JSON document.
+fn rule_document<T: Serialize>(
+    kind: RuleKind,
+    id: RuleId,
+    rule: &T,
+) -> AppResult<(String, Box<serde_json::value::RawValue>)> {
+    let value = serde_json::to_value(rule).map_err(|e| AppError::Internal(e.into()))?;
+    let key = rule_key(kind, &value, id);
+    let data = serde_json::value::to_raw_value(&value).map_err(|e| AppError::Internal(e.into()))?;
+    Ok((key, data))
+}
+
+/// Stores a new promotion in `tx`; a taken code is a 409.
+async fn store_promotion(
+    tx: &mut dyn StoreTx,
+    promotion: &Promotion,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    match tx.insert_promotion(promotion, now).await {
+        Err(StoreError::Conflict(c)) if c == constraints::PROMOTIONS_CODE_KEY => {
+            Err(AppError::conflict(
+                "code_taken",
+                "another promotion has this code",
+                Some("code"),
+            ))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Sets (`Some`) or removes (`None`) a SKU's price in one currency, in `tx`, for the vendor
+/// selling it or an admin.
+async fn store_price(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    sku: &Sku,
+    currency: Currency,
+    price: Option<Money>,
+) -> AppResult<()> {
+    if !matches!(actor.role, Role::Vendor | Role::Admin | Role::System) {
+        return Err(AppError::Forbidden(format!(
+            "a {} cannot set prices",
+            actor.role
+        )));
+    }
+    let vendor = tx.sku_vendor(sku).await?.ok_or(AppError::NotFound("sku"))?;
+    if !actor.manages_vendor(vendor) {
+        return Err(AppError::NotFound("sku"));
+    }
+    let found = match price {
+        Some(p) => tx.set_price(sku, p).await?,
+        None => tx.delete_price(sku, currency).await?,
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("price"))
     }
 }

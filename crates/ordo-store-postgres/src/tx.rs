@@ -13,6 +13,7 @@ use ordo_domain::ids::{
     CartId, CheckoutId, LocationId, OrderId, PromotionId, RuleId, UserId, VendorId,
 };
 use ordo_domain::inventory::{Allocation, StockLevel};
+use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
@@ -197,6 +198,27 @@ impl StoreTx for PgTx {
             self.failed.set(true);
         }
         found
+    }
+
+    async fn set_price(&mut self, sku: &Sku, price: Money) -> StoreResult<bool> {
+        let done = sqlx::query(sql::SET_PRICE)
+            .bind(price.currency.code())
+            .bind(price.amount)
+            .bind(sku.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_price(&mut self, sku: &Sku, currency: Currency) -> StoreResult<bool> {
+        let done = sqlx::query(sql::DELETE_PRICE)
+            .bind(currency.code())
+            .bind(sku.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn set_low_stock_threshold(

@@ -17,6 +17,7 @@ use ordo_domain::ids::{
     CartId, CheckoutId, LocationId, OrderId, PromotionId, RuleId, UserId, VendorId,
 };
 use ordo_domain::inventory::{Allocation, StockLevel};
+use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
@@ -315,6 +316,17 @@ impl StoreTx for SqliteTx {
             push_variant_for_sale(&mut out, r)
         })?;
         Ok(out)
+    }
+
+    async fn set_price(&mut self, sku: &Sku, price: Money) -> StoreResult<bool> {
+        Ok(self.execute(
+            sql::SET_PRICE,
+            params![price.currency.code(), price.amount, sku.as_str()],
+        )? == 1)
+    }
+
+    async fn delete_price(&mut self, sku: &Sku, currency: Currency) -> StoreResult<bool> {
+        Ok(self.execute(sql::DELETE_PRICE, params![currency.code(), sku.as_str()])? == 1)
     }
 
     async fn set_low_stock_threshold(

@@ -33,7 +33,7 @@ use ordo_domain::order::{
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
     Credentials, IdempotencyRecord, LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage,
-    Outcome, SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
+    Outcome, PriceListEntry, SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -352,6 +352,12 @@ pub(crate) mod sql {
         v.weight_grams, v.low_stock_threshold, vp.currency, vp.amount_minor \
         FROM variants v JOIN products p ON p.id = v.product_id \
         LEFT JOIN variant_prices vp ON vp.variant_id = v.id WHERE v.sku IN (";
+    /// `WHERE` before `ON CONFLICT` also keeps SQLite's parser from reading the upsert as a join.
+    pub const SET_PRICE: &str = "INSERT INTO variant_prices (variant_id, currency, amount_minor) \
+        SELECT id, $1, $2 FROM variants WHERE sku = $3 \
+        ON CONFLICT (variant_id, currency) DO UPDATE SET amount_minor = excluded.amount_minor";
+    pub const DELETE_PRICE: &str = "DELETE FROM variant_prices WHERE currency = $1 \
+        AND variant_id = (SELECT id FROM variants WHERE sku = $2)";
     pub const SET_THRESHOLD: &str = "UPDATE variants SET low_stock_threshold = $1 WHERE sku = $2";
     pub const INSERT_ADJUSTMENT: &str = "INSERT INTO stock_adjustments (id, sku, location_id, delta, reason, note, \
         actor_id, actor_role, on_hand_after, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -909,6 +915,42 @@ impl Store for SqlStore {
                         created_at: r.time("created_at")?,
                     },
                 ))
+            })
+            .collect()
+    }
+
+    async fn price_list(
+        &self,
+        currency: Currency,
+        vendor: Option<VendorId>,
+        after_sku: Option<&Sku>,
+        limit: u32,
+    ) -> StoreResult<Vec<PriceListEntry>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT v.sku, p.vendor_id, vp.amount_minor FROM variant_prices vp \
+             JOIN variants v ON v.id = vp.variant_id JOIN products p ON p.id = v.product_id \
+             WHERE vp.currency = ",
+        );
+        qb.push_bind(currency.code());
+        if let Some(v) = vendor {
+            qb.push(" AND p.vendor_id = ").push_bind(v.0);
+        }
+        if let Some(after) = after_sku {
+            qb.push(" AND v.sku > ").push_bind(after.as_str());
+        }
+        qb.push(" ORDER BY v.sku LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PriceListEntry {
+                    sku: Sku::parse(&r.text("sku")?).map_err(|e| corrupt("sku", e))?,
+                    vendor_id: VendorId(r.uuid("vendor_id")?),
+                    price: Money {
+                        amount: r.int("amount_minor")?,
+                        currency,
+                    },
+                })
             })
             .collect()
     }

@@ -24,6 +24,7 @@ use ordo_domain::ids::{
     VendorId,
 };
 use ordo_domain::inventory::{AdjustmentReason, Allocation, StockLevel};
+use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent, OrderStatus};
 use ordo_domain::pricing::{PricingBook, Promotion};
 
@@ -147,6 +148,14 @@ impl RuleKind {
     }
 }
 
+/// One SKU's price on a currency's price list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceListEntry {
+    pub sku: Sku,
+    pub vendor_id: VendorId,
+    pub price: Money,
+}
+
 /// A SKU whose available stock is at or below its threshold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LowStock {
@@ -224,6 +233,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// One vendor's SKUs at or below their low-stock threshold.
     async fn low_stock(&self, vendor: VendorId) -> StoreResult<Vec<LowStock>>;
+    /// One currency's price list: SKUs with a price in it, by SKU, after `after_sku`,
+    /// optionally one vendor's only.
+    async fn price_list(
+        &self,
+        currency: Currency,
+        vendor: Option<VendorId>,
+        after_sku: Option<&Sku>,
+        limit: u32,
+    ) -> StoreResult<Vec<PriceListEntry>>;
     /// Outbox messages after `after` (a message id), oldest first, with their ids.
     async fn outbox(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxMessage)>>;
     /// A SKU's adjustments, newest first.
@@ -255,6 +273,11 @@ pub trait StoreTx: Send {
     async fn sku_vendor(&mut self, sku: &Sku) -> StoreResult<Option<VendorId>>;
     /// The variants for `skus` with all their prices; unknown SKUs are simply absent.
     async fn variants_for_sale(&mut self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>>;
+    /// Sets a SKU's price in one currency (adding it to that currency's price list or
+    /// replacing it); false if there is no such SKU.
+    async fn set_price(&mut self, sku: &Sku, price: Money) -> StoreResult<bool>;
+    /// Takes a SKU off one currency's price list; false if it had no price there.
+    async fn delete_price(&mut self, sku: &Sku, currency: Currency) -> StoreResult<bool>;
     /// Sets (or clears) a SKU's low-stock threshold; false if there is no such SKU.
     async fn set_low_stock_threshold(
         &mut self,

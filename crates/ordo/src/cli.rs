@@ -46,9 +46,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum PricingCommand {
-    /// Apply a JSON file of rules: `{"fx_rates": [...], "tax_rules": [...], "shipping_rates":
-    /// [...], "promotions": [...]}`, each entry shaped as the API takes it. Everything is
-    /// checked before anything is stored.
+    /// Apply a JSON file of pricing data: `{"prices": [...], "fx_rates": [...], "tax_rules":
+    /// [...], "shipping_rates": [...], "promotions": [...]}`, each entry shaped as the API takes
+    /// it, in one transaction: a bad entry leaves everything as it was.
     Import(PricingImportArgs),
     /// Print every rule as JSON.
     Show(DbArgs),

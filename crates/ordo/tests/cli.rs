@@ -220,6 +220,20 @@ fn pricing_rules_are_imported_from_a_file_and_shown() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tax_rules[1].country"), "{err}");
 
+    // Valid entries, but one names a SKU nobody sells: refused at the database, nothing kept.
+    let unknown = dir.path().join("unknown.json");
+    std::fs::write(
+        &unknown,
+        json!({ "tax_rules": [{ "country": "FR", "rate": "20", "mode": "inclusive", "name": "TVA" }],
+                "prices": [{ "sku": "NOBODY-SELLS", "currency": "EUR", "amount": 100 }] })
+        .to_string(),
+    )
+    .unwrap();
+    let out = run(&["pricing", "import", unknown.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("prices[0].sku"), "{err}");
+
     let good = dir.path().join("rules.json");
     std::fs::write(
         &good,
@@ -241,12 +255,12 @@ fn pricing_rules_are_imported_from_a_file_and_shown() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         summary,
-        json!({ "fx_rates": 1, "tax_rules": 1, "shipping_rates": 1, "promotions": 1 })
+        json!({ "prices": 0, "fx_rates": 1, "tax_rules": 1, "shipping_rates": 1, "promotions": 1 })
     );
     let out = run(&["pricing", "show"]);
     assert!(out.status.success());
     let book: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // Only the good file's rules: the bad file stored nothing.
+    // Only the good file's rules: the bad files stored nothing.
     assert_eq!(book["tax"].as_array().unwrap().len(), 1);
     assert_eq!(book["tax"][0]["region"], "NY");
     assert_eq!(book["fx"][0]["rounding"], "half_even");

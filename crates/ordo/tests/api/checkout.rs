@@ -21,6 +21,7 @@ on_both_backends!(
     adjustments_are_recorded_never_go_negative_and_low_stock_alerts_fire_once,
     fx_rates_price_a_cart_in_a_currency_the_vendor_does_not_sell_in,
     bad_cart_input_is_refused_in_the_error_shape_and_changes_nothing,
+    price_lists_are_kept_per_currency_by_the_vendor,
 );
 
 fn us_address() -> Value {
@@ -734,4 +735,71 @@ async fn bad_cart_input_is_refused_in_the_error_shape_and_changes_nothing(app: T
     .await
     .expect_error(404, "not_found");
     assert_eq!(app.stock(&shop).await, (5, 0, 5));
+}
+
+async fn price_lists_are_kept_per_currency_by_the_vendor(app: TestApp) {
+    let shop = app.shop(10).await;
+    let other = app.shop(10).await;
+    let path = format!("/api/v1/prices/{}/GBP", shop.sku);
+    app.put(&path, &shop.token, json!({ "amount": 1099 }))
+        .await
+        .expect(204);
+    // Another vendor's staff cannot touch it; bad input names its field.
+    app.put(&path, &other.token, json!({ "amount": 1 }))
+        .await
+        .expect_error(404, "not_found");
+    let e = app
+        .put(&path, &shop.token, json!({ "amount": -5 }))
+        .await
+        .expect_error(400, "invalid_amount");
+    assert_eq!(e["field"], "amount");
+    app.put(
+        &format!("/api/v1/prices/{}/QQQ", shop.sku),
+        &shop.token,
+        json!({ "amount": 5 }),
+    )
+    .await
+    .expect_error(400, "invalid_currency");
+    let list = app
+        .get(
+            &format!("/api/v1/price-lists/GBP?vendor_id={}", shop.vendor_id),
+            &shop.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        list["data"],
+        json!([{ "sku": shop.sku, "vendor_id": shop.vendor_id, "price": { "amount": 1099, "currency": "GBP" } }])
+    );
+    // A cart in GBP uses the price list; a changed price shows at once, an order keeps its own.
+    let customer = app.customer().await;
+    let body = json!({ "currency": "GBP", "lines": [{ "sku": shop.sku, "quantity": 1 }], "shipping_address": address() });
+    let cart = app.post("/api/v1/carts", &customer, body).await.expect(201);
+    assert_eq!(cart["total"]["amount"], 1099);
+    let done = checkout(&app, &customer, &cart).await.expect(201);
+    app.put(&path, &shop.token, json!({ "amount": 1199 }))
+        .await
+        .expect(204);
+    let order = app
+        .get(
+            &format!(
+                "/api/v1/orders/{}",
+                done["orders"][0]["id"].as_str().unwrap()
+            ),
+            &customer,
+        )
+        .await
+        .expect(200);
+    assert_eq!(order["total"]["amount"], 1099);
+    app.request(reqwest::Method::DELETE, &path, Some(&shop.token), None)
+        .await
+        .expect(204);
+    app.request(reqwest::Method::DELETE, &path, Some(&shop.token), None)
+        .await
+        .expect_error(404, "not_found");
+    let list = app
+        .get("/api/v1/price-lists/GBP", &shop.token)
+        .await
+        .expect(200);
+    assert_eq!(list["data"], json!([]));
 }

@@ -1,4 +1,5 @@
-//! Pricing rules, as admins maintain them: FX rates, tax rules, shipping rates, promotions.
+//! Pricing data: price lists per currency (vendors and admins), and the rules admins maintain —
+//! FX rates, tax rules, shipping rates, promotions.
 //!
 //! Bodies are the app's input types (`ordo_app::pricing`), also what `ordo pricing import`
 //! reads from a file, so the API and the CLI accept exactly the same rules.
@@ -10,13 +11,14 @@ use ordo_app::pricing::{FxRateInput, PromotionInput, ShippingRateInput, TaxRuleI
 use ordo_domain::ids::{PromotionId, RuleId};
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxRule};
 use ordo_store::RuleKind;
-use serde::Deserialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Caller, Json, path_id};
+use crate::extract::{Caller, Json, Query, path_id};
+use crate::views::MoneyView;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -29,6 +31,103 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(delete_shipping_rate))
         .routes(routes!(create_promotion))
         .routes(routes!(update_promotion))
+        .routes(routes!(set_price, delete_price))
+        .routes(routes!(price_list))
+}
+
+// The request bodies below are the app's own input types on the wire (`ordo_app::pricing`);
+// these structs only describe them in the OpenAPI document, like `AddressView`.
+
+/// An FX rate: one unit of `from` is worth `rate` units of `to`.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes ordo_app::pricing::FxRateInput in the OpenAPI document"
+)]
+pub struct FxRateRequest {
+    #[schema(example = "EUR")]
+    pub from: String,
+    #[schema(example = "JPY")]
+    pub to: String,
+    /// A decimal with up to 9 places.
+    #[schema(example = "161.235")]
+    pub rate: String,
+    /// `half_up` (default), `half_even`, `up` or `down`: how a converted price is rounded to
+    /// the minor unit.
+    pub rounding: Option<String>,
+}
+
+/// A tax rule for one tax class in a country or one of its regions.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes ordo_app::pricing::TaxRuleInput in the OpenAPI document"
+)]
+pub struct TaxRuleRequest {
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "US")]
+    pub country: String,
+    /// As addresses write it; matched ignoring case and spaces.
+    #[schema(example = "CA")]
+    pub region: Option<String>,
+    /// `standard` when absent; `shipping` taxes shipping charges.
+    pub tax_class: Option<String>,
+    /// A percentage, up to 4 decimals.
+    #[schema(example = "7.25")]
+    pub rate: String,
+    /// `inclusive` (VAT/GST) or `exclusive` (sales tax).
+    #[schema(example = "exclusive")]
+    pub mode: String,
+    #[schema(example = "CA sales tax")]
+    pub name: String,
+}
+
+/// A shipping rate for parcels within a weight band to some countries.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes ordo_app::pricing::ShippingRateInput in the OpenAPI document"
+)]
+pub struct ShippingRateRequest {
+    #[schema(example = "EU standard")]
+    pub name: String,
+    /// ISO 3166-1 alpha-2 codes; empty or absent for everywhere.
+    pub countries: Option<Vec<String>>,
+    /// Only this vendor's orders.
+    pub vendor_id: Option<uuid::Uuid>,
+    pub min_weight_grams: Option<i64>,
+    /// Parcels must weigh less than this.
+    pub max_weight_grams: Option<i64>,
+    pub price: MoneyView,
+    /// Free when the goods after discounts reach this.
+    pub free_over: Option<MoneyView>,
+}
+
+/// A promotion: exactly one of `percent` and `amount`.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes ordo_app::pricing::PromotionInput in the OpenAPI document"
+)]
+pub struct PromotionRequest {
+    /// Customers enter it (any case); without one it applies by itself.
+    #[schema(example = "SPRING10")]
+    pub code: Option<String>,
+    pub name: String,
+    /// A percentage off, up to 4 decimals.
+    #[schema(example = "10")]
+    pub percent: Option<String>,
+    /// A fixed amount off, in the cart's currency.
+    pub amount: Option<MoneyView>,
+    /// The eligible goods before discounts must reach this.
+    pub min_subtotal: Option<MoneyView>,
+    /// Only this vendor's items are eligible.
+    pub vendor_id: Option<uuid::Uuid>,
+    /// At most this many checkouts, ever, under any concurrency.
+    pub usage_limit: Option<i64>,
+    pub active: Option<bool>,
+    pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Every pricing rule and promotion, with each promotion's use count (admins, support).
@@ -45,7 +144,7 @@ async fn pricing_rules(
 /// product with no price of its own in a cart's currency; `rounding` (`half_up`, `half_even`,
 /// `up`, `down`) rounds the converted price to the minor unit.
 #[utoipa::path(put, path = "/fx-rates", tag = "pricing", security(("bearer" = [])),
-    request_body(content = Object, description = r#"{"from": "EUR", "to": "JPY", "rate": "161.235", "rounding": "half_up"}"#),
+    request_body = FxRateRequest,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_fx_rate(
     State(app): State<App>,
@@ -76,7 +175,7 @@ async fn delete_fx_rate(
 /// rule for the same place and class. `mode`: `inclusive` (VAT/GST, inside the price) or
 /// `exclusive` (sales tax, added). A region's rule wins over its country's.
 #[utoipa::path(post, path = "/tax-rules", tag = "pricing", security(("bearer" = [])),
-    request_body(content = Object, description = r#"{"country": "US", "region": "CA", "tax_class": "standard", "rate": "7.25", "mode": "exclusive", "name": "CA sales tax"}"#),
+    request_body = TaxRuleRequest,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_tax_rule(
     State(app): State<App>,
@@ -102,7 +201,7 @@ async fn delete_tax_rule(
 /// uses the vendor's own rate, then one naming the country, then the cheapest. Once any rate
 /// exists, a destination no rate covers cannot be checked out (422 `no_shipping_rate`).
 #[utoipa::path(post, path = "/shipping-rates", tag = "pricing", security(("bearer" = [])),
-    request_body(content = Object, description = r#"{"name": "EU", "countries": ["DE","FR"], "max_weight_grams": 5000, "price": {"amount": 490, "currency": "EUR"}, "free_over": {"amount": 5000, "currency": "EUR"}}"#),
+    request_body = ShippingRateRequest,
     responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn add_shipping_rate(
     State(app): State<App>,
@@ -130,7 +229,7 @@ async fn delete_shipping_rate(
 /// automatic without one; optionally a minimum basket, one vendor's items only, a usage limit
 /// (never exceeded, under any concurrency) and a validity period.
 #[utoipa::path(post, path = "/promotions", tag = "pricing", security(("bearer" = [])),
-    request_body(content = Object, description = r#"{"code": "SPRING10", "name": "Spring", "percent": "10", "min_subtotal": {"amount": 5000, "currency": "EUR"}, "usage_limit": 500}"#),
+    request_body = PromotionRequest,
     responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, description = "code_taken", body = ErrorBody)))]
 async fn create_promotion(
@@ -173,4 +272,94 @@ async fn update_promotion(
         app.update_promotion(&caller.actor, id, req.active, req.usage_limit, req.ends_at)
             .await?,
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPriceRequest {
+    /// Minor units of the currency in the path.
+    #[schema(example = 1999)]
+    pub amount: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PriceView {
+    pub sku: String,
+    pub vendor_id: uuid::Uuid,
+    pub price: MoneyView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PriceList {
+    pub data: Vec<PriceView>,
+    pub has_more: bool,
+}
+
+/// Puts a SKU on a currency's price list, or changes its price there (the vendor selling it,
+/// admins). Carts show the new price at once; placed orders keep theirs.
+#[utoipa::path(put, path = "/prices/{sku}/{currency}", tag = "pricing", security(("bearer" = [])),
+    params(("sku" = String, Path), ("currency" = String, Path)), request_body = SetPriceRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_price(
+    State(app): State<App>,
+    caller: Caller,
+    Path((sku, currency)): Path<(String, String)>,
+    Json(req): Json<SetPriceRequest>,
+) -> ApiResult<StatusCode> {
+    app.set_price(&caller.actor, &sku, &currency, req.amount)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a SKU off a currency's price list.
+#[utoipa::path(delete, path = "/prices/{sku}/{currency}", tag = "pricing", security(("bearer" = [])),
+    params(("sku" = String, Path), ("currency" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_price(
+    State(app): State<App>,
+    caller: Caller,
+    Path((sku, currency)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    app.delete_price(&caller.actor, &sku, &currency).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PriceListFilter {
+    /// One vendor's SKUs only.
+    pub vendor_id: Option<uuid::Uuid>,
+    /// A SKU: the page after it.
+    pub starting_after: Option<String>,
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+}
+
+/// One currency's price list, by SKU. Public, like the catalog.
+#[utoipa::path(get, path = "/price-lists/{currency}", tag = "pricing", params(("currency" = String, Path), PriceListFilter),
+    responses((status = 200, body = PriceList), (status = 400, body = ErrorBody)))]
+async fn price_list(
+    State(app): State<App>,
+    Path(currency): Path<String>,
+    Query(f): Query<PriceListFilter>,
+) -> ApiResult<axum::Json<PriceList>> {
+    let (rows, has_more) = app
+        .price_list(
+            &currency,
+            f.vendor_id.map(ordo_domain::ids::VendorId),
+            f.starting_after.as_deref(),
+            f.limit,
+        )
+        .await?;
+    Ok(axum::Json(PriceList {
+        data: rows
+            .into_iter()
+            .map(|r| PriceView {
+                sku: r.sku.to_string(),
+                vendor_id: r.vendor_id.0,
+                price: r.price.into(),
+            })
+            .collect(),
+        has_more,
+    }))
 }
