@@ -306,11 +306,7 @@ impl StoreTx for SqliteTx {
             return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (1..=skus.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "{}{}) ORDER BY v.id, vp.currency",
-            sql::VARIANTS_FOR_SALE,
-            placeholders.join(", ")
-        );
+        let sql = format!("{}{})", sql::VARIANTS_FOR_SALE, placeholders.join(", "));
         let mut out = Vec::with_capacity(skus.len());
         self.query(&sql, params_from_iter(skus.iter().map(Sku::as_str)), |r| {
             push_variant_for_sale(&mut out, r)

@@ -206,18 +206,24 @@ fn vendor_from_row(row: &impl Cols) -> StoreResult<Vendor> {
     })
 }
 
-/// Folds one row of [`sql::VARIANTS_FOR_SALE`] (one row per variant and price, sorted by
-/// variant) into `out`, the variants with all their prices.
+/// Folds one row of [`sql::VARIANTS_FOR_SALE`] (one row per variant and price) into `out`,
+/// the variants with all their prices.
 pub(crate) fn push_variant_for_sale(
     out: &mut Vec<VariantForSale>,
     row: &impl Cols,
 ) -> StoreResult<()> {
     let id = VariantId(row.uuid("id")?);
-    if out.last().is_none_or(|v| v.variant_id != id) {
-        out.push(variant_for_sale_from_row(row)?);
-    }
-    if let (Some(code), Some(last)) = (row.opt_text("currency")?, out.last_mut()) {
-        last.prices.push(Money {
+    // Rows of one variant usually come together, but SQL promises no order without an
+    // ORDER BY, which would cost a sort on every placement: look the variant up instead.
+    let at = match out.iter().rposition(|v| v.variant_id == id) {
+        Some(at) => at,
+        None => {
+            out.push(variant_for_sale_from_row(row)?);
+            out.len() - 1
+        }
+    };
+    if let Some(code) = row.opt_text("currency")? {
+        out[at].prices.push(Money {
             amount: row.int("amount_minor")?,
             currency: currency(&code)?,
         });
@@ -346,7 +352,7 @@ pub(crate) mod sql {
     pub const INSERT_PRICE: &str =
         "INSERT INTO variant_prices (variant_id, currency, amount_minor) VALUES ($1, $2, $3)";
     pub const SKU_VENDOR: &str = "SELECT p.vendor_id FROM variants v JOIN products p ON p.id = v.product_id WHERE v.sku = $1";
-    /// Followed by one placeholder per SKU and `) ORDER BY v.id, vp.currency`.
+    /// Followed by one placeholder per SKU and `)`.
     pub const VARIANTS_FOR_SALE: &str = "SELECT v.id, v.product_id, p.vendor_id, v.sku, \
         p.title AS product_title, v.title AS variant_title, p.tax_class, p.stock_deduction, \
         v.weight_grams, v.low_stock_threshold, vp.currency, vp.amount_minor \
@@ -458,7 +464,7 @@ where
     for sku in skus {
         list.push_bind(sku.as_str());
     }
-    qb.push(") ORDER BY v.id, vp.currency");
+    qb.push(")");
     let rows = qb.build().fetch_all(executor).await.map_err(map_err)?;
     let mut out = Vec::with_capacity(skus.len());
     for r in &rows {
