@@ -22,6 +22,8 @@ on_both_backends!(
     fx_rates_price_a_cart_in_a_currency_the_vendor_does_not_sell_in,
     bad_cart_input_is_refused_in_the_error_shape_and_changes_nothing,
     price_lists_are_kept_per_currency_by_the_vendor,
+    a_cart_checked_out_twice_at_once_places_its_orders_once,
+    a_vendors_code_discounts_only_that_vendors_order,
 );
 
 fn us_address() -> Value {
@@ -802,4 +804,76 @@ async fn price_lists_are_kept_per_currency_by_the_vendor(app: TestApp) {
         .await
         .expect(200);
     assert_eq!(list["data"], json!([]));
+}
+
+async fn a_cart_checked_out_twice_at_once_places_its_orders_once(app: TestApp) {
+    let shop = app.shop(10).await;
+    let customer = app.customer().await;
+    let cart = cart_of(
+        &app,
+        &customer,
+        json!([{ "sku": shop.sku, "quantity": 3 }]),
+        json!({}),
+    )
+    .await;
+    // Two tabs, two different keys, the same cart, at the same moment.
+    let results = join_all((0..8).map(|_| checkout(&app, &customer, &cart))).await;
+    let placed = results.iter().filter(|r| r.status == 201).count();
+    for r in results.iter().filter(|r| r.status != 201) {
+        assert_eq!(
+            (r.status.as_u16(), r.body["error"]["code"].as_str()),
+            (409, Some("cart_closed")),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(placed, 1);
+    assert_eq!(app.stock(&shop).await, (10, 3, 7));
+    let mine = app.get("/api/v1/orders", &customer).await.expect(200);
+    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+}
+
+async fn a_vendors_code_discounts_only_that_vendors_order(app: TestApp) {
+    let a = vendor_with(&app, &[("A", 4000, 0, 10)], json!({})).await;
+    let b = vendor_with(&app, &[("B", 6000, 0, 10)], json!({})).await;
+    app.post(
+        "/api/v1/promotions",
+        app.admin(),
+        json!({ "code": "ASHOP", "name": "A's 25 %", "percent": "25",
+        "vendor_id": a.vendor_id, "min_subtotal": { "amount": 3000, "currency": "EUR" } }),
+    )
+    .await
+    .expect(201);
+    let customer = app.customer().await;
+    let cart = cart_of(&app, &customer,
+        json!([{ "sku": format!("{}-A", a.sku), "quantity": 1 }, { "sku": format!("{}-B", b.sku), "quantity": 1 }]),
+        json!({ "promo_code": "ashop" })).await;
+    assert_eq!(cart["promo_code"], "ASHOP");
+    assert_eq!(cart["total"]["amount"], 4000 - 1000 + 6000, "{cart}");
+    let done = checkout(&app, &customer, &cart).await.expect(201);
+    for o in done["orders"].as_array().unwrap() {
+        let discount = o["pricing"]["discount_total"]["amount"].as_i64().unwrap();
+        if o["vendor_id"] == a.vendor_id.as_str() {
+            assert_eq!(discount, 1000);
+            assert_eq!(o["items"][0]["discount"]["amount"], 1000);
+        } else {
+            assert_eq!(discount, 0);
+        }
+    }
+    // With none of the vendor's items the code does not apply: the cart says why, checkout refuses.
+    let cart = cart_of(
+        &app,
+        &customer,
+        json!([{ "sku": format!("{}-B", b.sku), "quantity": 1 }]),
+        json!({ "promo_code": "ASHOP" }),
+    )
+    .await;
+    assert_eq!(
+        cart["problems"][0]["code"], "promotion_not_applicable",
+        "{cart}"
+    );
+    assert_eq!(cart["total"]["amount"], 6000);
+    checkout(&app, &customer, &cart)
+        .await
+        .expect_error(422, "promotion_not_applicable");
 }
