@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use ordo_app::Settings;
 use serde_json::{Value, json};
 
-use crate::harness::{Kind, Shop, TestApp, address, on_both_backends};
+use crate::harness::{Kind, Shop, TestApp, address, on_both_backends, tally};
 
 on_both_backends!(
     a_thousand_checkouts_for_a_hundred_units_place_exactly_a_hundred_orders,
@@ -110,18 +110,7 @@ async fn flash_sale(app: &TestApp, shop: &Shop, extra: Value) -> Vec<crate::harn
 async fn a_thousand_checkouts_for_a_hundred_units_place_exactly_a_hundred_orders(app: TestApp) {
     let shop = app.shop(100).await;
     let results = flash_sale(&app, &shop, json!({})).await;
-    let (mut placed, mut refused) = (0, 0);
-    for r in &results {
-        match r.status.as_u16() {
-            201 => placed += 1,
-            409 => {
-                assert_eq!(r.body["error"]["code"], "insufficient_stock", "{}", r.body);
-                refused += 1;
-            }
-            other => panic!("unexpected {other}: {}", r.body),
-        }
-    }
-    assert_eq!((placed, refused), (100, 900));
+    assert_eq!(tally(&results, "insufficient_stock"), (100, 900));
     // Never sold twice: on hand − reserved is exactly zero, not below.
     assert_eq!(app.stock(&shop).await, (100, 100, 0));
     let orders = app
@@ -147,15 +136,12 @@ async fn a_code_limited_to_fifty_uses_discounts_exactly_fifty_orders(app: TestAp
         .expect(201);
     assert_eq!(promo["code"], "FLASH50");
     let results = flash_sale(&app, &shop, json!({ "promo_code": "FLASH50" })).await;
-    let mut placed = Vec::new();
-    for r in &results {
-        match r.status.as_u16() {
-            201 => placed.push(r.body["orders"][0].clone()),
-            409 => assert_eq!(r.body["error"]["code"], "promotion_exhausted", "{}", r.body),
-            other => panic!("unexpected {other}: {}", r.body),
-        }
-    }
-    assert_eq!(placed.len(), 50);
+    assert_eq!(tally(&results, "promotion_exhausted"), (50, 950));
+    let placed: Vec<&Value> = results
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| &r.body["orders"][0])
+        .collect();
     for o in &placed {
         assert_eq!(o["pricing"]["discount_total"]["amount"], 250, "{o}");
         assert_eq!(o["pricing"]["discounts"][0]["code"], "FLASH50");
@@ -818,16 +804,7 @@ async fn a_cart_checked_out_twice_at_once_places_its_orders_once(app: TestApp) {
     .await;
     // Two tabs, two different keys, the same cart, at the same moment.
     let results = join_all((0..8).map(|_| checkout(&app, &customer, &cart))).await;
-    let placed = results.iter().filter(|r| r.status == 201).count();
-    for r in results.iter().filter(|r| r.status != 201) {
-        assert_eq!(
-            (r.status.as_u16(), r.body["error"]["code"].as_str()),
-            (409, Some("cart_closed")),
-            "{}",
-            r.body
-        );
-    }
-    assert_eq!(placed, 1);
+    assert_eq!(tally(&results, "cart_closed"), (1, 7));
     assert_eq!(app.stock(&shop).await, (10, 3, 7));
     let mine = app.get("/api/v1/orders", &customer).await.expect(200);
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);

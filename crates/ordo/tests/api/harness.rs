@@ -110,6 +110,21 @@ impl Res {
     }
 }
 
+/// Counts a burst's answers: (201s, 409s with `refusal`). Anything else fails the test — a
+/// 500, a 503 or a different refusal is never an acceptable outcome of a race.
+#[track_caller]
+pub fn tally(results: &[Res], refusal: &str) -> (usize, usize) {
+    let (mut placed, mut refused) = (0, 0);
+    for r in results {
+        match r.status.as_u16() {
+            201 => placed += 1,
+            409 if r.body["error"]["code"] == refusal => refused += 1,
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    (placed, refused)
+}
+
 /// A vendor with one product, its staff login and stock at `main`.
 pub struct Shop {
     pub vendor_id: String,

@@ -241,19 +241,7 @@ async fn forty_buyers_for_ten_units_get_exactly_ten_orders(app: TestApp) {
         buyers.push(app.customer().await);
     }
     let results = join_all(buyers.iter().map(|b| app.order(b, &shop.sku, 1, None))).await;
-    let mut placed = 0;
-    let mut refused = 0;
-    for r in results {
-        match r.status.as_u16() {
-            201 => placed += 1,
-            409 => {
-                assert_eq!(r.body["error"]["code"], "insufficient_stock", "{}", r.body);
-                refused += 1;
-            }
-            other => panic!("unexpected {other}: {}", r.body),
-        }
-    }
-    assert_eq!((placed, refused), (10, 30));
+    assert_eq!(harness::tally(&results, "insufficient_stock"), (10, 30));
     assert_eq!(app.stock(&shop).await, (10, 10, 0));
     let all = app
         .get("/api/v1/orders?limit=100", app.admin())
