@@ -1,11 +1,5 @@
 //! Placing orders and moving them through their lifecycle.
 //!
-//! A SKU found with nothing available is remembered for a moment (`Settings::sold_out_ttl`) and
-//! orders for it are refused before they queue for the database: in a flash sale the thousands
-//! of buyers who come too late get their 409 in microseconds instead of waiting behind every
-//! sale. The hint can only refuse, never sell, so it cannot oversell; restocking or cancelling
-//! on this node clears it.
-//!
 //! `POST /orders` is a checkout of one vendor's items (see [`crate::checkout`]): priced,
 //! reserved and recorded in one transaction, or not at all. Every later step goes through the
 //! one transition table (`ordo_domain::order::decide`) and applies the stock effect the table
@@ -18,7 +12,7 @@ use ordo_domain::ParseError;
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::Sku;
 use ordo_domain::identity::{Actor, Role};
-use ordo_domain::ids::{CheckoutId, OrderId, UserId};
+use ordo_domain::ids::{OrderId, UserId};
 use ordo_domain::inventory::{
     Allocation, Quantity, StockDeduction, StockEffect, StockLevel, allocate,
 };
@@ -29,9 +23,8 @@ use ordo_domain::order::{
 use ordo_domain::pricing::parse_promo_code;
 use ordo_store::{OrderQuery, OrderScope, OutboxMessage, StoreError, StoreTx, constraints};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
-use crate::checkout::{Basket, BasketSource, Checkout, Context, claim, place};
+use crate::checkout::{Basket, BasketSource};
 use crate::inventory::note_low_stock;
 use crate::{App, AppError, AppResult, with_retry};
 
@@ -152,25 +145,6 @@ pub(crate) fn check_key(key: &str) -> Result<(), ParseError> {
     }
 }
 
-/// Refuses the placement if one of its SKUs was just found with nothing available.
-pub(crate) fn sold_out_hint(
-    sold_out: &moka::sync::Cache<String, ()>,
-    c: &Basket,
-    lines_field: &str,
-) -> AppResult<()> {
-    for (i, (sku, quantity)) in c.lines.iter().enumerate() {
-        if sold_out.contains_key(sku.as_str()) {
-            return Err(AppError::InsufficientStock {
-                sku: sku.to_string(),
-                requested: quantity.get(),
-                available: 0,
-                field: format!("{lines_field}[{i}].quantity"),
-            });
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn outbox_for(event: &OrderEvent) -> AppResult<OutboxMessage> {
     Ok(OutboxMessage {
         topic: event.event_type.clone(),
@@ -222,81 +196,6 @@ impl App {
             order,
             replayed: done.replayed,
         })
-    }
-
-    /// Runs a checkout transaction (with retries on collisions), consulting and feeding the
-    /// sold-out hint.
-    pub(crate) async fn run_checkout(
-        &self,
-        actor: Actor,
-        customer: UserId,
-        key: Option<(String, Vec<u8>)>,
-        source: BasketSource,
-        one_vendor: bool,
-        lines_field: &'static str,
-    ) -> AppResult<Checkout> {
-        if let BasketSource::Direct(basket) = &source {
-            sold_out_hint(&self.sold_out, basket, lines_field)?;
-        }
-        let source = Arc::new(source);
-        let key = key.map(Arc::new);
-        let book = self.pricing_book().await?;
-        let ttl = self.settings.reservation_ttl;
-        let done = with_retry(|| {
-            let (source, key, book, now) = (
-                Arc::clone(&source),
-                key.clone(),
-                Arc::clone(&book),
-                self.now(),
-            );
-            let sold_out = self.sold_out.clone();
-            self.write(move |tx| {
-                Box::pin(async move {
-                    let checkout_id = CheckoutId::new();
-                    if let Some((k, fingerprint)) = key.as_deref()
-                        && let Some(done) =
-                            claim(tx, customer, k, fingerprint, checkout_id, now).await?
-                    {
-                        return Ok(done);
-                    }
-                    let basket = match &*source {
-                        BasketSource::Direct(b) => b.clone(),
-                        BasketSource::Cart { id, address } => {
-                            crate::carts::basket_for_checkout(tx, *id, customer, address.clone())
-                                .await?
-                        }
-                    };
-                    // Again once the unit's turn has come: the sale may have ended while it
-                    // queued for the writer or a connection.
-                    sold_out_hint(&sold_out, &basket, lines_field)?;
-                    let cx = Context {
-                        actor,
-                        customer,
-                        book: &book,
-                        now,
-                        reservation_ttl: ttl,
-                        one_vendor,
-                        lines_field,
-                    };
-                    let done = place(tx, cx, &basket, checkout_id).await?;
-                    if let BasketSource::Cart { id, .. } = &*source {
-                        crate::carts::close_cart(tx, *id, checkout_id, now).await?;
-                    }
-                    Ok(done)
-                })
-            })
-        })
-        .await
-        .inspect_err(|e| {
-            if let AppError::InsufficientStock {
-                sku, available: 0, ..
-            } = e
-                && !self.settings.sold_out_ttl.is_zero()
-            {
-                self.sold_out.insert(sku.clone(), ());
-            }
-        })?;
-        Ok(done)
     }
 
     pub async fn order(&self, actor: &Actor, id: OrderId) -> AppResult<Order> {

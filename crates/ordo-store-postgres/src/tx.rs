@@ -25,8 +25,8 @@ use sqlx::types::Json;
 use sqlx::{Pool, Transaction};
 
 use crate::sql_store::{
-    Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row, location_from_row, locked,
-    orders_with_lines, sql, stock_level_from_row,
+    CHECKOUT_ORDERS, Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row,
+    location_from_row, locked, orders_with_lines, sql, stock_level_from_row,
 };
 use crate::{Db, map_err};
 
@@ -389,7 +389,7 @@ impl StoreTx for PgTx {
     }
 
     async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>> {
-        let rows = sqlx::query(locked::CHECKOUT_ORDERS.as_str())
+        let rows = sqlx::query(CHECKOUT_ORDERS.as_str())
             .bind(id.0)
             .fetch_all(&mut *self.tx)
             .await

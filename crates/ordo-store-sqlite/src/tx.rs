@@ -29,9 +29,9 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::sql_store::{
-    Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row, line_from_row,
-    location_from_row, locked, order_currency, order_from_row, push_variant_for_sale, sql,
-    stock_level_from_row,
+    CHECKOUT_ORDERS, Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row,
+    line_from_row, location_from_row, locked, order_currency, order_from_row,
+    push_variant_for_sale, sql, stock_level_from_row,
 };
 
 /// One order's lines (PostgreSQL reads them for many orders at once, in `orders_with_lines`).
@@ -479,7 +479,7 @@ impl StoreTx for SqliteTx {
     }
 
     async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>> {
-        let ids = self.query(&locked::CHECKOUT_ORDERS, params![id.0], |r| {
+        let ids = self.query(&CHECKOUT_ORDERS, params![id.0], |r| {
             Ok(OrderId(r.uuid("id")?))
         })?;
         let mut orders = Vec::with_capacity(ids.len());

@@ -429,9 +429,6 @@ pub(crate) mod locked {
 
     pub static ORDER: LazyLock<String> =
         LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{FOR_UPDATE}"));
-    pub static CHECKOUT_ORDERS: LazyLock<String> = LazyLock::new(|| {
-        format!("SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id")
-    });
     pub static STOCK: LazyLock<String> =
         LazyLock::new(|| format!("{STOCK_OF_SKU}{FOR_UPDATE_OF_STOCK}"));
     pub static CART: LazyLock<String> =
@@ -442,6 +439,11 @@ pub(crate) mod locked {
         )
     });
 }
+
+/// The orders of one checkout, oldest first (read in a transaction for a replay, and outside).
+pub(crate) static CHECKOUT_ORDERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id")
+});
 
 /// The columns of the stock rows of one SKU in allocation order; each backend adds its lock.
 pub(crate) const STOCK_OF_SKU: &str = "SELECT s.location_id, l.priority, l.code, s.on_hand, s.reserved FROM stock s \
@@ -792,7 +794,7 @@ impl Store for SqlStore {
     }
 
     async fn checkout_orders(&self, id: CheckoutId) -> StoreResult<Vec<Order>> {
-        let rows = sqlx::query(locked::CHECKOUT_ORDERS.as_str())
+        let rows = sqlx::query(CHECKOUT_ORDERS.as_str())
             .bind(id.0)
             .fetch_all(&self.reader)
             .await
