@@ -33,10 +33,24 @@ pub struct MoneyInput {
 
 impl MoneyInput {
     fn parse(&self, field: &str) -> Result<Money, ParseError> {
-        let currency =
-            Currency::parse(&self.currency).map_err(|e| e.at(format!("{field}.currency")))?;
-        Money::price(self.amount, currency).map_err(|e| e.at(format!("{field}.amount")))
+        price(
+            self.amount,
+            &self.currency,
+            &format!("{field}.amount"),
+            &format!("{field}.currency"),
+        )
     }
+}
+
+/// A price (non-negative, bounded), naming the failing field.
+fn price(
+    amount: i64,
+    currency: &str,
+    amount_field: &str,
+    currency_field: &str,
+) -> Result<Money, ParseError> {
+    let currency = Currency::parse(currency).map_err(|e| e.at(currency_field))?;
+    Money::price(amount, currency).map_err(|e| e.at(amount_field))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,16 +120,10 @@ pub struct PriceInput {
 impl PriceInput {
     fn parse(&self) -> Result<(Sku, Money), ParseError> {
         let sku = Sku::parse(&self.sku).map_err(|e| e.at("sku"))?;
-        let price = MoneyInput {
-            amount: self.amount,
-            currency: self.currency.clone(),
-        }
-        .parse("price")
-        .map_err(|e| ParseError {
-            field: e.field.map(|f| f.trim_start_matches("price.").to_owned()),
-            ..e
-        })?;
-        Ok((sku, price))
+        Ok((
+            sku,
+            price(self.amount, &self.currency, "amount", "currency")?,
+        ))
     }
 }
 
@@ -335,21 +343,55 @@ fn admin_only(actor: &Actor) -> AppResult<()> {
     }
 }
 
-/// The natural key a rule is replaced by: one FX rate per pair, one tax rule per place and
-/// class. Shipping rates have none (each is its own).
-fn rule_key(kind: RuleKind, data: &serde_json::Value, id: RuleId) -> String {
-    match kind {
-        RuleKind::Fx => format!("{}>{}", data["from"], data["to"]),
-        RuleKind::Tax => format!(
+/// A pricing rule kept as a document in the store, under its natural key: one FX rate per
+/// currency pair and one tax rule per place and class replace each other; shipping rates have
+/// no natural key (each is its own).
+trait StoredRule: Serialize {
+    const KIND: RuleKind;
+    fn id(&self) -> RuleId;
+    fn key(&self) -> String;
+
+    /// The key and JSON document the store keeps.
+    fn document(&self) -> AppResult<(String, Box<serde_json::value::RawValue>)> {
+        let data =
+            serde_json::value::to_raw_value(self).map_err(|e| AppError::Internal(e.into()))?;
+        Ok((self.key(), data))
+    }
+}
+
+impl StoredRule for FxRate {
+    const KIND: RuleKind = RuleKind::Fx;
+    fn id(&self) -> RuleId {
+        self.id
+    }
+    fn key(&self) -> String {
+        format!("{}>{}", self.from, self.to)
+    }
+}
+
+impl StoredRule for TaxRule {
+    const KIND: RuleKind = RuleKind::Tax;
+    fn id(&self) -> RuleId {
+        self.id
+    }
+    fn key(&self) -> String {
+        let region = self.region.as_deref().map(|r| r.trim().to_lowercase());
+        format!(
             "{}|{}|{}",
-            data["country"],
-            data["region"]
-                .as_str()
-                .map(|r| r.trim().to_lowercase())
-                .unwrap_or_default(),
-            data["tax_class"]
-        ),
-        RuleKind::Shipping => id.to_string(),
+            self.country,
+            region.unwrap_or_default(),
+            self.tax_class.as_str()
+        )
+    }
+}
+
+impl StoredRule for ShippingRate {
+    const KIND: RuleKind = RuleKind::Shipping;
+    fn id(&self) -> RuleId {
+        self.id
+    }
+    fn key(&self) -> String {
+        self.id.to_string()
     }
 }
 
@@ -429,15 +471,10 @@ impl App {
     }
 
     /// Stores a rule, replacing the one with the same natural key; returns its id.
-    async fn put_rule<T: Serialize>(
-        &self,
-        actor: &Actor,
-        kind: RuleKind,
-        id: RuleId,
-        rule: &T,
-    ) -> AppResult<RuleId> {
+    async fn put_rule<R: StoredRule>(&self, actor: &Actor, rule: &R) -> AppResult<RuleId> {
         admin_only(actor)?;
-        let (key, data) = rule_document(kind, id, rule)?;
+        let (key, data) = rule.document()?;
+        let (kind, id) = (R::KIND, rule.id());
         let now = self.now();
         let stored = self
             .write(move |tx| {
@@ -450,13 +487,13 @@ impl App {
 
     pub async fn put_fx_rate(&self, actor: &Actor, input: &FxRateInput) -> AppResult<FxRate> {
         let mut rate = input.parse()?;
-        rate.id = self.put_rule(actor, RuleKind::Fx, rate.id, &rate).await?;
+        rate.id = self.put_rule(actor, &rate).await?;
         Ok(rate)
     }
 
     pub async fn put_tax_rule(&self, actor: &Actor, input: &TaxRuleInput) -> AppResult<TaxRule> {
         let mut rule = input.parse()?;
-        rule.id = self.put_rule(actor, RuleKind::Tax, rule.id, &rule).await?;
+        rule.id = self.put_rule(actor, &rule).await?;
         Ok(rule)
     }
 
@@ -477,8 +514,7 @@ impl App {
     ) -> AppResult<ShippingRate> {
         let rate = input.parse()?;
         self.check_vendor(rate.vendor_id).await?;
-        self.put_rule(actor, RuleKind::Shipping, rate.id, &rate)
-            .await?;
+        self.put_rule(actor, &rate).await?;
         Ok(rate)
     }
 
@@ -631,12 +667,12 @@ impl App {
         let mut rules = Vec::new();
         for (i, r) in import.fx_rates.iter().enumerate() {
             let rate = r.parse().map_err(at("fx_rates", i))?;
-            let (key, data) = rule_document(RuleKind::Fx, rate.id, &rate)?;
+            let (key, data) = rate.document()?;
             rules.push((RuleKind::Fx, key, rate.id, data));
         }
         for (i, r) in import.tax_rules.iter().enumerate() {
             let rule = r.parse().map_err(at("tax_rules", i))?;
-            let (key, data) = rule_document(RuleKind::Tax, rule.id, &rule)?;
+            let (key, data) = rule.document()?;
             rules.push((RuleKind::Tax, key, rule.id, data));
         }
         for (i, r) in import.shipping_rates.iter().enumerate() {
@@ -644,7 +680,7 @@ impl App {
             self.check_vendor(rate.vendor_id)
                 .await
                 .map_err(in_entry("shipping_rates", i))?;
-            let (key, data) = rule_document(RuleKind::Shipping, rate.id, &rate)?;
+            let (key, data) = rate.document()?;
             rules.push((RuleKind::Shipping, key, rate.id, data));
         }
         let mut promotions = Vec::with_capacity(import.promotions.len());
@@ -691,18 +727,6 @@ impl App {
             promotions: import.promotions.len(),
         })
     }
-}
-
-/// A rule as stored: its natural key and its JSON document.
-fn rule_document<T: Serialize>(
-    kind: RuleKind,
-    id: RuleId,
-    rule: &T,
-) -> AppResult<(String, Box<serde_json::value::RawValue>)> {
-    let value = serde_json::to_value(rule).map_err(|e| AppError::Internal(e.into()))?;
-    let key = rule_key(kind, &value, id);
-    let data = serde_json::value::to_raw_value(&value).map_err(|e| AppError::Internal(e.into()))?;
-    Ok((key, data))
 }
 
 /// Stores a new promotion in `tx`; a taken code is a 409.
