@@ -13,13 +13,15 @@ use ordo_domain::cart::{Cart, CartStatus};
 use ordo_domain::catalog::Sku;
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{CartId, CheckoutId, UserId};
-use ordo_domain::inventory::{Quantity, StockLevel};
+use ordo_domain::inventory::Quantity;
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::pricing::{Destination, FxUsed, PricedOrder, parse_promo_code, price_basket};
 use ordo_store::{StoreError, StoreTx, constraints};
 
 use crate::auth::token_hash;
-use crate::checkout::{Basket, BasketSource, Checkout, pricing_refused, promotions_for, resolve};
+use crate::checkout::{
+    Basket, BasketSource, Checkout, pricing_refused, promotions_for, resolve_line,
+};
 use crate::orders::{check_key, fingerprint};
 use crate::{App, AppError, AppResult, with_retry};
 
@@ -390,15 +392,12 @@ impl App {
         let mut problems: Vec<ParseError> = Vec::new();
         let mut lines = Vec::with_capacity(cart.lines.len());
         let mut priceable = Vec::new();
+        let available = self.store.available(&skus).await?;
         for (i, l) in cart.lines.iter().enumerate() {
-            let available = match self.store.stock(&l.sku).await? {
-                Some(s) => s
-                    .locations
-                    .iter()
-                    .map(|x| StockLevel::available(&x.level))
-                    .sum(),
-                None => 0,
-            };
+            let available = available
+                .iter()
+                .find(|(s, _)| *s == l.sku)
+                .map_or(0, |(_, n)| *n);
             if available < i64::from(l.quantity.get()) {
                 problems.push(
                     ParseError::new(
@@ -412,39 +411,24 @@ impl App {
                     .at(format!("lines[{i}].quantity")),
                 );
             }
-            let basket = Basket {
-                currency: cart.currency,
-                lines: vec![(l.sku.clone(), l.quantity)],
-                address: None,
-                promo_code: None,
+            let mut line = QuoteLine {
+                sku: l.sku.clone(),
+                title: None,
+                quantity: l.quantity.get(),
+                unit_price: None,
+                fx: None,
+                available,
             };
-            let one = resolve(&basket, &variants, &book, "lines");
-            match one {
+            match resolve_line(&l.sku, l.quantity, cart.currency, &variants, &book) {
                 Ok(r) => {
-                    let r = &r[0];
-                    lines.push(QuoteLine {
-                        sku: l.sku.clone(),
-                        title: Some(r.variant.title.clone()),
-                        quantity: l.quantity.get(),
-                        unit_price: Some(r.line.unit_price),
-                        fx: r.fx.clone(),
-                        available,
-                    });
-                    priceable.push(r.line.clone());
+                    line.title = Some(r.variant.title.clone());
+                    line.unit_price = Some(r.line.unit_price);
+                    line.fx = r.fx;
+                    priceable.push(r.line);
                 }
-                Err(AppError::Invalid(e)) => {
-                    problems.push(e.at(format!("lines[{i}].sku")));
-                    lines.push(QuoteLine {
-                        sku: l.sku.clone(),
-                        title: None,
-                        quantity: l.quantity.get(),
-                        unit_price: None,
-                        fx: None,
-                        available,
-                    });
-                }
-                Err(e) => return Err(e),
+                Err(e) => problems.push(e.at(format!("lines[{i}].sku"))),
             }
+            lines.push(line);
         }
         let dest = cart.shipping_address.as_ref().map(|a| Destination {
             country: &a.country,

@@ -100,36 +100,42 @@ pub(crate) fn resolve<'v>(
         .iter()
         .enumerate()
         .map(|(i, (sku, quantity))| {
-            let field = format!("{lines_field}[{i}].sku");
-            let v = variants.iter().find(|v| v.sku == *sku).ok_or_else(|| {
-                ParseError::new("unknown_sku", format!("no product has SKU {sku}"))
-                    .at(field.clone())
-            })?;
-            let (unit_price, fx) =
-                resolve_price(&v.prices, basket.currency, &book.fx).ok_or_else(|| {
-                    ParseError::new(
-                        "price_unavailable",
-                        format!(
-                            "{sku} has no price in {} and no FX rate converts one",
-                            basket.currency
-                        ),
-                    )
-                    .at(field)
-                })?;
-            Ok(Resolved {
-                variant: v,
-                line: BasketLine {
-                    sku: sku.clone(),
-                    vendor_id: v.vendor_id,
-                    quantity: quantity.get(),
-                    unit_price,
-                    tax_class: v.tax_class.clone(),
-                    weight_grams: v.weight_grams,
-                },
-                fx,
-            })
+            resolve_line(sku, *quantity, basket.currency, variants, book)
+                .map_err(|e| e.at(format!("{lines_field}[{i}].sku")).into())
         })
         .collect()
+}
+
+/// One line's variant and unit price in `currency` (`unknown_sku`, `price_unavailable`).
+pub(crate) fn resolve_line<'v>(
+    sku: &Sku,
+    quantity: Quantity,
+    currency: Currency,
+    variants: &'v [VariantForSale],
+    book: &PricingBook,
+) -> Result<Resolved<'v>, ParseError> {
+    let v = variants
+        .iter()
+        .find(|v| v.sku == *sku)
+        .ok_or_else(|| ParseError::new("unknown_sku", format!("no product has SKU {sku}")))?;
+    let (unit_price, fx) = resolve_price(&v.prices, currency, &book.fx).ok_or_else(|| {
+        ParseError::new(
+            "price_unavailable",
+            format!("{sku} has no price in {currency} and no FX rate converts one"),
+        )
+    })?;
+    Ok(Resolved {
+        variant: v,
+        line: BasketLine {
+            sku: sku.clone(),
+            vendor_id: v.vendor_id,
+            quantity: quantity.get(),
+            unit_price,
+            tax_class: v.tax_class.clone(),
+            weight_grams: v.weight_grams,
+        },
+        fx,
+    })
 }
 
 /// The promotions a basket gets: every usable automatic one, then its code's. A code that is

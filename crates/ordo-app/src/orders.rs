@@ -453,30 +453,30 @@ async fn take_at_payment(
         levels[i] = tx.lock_stock(&order.lines[i].sku).await?;
     }
     let mut allocated = Vec::with_capacity(pending.len());
-    for i in pending {
+    for &i in &pending {
         let line = &order.lines[i];
         let quantity = Quantity::parse(i64::from(line.quantity)).map_err(AppError::from)?;
-        let available: i64 = levels[i].iter().map(StockLevel::available).sum();
         match allocate(&levels[i], quantity) {
-            Ok(a) => {
-                let threshold = tx
-                    .variants_for_sale(std::slice::from_ref(&line.sku))
-                    .await?
-                    .first()
-                    .and_then(|v| v.low_stock_threshold);
-                note_low_stock(
-                    tx,
-                    &line.sku,
-                    threshold,
-                    available,
-                    available - i64::from(line.quantity),
-                    now,
-                )
-                .await?;
-                allocated.push((i, a));
-            }
+            Ok(a) => allocated.push((i, a)),
             Err(s) => return Ok(Err((line.sku.clone(), line.quantity, s.available))),
         }
+    }
+    // Every line can be taken: only now announce the SKUs this payment brings low (a refused
+    // payment takes nothing, so it must announce nothing).
+    let skus: Vec<Sku> = pending
+        .iter()
+        .map(|&i| order.lines[i].sku.clone())
+        .collect();
+    let variants = tx.variants_for_sale(&skus).await?;
+    for &i in &pending {
+        let line = &order.lines[i];
+        let threshold = variants
+            .iter()
+            .find(|v| v.sku == line.sku)
+            .and_then(|v| v.low_stock_threshold);
+        let available: i64 = levels[i].iter().map(StockLevel::available).sum();
+        let after = available - i64::from(line.quantity);
+        note_low_stock(tx, &line.sku, threshold, available, after, now).await?;
     }
     Ok(Ok(allocated))
 }

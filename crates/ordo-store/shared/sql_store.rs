@@ -903,6 +903,30 @@ impl Store for SqlStore {
         fetch_variants_for_sale(&self.reader, skus).await
     }
 
+    async fn available(&self, skus: &[Sku]) -> StoreResult<Vec<(Sku, i64)>> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        // SUM of bigint is numeric on PostgreSQL: cast back so both read an i64.
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT sku, CAST(SUM(on_hand - reserved) AS BIGINT) AS available FROM stock WHERE sku IN (",
+        );
+        let mut list = qb.separated(", ");
+        for sku in skus {
+            list.push_bind(sku.as_str());
+        }
+        qb.push(") GROUP BY sku");
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    Sku::parse(&r.text("sku")?).map_err(|e| corrupt("sku", e))?,
+                    r.int("available")?,
+                ))
+            })
+            .collect()
+    }
+
     async fn outbox(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxMessage)>> {
         let rows = sqlx::query(dialect::OUTBOX_AFTER)
             .bind(after)

@@ -209,6 +209,9 @@ pub trait Store: Send + Sync + 'static {
     /// Products of one vendor (or all), newest first.
     async fn products(&self, vendor: Option<VendorId>, limit: u32) -> StoreResult<Vec<Product>>;
     async fn stock(&self, sku: &Sku) -> StoreResult<Option<SkuStock>>;
+    /// Units available (on hand − reserved, all locations) of each of `skus` that has stock
+    /// rows; a SKU without any is absent.
+    async fn available(&self, skus: &[Sku]) -> StoreResult<Vec<(Sku, i64)>>;
     /// As [`StoreTx::variants_for_sale`], outside a transaction (carts show live prices).
     async fn variants_for_sale(&self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>>;
 
