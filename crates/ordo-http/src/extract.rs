@@ -190,3 +190,17 @@ where
 {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
+
+/// A JSON body that may be left out (or blank): then `T::default()`. A body that is there must
+/// match the schema, or it is a 400 `invalid_body` naming what is wrong.
+pub fn optional_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the body does not match the schema: {e}"),
+        )
+    })
+}

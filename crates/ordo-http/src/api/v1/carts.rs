@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Caller, CartToken, IdempotencyKey, Json, path_id};
+use crate::extract::{Caller, CartToken, IdempotencyKey, Json, optional_body, path_id};
 use crate::views::{AddressView, MoneyView, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {
@@ -381,16 +381,7 @@ async fn checkout(
     axum::Json<CheckoutView>,
 )> {
     let id = path_id::<CartId>(&id, "cart")?;
-    let req: CheckoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CheckoutRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            crate::error::ApiError::bad_request(
-                "invalid_body",
-                format!("the body does not match the schema: {e}"),
-            )
-        })?
-    };
+    let req: CheckoutRequest = optional_body(&body)?;
     let actor = caller.as_ref().map(|c| c.actor);
     let done: Checkout = app
         .checkout_cart(

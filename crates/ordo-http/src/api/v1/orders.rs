@@ -14,8 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Caller, IdempotencyKey, Json, Query, path_id};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Caller, IdempotencyKey, Json, Query, optional_body, path_id};
 use crate::views::{AddressView, EventList, OrderList, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {
@@ -163,16 +163,7 @@ async fn act(
 ) -> ApiResult<axum::Json<OrderView>> {
     let id = path_id::<OrderId>(&id, "order")?;
     // The body is optional: most actions need none.
-    let req: ActionRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ActionRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_body",
-                format!("the body does not match the schema: {e}"),
-            )
-        })?
-    };
+    let req: ActionRequest = optional_body(&body)?;
     let order = app
         .act(
             &caller.actor,
