@@ -65,7 +65,6 @@ impl App {
             Some(format!("on_hand set to {on_hand}")),
         )
         .await?;
-        self.sold_out.invalidate(sku.as_str());
         self.store
             .stock(&sku)
             .await?

@@ -58,18 +58,26 @@ impl fmt::Display for Percent {
     }
 }
 
-impl From<Percent> for String {
-    fn from(p: Percent) -> String {
-        p.to_string()
-    }
+/// Decimals travel as strings (`"8.875"`), exactly as written: a JSON number would pass
+/// through a float on the way.
+macro_rules! decimal_string {
+    ($ty:ty) => {
+        impl From<$ty> for String {
+            fn from(d: $ty) -> String {
+                d.to_string()
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = ParseError;
+            fn try_from(s: String) -> Result<Self, ParseError> {
+                Self::parse(&s)
+            }
+        }
+    };
 }
 
-impl TryFrom<String> for Percent {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, ParseError> {
-        Self::parse(&s)
-    }
-}
+decimal_string!(Percent);
 
 /// Parses a non-negative decimal (`12`, `0.5`, `8.875`) into an integer scaled by 10^`scale`,
 /// refusing more decimals than `scale` — a rate is taken exactly as written or not at all.
@@ -170,18 +178,7 @@ impl fmt::Display for FxFactor {
     }
 }
 
-impl From<FxFactor> for String {
-    fn from(r: FxFactor) -> String {
-        r.to_string()
-    }
-}
-
-impl TryFrom<String> for FxFactor {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, ParseError> {
-        Self::parse(&s)
-    }
-}
+decimal_string!(FxFactor);
 
 impl FxRate {
     /// `amount` (in `from`) in `to`, rounded by the rate's rule; `None` past the amount limit.
@@ -710,13 +707,14 @@ pub fn price_basket(
             currency, vendor, &idx, lines, &totals, &discounts, &applied, dest, book,
         )?);
     }
-    let applied = applied
-        .iter()
-        .map(|(p, shares)| Ok((p.id, money(shares.iter().sum(), currency)?)))
-        .filter(|r: &Result<(PromotionId, Money), PricingError>| {
-            r.as_ref().map_or(true, |(_, m)| m.amount > 0)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut took_off = Vec::with_capacity(applied.len());
+    for (p, shares) in &applied {
+        let amount = money(shares.iter().sum(), currency)?;
+        if amount.amount > 0 {
+            took_off.push((p.id, amount));
+        }
+    }
+    let applied = took_off;
     Ok(PricedBasket { orders, applied })
 }
 
