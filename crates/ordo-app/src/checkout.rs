@@ -280,7 +280,7 @@ pub(crate) async fn place(
     let mut orders = Vec::with_capacity(priced.orders.len());
     for po in &priced.orders {
         let idx: Vec<usize> = po.lines.iter().map(|l| l.index).collect();
-        let order_levels: Vec<Vec<StockLevel>> = idx.iter().map(|i| levels[i].clone()).collect();
+        let order_levels: Vec<&[StockLevel]> = idx.iter().map(|i| levels[i].as_slice()).collect();
         let reserve_now: Vec<Option<Quantity>> = idx
             .iter()
             .map(|&i| {
@@ -479,16 +479,23 @@ impl App {
                     {
                         return Ok(done);
                     }
+                    let from_cart;
                     let basket = match &*source {
-                        BasketSource::Direct(b) => b.clone(),
+                        BasketSource::Direct(b) => b,
                         BasketSource::Cart { id, address } => {
-                            crate::carts::basket_for_checkout(tx, *id, customer, address.clone())
-                                .await?
+                            from_cart = crate::carts::basket_for_checkout(
+                                tx,
+                                *id,
+                                customer,
+                                address.clone(),
+                            )
+                            .await?;
+                            &from_cart
                         }
                     };
                     // Again once the unit's turn has come: the sale may have ended while it
                     // queued for the writer or a connection.
-                    sold_out_hint(&sold_out, &basket, lines_field)?;
+                    sold_out_hint(&sold_out, basket, lines_field)?;
                     let cx = Context {
                         actor,
                         customer,
@@ -498,7 +505,7 @@ impl App {
                         one_vendor,
                         lines_field,
                     };
-                    let done = place(tx, cx, &basket, checkout_id).await?;
+                    let done = place(tx, cx, basket, checkout_id).await?;
                     if let BasketSource::Cart { id, .. } = &*source {
                         crate::carts::close_cart(tx, *id, checkout_id, now).await?;
                     }

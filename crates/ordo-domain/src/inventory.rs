@@ -179,11 +179,11 @@ impl AdjustmentReason {
 /// the highest-priority location that can ship the *whole order* (one parcel); failing that,
 /// each line on its own by [`allocate`]. Returns the failing line's index on a shortfall.
 pub fn allocate_order(
-    levels: &[Vec<StockLevel>],
+    levels: &[&[StockLevel]],
     quantities: &[Option<Quantity>],
 ) -> Result<Vec<Vec<Allocation>>, (usize, Shortfall)> {
     let mut candidates: Vec<(i32, usize, LocationId)> = Vec::new();
-    for (seen, l) in levels.iter().flatten().enumerate() {
+    for (seen, l) in levels.iter().flat_map(|l| l.iter()).enumerate() {
         if !candidates.iter().any(|c| c.2 == l.location_id) {
             candidates.push((l.priority, seen, l.location_id));
         }
@@ -311,11 +311,13 @@ mod tests {
         };
         let q = |n| Some(Quantity::parse(n).unwrap());
         // Line 0 alone would come from `a` (first priority), but only `b` has both lines.
-        let levels = vec![vec![at(a, 0, 5), at(b, 1, 5)], vec![at(b, 1, 3)]];
+        let (first, second) = ([at(a, 0, 5), at(b, 1, 5)], [at(b, 1, 3)]);
+        let levels: [&[StockLevel]; 2] = [&first, &second];
         let out = allocate_order(&levels, &[q(2), q(3)]).unwrap();
         assert!(out.iter().flatten().all(|x| x.location_id == b));
         // Nowhere has both: each line by itself, priority first.
-        let levels = vec![vec![at(a, 0, 5), at(b, 1, 1)], vec![at(b, 1, 3)]];
+        let first = [at(a, 0, 5), at(b, 1, 1)];
+        let levels: [&[StockLevel]; 2] = [&first, &second];
         let out = allocate_order(&levels, &[q(2), q(3)]).unwrap();
         assert_eq!(out[0][0].location_id, a);
         assert_eq!(out[1][0].location_id, b);
