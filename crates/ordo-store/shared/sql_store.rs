@@ -440,7 +440,7 @@ pub(crate) mod locked {
     });
 }
 
-/// The orders of one checkout, oldest first (read in a transaction for a replay, and outside).
+/// The orders of one checkout, oldest first (read in the transaction of an idempotent replay).
 pub(crate) static CHECKOUT_ORDERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!("SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id")
 });
@@ -791,15 +791,6 @@ impl Store for SqlStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(event_from_row).collect()
-    }
-
-    async fn checkout_orders(&self, id: CheckoutId) -> StoreResult<Vec<Order>> {
-        let rows = sqlx::query(CHECKOUT_ORDERS.as_str())
-            .bind(id.0)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
-        orders_with_lines(&self.reader, rows).await
     }
 
     async fn expired_reservations(

@@ -218,8 +218,6 @@ pub trait Store: Send + Sync + 'static {
     async fn order(&self, id: OrderId) -> StoreResult<Option<Order>>;
     async fn orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>>;
     async fn order_events(&self, id: OrderId) -> StoreResult<Vec<OrderEvent>>;
-    /// The orders of one checkout, in the order they were placed.
-    async fn checkout_orders(&self, id: CheckoutId) -> StoreResult<Vec<Order>>;
     /// Unpaid orders whose reservation ran out before `now`, oldest deadline first.
     async fn expired_reservations(
         &self,
