@@ -168,15 +168,11 @@ async fn save(tx: &mut dyn StoreTx, mut cart: Cart, now: DateTime<Utc>) -> AppRe
 pub(crate) async fn basket_for_checkout(
     tx: &mut dyn StoreTx,
     id: CartId,
-    customer: UserId,
+    actor: Actor,
     address: Option<Address>,
 ) -> AppResult<Basket> {
     let access = CartAccess {
-        actor: Some(Actor {
-            user_id: Some(customer),
-            role: Role::Customer,
-            vendor_id: None,
-        }),
+        actor: Some(actor),
         token: None,
     };
     let cart = open_cart(tx, id, &access, false).await?;

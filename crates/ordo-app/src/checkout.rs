@@ -483,13 +483,9 @@ impl App {
                     let basket = match &*source {
                         BasketSource::Direct(b) => b,
                         BasketSource::Cart { id, address } => {
-                            from_cart = crate::carts::basket_for_checkout(
-                                tx,
-                                *id,
-                                customer,
-                                address.clone(),
-                            )
-                            .await?;
+                            from_cart =
+                                crate::carts::basket_for_checkout(tx, *id, actor, address.clone())
+                                    .await?;
                             &from_cart
                         }
                     };
