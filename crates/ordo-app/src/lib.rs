@@ -174,9 +174,15 @@ pub enum AppError {
     /// Two transactions collided and retrying did not help (503); safe to retry later.
     #[error("the request collided with another; retry")]
     Contention,
-    /// The database is down or overloaded (503); safe to retry.
+    /// The database is down or overloaded (503); nothing changed, safe to retry.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The write was sent to the disk but whether it is durable is unknown (503). Retrying
+    /// with the same Idempotency-Key replays it if it was saved and does it once if not.
+    #[error(
+        "the outcome of this request is unknown: it may or may not have been saved; retry it with the same Idempotency-Key to find out"
+    )]
+    OutcomeUnknown(#[source] anyhow::Error),
     /// A bug or broken infrastructure (500). Logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -186,6 +192,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(e) => AppError::Unavailable(e),
+            StoreError::OutcomeUnknown(e) => AppError::OutcomeUnknown(e),
             StoreError::Contention => AppError::Contention,
             StoreError::Conflict(name) => {
                 AppError::Internal(anyhow::anyhow!("unexpected conflict on {name}"))

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub allowed_actions: Option<Vec<String>>,
+    /// Seconds to wait before trying again, sent as `Retry-After` (503, 429).
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -61,7 +63,13 @@ impl ApiError {
             message: message.into(),
             field: None,
             allowed_actions: None,
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -145,11 +153,17 @@ impl From<AppError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "insufficient_stock", message)
             }
             AppError::Contention => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contention", message)
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contention", message).retry_after(1)
             }
             AppError::Unavailable(source) => {
                 tracing::error!(error = ?source, "database unavailable");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+                    .retry_after(1)
+            }
+            AppError::OutcomeUnknown(source) => {
+                tracing::error!(error = ?source, "a write's outcome is unknown");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "outcome_unknown", message)
+                    .retry_after(1)
             }
             AppError::Internal(source) => {
                 tracing::error!(error = ?source, "internal error");
@@ -175,7 +189,13 @@ impl IntoResponse for ApiError {
                 request_id,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -151,9 +151,10 @@ async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and can take writes. A fail-stopped SQLite writer, or a
+/// PostgreSQL standby, is not ready, so a load balancer sends no more traffic here.
 async fn readyz(State(app): State<App>) -> Response {
-    match app.store.ping().await {
+    match app.store.ready().await {
         Ok(()) => {
             axum::Json(serde_json::json!({ "status": "ready", "database": app.store.backend() }))
                 .into_response()
@@ -163,7 +164,7 @@ async fn readyz(State(app): State<App>) -> Response {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_ready",
-                "the database does not answer",
+                "the database does not answer or cannot take writes",
             )
             .into_response()
         }

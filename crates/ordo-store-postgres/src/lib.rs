@@ -20,6 +20,28 @@ mod tx;
 pub use sql_store::SqlStore as PostgresStore;
 use tx::{Writer, transact};
 
+/// Writes can happen: a pooled connection answers and its server is a primary (a standby in
+/// recovery answers reads but refuses every write).
+async fn writable(writer: &Writer) -> ordo_store::StoreResult<()> {
+    let primary: bool = sqlx::query_scalar("SELECT NOT pg_is_in_recovery()")
+        .fetch_one(writer)
+        .await
+        .map_err(map_err)?;
+    if primary {
+        Ok(())
+    } else {
+        Err(StoreError::Unavailable(anyhow::anyhow!(
+            "the PostgreSQL server is a standby in recovery: it takes no writes"
+        )))
+    }
+}
+
+/// PostgreSQL never fail-stops a node: a commit whose outcome is unknown concerns one
+/// connection, which the pool drops; the next write gets a fresh one.
+async fn failed(_: &Writer) -> String {
+    std::future::pending().await
+}
+
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;
 

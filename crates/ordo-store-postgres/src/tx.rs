@@ -47,8 +47,22 @@ pub(crate) async fn transact(pool: &Writer, work: TxWork) -> StoreResult<Outcome
         // PostgreSQL has already abandoned this transaction; its COMMIT would quietly roll back.
         return Err(ordo_store::went_on_after_a_failure());
     }
-    tx.tx.commit().await.map_err(map_err)?;
+    tx.tx.commit().await.map_err(commit_failed)?;
     Ok(Outcome::Committed)
+}
+
+/// A failed COMMIT. PostgreSQL answers a refused commit (a deferred constraint, a
+/// serialization failure) with an error of class 23 or 40 and has then rolled back: nothing
+/// changed. Any other failure — the connection lost, the server shut down or crashed while
+/// committing — leaves the outcome unknown: the commit may have become durable just before.
+fn commit_failed(e: sqlx::Error) -> StoreError {
+    let refused = matches!(&e, sqlx::Error::Database(db)
+        if db.code().is_some_and(|c| c.starts_with("23") || c.starts_with("40")));
+    if refused {
+        map_err(e)
+    } else {
+        StoreError::OutcomeUnknown(e.into())
+    }
 }
 
 struct PgTx {

@@ -19,15 +19,34 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 #[path = "../../ordo-store/shared/sql_store.rs"]
 mod sql_store;
 
+#[cfg(feature = "faults")]
+pub mod faults;
 mod tx;
 mod writer;
 
 use ordo_store::{Outcome, StoreResult, TxWork};
 pub use sql_store::SqlStore as SqliteStore;
-pub use writer::Writer;
+pub use writer::{Stopped, Writer};
 
 async fn transact(writer: &Writer, work: TxWork) -> StoreResult<Outcome> {
     writer.transact(work).await
+}
+
+/// Writes can happen: the writer thread is alive and has not fail-stopped.
+async fn writable(writer: &Writer) -> StoreResult<()> {
+    match writer.stopped() {
+        None => Ok(()),
+        Some(Stopped::Closed) => Err(StoreError::Unavailable(anyhow::anyhow!(
+            "the SQLite writer is closed"
+        ))),
+        Some(Stopped::Failed(why)) => Err(StoreError::Unavailable(anyhow::anyhow!(
+            "the SQLite writer fail-stopped: {why}"
+        ))),
+    }
+}
+
+async fn failed(writer: &Writer) -> String {
+    writer.failed().await
 }
 
 type Db = sqlx::Sqlite;
@@ -176,6 +195,12 @@ impl SqliteStore {
             .await
             .context("Failed to open the SQLite reader connections")?;
         Ok(Self { writer, reader })
+    }
+
+    /// The writer's test-only fault switches.
+    #[cfg(feature = "faults")]
+    pub fn faults(&self) -> &faults::Faults {
+        self.writer.faults()
     }
 
     /// Flushes the write-ahead log into the main file and closes every connection.

@@ -607,12 +607,17 @@ impl Store for SqlStore {
         crate::transact(&self.writer, work).await
     }
 
-    async fn ping(&self) -> StoreResult<()> {
+    async fn ready(&self) -> StoreResult<()> {
+        crate::writable(&self.writer).await?;
         sqlx::query("SELECT 1")
             .execute(&self.reader)
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn failed(&self) -> String {
+        crate::failed(&self.writer).await
     }
 
     async fn credentials(&self, email: &EmailAddress) -> StoreResult<Option<Credentials>> {

@@ -44,9 +44,15 @@ pub enum StoreError {
     /// whole transaction is safe.
     #[error("transaction collided with another; retry")]
     Contention,
-    /// The database could not be reached or timed out.
+    /// The database could not be reached or timed out, or the write was refused before it
+    /// ran: nothing changed, and retrying is safe.
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The commit was sent but its result is unknown (a failed fsync, a connection lost during
+    /// COMMIT, a writer that died holding the write): the change may or may not be durable.
+    /// Only a retry with the same idempotency key can tell, after the store recovers.
+    #[error("the outcome of the write is unknown")]
+    OutcomeUnknown(#[source] anyhow::Error),
     /// Anything else: a bug or a broken database. Logged, never shown to clients.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -190,8 +196,15 @@ pub trait Store: Send + Sync + 'static {
     /// promise that the changes survive a crash. Use [`write`], which carries a typed result.
     async fn transact(&self, work: TxWork) -> StoreResult<Outcome>;
 
-    /// Checks the database answers.
-    async fn ping(&self) -> StoreResult<()>;
+    /// Checks the database answers and can take writes (SQLite: the writer thread is alive and
+    /// not fail-stopped; PostgreSQL: a pooled connection reaches a primary that accepts writes).
+    async fn ready(&self) -> StoreResult<()>;
+
+    /// Resolves, with the reason, when the store has stopped taking writes for good because
+    /// the outcome of a commit is unknown (fail-stop; see `docs/architecture.md`). The server
+    /// then exits non-zero so its supervisor restarts it. Never resolves for a store that
+    /// cannot fail-stop.
+    async fn failed(&self) -> String;
 
     async fn credentials(&self, email: &EmailAddress) -> StoreResult<Option<Credentials>>;
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;

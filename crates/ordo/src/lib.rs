@@ -78,6 +78,11 @@ pub fn database_file(data_dir: &Path) -> PathBuf {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+///
+/// If the store fail-stops (a commit whose outcome is unknown, see docs/architecture.md), the
+/// server drains the same way — every write now answers 503 and `/readyz` says not ready — and
+/// this returns an error, so `ordo serve` exits non-zero and its supervisor restarts it: the
+/// database's own recovery at open then decides what is durable.
 pub async fn launch(
     listener: TcpListener,
     app: App,
@@ -88,10 +93,29 @@ pub async fn launch(
         .context("Failed to read the listening address")?;
     tracing::info!(%addr, backend = app.store.backend(), "ordo is serving");
     let sweeper = tokio::spawn(sweep_reservations(app.clone()));
-    let served = ordo_http::serve(listener, app, shutdown)
+    let fatal = Arc::new(std::sync::OnceLock::<String>::new());
+    let stop = {
+        let (store, fatal) = (Arc::clone(&app.store), Arc::clone(&fatal));
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                why = store.failed() => {
+                    tracing::error!(reason = %why, "the store fail-stopped: draining and exiting");
+                    let _ = fatal.set(why);
+                }
+            }
+        }
+    };
+    let served = ordo_http::serve(listener, app, stop)
         .await
         .context("Failed to serve HTTP");
     sweeper.abort();
+    if let Some(why) = fatal.get() {
+        anyhow::bail!(
+            "stopped because the database's write path failed ({why}); restart Ordo to let the \
+             database recover"
+        );
+    }
     served
 }
 

@@ -4,82 +4,15 @@
 //! (Power loss is covered by `synchronous = FULL`, which this test cannot pull the plug on; see
 //! docs/benchmarks.md, "Durability".)
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const SKU: &str = "NL-JKT-M";
+mod process;
+use process::{SKU, get_json, login, pending_units, reserved, serve};
+
 const KILLS: usize = 5;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env("ORDO_LOG", "warn")
-        .env_remove("ORDO_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run ordo serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("ordo exited before listening").unwrap();
-        if let Some(rest) = line.strip_prefix("Ordo is listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep reading so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
-}
-
-async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
-    let body: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": email, "password": ordo_app::demo::PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["token"].as_str().unwrap().to_owned()
-}
-
-/// GET `url` as `token`; the body as JSON (Null when it is not 200).
-async fn get_json(client: &reqwest::Client, url: String, token: &str) -> Value {
-    let response = client.get(url).bearer_auth(token).send().await.unwrap();
-    if response.status() != 200 {
-        return Value::Null;
-    }
-    response.json().await.unwrap()
-}
-
-async fn reserved(client: &reqwest::Client, base: &str, admin: &str) -> i64 {
-    let stock = get_json(client, format!("{base}/api/v1/inventory/{SKU}"), admin).await;
-    stock["locations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["reserved"].as_i64().unwrap())
-        .sum()
-}
 
 #[tokio::test]
 async fn every_acknowledged_order_survives_kill_9_mid_burst() {
@@ -110,9 +43,17 @@ async fn every_acknowledged_order_survives_kill_9_mid_burst() {
         }
         let target = acknowledged.lock().unwrap().len() + 300;
         let workers = burst(&client, &server.base, &customer, &acknowledged);
-        while acknowledged.lock().unwrap().len() < target {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        // Waits for the server's answers, never longer than the deadline.
+        let reached = tokio::time::timeout(Duration::from_secs(120), async {
+            while acknowledged.lock().unwrap().len() < target {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        assert!(
+            reached.is_ok(),
+            "cycle {cycle}: fewer than {target} orders acknowledged within 120 s"
+        );
         server.child.kill().unwrap(); // SIGKILL: no shutdown, no final checkpoint
         server.child.wait().unwrap();
         for w in workers {
@@ -198,28 +139,4 @@ fn burst(
             })
         })
         .collect()
-}
-
-/// Units of the SKU in the customer's pending orders, over every page of their orders.
-async fn pending_units(client: &reqwest::Client, base: &str, token: &str) -> i64 {
-    let mut units = 0;
-    let mut after: Option<String> = None;
-    loop {
-        let mut url = format!("{base}/api/v1/orders?limit=100&status=pending_payment");
-        if let Some(a) = &after {
-            url.push_str(&format!("&starting_after={a}"));
-        }
-        let page = get_json(client, url, token).await;
-        let orders = page["data"].as_array().unwrap();
-        units += orders
-            .iter()
-            .flat_map(|o| o["items"].as_array().unwrap().iter())
-            .filter(|l| l["sku"] == SKU)
-            .map(|l| l["quantity"].as_i64().unwrap())
-            .sum::<i64>();
-        if page["has_more"] != true {
-            return units;
-        }
-        after = orders.last().map(|o| o["id"].as_str().unwrap().to_owned());
-    }
 }

@@ -221,6 +221,36 @@ impl TestApp {
         self.start(app).await;
     }
 
+    /// The SQLite writer's fault switches (SQLite only).
+    pub fn sqlite_faults(&self) -> &ordo_store_sqlite::faults::Faults {
+        match self.backend.as_ref().expect("open") {
+            Backend::Sqlite(s) => s.faults(),
+            Backend::Postgres(_) => panic!("fault switches exist on SQLite only"),
+        }
+    }
+
+    /// A second server over the same store, without `ordo::launch`'s fail-stop watch: it keeps
+    /// serving whatever the store does, so a test can ask it what the store now says. Stops
+    /// when the test's runtime ends.
+    pub async fn second_server(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = App::new(std::sync::Arc::clone(&self.store), self.settings.clone());
+        tokio::spawn(ordo_http::serve(listener, app, std::future::pending()));
+        base
+    }
+
+    /// Waits (at most 30 s) for the server to stop by itself, and returns how it ended.
+    pub async fn server_exit(&mut self) -> anyhow::Result<()> {
+        let server = self.server.take().expect("running");
+        tokio::time::timeout(std::time::Duration::from_secs(30), server)
+            .await
+            .expect("the server stopped within 30 s")
+            .expect("join")
+    }
+
     pub fn admin(&self) -> &str {
         &self.admin_token
     }

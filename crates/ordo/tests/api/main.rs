@@ -905,3 +905,51 @@ async fn stock_cannot_be_set_below_what_is_reserved(app: TestApp) {
     );
     assert_eq!(app.stock(&shop).await, (13, 12, 1));
 }
+
+/// A commit that fails on SQLite (an fsync error injected at the writer's COMMIT): the
+/// customer hears 503 `outcome_unknown` with a Retry-After, never "nothing changed"; the node
+/// says at once it is not ready, refuses every later write as plainly unavailable, and the
+/// server stops by itself with an error (`ordo serve` then exits non-zero).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_on_sqlite_is_an_unknown_outcome_and_a_fail_stop() {
+    let mut app = TestApp::spawn(Kind::Sqlite).await.expect("sqlite");
+    let shop = app.shop(10).await;
+    let customer = app.customer().await;
+    let other = app.second_server().await;
+    let ready = app
+        .client
+        .get(format!("{other}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    app.sqlite_faults().fail_next_commit();
+    let res = app.order(&customer, &shop.sku, 1, Some("key-1")).await;
+    assert!(res.headers.contains_key("retry-after"), "{:?}", res.headers);
+    res.expect_error(503, "outcome_unknown");
+    // The node that served it is draining; a server over the same store says why at once.
+    let ready = app
+        .client
+        .get(format!("{other}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503, "a fail-stopped store is not ready");
+    let later = app
+        .client
+        .post(format!("{other}/api/v1/orders"))
+        .bearer_auth(&customer)
+        .json(&order_body(&shop.sku, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(later.status(), 503);
+    let body: Value = later.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"], "unavailable",
+        "nothing ran: safe to retry"
+    );
+    let ended = app.server_exit().await;
+    let why = ended.expect_err("a fail-stopped server ends with an error");
+    assert!(why.to_string().contains("write path failed"), "{why}");
+}
