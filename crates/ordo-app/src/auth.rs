@@ -18,8 +18,9 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Utc};
 use ordo_domain::identity::{Actor, EmailAddress, Password, Role, User};
 use ordo_store::Session;
-use sha2::{Digest, Sha256};
 
+use crate::tokens::new_token;
+pub use crate::tokens::token_hash;
 use crate::{App, AppError, AppResult};
 
 /// Tokens start with this, so a leaked one is recognisable to secret scanners.
@@ -108,11 +109,6 @@ async fn verify_password(password: String, hash: String) -> AppResult<bool> {
     .map_err(AppError::Internal)
 }
 
-/// The hash of a token, as stored.
-pub fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
 impl App {
     /// Logs in. A customer who brings a guest cart's token gets that cart merged into theirs.
     pub async fn login(
@@ -135,9 +131,7 @@ impl App {
         if !verify_password(password, creds.password_hash).await? {
             return Err(AppError::BadCredentials);
         }
-        let mut raw = [0u8; 32];
-        rand::fill(&mut raw);
-        let token = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
+        let token = new_token(TOKEN_PREFIX);
         let now = self.now();
         let session = Session {
             token_hash: token_hash(&token),

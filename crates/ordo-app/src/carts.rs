@@ -18,11 +18,10 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::pricing::{Destination, FxUsed, PricedOrder, parse_promo_code, price_basket};
 use ordo_store::{StoreError, StoreTx, constraints};
 
-use crate::auth::token_hash;
 use crate::checkout::{
     Basket, BasketSource, Checkout, pricing_refused, promotions_for, resolve_line,
 };
-use crate::orders::{check_key, fingerprint};
+use crate::tokens::{new_token, token_hash};
 use crate::{App, AppError, AppResult, with_retry};
 
 /// Who is asking for a cart: a logged-in user, or whoever holds a guest cart's token.
@@ -95,11 +94,8 @@ pub struct CartPatch {
     pub shipping_address: Option<Option<AddressInput>>,
 }
 
-fn new_token() -> String {
-    let mut raw = [0u8; 32];
-    rand::fill(&mut raw);
-    format!("ordo_cart_{}", hex::encode(raw))
-}
+/// Guest cart tokens start with this.
+const CART_TOKEN_PREFIX: &str = "ordo_cart_";
 
 fn parse_address(input: AddressInput) -> Result<Address, ParseError> {
     Address::parse(input).map_err(|e| {
@@ -269,7 +265,7 @@ impl App {
             }
         };
         let content = self.check_content(content).await?;
-        let token = customer.is_none().then(new_token);
+        let token = customer.is_none().then(|| new_token(CART_TOKEN_PREFIX));
         let hash = token.as_deref().map(token_hash);
         let now = self.now();
         let fresh = Cart {
@@ -287,7 +283,7 @@ impl App {
         };
         let (cart, created) = with_retry(|| {
             let (mut fresh, hash, content) = (fresh.clone(), hash.clone(), content.clone());
-            self.write(move |tx| {
+            self.write_once(move |tx| {
                 Box::pin(async move {
                     if let Some(c) = customer
                         && let Some(mut existing) = tx.open_cart_for_update(c).await?
@@ -312,6 +308,16 @@ impl App {
             })
         })
         .await?;
+        if customer.is_none() && App::replayed() {
+            // A guest's retry: the first answer (and its token, kept nowhere but there) never
+            // reached them. The cart gets a new token, shown now, and the lost one stops
+            // opening it.
+            let token = new_token(CART_TOKEN_PREFIX);
+            let (hash, id) = (token_hash(&token), cart.id);
+            self.write(move |tx| Box::pin(async move { Ok(tx.set_cart_token(id, &hash).await?) }))
+                .await?;
+            return Ok((cart, Some(token), created));
+        }
         Ok((cart, token, created))
     }
 
@@ -491,7 +497,7 @@ impl App {
         let token_ok = self.token_opens(id, access).await?;
         let cart = with_retry(|| {
             let (access, change, now) = (access.clone(), change.clone(), self.now());
-            self.write(move |tx| {
+            self.write_once(move |tx| {
                 Box::pin(async move {
                     let mut cart = open_cart(tx, id, &access, token_ok).await?;
                     change(&mut cart)?;
@@ -596,15 +602,10 @@ impl App {
         &self,
         actor: Option<&Actor>,
         id: CartId,
-        idempotency_key: Option<&str>,
         shipping_address: Option<AddressInput>,
     ) -> AppResult<Checkout> {
-        let actor = actor.ok_or_else(|| {
-            AppError::Forbidden(
-                "log in as a customer to check out; a guest cart is merged into yours at login"
-                    .into(),
-            )
-        })?;
+        // No credentials at all is a 401: logging in (which merges a guest cart) is the way on.
+        let actor = actor.ok_or(AppError::Unauthenticated)?;
         if actor.role != Role::Customer {
             return Err(AppError::Forbidden(format!(
                 "a {} cannot check out; customers do",
@@ -612,25 +613,11 @@ impl App {
             )));
         }
         let customer = actor.user_id.ok_or(AppError::Unauthenticated)?;
-        if let Some(key) = idempotency_key {
-            check_key(key)?;
-        }
         let address = shipping_address.map(parse_address).transpose()?;
-        let key = idempotency_key.map(|k| {
-            (
-                k.to_owned(),
-                fingerprint(&serde_json::json!({
-                    "endpoint": "cart_checkout",
-                    "cart": id,
-                    "shipping_address": address,
-                })),
-            )
-        });
         let done = self
             .run_checkout(
                 *actor,
                 customer,
-                key,
                 BasketSource::Cart { id, address },
                 false,
                 "lines",

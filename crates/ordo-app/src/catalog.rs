@@ -56,8 +56,8 @@ impl App {
             name: Name::parse("Main warehouse").expect("a valid name"),
             priority: 0,
         };
-        let (now, stored) = (self.now(), vendor.clone());
-        self.write(move |tx| {
+        let (now, stored) = (self.now(), vendor);
+        self.write_once(move |tx| {
             Box::pin(async move {
                 match tx.insert_vendor(&stored, now).await {
                     Err(StoreError::Conflict(c)) if c == constraints::VENDORS_NAME_KEY => {
@@ -69,11 +69,11 @@ impl App {
                     }
                     other => other?,
                 }
-                Ok(tx.insert_location(&location, now).await?)
+                tx.insert_location(&location, now).await?;
+                Ok(stored)
             })
         })
-        .await?;
-        Ok(vendor)
+        .await
     }
 
     /// A vendor, visible to its own staff, support and admins.
@@ -111,23 +111,25 @@ impl App {
             name: Name::parse(&input.name).map_err(|e| e.at("name"))?,
             priority: input.priority,
         };
-        let (stored, now) = (location.clone(), self.now());
-        self.write(move |tx| {
+        let now = self.now();
+        self.write_once(move |tx| {
             Box::pin(async move {
-                match tx.insert_location(&stored, now).await {
+                match tx.insert_location(&location, now).await {
                     Err(StoreError::Conflict(c)) if c == constraints::LOCATIONS_VENDOR_CODE_KEY => {
                         Err(AppError::conflict(
                             "location_exists",
-                            format!("location {} already exists", stored.code.as_str()),
+                            format!("location {} already exists", location.code.as_str()),
                             Some("code"),
                         ))
                     }
-                    other => Ok(other?),
+                    other => {
+                        other?;
+                        Ok(location)
+                    }
                 }
             })
         })
-        .await?;
-        Ok(location)
+        .await
     }
 
     pub async fn locations(&self, actor: &Actor, vendor: VendorId) -> AppResult<Vec<Location>> {
@@ -194,10 +196,10 @@ impl App {
             variants,
         };
         product.check()?;
-        let (stored, now) = (product.clone(), self.now());
-        self.write(move |tx| {
+        let now = self.now();
+        self.write_once(move |tx| {
             Box::pin(async move {
-                match tx.insert_product(&stored, now).await {
+                match tx.insert_product(&product, now).await {
                     Err(StoreError::Conflict(c)) if c == constraints::VARIANTS_SKU_KEY => {
                         Err(AppError::conflict(
                             "sku_taken",
@@ -205,12 +207,14 @@ impl App {
                             Some("variants"),
                         ))
                     }
-                    other => Ok(other?),
+                    other => {
+                        other?;
+                        Ok(product)
+                    }
                 }
             })
         })
-        .await?;
-        Ok(product)
+        .await
     }
 
     /// A product; the catalog is public to every logged-in user.

@@ -30,10 +30,10 @@ use ordo_domain::pricing::{
     BasketLine, Destination, NotApplicable, PricingBook, PricingError, Promotion, price_basket,
     resolve_price,
 };
-use ordo_store::{IdempotencyRecord, StoreTx};
+use ordo_store::StoreTx;
 
 use crate::inventory::note_low_stock;
-use crate::orders::outbox_for;
+use crate::outbox::outbox_for;
 use std::sync::Arc;
 
 use crate::{App, AppError, AppResult, with_retry};
@@ -59,12 +59,13 @@ pub(crate) enum BasketSource {
     },
 }
 
-/// The orders of one checkout.
-#[derive(Debug, Clone)]
+/// The orders of one checkout (stored whole as the answer to its Idempotency-Key).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Checkout {
     pub checkout_id: CheckoutId,
     pub orders: Vec<Order>,
     /// An earlier request with the same Idempotency-Key placed them.
+    #[serde(skip)]
     pub replayed: bool,
 }
 
@@ -187,28 +188,6 @@ pub(crate) fn pricing_refused(e: PricingError) -> AppError {
         PricingError::Overflow => {
             AppError::unprocessable("amount_out_of_range", e.to_string(), None)
         }
-    }
-}
-
-/// Claims an Idempotency-Key for `checkout_id`, or returns what an earlier request with it
-/// placed. Done first in the transaction: a concurrent request with the same key waits here
-/// (PostgreSQL) or queues behind this one (SQLite's one writer), then finds the claim and
-/// replays.
-pub(crate) async fn claim(
-    tx: &mut dyn StoreTx,
-    customer: UserId,
-    key: &str,
-    fingerprint: &[u8],
-    checkout_id: CheckoutId,
-    now: DateTime<Utc>,
-) -> AppResult<Option<Checkout>> {
-    let record = IdempotencyRecord {
-        request_hash: fingerprint.to_vec(),
-        resource_id: checkout_id.0,
-    };
-    match tx.idempotency_claim(customer, key, &record, now).await? {
-        Some(seen) => Ok(Some(replay(tx, seen, fingerprint).await?)),
-        None => Ok(None),
     }
 }
 
@@ -391,39 +370,6 @@ pub(crate) async fn place(
     })
 }
 
-/// The orders an earlier request with the same key placed, read in the same transaction (on
-/// SQLite they may still be in the batch being committed).
-async fn replay(
-    tx: &mut dyn StoreTx,
-    seen: IdempotencyRecord,
-    fingerprint: &[u8],
-) -> AppResult<Checkout> {
-    if seen.request_hash != fingerprint {
-        return Err(AppError::conflict(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different request",
-            Some("Idempotency-Key"),
-        ));
-    }
-    let checkout_id = CheckoutId(seen.resource_id);
-    let mut orders = tx.checkout_orders(checkout_id).await?;
-    if orders.is_empty() {
-        // Keys claimed before checkouts existed name their order.
-        orders.extend(tx.order_for_update(OrderId(seen.resource_id)).await?);
-    }
-    if orders.is_empty() {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "idempotency key points at nothing: {}",
-            seen.resource_id
-        )));
-    }
-    Ok(Checkout {
-        checkout_id,
-        orders,
-        replayed: true,
-    })
-}
-
 /// Refuses the placement if one of its SKUs was just found with nothing available.
 pub(crate) fn sold_out_hint(
     sold_out: &moka::sync::Cache<String, ()>,
@@ -450,7 +396,6 @@ impl App {
         &self,
         actor: Actor,
         customer: UserId,
-        key: Option<(String, Vec<u8>)>,
         source: BasketSource,
         one_vendor: bool,
         lines_field: &'static str,
@@ -459,26 +404,14 @@ impl App {
             sold_out_hint(&self.sold_out, basket, lines_field)?;
         }
         let source = Arc::new(source);
-        let key = key.map(Arc::new);
         let book = self.pricing_book().await?;
         let ttl = self.settings.reservation_ttl;
-        let done = with_retry(|| {
-            let (source, key, book, now) = (
-                Arc::clone(&source),
-                key.clone(),
-                Arc::clone(&book),
-                self.now(),
-            );
+        let mut done = with_retry(|| {
+            let (source, book, now) = (Arc::clone(&source), Arc::clone(&book), self.now());
             let sold_out = self.sold_out.clone();
-            self.write(move |tx| {
+            self.write_once(move |tx| {
                 Box::pin(async move {
                     let checkout_id = CheckoutId::new();
-                    if let Some((k, fingerprint)) = key.as_deref()
-                        && let Some(done) =
-                            claim(tx, customer, k, fingerprint, checkout_id, now).await?
-                    {
-                        return Ok(done);
-                    }
                     let from_cart;
                     let basket = match &*source {
                         BasketSource::Direct(b) => b,
@@ -519,6 +452,7 @@ impl App {
                 self.sold_out.insert(sku.clone(), ());
             }
         })?;
+        done.replayed = App::replayed();
         Ok(done)
     }
 }

@@ -261,7 +261,6 @@ impl App {
             let placed = self
                 .place_order(
                     &Actor::of(customer),
-                    None,
                     PlaceOrder {
                         currency: currency.into(),
                         items: items.iter().map(|(s, q)| ((*s).into(), *q)).collect(),

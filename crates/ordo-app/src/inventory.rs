@@ -12,9 +12,10 @@ use ordo_domain::catalog::{LocationCode, Sku};
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{AdjustmentId, VendorId};
 use ordo_domain::inventory::{AdjustmentReason, StockLevel, parse_on_hand};
-use ordo_store::{LowStock, OutboxMessage, SkuStock, StockAdjustment, StoreTx};
+use ordo_store::{LowStock, SkuStock, StockAdjustment, StoreTx};
 use serde_json::json;
 
+use crate::outbox::stock_message;
 use crate::{App, AppError, AppResult};
 
 impl App {
@@ -70,22 +71,6 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("sku"))
     }
-}
-
-/// An outbox message about one SKU's stock (keyed by the SKU, so consumers keep its order).
-fn stock_message(
-    topic: &str,
-    sku: &Sku,
-    payload: &serde_json::Value,
-    now: DateTime<Utc>,
-) -> AppResult<OutboxMessage> {
-    Ok(OutboxMessage {
-        topic: topic.into(),
-        key: sku.to_string(),
-        payload: serde_json::value::to_raw_value(payload)
-            .map_err(|e| AppError::Internal(e.into()))?,
-        created_at: now,
-    })
 }
 
 /// Emits `stock.low` when available stock of `sku` falls from above its threshold to at or
@@ -190,7 +175,7 @@ impl App {
         let now = self.now();
         let stored = sku.clone();
         let adjustment = self
-            .write(move |tx| {
+            .write_once(move |tx| {
                 Box::pin(async move {
                     let sku = stored;
                     let variant = tx

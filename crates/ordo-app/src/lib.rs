@@ -18,17 +18,26 @@ pub mod auth;
 pub mod carts;
 pub mod catalog;
 pub mod checkout;
+pub mod clock;
 pub mod demo;
+pub mod idempotency;
 pub mod inventory;
+pub mod jobs;
 pub mod orders;
+mod outbox;
+pub mod paging;
 pub mod pricing;
+pub mod tokens;
 pub mod users;
+
+use clock::{Clock, SystemClock};
 
 /// The application: the store plus settings the use cases need. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
     /// Live sessions by token hash, with their expiry (see [`auth`]).
     sessions: moka::sync::Cache<Vec<u8>, (ordo_domain::identity::User, DateTime<Utc>)>,
     /// SKUs just found with nothing available (see [`orders`]): refused at once for a moment.
@@ -56,6 +65,11 @@ pub struct Settings {
     pub pricing_ttl: std::time::Duration,
     /// How often `ordo serve` looks for expired reservations.
     pub expiry_sweep: std::time::Duration,
+    /// How long an Idempotency-Key is remembered.
+    pub idempotency_ttl: chrono::Duration,
+    /// How often each node looks for due background jobs; `None` runs none in the background
+    /// (tests then run them with [`App::run_due_jobs`]).
+    pub job_poll: Option<std::time::Duration>,
 }
 
 impl Default for Settings {
@@ -67,14 +81,22 @@ impl Default for Settings {
             reservation_ttl: chrono::Duration::minutes(15),
             pricing_ttl: std::time::Duration::from_secs(1),
             expiry_sweep: std::time::Duration::from_secs(5),
+            idempotency_ttl: chrono::Duration::hours(24),
+            job_poll: Some(std::time::Duration::from_secs(1)),
         }
     }
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+        Self::with_clock(store, settings, Arc::new(SystemClock))
+    }
+
+    /// The application reading the time from `clock` (tests move a [`clock::ManualClock`]).
+    pub fn with_clock(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
+            clock,
             sessions: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(settings.session_cache_ttl)
@@ -91,26 +113,40 @@ impl App {
         }
     }
 
-    /// The one clock of the use cases (a port later, for tests that move time). Truncated to
-    /// microseconds, the precision both databases keep, so an order read back equals the one
-    /// written and the snapshot in its first event.
+    /// The time, from the app's [`Clock`]. Truncated to microseconds, the precision both
+    /// databases keep, so an order read back equals the one written and the snapshot in its
+    /// first event.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
+        self.clock.now().trunc_subsecs(6)
     }
 
     /// Runs `work` as one transaction (see [`ordo_store::write`]): `Ok` once durable, `Err`
-    /// with nothing changed.
+    /// with nothing changed. A write that creates or moves something uses
+    /// [`App::write_once`] instead, which honours the request's Idempotency-Key.
     pub(crate) async fn write<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: for<'a> FnOnce(
-                &'a mut dyn StoreTx,
-            ) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>
-            + Send
-            + 'static,
+        F: TxWork<T>,
     {
         ordo_store::write(&*self.store, work).await
     }
+}
+
+/// One unit of write work returning `T` (see [`App::write`]).
+pub(crate) trait TxWork<T>:
+    for<'a> FnOnce(&'a mut dyn StoreTx) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>
+    + Send
+    + 'static
+{
+}
+
+impl<T, F> TxWork<T> for F where
+    F: for<'a> FnOnce(
+            &'a mut dyn StoreTx,
+        ) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'a>>
+        + Send
+        + 'static
+{
 }
 
 /// Why a use case refused or failed.

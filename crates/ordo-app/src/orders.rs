@@ -21,8 +21,7 @@ use ordo_domain::order::{
     Action, ActionInput, Order, OrderEvent, OrderStatus, TransitionError, decide,
 };
 use ordo_domain::pricing::parse_promo_code;
-use ordo_store::{OrderQuery, OrderScope, OutboxMessage, StoreError, StoreTx, constraints};
-use sha2::{Digest, Sha256};
+use ordo_store::{OrderQuery, OrderScope, StoreError, StoreTx, constraints};
 
 use crate::checkout::{Basket, BasketSource};
 use crate::inventory::note_low_stock;
@@ -52,25 +51,7 @@ pub struct OrderPage {
     pub has_more: bool,
 }
 
-/// SHA-256 of a canonical request, to tell a replay from a reused key. Computed only when the
-/// client sent an Idempotency-Key.
-pub(crate) fn fingerprint(canonical: &serde_json::Value) -> Vec<u8> {
-    Sha256::digest(canonical.to_string().as_bytes()).to_vec()
-}
-
-fn order_fingerprint(b: &Basket) -> Vec<u8> {
-    fingerprint(&serde_json::json!({
-        "endpoint": "orders",
-        "currency": b.currency,
-        "items": b.lines.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
-        "shipping_address": b.address,
-        "promo_code": b.promo_code,
-    }))
-}
-
 pub const MAX_LINES: usize = 100;
-pub const MAX_PAGE: u32 = 100;
-pub const DEFAULT_PAGE: u32 = 20;
 
 fn check_placement(input: PlaceOrder) -> Result<Basket, ParseError> {
     let currency = Currency::parse(&input.currency).map_err(|e| e.at("currency"))?;
@@ -119,49 +100,8 @@ fn check_placement(input: PlaceOrder) -> Result<Basket, ParseError> {
     })
 }
 
-/// A page size: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when not given.
-pub(crate) fn page_limit(limit: Option<i64>) -> AppResult<u32> {
-    match limit {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=i64::from(MAX_PAGE)).contains(&n) => Ok(n as u32),
-        Some(_) => Err(
-            ParseError::new("invalid_limit", format!("limit must be 1 to {MAX_PAGE}"))
-                .at("limit")
-                .into(),
-        ),
-    }
-}
-
-/// An idempotency key: 1–255 visible ASCII characters (a UUID is typical).
-pub(crate) fn check_key(key: &str) -> Result<(), ParseError> {
-    if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(ParseError::new(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        )
-        .at("Idempotency-Key"))
-    }
-}
-
-pub(crate) fn outbox_for(event: &OrderEvent) -> AppResult<OutboxMessage> {
-    Ok(OutboxMessage {
-        topic: event.event_type.clone(),
-        key: event.order_id.to_string(),
-        payload: serde_json::value::to_raw_value(event)
-            .map_err(|e| AppError::Internal(e.into()))?,
-        created_at: event.at,
-    })
-}
-
 impl App {
-    pub async fn place_order(
-        &self,
-        actor: &Actor,
-        idempotency_key: Option<&str>,
-        input: PlaceOrder,
-    ) -> AppResult<Placed> {
+    pub async fn place_order(&self, actor: &Actor, input: PlaceOrder) -> AppResult<Placed> {
         if actor.role != Role::Customer {
             return Err(AppError::Forbidden(format!(
                 "a {} cannot place orders; customers do",
@@ -169,16 +109,11 @@ impl App {
             )));
         }
         let customer = actor.user_id.ok_or(AppError::Unauthenticated)?;
-        if let Some(key) = idempotency_key {
-            check_key(key)?;
-        }
         let basket = check_placement(input)?;
-        let key = idempotency_key.map(|k| (k.to_owned(), order_fingerprint(&basket)));
         let done = self
             .run_checkout(
                 *actor,
                 customer,
-                key,
                 BasketSource::Direct(basket),
                 true,
                 "items",
@@ -223,7 +158,7 @@ impl App {
             .map(str::parse::<OrderStatus>)
             .transpose()
             .map_err(|e| e.at("status"))?;
-        let limit = page_limit(limit)?;
+        let limit = crate::paging::page_limit(limit)?;
         let starting_after = starting_after
             .map(|s| s.parse::<OrderId>())
             .transpose()
@@ -283,7 +218,7 @@ impl App {
     }
 
     /// Runs one action as one transaction (with retries on collisions).
-    async fn act_as(
+    pub(crate) async fn act_as(
         &self,
         actor: Actor,
         id: OrderId,
@@ -292,7 +227,7 @@ impl App {
     ) -> AppResult<Order> {
         let acted = with_retry(|| {
             let (input, now) = (input.clone(), self.now());
-            self.write(move |tx| {
+            self.write_once(move |tx| {
                 Box::pin(async move { act(tx, &actor, id, action, input, now).await })
             })
         })
@@ -315,37 +250,10 @@ impl App {
             None => Ok(order),
         }
     }
-
-    /// Cancels unpaid orders whose reservation ran out (`payment_timeout`), releasing their
-    /// stock; returns how many. Run by `ordo serve` every few seconds; safe on many nodes at
-    /// once (each cancellation is a versioned transition, so a race ends in one winner, and a
-    /// payment that lands first wins).
-    pub async fn expire_reservations(&self) -> AppResult<usize> {
-        let due = self.store.expired_reservations(self.now(), 200).await?;
-        let mut cancelled = 0;
-        for id in due {
-            let input = ActionInput {
-                reason: Some("payment_timeout".into()),
-                ..ActionInput::default()
-            };
-            match self
-                .act_as(Actor::system(), id, Action::Cancel, input)
-                .await
-            {
-                Ok(_) => cancelled += 1,
-                // Paid or cancelled meanwhile: nothing to do.
-                Err(AppError::InvalidTransition { .. } | AppError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if cancelled > 0 {
-            tracing::info!(cancelled, "unpaid orders cancelled: reservation expired");
-        }
-        Ok(cancelled)
-    }
 }
 
-/// What an action did.
+/// What an action did (stored whole as the answer to its Idempotency-Key).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Acted {
     order: Order,
     effect: StockEffect,
@@ -406,7 +314,7 @@ async fn act(
         }
         other => other?,
     }
-    tx.enqueue(&outbox_for(&event)?).await?;
+    tx.enqueue(&crate::outbox::outbox_for(&event)?).await?;
     Ok(Acted {
         order,
         effect: transition.stock,

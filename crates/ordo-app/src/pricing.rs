@@ -450,7 +450,7 @@ impl App {
             .map(Sku::parse)
             .transpose()
             .map_err(|e| e.at("starting_after"))?;
-        let limit = crate::orders::page_limit(limit)?;
+        let limit = crate::paging::page_limit(limit)?;
         let mut rows = self
             .store
             .price_list(currency, vendor, after.as_ref(), limit + 1)
@@ -477,7 +477,7 @@ impl App {
         let (kind, id) = (R::KIND, rule.id());
         let now = self.now();
         let stored = self
-            .write(move |tx| {
+            .write_once(move |tx| {
                 Box::pin(async move { Ok(tx.put_rule(kind, &key, id, &data, now).await?) })
             })
             .await?;
@@ -512,9 +512,9 @@ impl App {
         actor: &Actor,
         input: &ShippingRateInput,
     ) -> AppResult<ShippingRate> {
-        let rate = input.parse()?;
+        let mut rate = input.parse()?;
         self.check_vendor(rate.vendor_id).await?;
-        self.put_rule(actor, &rate).await?;
+        rate.id = self.put_rule(actor, &rate).await?;
         Ok(rate)
     }
 
@@ -540,8 +540,14 @@ impl App {
         admin_only(actor)?;
         let promotion = input.parse()?;
         self.check_vendor(promotion.vendor_id).await?;
-        let (stored, now) = (promotion.clone(), self.now());
-        self.write(move |tx| Box::pin(async move { store_promotion(tx, &stored, now).await }))
+        let now = self.now();
+        let promotion = self
+            .write_once(move |tx| {
+                Box::pin(async move {
+                    store_promotion(tx, &promotion, now).await?;
+                    Ok(promotion)
+                })
+            })
             .await?;
         self.pricing.invalidate_all();
         Ok(promotion)
@@ -588,27 +594,28 @@ impl App {
         if let Some(end) = ends_at {
             p.ends_at = end;
         }
-        let (stored, now) = (p.clone(), self.now());
-        self.write(move |tx| {
-            Box::pin(async move {
-                match tx.update_promotion(&stored, now).await {
-                    // A checkout used it meanwhile past the new limit.
-                    Err(StoreError::Conflict(c))
-                        if c == constraints::PROMOTIONS_USES_WITHIN_LIMIT =>
-                    {
-                        Err(AppError::conflict(
-                            "usage_limit_below_uses",
-                            "the promotion was used more often than that",
-                            Some("usage_limit"),
-                        ))
+        let now = self.now();
+        let p = self
+            .write_once(move |tx| {
+                Box::pin(async move {
+                    match tx.update_promotion(&p, now).await {
+                        // A checkout used it meanwhile past the new limit.
+                        Err(StoreError::Conflict(c))
+                            if c == constraints::PROMOTIONS_USES_WITHIN_LIMIT =>
+                        {
+                            Err(AppError::conflict(
+                                "usage_limit_below_uses",
+                                "the promotion was used more often than that",
+                                Some("usage_limit"),
+                            ))
+                        }
+                        Ok(true) => Ok(p),
+                        Ok(false) => Err(AppError::NotFound("promotion")),
+                        Err(e) => Err(e.into()),
                     }
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(AppError::NotFound("promotion")),
-                    Err(e) => Err(e.into()),
-                }
+                })
             })
-        })
-        .await?;
+            .await?;
         self.pricing.invalidate_all();
         Ok(p)
     }

@@ -58,22 +58,26 @@ impl App {
             vendor_id: input.vendor_id,
         };
         let hash = hash_password(&password).await?;
-        let (stored, now) = (user.clone(), self.now());
-        self.write(move |tx| {
-            Box::pin(async move {
-                match tx.insert_user(&stored, &hash, now).await {
-                    Err(StoreError::Conflict(c)) if c == constraints::USERS_EMAIL_KEY => {
-                        Err(AppError::conflict(
-                            "email_taken",
-                            format!("{} already has an account", stored.email),
-                            Some("email"),
-                        ))
+        let now = self.now();
+        let user = self
+            .write_once(move |tx| {
+                Box::pin(async move {
+                    match tx.insert_user(&user, &hash, now).await {
+                        Err(StoreError::Conflict(c)) if c == constraints::USERS_EMAIL_KEY => {
+                            Err(AppError::conflict(
+                                "email_taken",
+                                format!("{} already has an account", user.email),
+                                Some("email"),
+                            ))
+                        }
+                        other => {
+                            other?;
+                            Ok(user)
+                        }
                     }
-                    other => Ok(other?),
-                }
+                })
             })
-        })
-        .await?;
+            .await?;
         tracing::info!(user_id = %user.id, role = %user.role, "user created");
         Ok(user)
     }

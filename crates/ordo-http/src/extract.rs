@@ -1,6 +1,6 @@
 //! Extractors that turn requests into checked input, refusing with [`ApiError`]:
 //! [`Json`] (axum's, with its rejections in the one error shape), [`Caller`] (the bearer
-//! token's user), [`Query`] and [`IdempotencyKey`].
+//! token's user) and [`Query`]. (`Idempotency-Key` is a layer: see [`crate::idempotency`].)
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
@@ -149,29 +149,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CartToken {
             .get("cart-token")
             .and_then(|v| v.to_str().ok())
             .map(|s| CartToken(s.trim().to_owned())))
-    }
-}
-
-/// The `Idempotency-Key` header, when sent.
-pub struct IdempotencyKey(pub String);
-
-impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyKey {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, ApiError> {
-        match parts.headers.get("idempotency-key") {
-            None => Ok(None),
-            Some(v) => v
-                .to_str()
-                .map(|s| Some(IdempotencyKey(s.to_owned())))
-                .map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_idempotency_key",
-                        "Idempotency-Key must be visible ASCII",
-                    )
-                    .with_field("Idempotency-Key")
-                }),
-        }
     }
 }
 

@@ -28,6 +28,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod views;
 
 use error::{ApiError, REQUEST_ID};
@@ -46,7 +47,7 @@ const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
     info(title = "Ordo", description = "Order management for shops and marketplaces. Money is always \
         `{\"amount\": <integer minor units>, \"currency\": \"EUR\"}`; times are RFC 3339 UTC; ids are \
         time-ordered UUIDs. Every error has the shape `{\"error\": {\"type\", \"code\", \"message\", \"field\"?}}`."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &IdempotencyKeys),
     tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "inventory"), (name = "orders"), (name = "carts"), (name = "pricing"))
 )]
 struct ApiDoc;
@@ -68,6 +69,50 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every write operation takes an `Idempotency-Key` (see [`idempotency`]): said once here for
+/// all of them, as the layer serves all of them.
+struct IdempotencyKeys;
+
+impl Modify for IdempotencyKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        let header = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .description(Some(
+                "Makes a retry safe: the same key with the same request returns the first \
+                 answer (Idempotent-Replayed: true) and changes nothing; with a different \
+                 request it is a 409 idempotency_key_reused. 1 to 255 visible ASCII \
+                 characters; kept 24 hours.",
+            ))
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255))
+                    .pattern(Some("^[\\x21-\\x7E]+$")),
+            ))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let params = op.parameters.get_or_insert_with(Vec::new);
+                let named = |p: &utoipa::openapi::RefOr<utoipa::openapi::path::Parameter>| matches!(p, utoipa::openapi::RefOr::T(p) if p.name == "Idempotency-Key");
+                if !params.iter().any(named) {
+                    params.push(utoipa::openapi::RefOr::T(header.clone()));
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, as served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     split().1
@@ -85,6 +130,10 @@ pub fn router(app: App) -> Router {
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            idempotency::layer,
+        ))
         // Admission control: past this many API requests in the use cases at once, further
         // ones wait here, before their bodies are read, costing a few KiB each instead of a
         // whole parsed request and its futures (a 20,000-request burst on PostgreSQL held

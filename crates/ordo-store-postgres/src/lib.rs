@@ -52,6 +52,10 @@ mod dialect {
     pub const FOR_UPDATE_OF_STOCK: &str = " FOR UPDATE OF s";
     /// The payload is jsonb; read back as text.
     pub const OUTBOX_AFTER: &str = "SELECT id, topic, key, payload::text AS payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
+    /// Claims skip rows another transaction is claiming.
+    pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+    /// An order's id as text, as job keys spell it (the UUID's hyphenated form).
+    pub const ORDER_ID_TEXT: &str = "orders.id::text";
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {

@@ -17,16 +17,17 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    IdempotencyRecord, OutboxMessage, Outcome, RuleKind, Session, StockAdjustment, StoreError,
-    StoreResult, StoreTx, TxWork, constraints,
+    IdempotencyRecord, Job, JobEnd, OutboxMessage, Outcome, Purge, RuleKind, Session,
+    StockAdjustment, StoreError, StoreResult, StoreTx, TxWork, constraints,
 };
 use serde_json::value::RawValue;
 use sqlx::types::Json;
 use sqlx::{Pool, Transaction};
 
 use crate::sql_store::{
-    CHECKOUT_ORDERS, Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row,
-    location_from_row, locked, orders_with_lines, sql, stock_level_from_row,
+    CHECKOUT_ORDERS, Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row, job_end,
+    job_from_row, location_from_row, locked, orders_with_lines, purge_sql, sql,
+    stock_level_from_row,
 };
 use crate::{Db, map_err};
 
@@ -566,16 +567,15 @@ impl StoreTx for PgTx {
 
     async fn idempotency_claim(
         &mut self,
-        user: UserId,
+        scope: &str,
         key: &str,
-        r: &IdempotencyRecord,
+        request_hash: &[u8],
         at: DateTime<Utc>,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let claimed = sqlx::query(sql::IDEMPOTENCY_CLAIM)
-            .bind(user.0)
+            .bind(scope)
             .bind(key)
-            .bind(&r.request_hash)
-            .bind(r.resource_id)
+            .bind(request_hash)
             .bind(at)
             .execute(&mut *self.tx)
             .await
@@ -585,11 +585,97 @@ impl StoreTx for PgTx {
         }
         // Read Committed: this statement sees the claim that the insert waited for.
         let row = sqlx::query(sql::IDEMPOTENCY_GET)
-            .bind(user.0)
+            .bind(scope)
             .bind(key)
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    async fn idempotency_remember(
+        &mut self,
+        scope: &str,
+        key: &str,
+        response: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::IDEMPOTENCY_REMEMBER)
+            .bind(response)
+            .bind(scope)
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn set_cart_token(&mut self, id: CartId, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query(sql::SET_CART_TOKEN)
+            .bind(token_hash)
+            .bind(id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(sql::ENQUEUE_JOB)
+            .bind(job.id)
+            .bind(&job.kind)
+            .bind(&job.key)
+            .bind(Json(&job.payload))
+            .bind(job.run_at)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn claim_jobs(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql::CLAIM_JOBS.as_str()))
+            .bind(now)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn finish_job(
+        &mut self,
+        id: uuid::Uuid,
+        end: &JobEnd,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (state, run_at, error, reset) = job_end(end);
+        sqlx::query(sql::FINISH_JOB)
+            .bind(state)
+            .bind(run_at)
+            .bind(error)
+            .bind(reset)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn purge(&mut self, what: Purge, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let done = sqlx::query(purge_sql(what))
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected())
     }
 }

@@ -59,6 +59,10 @@ mod dialect {
     pub const FOR_UPDATE_OF_STOCK: &str = "";
     pub const OUTBOX_AFTER: &str =
         "SELECT id, topic, key, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
+    /// Claims skip rows another transaction is claiming.
+    pub const SKIP_LOCKED: &str = "";
+    /// An order's id as text, as job keys spell it (the UUID's hyphenated form).
+    pub const ORDER_ID_TEXT: &str = "lower(substr(hex(orders.id), 1, 8) || '-' || substr(hex(orders.id), 9, 4) || '-' || substr(hex(orders.id), 13, 4) || '-' || substr(hex(orders.id), 17, 4) || '-' || substr(hex(orders.id), 21))";
 }
 
 /// SQLite names CHECK constraints in its errors but reports UNIQUE ones by their columns;
@@ -72,7 +76,7 @@ const UNIQUE_COLUMNS: &[(&str, &str)] = &[
         constraints::LOCATIONS_VENDOR_CODE_KEY,
     ),
     (
-        "idempotency_keys.user_id, idempotency_keys.key",
+        "idempotency_keys.scope, idempotency_keys.key",
         constraints::IDEMPOTENCY_KEYS_PKEY,
     ),
     (
@@ -81,6 +85,7 @@ const UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ),
     ("carts.customer_id", constraints::CARTS_OPEN_CUSTOMER_KEY),
     ("promotions.code", constraints::PROMOTIONS_CODE_KEY),
+    ("jobs.kind, jobs.key", constraints::JOBS_KIND_KEY_KEY),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -21,17 +21,17 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    IdempotencyRecord, OutboxMessage, RuleKind, Session, StockAdjustment, StoreError, StoreResult,
-    StoreTx, constraints,
+    IdempotencyRecord, Job, JobEnd, OutboxMessage, Purge, RuleKind, Session, StockAdjustment,
+    StoreError, StoreResult, StoreTx, constraints,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::sql_store::{
-    CHECKOUT_ORDERS, Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row,
-    line_from_row, location_from_row, locked, order_currency, order_from_row,
-    push_variant_for_sale, sql, stock_level_from_row,
+    CHECKOUT_ORDERS, Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row, job_end,
+    job_from_row, line_from_row, location_from_row, locked, order_currency, order_from_row,
+    purge_sql, push_variant_for_sale, sql, stock_level_from_row,
 };
 
 /// One order's lines (PostgreSQL reads them for many orders at once, in `orders_with_lines`).
@@ -629,22 +629,77 @@ impl StoreTx for SqliteTx {
 
     async fn idempotency_claim(
         &mut self,
-        user: UserId,
+        scope: &str,
         key: &str,
-        r: &IdempotencyRecord,
+        request_hash: &[u8],
         at: DateTime<Utc>,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let claimed = self.execute(
             sql::IDEMPOTENCY_CLAIM,
-            params![user.0, key, r.request_hash, r.resource_id, ts(&at)],
+            params![scope, key, request_hash, ts(&at)],
         )?;
         if claimed == 1 {
             return Ok(None);
         }
         Ok(self
-            .query(sql::IDEMPOTENCY_GET, params![user.0, key], |r| {
+            .query(sql::IDEMPOTENCY_GET, params![scope, key], |r| {
                 idempotency_from_row(r)
             })?
             .pop())
+    }
+
+    async fn idempotency_remember(
+        &mut self,
+        scope: &str,
+        key: &str,
+        response: &str,
+    ) -> StoreResult<()> {
+        self.execute(sql::IDEMPOTENCY_REMEMBER, params![response, scope, key])?;
+        Ok(())
+    }
+
+    async fn set_cart_token(&mut self, id: CartId, token_hash: &[u8]) -> StoreResult<()> {
+        self.execute(sql::SET_CART_TOKEN, params![token_hash, id.0])?;
+        Ok(())
+    }
+
+    async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(self.execute(
+            sql::ENQUEUE_JOB,
+            params![
+                job.id,
+                job.kind,
+                job.key,
+                json(&job.payload)?,
+                ts(&job.run_at),
+                ts(&at)
+            ],
+        )? == 1)
+    }
+
+    async fn claim_jobs(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        self.query(
+            &sql::CLAIM_JOBS,
+            params![ts(&now), ts(&lease_until), i64::from(limit)],
+            |r| job_from_row(r),
+        )
+    }
+
+    async fn finish_job(&mut self, id: Uuid, end: &JobEnd, at: DateTime<Utc>) -> StoreResult<()> {
+        let (state, run_at, error, reset) = job_end(end);
+        self.execute(
+            sql::FINISH_JOB,
+            params![state, run_at.as_ref().map(ts), error, reset, ts(&at), id],
+        )?;
+        Ok(())
+    }
+
+    async fn purge(&mut self, what: Purge, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        Ok(self.execute(purge_sql(what), params![ts(&before), i64::from(limit)])? as u64)
     }
 }

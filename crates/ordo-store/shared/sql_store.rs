@@ -32,8 +32,9 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Credentials, IdempotencyRecord, LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage,
-    Outcome, PriceListEntry, SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
+    Credentials, IdempotencyRecord, Job, JobEnd, JobState, LocationStock, LowStock, OrderQuery,
+    OrderScope, OutboxMessage, Outcome, PriceListEntry, Purge, SkuStock, StockAdjustment, Store,
+    StoreError, StoreResult, TxWork,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -254,8 +255,49 @@ fn variant_for_sale_from_row(row: &impl Cols) -> StoreResult<VariantForSale> {
 pub(crate) fn idempotency_from_row(row: &impl Cols) -> StoreResult<IdempotencyRecord> {
     Ok(IdempotencyRecord {
         request_hash: row.bytes("request_hash")?,
-        resource_id: row.uuid("resource_id")?,
+        response: row.opt_text("response")?,
     })
+}
+
+/// The columns [`job_from_row`] reads.
+pub(crate) const JOB_COLUMNS: &str =
+    "id, kind, key, payload, state, run_at, attempts, last_error, created_at";
+
+pub(crate) fn job_from_row(row: &impl Cols) -> StoreResult<Job> {
+    let state = row.text("state")?;
+    Ok(Job {
+        id: row.uuid("id")?,
+        kind: row.text("kind")?,
+        key: row.text("key")?,
+        payload: row.json("payload")?,
+        state: JobState::parse(&state).ok_or_else(|| corrupt("job state", &state))?,
+        run_at: row.time("run_at")?,
+        attempts: row.int32("attempts")?,
+        last_error: row.opt_text("last_error")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// The statement that ends a claimed job, and its values: (state, run_at, last_error,
+/// reset attempts).
+pub(crate) fn job_end(end: &JobEnd) -> (&'static str, Option<DateTime<Utc>>, Option<&str>, bool) {
+    match end {
+        JobEnd::Done => (JobState::Done.as_str(), None, None, false),
+        JobEnd::Retry { run_at, error } => {
+            (JobState::Queued.as_str(), Some(*run_at), Some(error), false)
+        }
+        JobEnd::Dead { error } => (JobState::Dead.as_str(), None, Some(error), false),
+        JobEnd::Again { run_at } => (JobState::Queued.as_str(), Some(*run_at), None, true),
+    }
+}
+
+/// The DELETE for one kind of purge.
+pub(crate) fn purge_sql(what: Purge) -> &'static str {
+    match what {
+        Purge::IdempotencyKeys => sql::PURGE_IDEMPOTENCY_KEYS,
+        Purge::Sessions => sql::PURGE_SESSIONS,
+        Purge::Jobs => sql::PURGE_JOBS,
+    }
 }
 
 pub(crate) fn cart_from_row(row: &impl Cols) -> StoreResult<Cart> {
@@ -388,9 +430,38 @@ pub(crate) mod sql {
     pub const ENQUEUE: &str =
         "INSERT INTO outbox (topic, key, payload, created_at) VALUES ($1, $2, $3, $4)";
     pub const IDEMPOTENCY_GET: &str =
-        "SELECT request_hash, resource_id FROM idempotency_keys WHERE user_id = $1 AND key = $2";
-    pub const IDEMPOTENCY_CLAIM: &str = "INSERT INTO idempotency_keys (user_id, key, request_hash, resource_id, created_at) \
-        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, key) DO NOTHING";
+        "SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2";
+    pub const IDEMPOTENCY_CLAIM: &str = "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING";
+    pub const IDEMPOTENCY_REMEMBER: &str =
+        "UPDATE idempotency_keys SET response = $1 WHERE scope = $2 AND key = $3";
+    pub const SET_CART_TOKEN: &str =
+        "UPDATE carts SET token_hash = $1 WHERE id = $2 AND customer_id IS NULL";
+    pub const ENQUEUE_JOB: &str = "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, \
+        created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6) \
+        ON CONFLICT (kind, key) DO NOTHING";
+    /// Due jobs, oldest first: queued ones whose time has come and running ones whose lease
+    /// ended (their worker died). (Placeholders appear in number order: SQLite numbers `$N`
+    /// by first appearance, so `$2` before `$1` would swap them there.) `SKIP_LOCKED` lets several nodes claim at once without
+    /// waiting on each other or taking the same row.
+    pub static CLAIM_JOBS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = $1, locked_until = $2 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $1) \
+             OR (state = 'running' AND locked_until <= $1) ORDER BY run_at LIMIT $3{}) \
+             RETURNING {}",
+            crate::dialect::SKIP_LOCKED,
+            super::JOB_COLUMNS
+        )
+    });
+    pub const FINISH_JOB: &str = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), last_error = $3, \
+        attempts = CASE WHEN $4 THEN 0 ELSE attempts END, locked_until = NULL, updated_at = $5 WHERE id = $6";
+    pub const PURGE_IDEMPOTENCY_KEYS: &str = "DELETE FROM idempotency_keys WHERE (scope, key) IN \
+        (SELECT scope, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)";
+    pub const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE token_hash IN \
+        (SELECT token_hash FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)";
+    pub const PURGE_JOBS: &str = "DELETE FROM jobs WHERE id IN \
+        (SELECT id FROM jobs WHERE state = 'done' AND updated_at < $1 LIMIT $2)";
     pub const INSERT_CART: &str = "INSERT INTO carts (id, token_hash, customer_id, status, currency, promo_code, \
         shipping_address, lines, checkout_id, created_at, updated_at, version) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
@@ -801,13 +872,17 @@ impl Store for SqlStore {
     async fn expired_reservations(
         &self,
         now: DateTime<Utc>,
+        job_kind: &str,
         limit: u32,
     ) -> StoreResult<Vec<OrderId>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT id FROM orders WHERE status = 'pending_payment' AND reserved_until < $1 \
-             ORDER BY reserved_until LIMIT $2",
-        )
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = $2 AND j.key = {}) \
+             ORDER BY reserved_until LIMIT $3",
+            dialect::ORDER_ID_TEXT
+        )))
         .bind(now)
+        .bind(job_kind)
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await
@@ -893,6 +968,26 @@ impl Store for SqlStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(adjustment_from_row).collect()
+    }
+
+    async fn jobs(
+        &self,
+        state: Option<JobState>,
+        kind: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1"));
+        if let Some(state) = state {
+            qb.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(kind) = kind {
+            qb.push(" AND kind = ").push_bind(kind.to_owned());
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(job_from_row).collect()
     }
 
     async fn variants_for_sale(&self, skus: &[Sku]) -> StoreResult<Vec<VariantForSale>> {

@@ -1,7 +1,8 @@
 //! The conformance suite: what every backend must do, run against SQLite and PostgreSQL alike.
 //!
 //! Each check takes a freshly migrated, empty store and panics on failure. The backends' own
-//! test files call every function listed in [`ALL`] (see `ordo-store-*/tests/conformance.rs`).
+//! test files turn each into a test of its own with [`conformance_tests!`](crate::conformance_tests)
+//! (see `ordo-store-*/tests/conformance.rs`).
 //! These test the database's side of the guarantees — constraints, atomicity, byte-exact
 //! round trips, ordering — beneath the use cases that the API tests exercise.
 
@@ -38,43 +39,39 @@ async fn unit<T: Send + 'static>(
 
 pub type Check = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// Every check, by name.
-pub const ALL: &[(&str, Check)] = &[
-    ("stock_can_never_be_reserved_beyond_on_hand", |s| {
-        Box::pin(stock_can_never_be_reserved_beyond_on_hand(s))
-    }),
-    ("a_transaction_dropped_without_commit_leaves_nothing", |s| {
-        Box::pin(a_transaction_dropped_without_commit_leaves_nothing(s))
-    }),
-    ("orders_round_trip_byte_for_byte", |s| {
-        Box::pin(orders_round_trip_byte_for_byte(s))
-    }),
-    ("an_event_sequence_number_is_used_once", |s| {
-        Box::pin(an_event_sequence_number_is_used_once(s))
-    }),
-    ("unique_names_are_reported_by_constraint", |s| {
-        Box::pin(unique_names_are_reported_by_constraint(s))
-    }),
-    ("order_pages_are_newest_first_and_scoped", |s| {
-        Box::pin(order_pages_are_newest_first_and_scoped(s))
-    }),
-    ("concurrent_units_commit_or_roll_back_alone", |s| {
-        Box::pin(concurrent_units_commit_or_roll_back_alone(s))
-    }),
-    ("a_limited_promotion_is_never_used_past_its_limit", |s| {
-        Box::pin(a_limited_promotion_is_never_used_past_its_limit(s))
-    }),
-    ("variants_for_sale_carry_every_price_and_setting", |s| {
-        Box::pin(variants_for_sale_carry_every_price_and_setting(s))
-    }),
-    ("carts_round_trip_and_refuse_stale_writes", |s| {
-        Box::pin(carts_round_trip_and_refuse_stale_writes(s))
-    }),
-];
+/// One `#[tokio::test]` per check, so the first failure does not hide the rest. A backend's
+/// test file defines `async fn run(check: Check)` (a fresh store for the check, removed
+/// afterwards) and calls `ordo_store::conformance_tests!(run);`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($run:path) => {
+        $crate::conformance_tests!(@tests $run;
+            stock_can_never_be_reserved_beyond_on_hand,
+            a_transaction_dropped_without_commit_leaves_nothing,
+            orders_round_trip_byte_for_byte,
+            an_event_sequence_number_is_used_once,
+            unique_names_are_reported_by_constraint,
+            order_pages_are_newest_first_and_scoped,
+            concurrent_units_commit_or_roll_back_alone,
+            a_limited_promotion_is_never_used_past_its_limit,
+            variants_for_sale_carry_every_price_and_setting,
+            carts_round_trip_and_refuse_stale_writes,
+            jobs_are_claimed_once_retried_and_taken_over_after_their_lease,
+        );
+    };
+    (@tests $run:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $run(|s| Box::pin($crate::conformance::$name(s))).await;
+            }
+        )*
+    };
+}
 
 /// A cart reads back as written (address byte for byte), by id and by its guest token; a write
 /// on a stale version is refused by name; a customer has at most one open cart.
-async fn carts_round_trip_and_refuse_stale_writes(store: &dyn Store) {
+pub async fn carts_round_trip_and_refuse_stale_writes(store: &dyn Store) {
     let f = fixture(store, "carts").await;
     let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 30, 15).unwrap();
     let address = order_for(&f, at).shipping_address;
@@ -152,7 +149,7 @@ async fn carts_round_trip_and_refuse_stale_writes(store: &dyn Store) {
 
 /// 40 units race to use a promotion limited to 5 uses: exactly 5 succeed, and the book
 /// reports 5 uses.
-async fn a_limited_promotion_is_never_used_past_its_limit(store: &dyn Store) {
+pub async fn a_limited_promotion_is_never_used_past_its_limit(store: &dyn Store) {
     let code = format!("LIMIT{}", &PromotionId::new().0.simple().to_string()[20..]).to_uppercase();
     let promo = Promotion {
         id: PromotionId::new(),
@@ -193,7 +190,7 @@ async fn a_limited_promotion_is_never_used_past_its_limit(store: &dyn Store) {
     assert_eq!(stored.discount, promo.discount);
 }
 
-async fn variants_for_sale_carry_every_price_and_setting(store: &dyn Store) {
+pub async fn variants_for_sale_carry_every_price_and_setting(store: &dyn Store) {
     let f = fixture(store, "vfs").await;
     let sku = f.sku.clone();
     let got = unit(store, move |tx| {
@@ -612,5 +609,157 @@ pub async fn order_pages_are_newest_first_and_scoped(store: &dyn Store) {
     assert!(
         all.iter().all(|o| o.lines.len() == 1),
         "lines are loaded for every order in a page"
+    );
+}
+
+/// Jobs: one per (kind, key); only due ones are claimed, each by one claim; a failed one comes
+/// back at its retry time with its error kept; a running one whose lease ended is taken over;
+/// a recurring one starts its attempts afresh; done ones are purged.
+pub async fn jobs_are_claimed_once_retried_and_taken_over_after_their_lease(store: &dyn Store) {
+    use crate::{Job, JobEnd, JobState, Purge};
+    let t0 = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap();
+    let secs = chrono::Duration::seconds;
+    let job = |key: &str, run_at| Job {
+        id: uuid::Uuid::now_v7(),
+        kind: "test.kind".into(),
+        key: key.into(),
+        payload: serde_json::json!({ "n": key }),
+        state: JobState::Queued,
+        run_at,
+        attempts: 0,
+        last_error: None,
+        created_at: t0,
+    };
+    let (a, b, later) = (job("a", t0), job("b", t0), job("later", t0 + secs(60)));
+    let dup = job("a", t0);
+    let added = unit(store, move |tx| {
+        Box::pin(async move {
+            let mut added = Vec::new();
+            for j in [&a, &b, &later, &dup] {
+                added.push(tx.enqueue_job(j, t0).await?);
+            }
+            Ok(added)
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(added, [true, true, true, false], "one job per kind and key");
+
+    let claim = |now, limit| {
+        unit(store, move |tx| {
+            Box::pin(async move { tx.claim_jobs(now, now + secs(300), limit).await })
+        })
+    };
+    let first = claim(t0, 10).await.unwrap();
+    let mut keys: Vec<&str> = first.iter().map(|j| j.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["a", "b"], "only due jobs are claimed");
+    assert!(
+        first
+            .iter()
+            .all(|j| j.attempts == 1 && j.state == JobState::Running)
+    );
+    assert_eq!(first[0].payload["n"], first[0].key.as_str());
+    assert!(
+        claim(t0, 10).await.unwrap().is_empty(),
+        "a claimed job is not claimed again"
+    );
+
+    let (a_id, b_id) = (
+        first.iter().find(|j| j.key == "a").unwrap().id,
+        first.iter().find(|j| j.key == "b").unwrap().id,
+    );
+    unit(store, move |tx| {
+        Box::pin(async move {
+            tx.finish_job(
+                a_id,
+                &JobEnd::Retry {
+                    run_at: t0 + secs(30),
+                    error: "boom".into(),
+                },
+                t0,
+            )
+            .await
+        })
+    })
+    .await
+    .unwrap();
+    assert!(claim(t0 + secs(29), 10).await.unwrap().is_empty());
+    let retried = claim(t0 + secs(30), 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        (
+            retried[0].key.as_str(),
+            retried[0].attempts,
+            retried[0].last_error.as_deref()
+        ),
+        ("a", 2, Some("boom"))
+    );
+    // b's worker died: its lease (300 s from t0) ends, and it is taken over.
+    let taken = claim(t0 + secs(301), 1).await.unwrap();
+    assert_eq!((taken[0].key.as_str(), taken[0].attempts), ("b", 2));
+
+    let later_id = claim(t0 + secs(900), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.key == "later")
+        .unwrap()
+        .id;
+    unit(store, move |tx| {
+        Box::pin(async move {
+            tx.finish_job(
+                a_id,
+                &JobEnd::Dead {
+                    error: "gave up".into(),
+                },
+                t0 + secs(900),
+            )
+            .await?;
+            tx.finish_job(b_id, &JobEnd::Done, t0 + secs(900)).await?;
+            tx.finish_job(
+                later_id,
+                &JobEnd::Again {
+                    run_at: t0 + secs(1000),
+                },
+                t0 + secs(900),
+            )
+            .await
+        })
+    })
+    .await
+    .unwrap();
+    let dead = store.jobs(Some(JobState::Dead), None, 10).await.unwrap();
+    assert_eq!(
+        (dead.len(), dead[0].last_error.as_deref()),
+        (1, Some("gave up"))
+    );
+    let again = store
+        .jobs(Some(JobState::Queued), Some("test.kind"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.len(), again[0].attempts),
+        (1, 0),
+        "a recurring job starts afresh"
+    );
+    assert_eq!(again[0].run_at, t0 + secs(1000));
+    assert!(
+        claim(t0 + secs(5000), 10).await.unwrap().len() == 1,
+        "dead and done stay put"
+    );
+
+    let purged = unit(store, move |tx| {
+        Box::pin(async move { tx.purge(Purge::Jobs, t0 + secs(901), 100).await })
+    })
+    .await
+    .unwrap();
+    assert_eq!(purged, 1, "only the done job is purged");
+    assert!(
+        store
+            .jobs(Some(JobState::Done), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -14,7 +14,7 @@ pub const VENDORS_NAME_KEY: &str = "vendors_name_key";
 pub const LOCATIONS_VENDOR_CODE_KEY: &str = "locations_vendor_code_key";
 /// `0 <= reserved <= on_hand`: the invariant that makes overselling impossible.
 pub const STOCK_RESERVED_WITHIN_ON_HAND: &str = "stock_reserved_within_on_hand";
-/// An idempotency key already used by the same user.
+/// An idempotency key already used in the same scope (user, guest cart, guest).
 pub const IDEMPOTENCY_KEYS_PKEY: &str = "idempotency_keys_pkey";
 /// Two events with one sequence number on one order (a lost race).
 pub const ORDER_EVENTS_PKEY: &str = "order_events_pkey";
@@ -28,6 +28,8 @@ pub const CARTS_VERSION: &str = "carts_version";
 pub const PROMOTIONS_CODE_KEY: &str = "promotions_code_key";
 /// A promotion used more often than its limit.
 pub const PROMOTIONS_USES_WITHIN_LIMIT: &str = "promotions_uses_within_limit";
+/// A second job of one kind and key.
+pub const JOBS_KIND_KEY_KEY: &str = "jobs_kind_key_key";
 /// A reference to a row that does not exist (unknown vendor, user, location).
 pub const FOREIGN_KEY: &str = "foreign_key";
 
@@ -45,5 +47,6 @@ pub const ALL: &[&str] = &[
     CARTS_VERSION,
     PROMOTIONS_CODE_KEY,
     PROMOTIONS_USES_WITHIN_LIMIT,
+    JOBS_KIND_KEY_KEY,
     FOREIGN_KEY,
 ];

@@ -128,11 +128,93 @@ pub struct OutboxMessage {
 /// What an idempotency key was first used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
-    /// SHA-256 of the canonical request (its endpoint included), to refuse a key reused for a
+    /// SHA-256 of the canonical request (method, path and body), to refuse a key reused for a
     /// different request.
     pub request_hash: Vec<u8>,
-    /// What the first request created: an order, or a checkout.
-    pub resource_id: uuid::Uuid,
+    /// What the first request returned, as JSON text (set in the same transaction as its
+    /// change, so a committed claim always has it).
+    pub response: Option<String>,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for its `run_at`.
+    Queued,
+    /// Claimed by a worker until its lease ends.
+    Running,
+    Done,
+    /// Gave up after its last attempt; kept for people to look at and replay.
+    Dead,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Done,
+            JobState::Dead,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A unit of background work, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: uuid::Uuid,
+    /// What to do (`reservation.expire`, `sessions.purge`…); the worker's handler is chosen by it.
+    pub kind: String,
+    /// With `kind`, names the job: enqueueing the same (kind, key) twice is a no-op.
+    pub key: String,
+    pub payload: serde_json::Value,
+    pub state: JobState,
+    pub run_at: DateTime<Utc>,
+    /// Attempts started so far (a claim counts one).
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a claimed job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEnd {
+    Done,
+    /// Failed; try again at `run_at`.
+    Retry {
+        run_at: DateTime<Utc>,
+        error: String,
+    },
+    /// Failed for the last time.
+    Dead {
+        error: String,
+    },
+    /// A recurring job: run again at `run_at`, with its attempts counted from zero.
+    Again {
+        run_at: DateTime<Utc>,
+    },
+}
+
+/// What the purge job clears out, older than a cut-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purge {
+    /// Idempotency keys created before the cut-off.
+    IdempotencyKeys,
+    /// Sessions that expired or were revoked before the cut-off.
+    Sessions,
+    /// Jobs done before the cut-off.
+    Jobs,
 }
 
 /// The kinds of admin-maintained pricing rules kept as documents (promotions have their own
@@ -172,7 +254,7 @@ pub struct LowStock {
 }
 
 /// One recorded stock adjustment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StockAdjustment {
     pub id: AdjustmentId,
     pub sku: Sku,
@@ -231,10 +313,12 @@ pub trait Store: Send + Sync + 'static {
     async fn order(&self, id: OrderId) -> StoreResult<Option<Order>>;
     async fn orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>>;
     async fn order_events(&self, id: OrderId) -> StoreResult<Vec<OrderEvent>>;
-    /// Unpaid orders whose reservation ran out before `now`, oldest deadline first.
+    /// Unpaid orders whose reservation ran out before `now` and that have no expiry job yet
+    /// (one that keeps failing must not hide the ones behind it), oldest deadline first.
     async fn expired_reservations(
         &self,
         now: DateTime<Utc>,
+        job_kind: &str,
         limit: u32,
     ) -> StoreResult<Vec<OrderId>>;
 
@@ -260,6 +344,13 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxMessage)>>;
     /// A SKU's adjustments, newest first.
     async fn stock_adjustments(&self, sku: &Sku, limit: u32) -> StoreResult<Vec<StockAdjustment>>;
+    /// Jobs, optionally of one state and kind, newest first.
+    async fn jobs(
+        &self,
+        state: Option<JobState>,
+        kind: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
 }
 
 /// One write transaction.
@@ -377,16 +468,47 @@ pub trait StoreTx: Send {
     /// checkouts take turns and a limited code is never used once too often.
     async fn use_promotion(&mut self, id: PromotionId) -> StoreResult<bool>;
 
-    /// Claims `key` for `record` and returns `None`, or returns what the key was first used
-    /// for. One statement in the common case: the insert is the lookup. A claim by a concurrent
-    /// transaction that is not yet committed is waited for (PostgreSQL) and then reported.
+    /// Claims `key` in `scope` for a request with `request_hash` and returns `None`, or returns
+    /// what the key was first used for. One statement in the common case: the insert is the
+    /// lookup. A claim by a concurrent transaction that is not yet committed is waited for
+    /// (PostgreSQL) and then reported.
     async fn idempotency_claim(
         &mut self,
-        user: UserId,
+        scope: &str,
         key: &str,
-        record: &IdempotencyRecord,
+        request_hash: &[u8],
         at: DateTime<Utc>,
     ) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Keeps the result of the request that claimed `key`, for its replays.
+    async fn idempotency_remember(
+        &mut self,
+        scope: &str,
+        key: &str,
+        response: &str,
+    ) -> StoreResult<()>;
+    /// Gives a guest cart a new token (its old one stops opening it).
+    async fn set_cart_token(&mut self, id: CartId, token_hash: &[u8]) -> StoreResult<()>;
+
+    /// Enqueues `job` unless a job of its kind and key exists; returns whether it was added.
+    async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Claims up to `limit` jobs that are due at `now` (queued and past `run_at`, or running
+    /// with a lease that ended), counts an attempt and leases them until `lease_until`. Where
+    /// the backend has row locks, rows another transaction is claiming are skipped.
+    async fn claim_jobs(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
+    /// Records how a claimed job ended.
+    async fn finish_job(
+        &mut self,
+        id: uuid::Uuid,
+        end: &JobEnd,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Deletes up to `limit` rows of `what` older than `before`; returns how many.
+    async fn purge(&mut self, what: Purge, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
 }
 
 /// The future of one unit of write work, borrowing its transaction.

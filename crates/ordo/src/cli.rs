@@ -98,6 +98,9 @@ pub struct ServeArgs {
     /// How often to look for expired reservations.
     #[arg(long, env = "ORDO_EXPIRY_SWEEP", default_value = "5s", value_parser = parse_duration)]
     pub expiry_sweep: std::time::Duration,
+    /// How long an Idempotency-Key is remembered (a retry later than this is a new request).
+    #[arg(long, env = "ORDO_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub idempotency_ttl: std::time::Duration,
 }
 
 /// A duration as people write it: a whole number and a unit (`ms`, `s`, `m`, `h`).

@@ -92,7 +92,10 @@ pub async fn launch(
         .local_addr()
         .context("Failed to read the listening address")?;
     tracing::info!(%addr, backend = app.store.backend(), "ordo is serving");
-    let sweeper = tokio::spawn(sweep_reservations(app.clone()));
+    let worker = app
+        .settings
+        .job_poll
+        .map(|every| tokio::spawn(work_jobs(app.clone(), every)));
     let fatal = Arc::new(std::sync::OnceLock::<String>::new());
     let stop = {
         let (store, fatal) = (Arc::clone(&app.store), Arc::clone(&fatal));
@@ -109,7 +112,9 @@ pub async fn launch(
     let served = ordo_http::serve(listener, app, stop)
         .await
         .context("Failed to serve HTTP");
-    sweeper.abort();
+    if let Some(worker) = worker {
+        worker.abort();
+    }
     if let Some(why) = fatal.get() {
         anyhow::bail!(
             "stopped because the database's write path failed ({why}); restart Ordo to let the \
@@ -119,15 +124,28 @@ pub async fn launch(
     served
 }
 
-/// Every `Settings::expiry_sweep`, cancels unpaid orders whose reservation ran out and releases
-/// their stock. Every node may run it: each cancellation is a versioned transition.
-async fn sweep_reservations(app: App) {
-    let mut tick = tokio::time::interval(app.settings.expiry_sweep);
+/// Runs due background jobs (reservation expiry, purges…; see `ordo_app::jobs`) every
+/// `every`, on every node: claims keep nodes from taking the same job. A failing round is
+/// logged and the next one tried; a full claim is followed at once by another.
+async fn work_jobs(app: App, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut scheduled = false;
     loop {
         tick.tick().await;
-        if let Err(e) = app.expire_reservations().await {
-            tracing::warn!(error = %e, "reservation sweep failed; will retry");
+        if !scheduled {
+            scheduled = app.schedule_recurring_jobs().await.is_ok();
+        }
+        // Bounded: a round claims at most a batch; keep going only while batches come full.
+        for _ in 0..100 {
+            match app.run_due_jobs().await {
+                Ok(run) if run.claimed() >= 50 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "running background jobs failed; will retry");
+                    break;
+                }
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ async fn main() -> anyhow::Result<()> {
                 reservation_ttl: chrono::Duration::from_std(args.reservation_ttl)
                     .context("--reservation-ttl is too long")?,
                 expiry_sweep: args.expiry_sweep,
+                idempotency_ttl: chrono::Duration::from_std(args.idempotency_ttl)
+                    .context("--idempotency-ttl is too long")?,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);

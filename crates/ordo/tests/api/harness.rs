@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use ordo::{Backend, DatabaseConfig};
+use ordo_app::clock::ManualClock;
 use ordo_app::users::NewUser;
 use ordo_app::{App, Settings};
 use ordo_domain::identity::Actor;
@@ -58,6 +59,10 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The server's application, for what a test drives directly (background jobs).
+    pub app: App,
+    /// The server's clock: it stands still until a test moves it.
+    pub clock: Arc<ManualClock>,
     pub kind: Kind,
     config: DatabaseConfig,
     backend: Option<Backend>,
@@ -67,6 +72,14 @@ pub struct TestApp {
     settings: Settings,
     // Last, so the database outlives every connection to it.
     _data: Data,
+}
+
+/// Who a request is sent as.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    Bearer(&'a str),
+    CartToken(&'a str),
+    Guest,
 }
 
 /// A response: status and JSON body (`Null` when empty).
@@ -138,8 +151,14 @@ impl TestApp {
         Self::spawn_with(kind, Settings::default()).await
     }
 
-    /// As [`TestApp::spawn`], with chosen settings (a short reservation time, say).
+    /// As [`TestApp::spawn`], with chosen settings (a short reservation time, say). Background
+    /// jobs do not run by themselves: a test runs them with [`TestApp::run_jobs`], after moving
+    /// the clock if it needs time to pass.
     pub async fn spawn_with(kind: Kind, settings: Settings) -> Option<TestApp> {
+        let settings = Settings {
+            job_poll: None,
+            ..settings
+        };
         let (data, config) = match kind {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -159,7 +178,8 @@ impl TestApp {
             }
         };
         let backend = Backend::open(&config).await.expect("open the database");
-        let app = ordo::app_with(&backend, settings.clone());
+        let clock = Arc::new(ManualClock::starting_now());
+        let app = App::with_clock(backend.store(), settings.clone(), Arc::clone(&clock) as _);
         // The first admin, as `ordo users create` makes it.
         app.create_user(
             &Actor::system(),
@@ -176,6 +196,8 @@ impl TestApp {
             base: String::new(),
             client: reqwest::Client::new(),
             store: backend.store(),
+            app: app.clone(),
+            clock,
             kind,
             config,
             backend: Some(backend),
@@ -216,7 +238,12 @@ impl TestApp {
             .await
             .expect("reopen the database");
         self.store = backend.store();
-        let app = ordo::app_with(&backend, self.settings.clone());
+        let app = App::with_clock(
+            backend.store(),
+            self.settings.clone(),
+            Arc::clone(&self.clock) as _,
+        );
+        self.app = app.clone();
         self.backend = Some(backend);
         self.start(app).await;
     }
@@ -237,7 +264,11 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = App::new(std::sync::Arc::clone(&self.store), self.settings.clone());
+        let app = App::with_clock(
+            Arc::clone(&self.store),
+            self.settings.clone(),
+            Arc::clone(&self.clock) as _,
+        );
         tokio::spawn(ordo_http::serve(listener, app, std::future::pending()));
         base
     }
@@ -249,6 +280,32 @@ impl TestApp {
             .await
             .expect("the server stopped within 30 s")
             .expect("join")
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Runs the background jobs due now (as each node's worker does every second), until a
+    /// round claims nothing; returns what became of them.
+    pub async fn run_jobs(&self) -> ordo_app::jobs::JobsRun {
+        self.app
+            .schedule_recurring_jobs()
+            .await
+            .expect("schedule the recurring jobs");
+        let mut total = ordo_app::jobs::JobsRun::default();
+        // Bounded: jobs due now, then the ones they enqueued for now.
+        for _ in 0..10 {
+            let run = self.app.run_due_jobs().await.expect("run due jobs");
+            if run.claimed() == 0 {
+                return total;
+            }
+            total.done += run.done;
+            total.retried += run.retried;
+            total.dead += run.dead;
+        }
+        panic!("jobs kept coming due for ten rounds");
     }
 
     pub fn admin(&self) -> &str {
@@ -390,6 +447,92 @@ impl TestApp {
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
         self.request(reqwest::Method::PUT, path, Some(token), Some(body))
             .await
+    }
+
+    /// Any request: an optional bearer token, guest cart token and Idempotency-Key, and a body
+    /// sent as the JSON text given (so a test controls the order of its fields).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        auth: Auth<'_>,
+        key: Option<&str>,
+        body: Option<String>,
+    ) -> Res {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        match auth {
+            Auth::Bearer(t) => req = req.bearer_auth(t),
+            Auth::CartToken(t) => req = req.header("Cart-Token", t),
+            Auth::Guest => {}
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let res = req.send().await.expect("request");
+        let (status, headers) = (res.status(), res.headers().clone());
+        let text = res.text().await.expect("body");
+        Res {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
+    }
+
+    /// Rows a query counts, straight from the test's database (for what no endpoint shows).
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        let query = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.kind {
+            Kind::Sqlite => {
+                let url = format!(
+                    "sqlite://{}",
+                    ordo::database_file(&self.config.data_dir).display()
+                );
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
+                sqlx::query_scalar(query)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count")
+            }
+            Kind::Postgres => {
+                let url = self.config.database_url.clone().expect("url");
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("postgres");
+                sqlx::query_scalar(query)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count")
+            }
+        }
+    }
+
+    /// Runs one statement straight on the test's database, to break data on purpose.
+    pub async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        let query = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.kind {
+            Kind::Sqlite => {
+                let url = format!(
+                    "sqlite://{}",
+                    ordo::database_file(&self.config.data_dir).display()
+                );
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
+                sqlx::query(query)
+                    .execute(&mut conn)
+                    .await
+                    .expect("execute");
+            }
+            Kind::Postgres => {
+                let url = self.config.database_url.clone().expect("url");
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("postgres");
+                sqlx::query(query)
+                    .execute(&mut conn)
+                    .await
+                    .expect("execute");
+            }
+        }
     }
 
     /// Sends raw bytes, for bodies that are not valid JSON.

@@ -3,6 +3,8 @@
 
 mod checkout;
 mod harness;
+mod idempotency;
+mod jobs;
 
 use futures_util::future::join_all;
 use harness::{Kind, TestApp, address, on_both_backends, order_body};

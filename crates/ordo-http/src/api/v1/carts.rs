@@ -6,7 +6,7 @@
 //! customer's. A customer's cart is reached with their bearer token.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use ordo_app::App;
 use ordo_app::carts::{CartAccess, CartPatch, CartQuote, NewCartContent};
 use ordo_app::checkout::Checkout;
@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Caller, CartToken, IdempotencyKey, Json, optional_body, path_id};
+use crate::extract::{Caller, CartToken, Json, optional_body, path_id};
 use crate::views::{AddressView, MoneyView, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {
@@ -363,7 +363,7 @@ pub struct CheckoutView {
 /// reserved. Stock is held for the reservation time; unpaid orders are then cancelled
 /// (`payment_timeout`). Send an `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/carts/{id}/checkout", tag = "carts", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    params(("id" = Uuid, Path)),
     request_body(content = Option<CheckoutRequest>),
     responses((status = 201, body = CheckoutView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody),
@@ -372,32 +372,20 @@ pub struct CheckoutView {
 async fn checkout(
     State(app): State<App>,
     caller: Option<Caller>,
-    key: Option<IdempotencyKey>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> ApiResult<(
-    StatusCode,
-    [(HeaderName, HeaderValue); 1],
-    axum::Json<CheckoutView>,
-)> {
+) -> ApiResult<(StatusCode, axum::Json<CheckoutView>)> {
     let id = path_id::<CartId>(&id, "cart")?;
     let req: CheckoutRequest = optional_body(&body)?;
     let actor = caller.as_ref().map(|c| c.actor);
     let done: Checkout = app
-        .checkout_cart(
-            actor.as_ref(),
-            id,
-            key.as_ref().map(|k| k.0.as_str()),
-            req.shipping_address,
-        )
+        .checkout_cart(actor.as_ref(), id, req.shipping_address)
         .await?;
     let viewer = actor.unwrap_or_else(ordo_domain::identity::Actor::system);
     let currency = done.orders.first().map(|o| o.currency);
     let total = done.orders.iter().map(|o| o.total.amount).sum();
-    let replayed = HeaderValue::from_static(if done.replayed { "true" } else { "false" });
     Ok((
         StatusCode::CREATED,
-        [(HeaderName::from_static("idempotent-replayed"), replayed)],
         axum::Json(CheckoutView {
             checkout_id: done.checkout_id.0,
             total: MoneyView {

@@ -1,7 +1,7 @@
 //! Orders: place, read, list, act, and their event log; and the state machine itself.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use ordo_app::App;
 use ordo_app::orders::PlaceOrder;
 use ordo_domain::address::AddressInput;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Caller, IdempotencyKey, Json, Query, optional_body, path_id};
+use crate::extract::{Caller, Json, Query, optional_body, path_id};
 use crate::views::{AddressView, EventList, OrderList, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {
@@ -57,32 +57,22 @@ pub struct PlaceOrderRequest {
 /// key and body returns the same order (with `Idempotent-Replayed: true`) and reserves nothing
 /// more; the same key with a different body is a 409.
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = PlaceOrderRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
     responses((status = 201, body = OrderView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, description = "insufficient_stock or idempotency_key_reused", body = ErrorBody)))]
 async fn place_order(
     State(app): State<App>,
     caller: Caller,
-    key: Option<IdempotencyKey>,
     Json(req): Json<PlaceOrderRequest>,
-) -> ApiResult<(
-    StatusCode,
-    [(HeaderName, HeaderValue); 1],
-    axum::Json<OrderView>,
-)> {
+) -> ApiResult<(StatusCode, axum::Json<OrderView>)> {
     let input = PlaceOrder {
         currency: req.currency,
         items: req.items.into_iter().map(|i| (i.sku, i.quantity)).collect(),
         shipping_address: req.shipping_address,
         promo_code: req.promo_code,
     };
-    let placed = app
-        .place_order(&caller.actor, key.as_ref().map(|k| k.0.as_str()), input)
-        .await?;
-    let replayed = HeaderValue::from_static(if placed.replayed { "true" } else { "false" });
+    let placed = app.place_order(&caller.actor, input).await?;
     Ok((
         StatusCode::CREATED,
-        [(HeaderName::from_static("idempotent-replayed"), replayed)],
         axum::Json(OrderView::new(placed.order, &caller.actor)),
     ))
 }

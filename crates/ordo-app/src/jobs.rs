@@ -1,0 +1,329 @@
+//! Background work that cannot stall: durable jobs, run by every node.
+//!
+//! A job is a row (`jobs`: kind, key, payload, run_at, attempts, last_error, state). Workers
+//! claim due jobs in one short transaction — on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
+//! several nodes never take the same row — and lease them; a node that dies mid-job loses
+//! nothing, since the lease runs out and another node takes the job over. Each job runs alone:
+//! one that fails is logged, counted (`attempts`, `last_error`) and tried again later with
+//! exponential backoff and jitter, and it never holds back the others. After its last attempt
+//! it is `dead`, kept for people to look at.
+//!
+//! Jobs today:
+//! - `reservations.scan` (recurring, every `Settings::expiry_sweep`): finds unpaid orders whose
+//!   reservation ran out and enqueues one `reservation.expire` job for each;
+//! - `reservation.expire`: cancels one such order (`payment_timeout`), releasing its stock;
+//! - `idempotency_keys.purge`, `sessions.purge`, `jobs.purge` (recurring): clear out expired
+//!   idempotency keys, expired or revoked sessions, and jobs long done.
+//!
+//! Recurring jobs are one row each (key = kind), re-queued when they finish, so however many
+//! nodes run, each runs once per period.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::identity::Actor;
+use ordo_domain::ids::OrderId;
+use ordo_domain::order::{Action, ActionInput};
+use ordo_store::{Job, JobEnd, JobState, Purge};
+use rand::RngExt;
+
+use crate::{App, AppError, AppResult};
+
+/// Jobs claimed at once by one worker.
+const CLAIM: u32 = 50;
+/// How long a claimed job is a worker's before another may take it over.
+const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+/// Rows one purge deletes at most; a full purge runs again at once.
+const PURGE_BATCH: u32 = 5_000;
+
+/// What a job does, and how often it may fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    ScanReservations,
+    ExpireReservation,
+    PurgeIdempotencyKeys,
+    PurgeSessions,
+    PurgeJobs,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 5] = [
+        JobKind::ScanReservations,
+        JobKind::ExpireReservation,
+        JobKind::PurgeIdempotencyKeys,
+        JobKind::PurgeSessions,
+        JobKind::PurgeJobs,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::ScanReservations => "reservations.scan",
+            JobKind::ExpireReservation => "reservation.expire",
+            JobKind::PurgeIdempotencyKeys => "idempotency_keys.purge",
+            JobKind::PurgeSessions => "sessions.purge",
+            JobKind::PurgeJobs => "jobs.purge",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Attempts before the job is dead; recurring jobs never die (they must keep running).
+    fn max_attempts(self) -> Option<i32> {
+        match self {
+            JobKind::ExpireReservation => Some(12),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of one run of [`App::run_due_jobs`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobsRun {
+    pub done: usize,
+    /// Failed and scheduled again.
+    pub retried: usize,
+    /// Failed for the last time.
+    pub dead: usize,
+}
+
+impl JobsRun {
+    pub fn claimed(&self) -> usize {
+        self.done + self.retried + self.dead
+    }
+}
+
+/// The wait before attempt `attempts + 1`: 5 s doubled per attempt up to an hour, then between
+/// half and all of it at random, so jobs that failed together do not retry together.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let exp = attempts.clamp(1, 30) - 1;
+    let full = (5_i64 << exp.min(20)).min(3_600);
+    let millis = full * 1000;
+    chrono::Duration::milliseconds(rand::rng().random_range(millis / 2..=millis))
+}
+
+impl App {
+    /// Makes sure each recurring job exists (one row per kind; a no-op when it does).
+    pub async fn schedule_recurring_jobs(&self) -> AppResult<()> {
+        let now = self.now();
+        self.write(move |tx| {
+            Box::pin(async move {
+                for kind in [
+                    JobKind::ScanReservations,
+                    JobKind::PurgeIdempotencyKeys,
+                    JobKind::PurgeSessions,
+                    JobKind::PurgeJobs,
+                ] {
+                    tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Claims the jobs due now and runs each, recording how each ended. Returns what became
+    /// of them; a caller that got a full claim may call again at once.
+    pub async fn run_due_jobs(&self) -> AppResult<JobsRun> {
+        let now = self.now();
+        let claimed = self
+            .write(move |tx| {
+                Box::pin(async move { Ok(tx.claim_jobs(now, now + LEASE, CLAIM).await?) })
+            })
+            .await?;
+        let mut run = JobsRun::default();
+        for job in claimed {
+            let end = match self.run_job(&job).await {
+                Ok(end) => end,
+                Err(e) => self.failed(&job, &e),
+            };
+            match &end {
+                JobEnd::Done | JobEnd::Again { .. } => run.done += 1,
+                JobEnd::Retry { .. } => run.retried += 1,
+                JobEnd::Dead { .. } => run.dead += 1,
+            }
+            let (id, at) = (job.id, self.now());
+            self.write(move |tx| Box::pin(async move { Ok(tx.finish_job(id, &end, at).await?) }))
+                .await?;
+        }
+        Ok(run)
+    }
+
+    /// Jobs, newest first (for operators and tests).
+    pub async fn jobs(
+        &self,
+        state: Option<JobState>,
+        kind: Option<JobKind>,
+        limit: u32,
+    ) -> AppResult<Vec<Job>> {
+        Ok(self
+            .store
+            .jobs(state, kind.map(JobKind::as_str), limit)
+            .await?)
+    }
+
+    /// How a failed attempt ends: again later with backoff, or dead after the last one.
+    fn failed(&self, job: &Job, error: &AppError) -> JobEnd {
+        let error = match error {
+            AppError::Internal(e) | AppError::Unavailable(e) | AppError::OutcomeUnknown(e) => {
+                format!("{error}: {e:#}")
+            }
+            other => other.to_string(),
+        };
+        let limit = JobKind::parse(&job.kind).and_then(JobKind::max_attempts);
+        if limit.is_some_and(|max| job.attempts >= max) {
+            tracing::error!(job_id = %job.id, kind = %job.kind, key = %job.key, attempts = job.attempts, error = %error, "job failed for the last time");
+            JobEnd::Dead { error }
+        } else {
+            let run_at = self.now() + backoff(job.attempts);
+            tracing::warn!(job_id = %job.id, kind = %job.kind, key = %job.key, attempts = job.attempts, %run_at, error = %error, "job failed; will retry");
+            JobEnd::Retry { run_at, error }
+        }
+    }
+
+    async fn run_job(&self, job: &Job) -> AppResult<JobEnd> {
+        let Some(kind) = JobKind::parse(&job.kind) else {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "no handler for jobs of kind {}",
+                job.kind
+            )));
+        };
+        let now = self.now();
+        let every = |d: Duration| {
+            Ok(JobEnd::Again {
+                run_at: now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX),
+            })
+        };
+        match kind {
+            JobKind::ScanReservations => {
+                self.enqueue_expiries(now).await?;
+                every(self.settings.expiry_sweep)
+            }
+            JobKind::ExpireReservation => {
+                let id: OrderId = job.key.parse().map_err(|_| {
+                    AppError::Internal(anyhow::anyhow!("not an order id: {}", job.key))
+                })?;
+                self.expire_reservation(id).await?;
+                Ok(JobEnd::Done)
+            }
+            JobKind::PurgeIdempotencyKeys => {
+                let before = now - self.settings.idempotency_ttl;
+                self.purge(Purge::IdempotencyKeys, before, now).await
+            }
+            // Expired or revoked sessions: a day's grace keeps them for an audit of late use.
+            JobKind::PurgeSessions => {
+                self.purge(Purge::Sessions, now - chrono::Duration::days(1), now)
+                    .await
+            }
+            JobKind::PurgeJobs => {
+                self.purge(Purge::Jobs, now - chrono::Duration::days(7), now)
+                    .await
+            }
+        }
+    }
+
+    /// Enqueues an expiry job for each order whose reservation ran out (and has none yet).
+    async fn enqueue_expiries(&self, now: DateTime<Utc>) -> AppResult<()> {
+        let due = self
+            .store
+            .expired_reservations(now, JobKind::ExpireReservation.as_str(), 500)
+            .await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            orders = due.len(),
+            "reservations expired: cancellations queued"
+        );
+        self.write(move |tx| {
+            Box::pin(async move {
+                for id in due {
+                    let job = new_job(JobKind::ExpireReservation, &id.to_string(), now);
+                    tx.enqueue_job(&job, now).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Cancels one unpaid order whose reservation ran out (`payment_timeout`). Paid,
+    /// cancelled or gone meanwhile is fine: nothing to do. Safe on many nodes at once (the
+    /// cancellation is a versioned transition; a payment that lands first wins).
+    async fn expire_reservation(&self, id: OrderId) -> AppResult<()> {
+        let input = ActionInput {
+            reason: Some("payment_timeout".into()),
+            ..ActionInput::default()
+        };
+        match self
+            .act_as(Actor::system(), id, Action::Cancel, input)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(order_id = %id, "unpaid order cancelled: reservation expired");
+                Ok(())
+            }
+            Err(AppError::InvalidTransition { .. } | AppError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn purge(
+        &self,
+        what: Purge,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> AppResult<JobEnd> {
+        let deleted = self
+            .write(move |tx| {
+                Box::pin(async move { Ok(tx.purge(what, before, PURGE_BATCH).await?) })
+            })
+            .await?;
+        if deleted > 0 {
+            tracing::info!(?what, deleted, "purged");
+        }
+        let period = chrono::Duration::minutes(10);
+        Ok(JobEnd::Again {
+            run_at: if deleted >= u64::from(PURGE_BATCH) {
+                now
+            } else {
+                now + period
+            },
+        })
+    }
+}
+
+fn new_job(kind: JobKind, key: &str, now: DateTime<Utc>) -> Job {
+    Job {
+        id: uuid::Uuid::now_v7(),
+        kind: kind.as_str().to_owned(),
+        key: key.to_owned(),
+        payload: serde_json::Value::Object(Default::default()),
+        state: JobState::Queued,
+        run_at: now,
+        attempts: 0,
+        last_error: None,
+        created_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_with_jitter_below_it() {
+        for attempts in 1..40 {
+            let full = (5_i64 << (attempts.clamp(1, 30) - 1).min(20)).min(3_600) * 1000;
+            let wait = backoff(attempts).num_milliseconds();
+            assert!(
+                (full / 2..=full).contains(&wait),
+                "attempt {attempts}: {wait} ms"
+            );
+        }
+        assert!(backoff(1).num_milliseconds() <= 5_000);
+        assert!(backoff(30).num_milliseconds() <= 3_600_000);
+    }
+}
