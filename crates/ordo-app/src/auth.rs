@@ -6,9 +6,15 @@
 //! logout revokes it for good.
 //!
 //! Checking a token must not cost a database round trip on every request, so live sessions are
-//! remembered in memory for [`crate::Settings::session_cache_ttl`] (never past their own expiry). Logout
-//! on this node forgets the session at once; another node behind the same PostgreSQL may keep
-//! accepting a revoked token for at most that long.
+//! remembered in memory for [`crate::Settings::session_cache_ttl`] (never past their own
+//! expiry). Logout, a step-up or a change to a user forgets the session at once on the node that
+//! made it, and every other node behind the same PostgreSQL hears of it by LISTEN/NOTIFY
+//! ([`App::follow_auth_changes`]) within moments.
+//!
+//! Step-up: sensitive actions (the one list is `ordo_domain::identity::Sensitive`) need a
+//! session that is freshly authenticated — by its login, or by `POST /auth/step-up` with the
+//! password or, for a user with a TOTP second factor, a TOTP or recovery code — within
+//! [`crate::Settings::step_up_window`].
 
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
@@ -16,8 +22,9 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Utc};
-use ordo_domain::identity::{Actor, EmailAddress, Password, Role, User};
-use ordo_store::Session;
+use ordo_domain::ParseError;
+use ordo_domain::identity::{Actor, EmailAddress, Password, Proof, Role, Sensitive, User};
+use ordo_store::{AuthChange, Session};
 
 use crate::tokens::new_token;
 pub use crate::tokens::token_hash;
@@ -31,6 +38,8 @@ pub const TOKEN_PREFIX: &str = "ordo_";
 pub struct LoginGrant {
     pub token: String,
     pub expires_at: DateTime<Utc>,
+    /// Until when the new session counts as freshly authenticated.
+    pub fresh_until: Option<DateTime<Utc>>,
     pub user: User,
     /// The customer's cart after a guest cart was merged into it at login.
     pub cart_id: Option<ordo_domain::ids::CartId>,
@@ -95,7 +104,7 @@ pub async fn hash_password(password: &Password) -> AppResult<String> {
     .map_err(|e| AppError::Internal(anyhow::anyhow!("argon2: {e}")))
 }
 
-async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+pub(crate) async fn verify_password(password: String, hash: String) -> AppResult<bool> {
     on_hashing_thread(move || {
         let parsed =
             PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
@@ -109,12 +118,44 @@ async fn verify_password(password: String, hash: String) -> AppResult<bool> {
     .map_err(AppError::Internal)
 }
 
+/// Who is calling: the user behind a live session, as the use cases see them.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub actor: Actor,
+    /// Until when the session counts as freshly authenticated (for sensitive actions).
+    pub proof: Proof,
+    /// The user's role must have a TOTP second factor (`--require-totp-for`) and they have
+    /// none yet: until they enrol, they may only manage their own login.
+    pub must_enrol_totp: bool,
+    /// Failed step-ups in this session so far.
+    step_up_failures: i32,
+}
+
+/// Failed step-ups one session may make; after that it must log in again.
+const SESSION_STEP_UP_LIMIT: i32 = 5;
+/// Failed step-ups across a user's sessions before they are locked out for a while.
+const USER_STEP_UP_LIMIT: i32 = 10;
+/// How long that lockout lasts.
+const STEP_UP_LOCKOUT: chrono::Duration = chrono::Duration::minutes(15);
+
+/// What a caller proves themselves with again (exactly one).
+#[derive(Debug, Clone, Default)]
+pub struct StepUpInput {
+    pub password: Option<String>,
+    pub totp: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
 impl App {
     /// Logs in. A customer who brings a guest cart's token gets that cart merged into theirs.
+    /// A login is a fresh proof of identity for the step-up window — for a user with a TOTP
+    /// second factor only if they sent a valid code with it.
     pub async fn login(
         &self,
         email: &str,
         password: String,
+        totp: Option<&str>,
         cart_token: Option<&str>,
     ) -> AppResult<LoginGrant> {
         // An unparseable e-mail is just a failed login: no hint about which part was wrong.
@@ -131,13 +172,31 @@ impl App {
         if !verify_password(password, creds.password_hash).await? {
             return Err(AppError::BadCredentials);
         }
-        let token = new_token(TOKEN_PREFIX);
+        let factors = self
+            .store
+            .auth_factors(creds.user.id)
+            .await?
+            .ok_or(AppError::BadCredentials)?;
+        if factors.disabled {
+            return Err(AppError::BadCredentials);
+        }
         let now = self.now();
+        let window = now + self.settings.step_up_window;
+        let (fresh_until, totp_step) = match (factors.totp_confirmed, totp) {
+            (false, _) => (Some(window), None),
+            (true, None) => (None, None),
+            (true, Some(code)) => match crate::totp::check(&factors, &creds.user, code, now)? {
+                Some(step) => (Some(window), Some(step)),
+                None => return Err(AppError::BadCredentials),
+            },
+        };
+        let token = new_token(TOKEN_PREFIX);
         let session = Session {
             token_hash: token_hash(&token),
             user_id: creds.user.id,
             created_at: now,
             expires_at: now + self.settings.session_ttl,
+            fresh_until,
         };
         let stored = session.clone();
         let guest = match cart_token {
@@ -151,6 +210,14 @@ impl App {
             .write(move |tx| {
                 Box::pin(async move {
                     tx.insert_session(&stored).await?;
+                    if let (Some(step), Some(until)) = (totp_step, stored.fresh_until)
+                        && !tx
+                            .step_up_succeeded(&stored.token_hash, customer, until, Some(step))
+                            .await?
+                    {
+                        // That code was used already: a replayed code proves nothing.
+                        return Err(AppError::BadCredentials);
+                    }
                     crate::carts::merge_at_login(tx, customer, guest, now).await
                 })
             })
@@ -158,32 +225,38 @@ impl App {
         Ok(LoginGrant {
             token,
             expires_at: session.expires_at,
+            fresh_until: session.fresh_until,
             user: creds.user,
             cart_id,
         })
     }
 
-    /// The actor behind a bearer token, or 401.
-    pub async fn authenticate(&self, token: &str) -> AppResult<(User, Actor)> {
+    /// The caller behind a bearer token, or 401.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Principal> {
         if !token.starts_with(TOKEN_PREFIX) {
             return Err(AppError::Unauthenticated);
         }
         let hash = token_hash(token);
         let now = self.now();
-        if let Some((user, expires_at)) = self.sessions.get(&hash)
-            && expires_at > now
-        {
-            let actor = Actor::of(&user);
-            return Ok((user, actor));
-        }
-        let (user, expires_at) = self
-            .store
-            .session_user(&hash, now)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
-        self.sessions.insert(hash, (user.clone(), expires_at));
-        let actor = Actor::of(&user);
-        Ok((user, actor))
+        let live = match self.sessions.get(&hash) {
+            Some(live) if live.expires_at > now => live,
+            _ => {
+                let live = self
+                    .store
+                    .session_user(&hash, now)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?;
+                self.sessions.insert(hash, live.clone());
+                live
+            }
+        };
+        Ok(Principal {
+            actor: Actor::of(&live.user),
+            proof: Proof::until(live.fresh_until),
+            must_enrol_totp: !live.totp && self.settings.require_totp_for.contains(&live.user.role),
+            step_up_failures: live.step_up_failures,
+            user: live.user,
+        })
     }
 
     pub async fn logout(&self, token: &str) -> AppResult<()> {
@@ -191,6 +264,135 @@ impl App {
         self.sessions.invalidate(&hash);
         self.write(move |tx| Box::pin(async move { Ok(tx.revoke_session(&hash, now).await?) }))
             .await?;
+        Ok(())
+    }
+
+    /// Refuses a sensitive action without a fresh proof of identity (401 `step_up_required`).
+    pub(crate) fn require_fresh(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        what: Sensitive,
+    ) -> AppResult<()> {
+        if actor.role == Role::System || proof.is_fresh(self.now()) {
+            Ok(())
+        } else {
+            Err(AppError::StepUpRequired {
+                action: what,
+                window: self.settings.step_up_window,
+            })
+        }
+    }
+
+    /// Proves the caller's identity again: their password, or — once they have a TOTP second
+    /// factor — a current TOTP code or one of their recovery codes. Success makes the session
+    /// fresh until the returned time; failures are counted per session and per user, and too
+    /// many lock step-ups out (429 with `Retry-After`).
+    pub async fn step_up(
+        &self,
+        caller: &Principal,
+        token: &str,
+        input: StepUpInput,
+    ) -> AppResult<chrono::DateTime<chrono::Utc>> {
+        let given = [&input.password, &input.totp, &input.recovery_code]
+            .iter()
+            .filter(|f| f.is_some())
+            .count();
+        if given != 1 {
+            return Err(ParseError::new(
+                "one_factor_required",
+                "send exactly one of password, totp or recovery_code",
+            )
+            .into());
+        }
+        let user = caller.user.id;
+        let factors = self
+            .store
+            .auth_factors(user)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let now = self.now();
+        if let Some(until) = factors.step_up_locked_until.filter(|u| *u > now) {
+            return Err(AppError::Locked {
+                code: "step_up_locked",
+                message: "too many failed step-ups: try again later".into(),
+                retry_after: Some((until - now).num_seconds().max(1) as u64),
+            });
+        }
+        if caller.step_up_failures >= SESSION_STEP_UP_LIMIT {
+            return Err(AppError::Locked {
+                code: "step_up_locked",
+                message: "too many failed step-ups in this session: log in again".into(),
+                retry_after: None,
+            });
+        }
+        let mut totp_step = None;
+        let mut recovery = None;
+        let proven = if let Some(password) = input.password {
+            if factors.totp_confirmed {
+                return Err(ParseError::new(
+                    "totp_required",
+                    "your account has a TOTP second factor: step up with a TOTP code (or a recovery code)",
+                )
+                .at("totp")
+                .into());
+            }
+            verify_password(password, factors.password_hash.clone()).await?
+        } else if let Some(code) = input.totp {
+            totp_step = crate::totp::check(&factors, &caller.user, &code, now)?;
+            totp_step.is_some()
+        } else if let Some(code) = input.recovery_code {
+            recovery = Some(crate::totp::recovery_hash(&code));
+            factors.totp_confirmed
+        } else {
+            false
+        };
+        let hash = token_hash(token);
+        let until = now + self.settings.step_up_window;
+        let lock_until =
+            (factors.step_up_failures + 1 >= USER_STEP_UP_LIMIT).then_some(now + STEP_UP_LOCKOUT);
+        let succeeded = self
+            .write(move |tx| {
+                Box::pin(async move {
+                    let mut ok = proven;
+                    if ok && let Some(code) = &recovery {
+                        ok = tx.use_recovery_code(user, code, now).await?;
+                    }
+                    if ok {
+                        ok = tx.step_up_succeeded(&hash, user, until, totp_step).await?;
+                    }
+                    if !ok {
+                        tx.step_up_failed(&hash, user, lock_until).await?;
+                    }
+                    Ok(ok)
+                })
+            })
+            .await?;
+        self.sessions.invalidate(&token_hash(token));
+        if succeeded {
+            tracing::info!(user_id = %user, "stepped up");
+            Ok(until)
+        } else {
+            tracing::warn!(user_id = %user, "step-up failed");
+            Err(AppError::StepUpFailed)
+        }
+    }
+
+    /// Follows auth changes made on other nodes (revoked sessions, step-ups, changed or
+    /// disabled users) and forgets what this node's session cache knew of them, so each takes
+    /// effect here within moments instead of after the cache's time to live. Returns when the
+    /// store has no other nodes (SQLite) or the stream ends.
+    pub async fn follow_auth_changes(&self) -> AppResult<()> {
+        use futures_util::StreamExt;
+        let Some(mut changes) = self.store.auth_changes().await? else {
+            return Ok(());
+        };
+        while let Some(change) = changes.next().await {
+            match change {
+                AuthChange::Session(hash) => self.sessions.invalidate(&hash),
+                AuthChange::User(_) | AuthChange::All => self.sessions.invalidate_all(),
+            }
+        }
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! is also an end-to-end smoke test of them. Loading twice is a no-op.
 
 use ordo_domain::address::AddressInput;
-use ordo_domain::identity::{Actor, EmailAddress, User};
+use ordo_domain::identity::{Actor, EmailAddress, Proof, User};
 use ordo_domain::ids::VendorId;
 
 use crate::catalog::{NewLocation, NewProduct, NewVariant};
@@ -118,21 +118,38 @@ impl App {
             role: role.into(),
             vendor_id,
         };
-        self.create_user(&sys, user("admin@ordo.example", "admin", None))
-            .await?;
-        self.create_user(&sys, user("support@ordo.example", "support", None))
-            .await?;
+        self.create_user(
+            &sys,
+            Proof::SYSTEM,
+            user("admin@ordo.example", "admin", None),
+        )
+        .await?;
+        self.create_user(
+            &sys,
+            Proof::SYSTEM,
+            user("support@ordo.example", "support", None),
+        )
+        .await?;
         let carrier = self
-            .create_user(&sys, user("carrier@parcelfast.example", "carrier", None))
+            .create_user(
+                &sys,
+                Proof::SYSTEM,
+                user("carrier@parcelfast.example", "carrier", None),
+            )
             .await?;
 
-        self.import_pricing(&sys, &demo_pricing()).await?;
+        self.import_pricing(&sys, Proof::SYSTEM, &demo_pricing())
+            .await?;
 
         let mut skus = Vec::new();
         for v in VENDORS {
             let vendor = self.create_vendor(&sys, v.name).await?;
-            self.create_user(&sys, user(v.email, "vendor", Some(vendor.id)))
-                .await?;
+            self.create_user(
+                &sys,
+                Proof::SYSTEM,
+                user(v.email, "vendor", Some(vendor.id)),
+            )
+            .await?;
             self.create_location(
                 &sys,
                 NewLocation {
@@ -173,10 +190,18 @@ impl App {
         }
 
         let ada = self
-            .create_user(&sys, user("ada@customer.example", "customer", None))
+            .create_user(
+                &sys,
+                Proof::SYSTEM,
+                user("ada@customer.example", "customer", None),
+            )
             .await?;
         let wei = self
-            .create_user(&sys, user("li.wei@customer.example", "customer", None))
+            .create_user(
+                &sys,
+                Proof::SYSTEM,
+                user("li.wei@customer.example", "customer", None),
+            )
             .await?;
         let home =
             |name: &str, line1: &str, city: &str, postal: &str, country: &str| AddressInput {
@@ -275,8 +300,15 @@ impl App {
                     "ship" => (None, Some(carrier.id)),
                     _ => (None, None),
                 };
-                self.act(&admin, placed.order.id, action, reason, carrier_id)
-                    .await?;
+                self.act(
+                    &admin,
+                    Proof::SYSTEM,
+                    placed.order.id,
+                    action,
+                    reason,
+                    carrier_id,
+                )
+                .await?;
             }
         }
         tracing::info!(skus = skus.len(), "demo data loaded");

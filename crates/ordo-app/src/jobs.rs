@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ordo_domain::identity::Actor;
+use ordo_domain::identity::{Actor, Proof};
 use ordo_domain::ids::OrderId;
 use ordo_domain::order::{Action, ActionInput};
 use ordo_store::{Job, JobEnd, JobState, Purge};
@@ -258,7 +258,7 @@ impl App {
             ..ActionInput::default()
         };
         match self
-            .act_as(Actor::system(), id, Action::Cancel, input)
+            .act_as(Actor::system(), Proof::SYSTEM, id, Action::Cancel, input)
             .await
         {
             Ok(_) => {

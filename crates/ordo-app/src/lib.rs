@@ -28,6 +28,7 @@ mod outbox;
 pub mod paging;
 pub mod pricing;
 pub mod tokens;
+pub mod totp;
 pub mod users;
 
 use clock::{Clock, SystemClock};
@@ -39,7 +40,7 @@ pub struct App {
     pub settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
     /// Live sessions by token hash, with their expiry (see [`auth`]).
-    sessions: moka::sync::Cache<Vec<u8>, (ordo_domain::identity::User, DateTime<Utc>)>,
+    sessions: moka::sync::Cache<Vec<u8>, ordo_store::LiveSession>,
     /// SKUs just found with nothing available (see [`orders`]): refused at once for a moment.
     sold_out: moka::sync::Cache<String, ()>,
     /// The pricing rules, read as one book (see [`pricing`]).
@@ -70,6 +71,10 @@ pub struct Settings {
     /// How often each node looks for due background jobs; `None` runs none in the background
     /// (tests then run them with [`App::run_due_jobs`]).
     pub job_poll: Option<std::time::Duration>,
+    /// How long a login or step-up counts as a fresh proof of identity for sensitive actions.
+    pub step_up_window: chrono::Duration,
+    /// Roles whose users must enrol a TOTP second factor before doing anything else.
+    pub require_totp_for: Vec<ordo_domain::identity::Role>,
 }
 
 impl Default for Settings {
@@ -83,6 +88,8 @@ impl Default for Settings {
             expiry_sweep: std::time::Duration::from_secs(5),
             idempotency_ttl: chrono::Duration::hours(24),
             job_poll: Some(std::time::Duration::from_secs(1)),
+            step_up_window: chrono::Duration::minutes(5),
+            require_totp_for: Vec::new(),
         }
     }
 }
@@ -164,6 +171,26 @@ pub enum AppError {
     /// The actor's role may never do this (403).
     #[error("{0}")]
     Forbidden(String),
+    /// A sensitive action without a fresh proof of identity (401 `step_up_required`).
+    #[error(
+        "{} needs a fresh proof of who you are: step up (POST /api/v1/auth/step-up with your password, or a TOTP code once you have one); it then lasts {} minutes",
+        action.description(),
+        window.num_minutes()
+    )]
+    StepUpRequired {
+        action: ordo_domain::identity::Sensitive,
+        window: chrono::Duration,
+    },
+    /// A step-up whose proof was wrong (401 `step_up_failed`).
+    #[error("that does not prove who you are")]
+    StepUpFailed,
+    /// Too many attempts (429, with how long to wait when it is known).
+    #[error("{message}")]
+    Locked {
+        code: &'static str,
+        message: String,
+        retry_after: Option<u64>,
+    },
     /// No such thing, or not the actor's to see (404): the two are indistinguishable on purpose.
     #[error("{0} not found")]
     NotFound(&'static str),

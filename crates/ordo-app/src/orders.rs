@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::Sku;
-use ordo_domain::identity::{Actor, Role};
+use ordo_domain::identity::{Actor, Proof, Role, Sensitive};
 use ordo_domain::ids::{OrderId, UserId};
 use ordo_domain::inventory::{
     Allocation, Quantity, StockDeduction, StockEffect, StockLevel, allocate,
@@ -189,6 +189,7 @@ impl App {
     pub async fn act(
         &self,
         actor: &Actor,
+        proof: Proof,
         id: OrderId,
         action: &str,
         reason: Option<String>,
@@ -214,21 +215,26 @@ impl App {
                 .into());
             }
         }
-        self.act_as(*actor, id, action, input).await
+        self.act_as(*actor, proof, id, action, input).await
     }
 
     /// Runs one action as one transaction (with retries on collisions).
     pub(crate) async fn act_as(
         &self,
         actor: Actor,
+        proof: Proof,
         id: OrderId,
         action: Action,
         input: ActionInput,
     ) -> AppResult<Order> {
         let acted = with_retry(|| {
             let (input, now) = (input.clone(), self.now());
+            // Whether the action turns out sensitive depends on the order's status, read in
+            // the transaction: the unit gets what it needs to refuse it there.
+            let stale = (actor.role != Role::System && !proof.is_fresh(now))
+                .then_some(self.settings.step_up_window);
             self.write_once(move |tx| {
-                Box::pin(async move { act(tx, &actor, id, action, input, now).await })
+                Box::pin(async move { act(tx, &actor, id, action, input, now, stale).await })
             })
         })
         .await?;
@@ -269,12 +275,21 @@ async fn act(
     action: Action,
     mut input: ActionInput,
     now: DateTime<Utc>,
+    stale: Option<chrono::Duration>,
 ) -> AppResult<Acted> {
     let mut order = match tx.order_for_update(id).await? {
         Some(order) if order.visible_to(actor) => order,
         _ => return Err(AppError::NotFound("order")),
     };
     let mut transition = decide(order.status, action, actor.role).map_err(refused)?;
+    if let (Some(sensitive), Some(window)) =
+        (Sensitive::of_order_action(action, order.status), stale)
+    {
+        return Err(AppError::StepUpRequired {
+            action: sensitive,
+            window,
+        });
+    }
     let mut actor = *actor;
     let mut short = None;
     if transition.stock == StockEffect::Commit {

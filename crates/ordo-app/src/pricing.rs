@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
 use ordo_domain::catalog::Sku;
-use ordo_domain::identity::{Actor, Role};
+use ordo_domain::identity::{Actor, Proof, Role, Sensitive};
 use ordo_domain::ids::{PromotionId, RuleId, VendorId};
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::pricing::{
@@ -332,6 +332,14 @@ impl PromotionInput {
     }
 }
 
+impl App {
+    /// Pricing rules are the admins' to change, with a fresh proof of identity.
+    fn pricing_admin(&self, actor: &Actor, proof: Proof) -> AppResult<()> {
+        admin_only(actor)?;
+        self.require_fresh(actor, proof, Sensitive::ChangePricingRules)
+    }
+}
+
 fn admin_only(actor: &Actor) -> AppResult<()> {
     if matches!(actor.role, Role::Admin | Role::System) {
         Ok(())
@@ -471,8 +479,13 @@ impl App {
     }
 
     /// Stores a rule, replacing the one with the same natural key; returns its id.
-    async fn put_rule<R: StoredRule>(&self, actor: &Actor, rule: &R) -> AppResult<RuleId> {
-        admin_only(actor)?;
+    async fn put_rule<R: StoredRule>(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        rule: &R,
+    ) -> AppResult<RuleId> {
+        self.pricing_admin(actor, proof)?;
         let (key, data) = rule.document()?;
         let (kind, id) = (R::KIND, rule.id());
         let now = self.now();
@@ -485,15 +498,25 @@ impl App {
         Ok(stored)
     }
 
-    pub async fn put_fx_rate(&self, actor: &Actor, input: &FxRateInput) -> AppResult<FxRate> {
+    pub async fn put_fx_rate(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        input: &FxRateInput,
+    ) -> AppResult<FxRate> {
         let mut rate = input.parse()?;
-        rate.id = self.put_rule(actor, &rate).await?;
+        rate.id = self.put_rule(actor, proof, &rate).await?;
         Ok(rate)
     }
 
-    pub async fn put_tax_rule(&self, actor: &Actor, input: &TaxRuleInput) -> AppResult<TaxRule> {
+    pub async fn put_tax_rule(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        input: &TaxRuleInput,
+    ) -> AppResult<TaxRule> {
         let mut rule = input.parse()?;
-        rule.id = self.put_rule(actor, &rule).await?;
+        rule.id = self.put_rule(actor, proof, &rule).await?;
         Ok(rule)
     }
 
@@ -510,17 +533,24 @@ impl App {
     pub async fn add_shipping_rate(
         &self,
         actor: &Actor,
+        proof: Proof,
         input: &ShippingRateInput,
     ) -> AppResult<ShippingRate> {
         let mut rate = input.parse()?;
         self.check_vendor(rate.vendor_id).await?;
-        rate.id = self.put_rule(actor, &rate).await?;
+        rate.id = self.put_rule(actor, proof, &rate).await?;
         Ok(rate)
     }
 
     /// Deletes an FX rate, tax rule or shipping rate.
-    pub async fn delete_rule(&self, actor: &Actor, kind: RuleKind, id: RuleId) -> AppResult<()> {
-        admin_only(actor)?;
+    pub async fn delete_rule(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        kind: RuleKind,
+        id: RuleId,
+    ) -> AppResult<()> {
+        self.pricing_admin(actor, proof)?;
         let found = self
             .write(move |tx| Box::pin(async move { Ok(tx.delete_rule(kind, id).await?) }))
             .await?;
@@ -535,9 +565,10 @@ impl App {
     pub async fn create_promotion(
         &self,
         actor: &Actor,
+        proof: Proof,
         input: &PromotionInput,
     ) -> AppResult<Promotion> {
-        admin_only(actor)?;
+        self.pricing_admin(actor, proof)?;
         let promotion = input.parse()?;
         self.check_vendor(promotion.vendor_id).await?;
         let now = self.now();
@@ -557,12 +588,13 @@ impl App {
     pub async fn update_promotion(
         &self,
         actor: &Actor,
+        proof: Proof,
         id: PromotionId,
         active: Option<bool>,
         usage_limit: Option<Option<i64>>,
         ends_at: Option<Option<DateTime<Utc>>>,
     ) -> AppResult<Promotion> {
-        admin_only(actor)?;
+        self.pricing_admin(actor, proof)?;
         let book = self.store.pricing_book().await?;
         let mut p = book
             .promotions
@@ -636,9 +668,10 @@ impl App {
     pub async fn import_pricing(
         &self,
         actor: &Actor,
+        proof: Proof,
         import: &PricingImport,
     ) -> AppResult<ImportSummary> {
-        admin_only(actor)?;
+        self.pricing_admin(actor, proof)?;
         fn at(what: &'static str, i: usize) -> impl Fn(ParseError) -> ParseError {
             move |e| {
                 let inner = e.field.clone().unwrap_or_default();

@@ -1,8 +1,9 @@
-//! Creating users. Admins create every account through the API; the very first admin comes
+//! Users: creating them, listing them, changing their role or disabling them. Admins manage
+//! every account through the API (a sensitive action: step-up); the very first admin comes
 //! from the command line (`ordo users create`), acting as the system.
 
 use ordo_domain::ParseError;
-use ordo_domain::identity::{Actor, EmailAddress, Password, Role, User};
+use ordo_domain::identity::{Actor, EmailAddress, Password, Proof, Role, Sensitive, User};
 use ordo_domain::ids::{UserId, VendorId};
 use ordo_store::{StoreError, constraints};
 
@@ -19,38 +20,20 @@ pub struct NewUser {
 }
 
 impl App {
-    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> AppResult<User> {
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        input: NewUser,
+    ) -> AppResult<User> {
         if !matches!(actor.role, Role::Admin | Role::System) {
             return Err(AppError::Forbidden("only admins create users".into()));
         }
+        self.require_fresh(actor, proof, Sensitive::ManageUsers)?;
         let email = EmailAddress::parse(&input.email).map_err(|e| e.at("email"))?;
         let password = Password::parse(input.password).map_err(|e| e.at("password"))?;
         let role: Role = input.role.parse().map_err(|e: ParseError| e.at("role"))?;
-        match (role, input.vendor_id) {
-            (Role::Vendor, None) => {
-                return Err(
-                    ParseError::new("vendor_required", "a vendor user needs a vendor_id")
-                        .at("vendor_id")
-                        .into(),
-                );
-            }
-            (Role::Vendor, Some(v)) => {
-                if self.store.vendor(v).await?.is_none() {
-                    return Err(ParseError::new("unknown_vendor", format!("no vendor {v}"))
-                        .at("vendor_id")
-                        .into());
-                }
-            }
-            (_, Some(_)) => {
-                return Err(ParseError::new(
-                    "vendor_not_allowed",
-                    "only vendor users belong to a vendor",
-                )
-                .at("vendor_id")
-                .into());
-            }
-            (_, None) => {}
-        }
+        self.check_membership(role, input.vendor_id).await?;
         let user = User {
             id: UserId::new(),
             email,
@@ -81,4 +64,122 @@ impl App {
         tracing::info!(user_id = %user.id, role = %user.role, "user created");
         Ok(user)
     }
+
+    /// Every user, by e-mail, a page at a time (admins and support).
+    pub async fn users(
+        &self,
+        actor: &Actor,
+        after_email: Option<&str>,
+        limit: Option<i64>,
+    ) -> AppResult<(Vec<(User, bool)>, bool)> {
+        if !matches!(actor.role, Role::Admin | Role::Support | Role::System) {
+            return Err(AppError::Forbidden(
+                "only admins and support list users".into(),
+            ));
+        }
+        let limit = crate::paging::page_limit(limit)?;
+        let mut users = self.store.users(after_email, limit + 1).await?;
+        let more = users.len() > limit as usize;
+        users.truncate(limit as usize);
+        Ok((users, more))
+    }
+
+    /// Changes a user's role (and vendor), or disables or enables them (admins, with a fresh
+    /// proof of identity). Their sessions see the change at once, on every node; a disabled
+    /// user's sessions stop working. Admins cannot change or disable themselves, so an admin
+    /// cannot lock the last door by accident.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        id: UserId,
+        change: UserChange,
+    ) -> AppResult<(User, bool)> {
+        if !matches!(actor.role, Role::Admin | Role::System) {
+            return Err(AppError::Forbidden("only admins change users".into()));
+        }
+        self.require_fresh(actor, proof, Sensitive::ManageUsers)?;
+        if actor.user_id == Some(id) {
+            return Err(AppError::Forbidden(
+                "admins cannot change their own role or status; ask another admin".into(),
+            ));
+        }
+        let mut user = self
+            .store
+            .user(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let factors = self
+            .store
+            .auth_factors(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if let Some(role) = change.role {
+            user.role = role.parse().map_err(|e: ParseError| e.at("role"))?;
+            if user.role != Role::Vendor {
+                user.vendor_id = None;
+            }
+        }
+        if let Some(vendor) = change.vendor_id {
+            user.vendor_id = vendor;
+        }
+        self.check_membership(user.role, user.vendor_id).await?;
+        let disabled = change.disabled.unwrap_or(factors.disabled);
+        let disabled_at = disabled.then(|| self.now());
+        let stored = user.clone();
+        self.write_once(move |tx| {
+            Box::pin(async move {
+                if !tx.update_user(&stored, disabled_at).await? {
+                    return Err(AppError::NotFound("user"));
+                }
+                Ok((stored, disabled))
+            })
+        })
+        .await
+        .inspect(|_| {
+            // This node forgets at once; the others hear of it (see `follow_auth_changes`).
+            self.sessions.invalidate_all();
+            tracing::info!(user_id = %id, role = %user.role, disabled, "user changed");
+        })
+    }
+
+    /// A role and vendor that go together: vendor staff belong to an existing vendor, nobody
+    /// else belongs to one.
+    async fn check_membership(&self, role: Role, vendor_id: Option<VendorId>) -> AppResult<()> {
+        match (role, vendor_id) {
+            (Role::Vendor, None) => {
+                return Err(
+                    ParseError::new("vendor_required", "a vendor user needs a vendor_id")
+                        .at("vendor_id")
+                        .into(),
+                );
+            }
+            (Role::Vendor, Some(v)) => {
+                if self.store.vendor(v).await?.is_none() {
+                    return Err(ParseError::new("unknown_vendor", format!("no vendor {v}"))
+                        .at("vendor_id")
+                        .into());
+                }
+            }
+            (_, Some(_)) => {
+                return Err(ParseError::new(
+                    "vendor_not_allowed",
+                    "only vendor users belong to a vendor",
+                )
+                .at("vendor_id")
+                .into());
+            }
+            (_, None) => {}
+        }
+        Ok(())
+    }
+}
+
+/// What to change about a user; fields left out stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<String>,
+    /// `Some(None)` takes a user out of their vendor.
+    pub vendor_id: Option<Option<VendorId>>,
+    pub disabled: Option<bool>,
 }

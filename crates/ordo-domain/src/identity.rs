@@ -184,3 +184,104 @@ impl Actor {
         }
     }
 }
+
+/// Actions that need a fresh proof of who the caller is (a login or step-up within the
+/// step-up window), whoever may otherwise do them: seed 000's "re-authentication required for
+/// sensitive actions like refund processing or order cancellation". This table is the one list;
+/// the use cases ask it, and the API publishes it (`GET /api/v1/auth/sensitive-actions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitive {
+    /// Cancelling an order that is paid or later (money and goods are in motion).
+    CancelPaidOrder,
+    /// Creating users or changing a user's role, vendor or status.
+    ManageUsers,
+    /// Changing pricing rules: FX rates, tax rules, shipping rates, promotions.
+    ChangePricingRules,
+    /// Removing one's own TOTP second factor.
+    RemoveTotp,
+}
+
+impl Sensitive {
+    pub const ALL: [Sensitive; 4] = [
+        Sensitive::CancelPaidOrder,
+        Sensitive::ManageUsers,
+        Sensitive::ChangePricingRules,
+        Sensitive::RemoveTotp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitive::CancelPaidOrder => "cancel_paid_order",
+            Sensitive::ManageUsers => "manage_users",
+            Sensitive::ChangePricingRules => "change_pricing_rules",
+            Sensitive::RemoveTotp => "remove_totp",
+        }
+    }
+
+    /// What it covers, for people.
+    pub fn description(self) -> &'static str {
+        match self {
+            Sensitive::CancelPaidOrder => "cancelling an order that is paid or later",
+            Sensitive::ManageUsers => "creating users or changing a user's role, vendor or status",
+            Sensitive::ChangePricingRules => {
+                "changing pricing rules (FX rates, tax rules, shipping rates, promotions)"
+            }
+            Sensitive::RemoveTotp => "removing your TOTP second factor",
+        }
+    }
+
+    /// Whether an order action is sensitive from a status: cancelling once paid (or later).
+    pub fn of_order_action(
+        action: crate::order::Action,
+        from: crate::order::OrderStatus,
+    ) -> Option<Sensitive> {
+        (action == crate::order::Action::Cancel
+            && from != crate::order::OrderStatus::PendingPayment)
+            .then_some(Sensitive::CancelPaidOrder)
+    }
+
+    /// The endpoints it guards (method and path), for clients.
+    pub fn endpoints(self) -> &'static [&'static str] {
+        match self {
+            Sensitive::CancelPaidOrder => &["POST /api/v1/orders/{id}/actions/cancel"],
+            Sensitive::ManageUsers => &["POST /api/v1/users", "PATCH /api/v1/users/{id}"],
+            Sensitive::ChangePricingRules => &[
+                "PUT /api/v1/fx-rates",
+                "DELETE /api/v1/fx-rates/{id}",
+                "POST /api/v1/tax-rules",
+                "DELETE /api/v1/tax-rules/{id}",
+                "POST /api/v1/shipping-rates",
+                "DELETE /api/v1/shipping-rates/{id}",
+                "POST /api/v1/promotions",
+                "PATCH /api/v1/promotions/{id}",
+            ],
+            Sensitive::RemoveTotp => &["DELETE /api/v1/auth/totp"],
+        }
+    }
+}
+
+/// A caller's proof of identity: until when their session counts as freshly authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proof {
+    fresh_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Proof {
+    /// Ordo itself (background jobs, the command line run by an operator on the machine).
+    pub const SYSTEM: Proof = Proof {
+        fresh_until: Some(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+    };
+
+    pub fn until(fresh_until: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        Self { fresh_until }
+    }
+
+    pub fn fresh_until(self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.fresh_until
+    }
+
+    pub fn is_fresh(self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.fresh_until.is_some_and(|t| t > now)
+    }
+}

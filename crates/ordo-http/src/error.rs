@@ -117,6 +117,20 @@ impl From<AppError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
             }
             AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            AppError::StepUpRequired { .. } => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "step_up_required", message)
+            }
+            AppError::StepUpFailed => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "step_up_failed", message)
+            }
+            AppError::Locked {
+                code,
+                message,
+                retry_after,
+            } => ApiError {
+                retry_after,
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+            },
             AppError::NotFound(what) => ApiError::not_found(what),
             AppError::InvalidTransition { allowed, .. } => {
                 let allowed: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use ordo_app::App;
-use ordo_domain::identity::{Actor, User};
+use ordo_app::auth::Principal;
+use ordo_domain::identity::{Actor, Proof, User};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -83,7 +84,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 pub struct Caller {
     pub user: User,
     pub actor: Actor,
+    /// Until when the session counts as freshly authenticated (sensitive actions ask).
+    pub proof: Proof,
     pub token: String,
+    pub principal: Principal,
 }
 
 impl FromRequestParts<App> for Caller {
@@ -106,7 +110,7 @@ impl FromRequestParts<App> for Caller {
                     "send Authorization: Bearer <token>",
                 )
             })?;
-        let (user, actor) = app.authenticate(token).await.map_err(|e| match e {
+        let principal = app.authenticate(token).await.map_err(|e| match e {
             ordo_app::AppError::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -114,11 +118,26 @@ impl FromRequestParts<App> for Caller {
             ),
             other => ApiError::from(other),
         })?;
-        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        // A role that must have a TOTP factor may do nothing else until it has one.
+        // (Nested routers see their path without the prefix: ask for the original.)
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
+        if principal.must_enrol_totp && !path.starts_with("/api/v1/auth/") {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "totp_enrolment_required",
+                "your role needs a TOTP second factor: enrol first (POST /api/v1/auth/totp/enroll)",
+            ));
+        }
+        tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
         Ok(Caller {
-            user,
-            actor,
+            user: principal.user.clone(),
+            actor: principal.actor,
+            proof: principal.proof,
             token: token.to_owned(),
+            principal,
         })
     }
 }

@@ -90,8 +90,8 @@ async fn scope_of(app: &App, headers: &HeaderMap) -> Option<KeyScope> {
         })
         .map(str::trim);
     if headers.contains_key(AUTHORIZATION) {
-        let (user, _) = app.authenticate(bearer?).await.ok()?;
-        return Some(KeyScope::User(user.id));
+        let principal = app.authenticate(bearer?).await.ok()?;
+        return Some(KeyScope::User(principal.user.id));
     }
     match headers.get("cart-token").and_then(|v| v.to_str().ok()) {
         Some(t) => Some(KeyScope::Cart(token_hash(t.trim()))),

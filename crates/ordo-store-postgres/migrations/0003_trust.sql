@@ -48,6 +48,8 @@ ALTER TABLE users ADD COLUMN disabled_at timestamptz;
 -- TOTP (RFC 6238): the shared secret (base32), confirmed once the user proved they hold it.
 ALTER TABLE users ADD COLUMN totp_secret text;
 ALTER TABLE users ADD COLUMN totp_confirmed_at timestamptz;
+-- The last TOTP time step accepted: a code is good once (RFC 6238, section 5.2).
+ALTER TABLE users ADD COLUMN totp_last_step bigint;
 -- Failed step-ups across all of a user's sessions, and the lockout they lead to.
 ALTER TABLE users ADD COLUMN step_up_failures integer NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN step_up_locked_until timestamptz;

@@ -36,6 +36,68 @@ async fn writable(writer: &Writer) -> ordo_store::StoreResult<()> {
     }
 }
 
+/// The channel auth changes are announced on.
+pub(crate) const AUTH_CHANNEL: &str = "ordo_auth";
+
+/// A change as a NOTIFY payload: `s:<token hash hex>` or `u:<user id>`.
+pub(crate) fn encode_auth_change(change: &ordo_store::AuthChange) -> String {
+    match change {
+        ordo_store::AuthChange::Session(hash) => {
+            format!(
+                "s:{}",
+                hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            )
+        }
+        ordo_store::AuthChange::User(id) => format!("u:{id}"),
+        ordo_store::AuthChange::All => "all".to_owned(),
+    }
+}
+
+fn decode_auth_change(payload: &str) -> ordo_store::AuthChange {
+    use ordo_store::AuthChange;
+    let hex = |s: &str| -> Option<Vec<u8>> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+            .collect()
+    };
+    match payload.split_once(':') {
+        Some(("s", h)) => hex(h).map_or(AuthChange::All, AuthChange::Session),
+        Some(("u", id)) => id.parse().map_or(AuthChange::All, |id| {
+            AuthChange::User(ordo_domain::ids::UserId(id))
+        }),
+        _ => AuthChange::All,
+    }
+}
+
+/// Auth changes committed by any node, from a connection LISTENing on [`AUTH_CHANNEL`]. When
+/// the connection drops, notifications sent meanwhile are lost, so a reconnect yields
+/// [`ordo_store::AuthChange::All`] before anything else.
+async fn auth_changes(
+    writer: &Writer,
+) -> ordo_store::StoreResult<
+    Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = ordo_store::AuthChange> + Send>>>,
+> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(writer)
+        .await
+        .map_err(map_err)?;
+    listener.listen(AUTH_CHANNEL).await.map_err(map_err)?;
+    let stream = futures_util::stream::unfold(listener, |mut listener| async move {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => return Some((decode_auth_change(n.payload()), listener)),
+                // The connection was lost and is being re-established: assume we missed some.
+                Ok(None) => return Some((ordo_store::AuthChange::All, listener)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "auth change listener failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+    Ok(Some(Box::pin(stream)))
+}
+
 /// PostgreSQL never fail-stops a node: a commit whose outcome is unknown concerns one
 /// connection, which the pool drops; the next write gets a fresh one.
 async fn failed(_: &Writer) -> String {

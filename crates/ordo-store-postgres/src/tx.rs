@@ -17,7 +17,7 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    IdempotencyRecord, Job, JobEnd, OutboxMessage, Outcome, Purge, RuleKind, Session,
+    AuthChange, IdempotencyRecord, Job, JobEnd, OutboxMessage, Outcome, Purge, RuleKind, Session,
     StockAdjustment, StoreError, StoreResult, StoreTx, TxWork, constraints,
 };
 use serde_json::value::RawValue;
@@ -77,6 +77,18 @@ impl PgTx {
         self.failed.set(true);
         map_err(e)
     }
+
+    /// Tells every node of an auth change when (and only if) this transaction commits:
+    /// PostgreSQL delivers a NOTIFY at commit. The payload is an id, never more.
+    async fn notify(&mut self, change: &AuthChange) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::AUTH_CHANNEL)
+            .bind(crate::encode_auth_change(change))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -106,6 +118,7 @@ impl StoreTx for PgTx {
             .bind(s.user_id.0)
             .bind(s.created_at)
             .bind(s.expires_at)
+            .bind(s.fresh_until)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;
@@ -119,7 +132,132 @@ impl StoreTx for PgTx {
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;
+        self.notify(&AuthChange::Session(token_hash.to_vec()))
+            .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn step_up_succeeded(
+        &mut self,
+        token_hash: &[u8],
+        user: UserId,
+        fresh_until: DateTime<Utc>,
+        totp_step: Option<i64>,
+    ) -> StoreResult<bool> {
+        if let Some(step) = totp_step {
+            let done = sqlx::query(sql::USER_TOTP_STEP)
+                .bind(step)
+                .bind(user.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+        }
+        sqlx::query(sql::SESSION_FRESH)
+            .bind(fresh_until)
+            .bind(token_hash)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        sqlx::query(sql::USER_STEP_UP_RESET)
+            .bind(user.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.notify(&AuthChange::Session(token_hash.to_vec()))
+            .await?;
+        Ok(true)
+    }
+
+    async fn step_up_failed(
+        &mut self,
+        token_hash: &[u8],
+        user: UserId,
+        lock_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SESSION_STEP_UP_FAILED)
+            .bind(token_hash)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let user_update = match lock_until {
+            Some(until) => sqlx::query(sql::USER_STEP_UP_LOCKED)
+                .bind(until)
+                .bind(user.0),
+            None => sqlx::query(sql::USER_STEP_UP_FAILED).bind(user.0),
+        };
+        user_update
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn set_totp(
+        &mut self,
+        user: UserId,
+        secret: Option<&str>,
+        confirmed_at: Option<DateTime<Utc>>,
+        recovery: Option<&[Vec<u8>]>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SET_TOTP)
+            .bind(secret)
+            .bind(confirmed_at)
+            .bind(user.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if let Some(codes) = recovery {
+            sqlx::query(sql::DELETE_RECOVERY_CODES)
+                .bind(user.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+            for code in codes {
+                sqlx::query(sql::INSERT_RECOVERY_CODE)
+                    .bind(user.0)
+                    .bind(code)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn use_recovery_code(
+        &mut self,
+        user: UserId,
+        code_hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(sql::USE_RECOVERY_CODE)
+            .bind(at)
+            .bind(user.0)
+            .bind(code_hash)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_user(
+        &mut self,
+        user: &User,
+        disabled_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(sql::UPDATE_USER)
+            .bind(user.role.as_str())
+            .bind(user.vendor_id.map(|v| v.0))
+            .bind(disabled_at)
+            .bind(user.id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.notify(&AuthChange::User(user.id)).await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_vendor(&mut self, vendor: &Vendor, at: DateTime<Utc>) -> StoreResult<()> {

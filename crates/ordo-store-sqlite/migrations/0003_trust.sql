@@ -42,6 +42,7 @@ CREATE INDEX sessions_expiry_idx ON sessions (expires_at);
 ALTER TABLE users ADD COLUMN disabled_at TEXT;
 ALTER TABLE users ADD COLUMN totp_secret TEXT;
 ALTER TABLE users ADD COLUMN totp_confirmed_at TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
 ALTER TABLE users ADD COLUMN step_up_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN step_up_locked_until TEXT;
 

@@ -49,6 +49,15 @@ async fn failed(writer: &Writer) -> String {
     writer.failed().await
 }
 
+/// One SQLite file has one node: there is nobody to tell of auth changes.
+async fn auth_changes(
+    _: &Writer,
+) -> StoreResult<
+    Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = ordo_store::AuthChange> + Send>>>,
+> {
+    Ok(None)
+}
+
 type Db = sqlx::Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
 

@@ -32,9 +32,9 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Credentials, IdempotencyRecord, Job, JobEnd, JobState, LocationStock, LowStock, OrderQuery,
-    OrderScope, OutboxMessage, Outcome, PriceListEntry, Purge, SkuStock, StockAdjustment, Store,
-    StoreError, StoreResult, TxWork,
+    AuthChange, AuthFactors, Credentials, IdempotencyRecord, Job, JobEnd, JobState, LiveSession,
+    LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage, Outcome, PriceListEntry, Purge,
+    SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -379,7 +379,30 @@ fn parse_role(role: &str) -> StoreResult<Role> {
 pub(crate) mod sql {
     pub const INSERT_USER: &str = "INSERT INTO users (id, email, password_hash, role, vendor_id, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6)";
-    pub const INSERT_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+    pub const INSERT_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, fresh_until) \
+        VALUES ($1, $2, $3, $4, $5)";
+    pub const SESSION_FRESH: &str =
+        "UPDATE sessions SET fresh_until = $1, step_up_failures = 0 WHERE token_hash = $2";
+    pub const USER_STEP_UP_RESET: &str =
+        "UPDATE users SET step_up_failures = 0, step_up_locked_until = NULL WHERE id = $1";
+    /// Records a TOTP step only if it is later than the last accepted: a code is good once.
+    pub const USER_TOTP_STEP: &str = "UPDATE users SET totp_last_step = $1 WHERE id = $2 \
+        AND (totp_last_step IS NULL OR totp_last_step < $1)";
+    pub const SESSION_STEP_UP_FAILED: &str =
+        "UPDATE sessions SET step_up_failures = step_up_failures + 1 WHERE token_hash = $1";
+    pub const USER_STEP_UP_FAILED: &str =
+        "UPDATE users SET step_up_failures = step_up_failures + 1 WHERE id = $1";
+    pub const USER_STEP_UP_LOCKED: &str =
+        "UPDATE users SET step_up_failures = 0, step_up_locked_until = $1 WHERE id = $2";
+    pub const SET_TOTP: &str = "UPDATE users SET totp_secret = $1, totp_confirmed_at = $2, \
+        totp_last_step = NULL WHERE id = $3";
+    pub const DELETE_RECOVERY_CODES: &str = "DELETE FROM totp_recovery_codes WHERE user_id = $1";
+    pub const INSERT_RECOVERY_CODE: &str =
+        "INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES ($1, $2)";
+    pub const USE_RECOVERY_CODE: &str = "UPDATE totp_recovery_codes SET used_at = $1 \
+        WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL";
+    pub const UPDATE_USER: &str =
+        "UPDATE users SET role = $1, vendor_id = $2, disabled_at = $3 WHERE id = $4";
     pub const REVOKE_SESSION: &str =
         "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL";
     pub const INSERT_VENDOR: &str =
@@ -721,19 +744,72 @@ impl Store for SqlStore {
         &self,
         token_hash: &[u8],
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<(User, DateTime<Utc>)>> {
+    ) -> StoreResult<Option<LiveSession>> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.role, u.vendor_id, s.expires_at FROM sessions s \
-             JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+            "SELECT u.id, u.email, u.role, u.vendor_id, u.totp_confirmed_at, s.expires_at, \
+             s.fresh_until, s.step_up_failures FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+             AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.reader)
         .await
         .map_err(map_err)?;
-        row.map(|r| Ok((user_from_row(&r)?, r.time("expires_at")?)))
-            .transpose()
+        row.map(|r| {
+            Ok(LiveSession {
+                user: user_from_row(&r)?,
+                totp: r.opt_time("totp_confirmed_at")?.is_some(),
+                expires_at: r.time("expires_at")?,
+                fresh_until: r.opt_time("fresh_until")?,
+                step_up_failures: r.int32("step_up_failures")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn auth_factors(&self, user: UserId) -> StoreResult<Option<AuthFactors>> {
+        let row = sqlx::query(
+            "SELECT password_hash, disabled_at, totp_secret, totp_confirmed_at, totp_last_step, \
+             step_up_failures, step_up_locked_until FROM users WHERE id = $1",
+        )
+        .bind(user.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.map(|r| {
+            Ok(AuthFactors {
+                password_hash: r.text("password_hash")?,
+                disabled: r.opt_time("disabled_at")?.is_some(),
+                totp_secret: r.opt_text("totp_secret")?,
+                totp_confirmed: r.opt_time("totp_confirmed_at")?.is_some(),
+                totp_last_step: r.opt_int("totp_last_step")?,
+                step_up_failures: r.int32("step_up_failures")?,
+                step_up_locked_until: r.opt_time("step_up_locked_until")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn users(&self, after_email: Option<&str>, limit: u32) -> StoreResult<Vec<(User, bool)>> {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("SELECT id, email, role, vendor_id, disabled_at FROM users");
+        if let Some(after) = after_email {
+            qb.push(" WHERE email > ").push_bind(after.to_owned());
+        }
+        qb.push(" ORDER BY email LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter()
+            .map(|r| Ok((user_from_row(r)?, r.opt_time("disabled_at")?.is_some())))
+            .collect()
+    }
+
+    async fn auth_changes(
+        &self,
+    ) -> StoreResult<Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = AuthChange> + Send>>>>
+    {
+        crate::auth_changes(&self.writer).await
     }
 
     async fn vendor(&self, id: VendorId) -> StoreResult<Option<Vendor>> {

@@ -101,6 +101,19 @@ pub struct ServeArgs {
     /// How long an Idempotency-Key is remembered (a retry later than this is a new request).
     #[arg(long, env = "ORDO_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
     pub idempotency_ttl: std::time::Duration,
+    /// How long a login or step-up counts as a fresh proof of identity for sensitive actions.
+    #[arg(long, env = "ORDO_STEP_UP_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub step_up_window: std::time::Duration,
+    /// Roles whose users must enrol a TOTP second factor before doing anything else
+    /// (comma-separated: `support,admin`).
+    #[arg(long, env = "ORDO_REQUIRE_TOTP_FOR", value_delimiter = ',', value_parser = parse_role)]
+    pub require_totp_for: Vec<ordo_domain::identity::Role>,
+}
+
+fn parse_role(raw: &str) -> Result<ordo_domain::identity::Role, String> {
+    raw.trim()
+        .parse()
+        .map_err(|e: ordo_domain::ParseError| e.message)
 }
 
 /// A duration as people write it: a whole number and a unit (`ms`, `s`, `m`, `h`).

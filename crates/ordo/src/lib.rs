@@ -96,6 +96,7 @@ pub async fn launch(
         .settings
         .job_poll
         .map(|every| tokio::spawn(work_jobs(app.clone(), every)));
+    let auth_changes = tokio::spawn(follow_auth_changes(app.clone()));
     let fatal = Arc::new(std::sync::OnceLock::<String>::new());
     let stop = {
         let (store, fatal) = (Arc::clone(&app.store), Arc::clone(&fatal));
@@ -115,6 +116,7 @@ pub async fn launch(
     if let Some(worker) = worker {
         worker.abort();
     }
+    auth_changes.abort();
     if let Some(why) = fatal.get() {
         anyhow::bail!(
             "stopped because the database's write path failed ({why}); restart Ordo to let the \
@@ -145,6 +147,20 @@ async fn work_jobs(app: App, every: std::time::Duration) {
                     tracing::warn!(error = %e, "running background jobs failed; will retry");
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// Keeps this node's session cache in step with auth changes made on other nodes (PostgreSQL;
+/// nothing to do on SQLite's single node), reconnecting after a failure.
+async fn follow_auth_changes(app: App) {
+    loop {
+        match app.follow_auth_changes().await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow auth changes; retrying in 1 s");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         }
     }

@@ -15,7 +15,7 @@ use ordo::{Backend, app, app_with, launch};
 use ordo_app::Settings;
 use ordo_app::pricing::PricingImport;
 use ordo_app::users::NewUser;
-use ordo_domain::identity::Actor;
+use ordo_domain::identity::{Actor, Proof};
 use ordo_domain::ids::VendorId;
 use tracing_subscriber::EnvFilter;
 
@@ -32,6 +32,9 @@ async fn main() -> anyhow::Result<()> {
                 expiry_sweep: args.expiry_sweep,
                 idempotency_ttl: chrono::Duration::from_std(args.idempotency_ttl)
                     .context("--idempotency-ttl is too long")?,
+                step_up_window: chrono::Duration::from_std(args.step_up_window)
+                    .context("--step-up-window is too long")?,
+                require_totp_for: args.require_totp_for,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);
@@ -73,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not a pricing file", args.file.display()))?;
             let backend = Backend::open(&args.db.config()).await?;
             let result = app(&backend)
-                .import_pricing(&Actor::system(), &import)
+                .import_pricing(&Actor::system(), Proof::SYSTEM, &import)
                 .await;
             backend.close().await;
             let summary = result.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
@@ -105,7 +108,9 @@ async fn main() -> anyhow::Result<()> {
                 role: args.role,
                 vendor_id: args.vendor_id.map(VendorId),
             };
-            let result = app(&backend).create_user(&Actor::system(), input).await;
+            let result = app(&backend)
+                .create_user(&Actor::system(), Proof::SYSTEM, input)
+                .await;
             backend.close().await;
             let user = result.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(

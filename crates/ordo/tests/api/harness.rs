@@ -70,6 +70,8 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     admin_token: String,
     settings: Settings,
+    /// Other nodes' backends, kept open for the test.
+    others: Vec<Backend>,
     // Last, so the database outlives every connection to it.
     _data: Data,
 }
@@ -183,6 +185,7 @@ impl TestApp {
         // The first admin, as `ordo users create` makes it.
         app.create_user(
             &Actor::system(),
+            ordo_domain::identity::Proof::SYSTEM,
             NewUser {
                 email: "admin@test.example".into(),
                 password: PASSWORD.into(),
@@ -205,6 +208,7 @@ impl TestApp {
             server: None,
             admin_token: String::new(),
             settings,
+            others: Vec::new(),
             _data: data,
         };
         t.start(app).await;
@@ -270,6 +274,26 @@ impl TestApp {
             Arc::clone(&self.clock) as _,
         );
         tokio::spawn(ordo_http::serve(listener, app, std::future::pending()));
+        base
+    }
+
+    /// A second node: its own connections to the same database, its own caches, started as
+    /// `ordo serve` starts (with its auth-change follower). Returns its base URL.
+    pub async fn second_node(&mut self) -> String {
+        let backend = Backend::open(&self.config)
+            .await
+            .expect("open the database");
+        let app = App::with_clock(
+            backend.store(),
+            self.settings.clone(),
+            Arc::clone(&self.clock) as _,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(ordo::launch(listener, app, std::future::pending()));
+        self.others.push(backend);
         base
     }
 
@@ -371,6 +395,11 @@ impl TestApp {
         }
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Res {
+        self.request(reqwest::Method::DELETE, path, Some(token), None)
+            .await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Res {
         self.request(reqwest::Method::PATCH, path, Some(token), Some(body))
             .await
@@ -411,6 +440,7 @@ impl TestApp {
                         user_id: user.id,
                         created_at: now,
                         expires_at: now + chrono::Duration::hours(1),
+                        fresh_until: None,
                     })
                     .await?;
                 }

@@ -1,6 +1,7 @@
 //! The API, end to end over real HTTP, on SQLite and on PostgreSQL: every scenario below runs
 //! once per backend (see `on_both_backends!`).
 
+mod auth;
 mod checkout;
 mod harness;
 mod idempotency;

@@ -157,6 +157,7 @@ async fn act(
     let order = app
         .act(
             &caller.actor,
+            caller.proof,
             id,
             &action,
             req.reason,

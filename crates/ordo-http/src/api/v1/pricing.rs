@@ -151,12 +151,19 @@ async fn put_fx_rate(
     caller: Caller,
     Json(req): Json<FxRateInput>,
 ) -> ApiResult<axum::Json<FxRate>> {
-    Ok(axum::Json(app.put_fx_rate(&caller.actor, &req).await?))
+    Ok(axum::Json(
+        app.put_fx_rate(&caller.actor, caller.proof, &req).await?,
+    ))
 }
 
 async fn delete(app: &App, caller: &Caller, kind: RuleKind, id: &str) -> ApiResult<StatusCode> {
-    app.delete_rule(&caller.actor, kind, path_id::<RuleId>(id, "rule")?)
-        .await?;
+    app.delete_rule(
+        &caller.actor,
+        caller.proof,
+        kind,
+        path_id::<RuleId>(id, "rule")?,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,7 +189,9 @@ async fn put_tax_rule(
     caller: Caller,
     Json(req): Json<TaxRuleInput>,
 ) -> ApiResult<axum::Json<TaxRule>> {
-    Ok(axum::Json(app.put_tax_rule(&caller.actor, &req).await?))
+    Ok(axum::Json(
+        app.put_tax_rule(&caller.actor, caller.proof, &req).await?,
+    ))
 }
 
 /// Deletes a tax rule.
@@ -210,7 +219,10 @@ async fn add_shipping_rate(
 ) -> ApiResult<(StatusCode, axum::Json<ShippingRate>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(app.add_shipping_rate(&caller.actor, &req).await?),
+        axum::Json(
+            app.add_shipping_rate(&caller.actor, caller.proof, &req)
+                .await?,
+        ),
     ))
 }
 
@@ -239,7 +251,10 @@ async fn create_promotion(
 ) -> ApiResult<(StatusCode, axum::Json<Promotion>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(app.create_promotion(&caller.actor, &req).await?),
+        axum::Json(
+            app.create_promotion(&caller.actor, caller.proof, &req)
+                .await?,
+        ),
     ))
 }
 
@@ -269,8 +284,15 @@ async fn update_promotion(
 ) -> ApiResult<axum::Json<Promotion>> {
     let id = path_id::<PromotionId>(&id, "promotion")?;
     Ok(axum::Json(
-        app.update_promotion(&caller.actor, id, req.active, req.usage_limit, req.ends_at)
-            .await?,
+        app.update_promotion(
+            &caller.actor,
+            caller.proof,
+            id,
+            req.active,
+            req.usage_limit,
+            req.ends_at,
+        )
+        .await?,
     ))
 }
 
