@@ -75,6 +75,12 @@ pub struct Settings {
     pub step_up_window: chrono::Duration,
     /// Roles whose users must enrol a TOTP second factor before doing anything else.
     pub require_totp_for: Vec<ordo_domain::identity::Role>,
+    /// API requests in the use cases at once (the HTTP front's admission control).
+    pub max_in_flight: usize,
+    /// Requests that may wait for a turn; more are shed at once with 503.
+    pub max_waiting: usize,
+    /// The most a request may take, waiting included.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -90,6 +96,10 @@ impl Default for Settings {
             job_poll: Some(std::time::Duration::from_secs(1)),
             step_up_window: chrono::Duration::minutes(5),
             require_totp_for: Vec::new(),
+            max_in_flight: 512,
+            // The 20,000-request bursts of the benchmarks fit; past that, shed.
+            max_waiting: 20_000,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

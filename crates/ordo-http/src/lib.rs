@@ -7,6 +7,7 @@
 //! the same way (tests bind port 0) and stop it cleanly.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -25,6 +26,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub mod admission;
 pub mod api;
 pub mod error;
 pub mod extract;
@@ -35,9 +37,6 @@ use error::{ApiError, REQUEST_ID};
 
 /// Request bodies above this are refused with 413; the largest real body (a 100-line order)
 /// is a few kilobytes.
-/// API requests allowed in the use cases at once; more wait for a turn (see [`router`]).
-pub const MAX_IN_FLIGHT: usize = 512;
-
 pub const BODY_LIMIT: usize = 256 * 1024;
 
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -127,6 +126,11 @@ fn split() -> (Router<App>, utoipa::openapi::OpenApi) {
 /// The whole application as one router.
 pub fn router(app: App) -> Router {
     let (api, openapi) = split();
+    let admission = admission::Admission::new(
+        app.settings.max_in_flight,
+        app.settings.max_waiting,
+        app.settings.request_timeout,
+    );
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -134,12 +138,11 @@ pub fn router(app: App) -> Router {
             app.clone(),
             idempotency::layer,
         ))
-        // Admission control: past this many API requests in the use cases at once, further
-        // ones wait here, before their bodies are read, costing a few KiB each instead of a
-        // whole parsed request and its futures (a 20,000-request burst on PostgreSQL held
-        // ~450 MiB without it; docs/benchmarks.md). Health checks are not limited.
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            MAX_IN_FLIGHT,
+        // Admission control (see [`admission`]): bounded work, bounded waiting, bounded time.
+        // Health checks are not limited.
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&admission),
+            admission::layer,
         ));
     Router::new()
         .merge(api)
@@ -147,6 +150,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
+        .layer(axum::Extension(admission))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(request_scope))
         .layer(CatchPanicLayer::custom(|_| {
@@ -202,12 +206,18 @@ async fn healthz() -> axum::Json<serde_json::Value> {
 
 /// Readiness: the database answers and can take writes. A fail-stopped SQLite writer, or a
 /// PostgreSQL standby, is not ready, so a load balancer sends no more traffic here.
-async fn readyz(State(app): State<App>) -> Response {
+async fn readyz(
+    State(app): State<App>,
+    axum::Extension(admission): axum::Extension<Arc<admission::Admission>>,
+) -> Response {
+    let (in_flight, waiting) = admission.load();
     match app.store.ready().await {
-        Ok(()) => {
-            axum::Json(serde_json::json!({ "status": "ready", "database": app.store.backend() }))
-                .into_response()
-        }
+        Ok(()) => axum::Json(serde_json::json!({
+            "status": "ready",
+            "database": app.store.backend(),
+            "requests": { "in_flight": in_flight, "waiting": waiting },
+        }))
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = ?e, "not ready");
             ApiError::new(

@@ -108,6 +108,15 @@ pub struct ServeArgs {
     /// (comma-separated: `support,admin`).
     #[arg(long, env = "ORDO_REQUIRE_TOTP_FOR", value_delimiter = ',', value_parser = parse_role)]
     pub require_totp_for: Vec<ordo_domain::identity::Role>,
+    /// API requests worked on at once; more wait for a turn.
+    #[arg(long, env = "ORDO_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// Requests that may wait for a turn; more are shed at once (503 overloaded, Retry-After).
+    #[arg(long, env = "ORDO_MAX_WAITING", default_value_t = 20_000)]
+    pub max_waiting: usize,
+    /// The most a request may take, waiting included (then 503).
+    #[arg(long, env = "ORDO_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: std::time::Duration,
 }
 
 fn parse_role(raw: &str) -> Result<ordo_domain::identity::Role, String> {

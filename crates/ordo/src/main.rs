@@ -35,6 +35,9 @@ async fn main() -> anyhow::Result<()> {
                 step_up_window: chrono::Duration::from_std(args.step_up_window)
                     .context("--step-up-window is too long")?,
                 require_totp_for: args.require_totp_for,
+                max_in_flight: args.max_in_flight,
+                max_waiting: args.max_waiting,
+                request_timeout: args.request_timeout,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);

@@ -956,3 +956,141 @@ async fn a_failed_commit_on_sqlite_is_an_unknown_outcome_and_a_fail_stop() {
     let why = ended.expect_err("a fail-stopped server ends with an error");
     assert!(why.to_string().contains("write path failed"), "{why}");
 }
+
+/// Admission control on SQLite, with the writer held on purpose (it waits to gather a batch of
+/// two): one request in flight, one waiting, and a third is shed at once with 503 `overloaded`
+/// and nothing done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_waiting_room_sheds_at_once_and_changes_nothing() {
+    let settings = ordo_app::Settings {
+        max_in_flight: 1,
+        max_waiting: 1,
+        request_timeout: std::time::Duration::from_secs(20),
+        ..ordo_app::Settings::default()
+    };
+    let app = TestApp::spawn_with(Kind::Sqlite, settings)
+        .await
+        .expect("sqlite");
+    let admin = app.admin().to_owned();
+    // Held: the writer waits for a second unit before it runs the first.
+    app.sqlite_faults().gather_next_batch(2);
+    let vendor = |name: &'static str| {
+        let (client, url, admin) = (
+            app.client.clone(),
+            format!("{}/api/v1/vendors", app.base),
+            admin.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(admin)
+                .json(&json!({ "name": name }))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    // /readyz (never limited) says how many run and wait: send each once the last is in.
+    let load = || async {
+        let r = app
+            .request(reqwest::Method::GET, "/readyz", None, None)
+            .await
+            .expect(200);
+        (
+            r["requests"]["in_flight"].as_u64().unwrap(),
+            r["requests"]["waiting"].as_u64().unwrap(),
+        )
+    };
+    let until = |want: (u64, u64)| async move {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while load().await != want {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reached {want:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let in_flight = vendor("In flight");
+    until((1, 0)).await;
+    let waiting = vendor("Waiting");
+    until((1, 1)).await;
+    let shed = app
+        .post("/api/v1/vendors", &admin, json!({ "name": "Shed" }))
+        .await;
+    assert!(shed.headers.contains_key("retry-after"));
+    shed.expect_error(503, "overloaded");
+    // Let the writer go: a unit of the test's own completes its batch of two.
+    let extra = ordo_domain::catalog::Vendor {
+        id: ordo_domain::ids::VendorId::new(),
+        name: ordo_domain::catalog::Name::parse("Released").unwrap(),
+    };
+    ordo_store::write(&*app.store, move |tx| {
+        Box::pin(async move { tx.insert_vendor(&extra, chrono::Utc::now()).await })
+    })
+    .await
+    .unwrap();
+    assert_eq!(in_flight.await.unwrap().status(), 201);
+    assert_eq!(waiting.await.unwrap().status(), 201);
+    let names: Vec<String> = app.get("/api/v1/vendors", &admin).await.expect(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !names.contains(&"Shed".to_owned()),
+        "a shed request did nothing: {names:?}"
+    );
+}
+
+/// A write that runs past the request timeout (the SQLite writer held on purpose) is answered
+/// 503 `outcome_unknown`, never "nothing changed" — and indeed it commits once the writer goes
+/// on; its retry with the same key then replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_past_the_request_timeout_is_an_unknown_outcome() {
+    let settings = ordo_app::Settings {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..ordo_app::Settings::default()
+    };
+    let app = TestApp::spawn_with(Kind::Sqlite, settings)
+        .await
+        .expect("sqlite");
+    let admin = app.admin().to_owned();
+    app.sqlite_faults().gather_next_batch(2);
+    let body = json!({ "name": "Slow vendor" }).to_string();
+    let first = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/vendors",
+            harness::Auth::Bearer(&admin),
+            Some("slow-1"),
+            Some(body.clone()),
+        )
+        .await;
+    assert!(first.headers.contains_key("retry-after"));
+    first.expect_error(503, "outcome_unknown");
+    let extra = ordo_domain::catalog::Vendor {
+        id: ordo_domain::ids::VendorId::new(),
+        name: ordo_domain::catalog::Name::parse("Released").unwrap(),
+    };
+    ordo_store::write(&*app.store, move |tx| {
+        Box::pin(async move { tx.insert_vendor(&extra, chrono::Utc::now()).await })
+    })
+    .await
+    .unwrap();
+    let retry = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/vendors",
+            harness::Auth::Bearer(&admin),
+            Some("slow-1"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        retry.headers["idempotent-replayed"], "true",
+        "the slow write had committed"
+    );
+    assert_eq!(retry.expect(201)["name"], "Slow vendor");
+}
