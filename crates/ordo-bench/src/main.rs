@@ -44,7 +44,7 @@ enum Scenario {
     /// Order detail and lists at a fixed offered rate (open loop), over a loaded folder.
     Read(scenarios::read::Args),
     /// The database writes of one placement as raw SQL: what the database alone can do.
-    Ceiling,
+    Ceiling(scenarios::ceiling::CeilingArgs),
     /// Fill `--data-dir` (or `--database-url`) with N realistic orders for `read`.
     Load(load::Args),
 }
@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::FlashSale(args) => scenarios::flash_sale::run(&run, args).await,
             Scenario::PeakUpdates(args) => scenarios::peak_updates::run(&run, args).await,
             Scenario::Read(args) => scenarios::read::run(&run, args).await,
-            Scenario::Ceiling => scenarios::ceiling::run(&run).await,
+            Scenario::Ceiling(args) => scenarios::ceiling::run(&run, *args).await,
             Scenario::Load(_) => unreachable!("handled above"),
         };
         run.server.stop().await?;

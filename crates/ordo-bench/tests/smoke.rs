@@ -1,5 +1,8 @@
-//! The instrument itself, on a small scale: `ordo-bench` drives a real Ordo over HTTP and its
-//! JSON says what really happened. (Nothing here is timed; the figures checked are counts.)
+//! Every benchmark line the README gives, run as written but on a small scale, so none can rot
+//! (the `ceiling` line once failed for weeks after the schema grew). The lines are read from the
+//! README itself; each scenario gets the few extra flags that shrink it, and a line whose
+//! scenario this file does not know fails the test until it is added here. The JSON each run
+//! writes must say what really happened (counts, never timings).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,33 +10,93 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// Serves Ordo with the demo data on a fresh SQLite file, in this process, on port 0.
-async fn serve(dir: &Path) -> String {
-    let backend = ordo::Backend::open(&ordo::DatabaseConfig {
-        data_dir: dir.to_owned(),
-        database_url: None,
-    })
-    .await
-    .unwrap();
-    let app = ordo::app(&backend);
-    app.load_demo().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(ordo::launch(listener, app, std::future::pending()));
-    format!("http://{addr}")
+/// The README's `ordo-bench` lines, as argument lists (without the program).
+fn readme_lines() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("read the README");
+    readme
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("target/release/ordo-bench "))
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
 }
 
-/// Runs the bench against `url` and returns its figures by name.
-async fn bench(url: &str, args: &[&str], dir: &Path) -> HashMap<String, f64> {
-    let json = dir.join(format!("{}.json", args[0]));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo-bench"));
-    if !url.is_empty() {
-        command.args(["--url", url]);
+/// The scenario a line runs: its first word that is not a flag or a flag's value.
+fn scenario(args: &[String]) -> String {
+    let mut words = args.iter();
+    while let Some(w) = words.next() {
+        if w.starts_with("--") {
+            words.next();
+        } else {
+            return w.clone();
+        }
     }
-    command.arg("--json").arg(&json).args(args);
-    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
+    panic!("no scenario in {args:?}");
+}
+
+/// The flags that shrink a scenario to a few seconds.
+fn small(scenario: &str) -> &'static [&'static str] {
+    match scenario {
+        "checkout" => &[
+            "--seconds",
+            "1",
+            "--warmup",
+            "0",
+            "--skus",
+            "40",
+            "--connections",
+            "4",
+            "--ceiling-placements",
+            "300",
+        ],
+        "flash-sale" => &[
+            "--buyers",
+            "300",
+            "--units",
+            "7",
+            "--accounts",
+            "3",
+            "--connections",
+            "4",
+        ],
+        "peak-updates" => &["--updates", "200", "--connections", "4"],
+        "load" => &["--orders", "1500", "--customers", "30", "--skus", "40"],
+        "read" => &["--rate", "200", "--seconds", "1", "--customers", "5"],
+        "ceiling" => &["--ceiling-placements", "300"],
+        other => panic!("the README runs `ordo-bench {other}`: give it a small scale in smoke.rs"),
+    }
+}
+
+/// Runs one line (its paths moved into `dir`) and returns its figures by name.
+fn run(line: &[String], dir: &Path) -> HashMap<String, f64> {
+    let name = scenario(line);
+    let json = dir.join(format!("{name}.json"));
+    let args: Vec<String> = line
+        .iter()
+        .map(|a| {
+            if a.starts_with("/tmp/") || a.ends_with(".svg") {
+                dir.join(Path::new(a).file_name().unwrap())
+                    .to_string_lossy()
+                    .into_owned()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_ordo-bench"))
+        .args(&args)
+        .args(small(&name))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run ordo-bench");
     assert!(
         out.status.success(),
         "ordo-bench {args:?} failed:\n{}\n{}",
@@ -54,105 +117,59 @@ async fn bench(url: &str, args: &[&str], dir: &Path) -> HashMap<String, f64> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bench_counts_what_the_server_did() {
+#[test]
+fn every_benchmark_line_of_the_readme_runs_and_counts_what_the_server_did() {
     let dir = tempfile::tempdir().unwrap();
-    let url = serve(&dir.path().join("data")).await;
-
-    let sale = bench(
-        &url,
-        &[
-            "flash-sale",
-            "--buyers",
-            "300",
-            "--units",
-            "7",
-            "--accounts",
-            "3",
-            "--connections",
-            "4",
-        ],
-        dir.path(),
-    )
-    .await;
-    assert_eq!(sale["sold (201)"], 7.0);
-    assert_eq!(sale["reserved in the database"], 7.0);
-    assert_eq!(sale["oversold (sold beyond stock)"], 0.0);
-    assert_eq!(sale["refused (409 insufficient_stock)"], 293.0);
-    assert_eq!(sale["other answers"], 0.0);
-
-    let updates = bench(
-        &url,
-        &["peak-updates", "--updates", "200", "--connections", "4"],
-        dir.path(),
-    )
-    .await;
-    assert_eq!(updates["acknowledged (200)"], 100.0);
-    assert_eq!(updates["acknowledged but not in the event log"], 0.0);
-
-    let checkout = bench(
-        &url,
-        &[
-            "checkout",
-            "--seconds",
-            "2",
-            "--warmup",
-            "0",
-            "--skus",
-            "40",
-            "--connections",
-            "4",
-            "--no-ceiling",
-        ],
-        dir.path(),
-    )
-    .await;
-    assert_eq!(checkout["errors"], 0.0);
-    assert!(checkout["orders placed per second"] > 0.0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_loader_fills_a_folder_that_read_then_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("loaded");
-    let data_arg = data.to_str().unwrap().to_owned();
-    let load = bench(
-        "",
-        &[
-            "load",
-            "--orders",
-            "1500",
-            "--customers",
-            "30",
-            "--skus",
-            "40",
-            "--data-dir",
-            &data_arg,
-        ],
-        dir.path(),
-    )
-    .await;
-    assert_eq!(load["orders loaded"], 1500.0);
-
-    let url = serve(&data).await;
-    let read = bench(
-        &url,
-        &[
-            "read",
-            "--rate",
-            "200",
-            "--seconds",
-            "1",
-            "--customers",
-            "5",
-            "--data-dir",
-            &data_arg,
-        ],
-        dir.path(),
-    )
-    .await;
-    assert_eq!(read["orders loaded"], 1500.0);
-    assert_eq!(read["errors"], 0.0);
-    // Every one of the 200 requests was answered (none dropped by the open-loop dispatch).
-    assert_eq!(read["answered"], 200.0);
+    let lines = readme_lines();
+    let names: Vec<String> = lines.iter().map(|l| scenario(l)).collect();
+    for expected in [
+        "checkout",
+        "flash-sale",
+        "peak-updates",
+        "load",
+        "read",
+        "ceiling",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "the README lost `{expected}`: {names:?}"
+        );
+    }
+    for line in &lines {
+        let figures = run(line, dir.path());
+        match scenario(line).as_str() {
+            "checkout" => {
+                assert_eq!(figures["errors"], 0.0);
+                assert!(figures["orders placed per second"] > 0.0);
+                assert!(figures["Ordo / ceiling"] > 0.0, "the ceiling ran beside it");
+                assert!(
+                    dir.path().join("checkout.svg").exists(),
+                    "the chart was drawn"
+                );
+            }
+            "flash-sale" => {
+                assert_eq!(figures["sold (201)"], 7.0);
+                assert_eq!(figures["reserved in the database"], 7.0);
+                assert_eq!(figures["oversold (sold beyond stock)"], 0.0);
+                assert_eq!(figures["refused (409 insufficient_stock)"], 293.0);
+                assert_eq!(figures["other answers"], 0.0);
+            }
+            "peak-updates" => {
+                assert_eq!(figures["acknowledged (200)"], 100.0);
+                assert_eq!(figures["acknowledged but not in the event log"], 0.0);
+            }
+            "load" => assert_eq!(figures["orders loaded"], 1500.0),
+            "read" => {
+                assert_eq!(figures["orders loaded"], 1500.0);
+                assert_eq!(figures["errors"], 0.0);
+                // Every one of the 200 requests was answered (none dropped by the open loop).
+                assert_eq!(figures["answered"], 200.0);
+            }
+            "ceiling" => {
+                assert!(figures["1 placement per commit"] > 0.0);
+                assert!(figures["100 placements per commit"] > 0.0);
+            }
+            other => unreachable!("{other} has no small scale"),
+        }
+    }
 }

@@ -28,6 +28,8 @@ pub struct Args {
     /// Skip measuring the raw-SQL ceiling beside the run.
     #[arg(long)]
     pub no_ceiling: bool,
+    #[command(flatten)]
+    pub ceiling: crate::scenarios::ceiling::CeilingArgs,
     /// Where to draw latency over time (SVG).
     #[arg(long)]
     pub chart: Option<std::path::PathBuf>,
@@ -156,7 +158,7 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     );
     if !args.no_ceiling {
         let spin = spinner("measuring the raw-SQL ceiling beside it");
-        let ceiling = Ceiling::measure(run).await?;
+        let ceiling = Ceiling::measure(run, args.ceiling).await?;
         spin.finish();
         ceiling.compare(&mut report, rate, run.server.backend);
     }
