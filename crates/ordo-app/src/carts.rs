@@ -200,7 +200,8 @@ pub(crate) async fn close_cart(
         .cart_for_update(id)
         .await?
         .ok_or(AppError::NotFound("cart"))?;
-    cart.status = CartStatus::CheckedOut;
+    cart.move_to(CartStatus::CheckedOut)
+        .map_err(|e| AppError::conflict(e.code, e.message, None))?;
     cart.checkout_id = Some(checkout_id);
     save(tx, cart, now).await?;
     Ok(())
@@ -228,7 +229,7 @@ pub(crate) async fn merge_at_login(
         Some(mut mine) => {
             mine.merge(&guest);
             let mine = save(tx, mine, now).await?;
-            guest.status = CartStatus::Merged;
+            guest.move_to(CartStatus::Merged)?;
             save(tx, guest, now).await?;
             Ok(Some(mine.id))
         }
@@ -271,7 +272,7 @@ impl App {
         let fresh = Cart {
             id: CartId::new(),
             customer_id: customer,
-            status: CartStatus::Open,
+            status: ordo_domain::cart::NEW_CART,
             currency,
             promo_code: None,
             shipping_address: None,

@@ -25,7 +25,7 @@ use ordo_domain::identity::Actor;
 use ordo_domain::ids::{CheckoutId, OrderId, UserId};
 use ordo_domain::inventory::{Quantity, StockDeduction, StockLevel, allocate_order};
 use ordo_domain::money::Currency;
-use ordo_domain::order::{LinePricing, Order, OrderLine, OrderPricing, OrderStatus};
+use ordo_domain::order::{LinePricing, Order, OrderLine, OrderPricing};
 use ordo_domain::pricing::{
     BasketLine, Destination, NotApplicable, PricingBook, PricingError, Promotion, price_basket,
     resolve_price,
@@ -325,7 +325,7 @@ pub(crate) async fn place(
             id: OrderId::new(),
             customer_id: cx.customer,
             vendor_id: po.vendor_id,
-            status: OrderStatus::PendingPayment,
+            status: Order::initial_status(),
             currency: basket.currency,
             lines,
             subtotal: t.subtotal,
@@ -358,7 +358,8 @@ pub(crate) async fn place(
         }
     }
     for order in &orders {
-        let event = order.placed_event(cx.actor);
+        let event =
+            Order::place(order, cx.actor).map_err(|e| AppError::Forbidden(e.to_string()))?;
         tx.insert_order(order).await?;
         tx.append_event(&event).await?;
         tx.enqueue(&outbox_for(&event)?).await?;

@@ -46,29 +46,15 @@ pub enum JobKind {
     PurgeJobs,
 }
 
+ordo_domain::names!(JobKind, "invalid_job_kind" {
+    ScanReservations => "reservations.scan",
+    ExpireReservation => "reservation.expire",
+    PurgeIdempotencyKeys => "idempotency_keys.purge",
+    PurgeSessions => "sessions.purge",
+    PurgeJobs => "jobs.purge",
+});
+
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
-        JobKind::ScanReservations,
-        JobKind::ExpireReservation,
-        JobKind::PurgeIdempotencyKeys,
-        JobKind::PurgeSessions,
-        JobKind::PurgeJobs,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::ScanReservations => "reservations.scan",
-            JobKind::ExpireReservation => "reservation.expire",
-            JobKind::PurgeIdempotencyKeys => "idempotency_keys.purge",
-            JobKind::PurgeSessions => "sessions.purge",
-            JobKind::PurgeJobs => "jobs.purge",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     /// Attempts before the job is dead; recurring jobs never die (they must keep running).
     fn max_attempts(self) -> Option<i32> {
         match self {
@@ -172,7 +158,9 @@ impl App {
             }
             other => other.to_string(),
         };
-        let limit = JobKind::parse(&job.kind).and_then(JobKind::max_attempts);
+        let limit = JobKind::parse(&job.kind)
+            .ok()
+            .and_then(JobKind::max_attempts);
         if limit.is_some_and(|max| job.attempts >= max) {
             tracing::error!(job_id = %job.id, kind = %job.kind, key = %job.key, attempts = job.attempts, error = %error, "job failed for the last time");
             JobEnd::Dead { error }
@@ -184,7 +172,7 @@ impl App {
     }
 
     async fn run_job(&self, job: &Job) -> AppResult<JobEnd> {
-        let Some(kind) = JobKind::parse(&job.kind) else {
+        let Ok(kind) = JobKind::parse(&job.kind) else {
             return Err(AppError::Internal(anyhow::anyhow!(
                 "no handler for jobs of kind {}",
                 job.kind

@@ -196,6 +196,14 @@ impl App {
         carrier_id: Option<UserId>,
     ) -> AppResult<Order> {
         let action: Action = action.parse().map_err(|e: ParseError| e.at("action"))?;
+        if action == Action::Place {
+            return Err(ParseError::new(
+                "invalid_action",
+                "place is not an action on an existing order: orders are placed by POST /orders or a cart checkout",
+            )
+            .at("action")
+            .into());
+        }
         let input = ActionInput::parse(reason, carrier_id)?;
         if let Some(carrier) = input.carrier_id {
             if action != Action::Ship {
@@ -281,7 +289,8 @@ async fn act(
         Some(order) if order.visible_to(actor) => order,
         _ => return Err(AppError::NotFound("order")),
     };
-    let mut transition = decide(order.status, action, actor.role).map_err(refused)?;
+    // A look at the row first: what the step will do to stock decides what to prepare.
+    let planned = decide(order.status, action, actor.role).map_err(refused)?;
     if let (Some(sensitive), Some(window)) =
         (Sensitive::of_order_action(action, order.status), stale)
     {
@@ -290,15 +299,15 @@ async fn act(
             window,
         });
     }
-    let mut actor = *actor;
+    let (mut action, mut actor) = (action, *actor);
     let mut short = None;
-    if transition.stock == StockEffect::Commit {
+    if planned.stock() == StockEffect::Commit {
         match take_at_payment(tx, &order, now).await? {
             Ok(allocated) => input.allocated = allocated,
             Err(shortfall) => {
                 // Not enough stock for a line taken at payment: the order is cancelled
                 // cleanly (its reservations released) instead of being paid.
-                transition = decide(order.status, Action::Cancel, Role::System).map_err(refused)?;
+                action = Action::Cancel;
                 actor = Actor::system();
                 input = ActionInput {
                     reason: Some("insufficient_stock".into()),
@@ -309,14 +318,15 @@ async fn act(
         }
     }
     let expected = order.version;
-    let event = order
-        .transition(transition, input.clone(), actor, now)
-        .map_err(|e| AppError::Internal(e.into()))?;
+    // The one way an order moves: by the table's row for (action, actor) from its status.
+    let (transition, event) = order
+        .transition(action, actor, input.clone(), now)
+        .map_err(refused)?;
     for (line, allocations) in &input.allocated {
         tx.set_line_allocations(order.id, *line, allocations)
             .await?;
     }
-    apply_stock_effect(tx, &order, transition.stock).await?;
+    apply_stock_effect(tx, &order, transition.stock()).await?;
     match tx.update_order(&order, expected).await {
         Err(StoreError::Conflict(name)) if name == constraints::ORDERS_VERSION => {
             return Err(AppError::Contention);
@@ -332,7 +342,7 @@ async fn act(
     tx.enqueue(&crate::outbox::outbox_for(&event)?).await?;
     Ok(Acted {
         order,
-        effect: transition.stock,
+        effect: transition.stock(),
         short,
     })
 }

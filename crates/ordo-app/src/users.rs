@@ -32,7 +32,7 @@ impl App {
         self.require_fresh(actor, proof, Sensitive::ManageUsers)?;
         let email = EmailAddress::parse(&input.email).map_err(|e| e.at("email"))?;
         let password = Password::parse(input.password).map_err(|e| e.at("password"))?;
-        let role: Role = input.role.parse().map_err(|e: ParseError| e.at("role"))?;
+        let role = Role::of_user(&input.role).map_err(|e| e.at("role"))?;
         self.check_membership(role, input.vendor_id).await?;
         let user = User {
             id: UserId::new(),
@@ -115,7 +115,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("user"))?;
         if let Some(role) = change.role {
-            user.role = role.parse().map_err(|e: ParseError| e.at("role"))?;
+            user.role = Role::of_user(&role).map_err(|e| e.at("role"))?;
             if user.role != Role::Vendor {
                 user.vendor_id = None;
             }

@@ -21,7 +21,7 @@ use ordo_domain::identity::{Actor, EmailAddress, Password, Role, User};
 use ordo_domain::ids::{LocationId, OrderId, ProductId, UserId, VariantId, VendorId};
 use ordo_domain::inventory::Allocation;
 use ordo_domain::money::{Currency, Money};
-use ordo_domain::order::{Action, ActionInput, Order, OrderEvent, OrderLine, OrderStatus, decide};
+use ordo_domain::order::{Action, ActionInput, Order, OrderEvent, OrderLine};
 use ordo_store::StoreError;
 use rand::RngExt;
 use serde_json::json;
@@ -309,7 +309,7 @@ fn orders(
                 id: OrderId::new(),
                 customer_id: customer.id,
                 vendor_id: vendor,
-                status: OrderStatus::PendingPayment,
+                status: Order::initial_status(),
                 currency,
                 lines,
                 subtotal,
@@ -325,15 +325,13 @@ fn orders(
                 updated_at: at,
                 version: 1,
             };
-            let mut events = vec![order.placed_event(Actor::of(customer))];
+            let placed = Order::place(&order, Actor::of(customer)).expect("customers place orders");
+            let mut events = vec![placed];
             // 20 % stay pending; the rest go 1 to 4 steps further along.
             let steps = [0, 1, 2, 3, 4][rng.random_range(0..5)];
             for action in &path[..steps] {
-                let Ok(t) = decide(order.status, *action, Role::System) else {
-                    break;
-                };
-                match order.transition(t, ActionInput::default(), Actor::system(), at) {
-                    Ok(e) => events.push(e),
+                match order.transition(*action, Actor::system(), ActionInput::default(), at) {
+                    Ok((_, e)) => events.push(e),
                     Err(_) => break,
                 }
             }

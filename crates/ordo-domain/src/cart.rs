@@ -26,21 +26,11 @@ pub enum CartStatus {
     CheckedOut,
 }
 
-impl CartStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CartStatus::Open => "open",
-            CartStatus::Merged => "merged",
-            CartStatus::CheckedOut => "checked_out",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Open, Self::Merged, Self::CheckedOut]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-    }
-}
+crate::names!(CartStatus, "invalid_cart_status" {
+    Open => "open",
+    Merged => "merged",
+    CheckedOut => "checked_out",
+});
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartLine {
@@ -130,11 +120,59 @@ impl Cart {
     pub fn is_open(&self) -> bool {
         self.status == CartStatus::Open
     }
+
+    /// Moves the cart to `to` by a row of [`CART_STEPS`]; any other move is refused and
+    /// changes nothing.
+    pub fn move_to(&mut self, to: CartStatus) -> Result<(), ParseError> {
+        if CART_STEPS.contains(&(self.status, to)) {
+            self.status = to;
+            Ok(())
+        } else {
+            Err(ParseError::new(
+                "cart_closed",
+                format!("a cart that is {} cannot become {to}", self.status),
+            ))
+        }
+    }
 }
+
+/// A cart's life, the one table of it: an open cart is merged into a customer's at login, or
+/// checked out into orders; both ends are final.
+pub const CART_STEPS: &[(CartStatus, CartStatus)] = &[
+    (CartStatus::Open, CartStatus::Merged),
+    (CartStatus::Open, CartStatus::CheckedOut),
+];
+
+/// A cart starts open.
+pub const NEW_CART: CartStatus = CartStatus::Open;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cart_moves_only_by_its_table() {
+        let mut c = Cart {
+            id: crate::ids::CartId::new(),
+            customer_id: None,
+            status: NEW_CART,
+            currency: Currency::parse("EUR").unwrap(),
+            promo_code: None,
+            shipping_address: None,
+            lines: Vec::new(),
+            checkout_id: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            version: 1,
+        };
+        assert!(c.move_to(CartStatus::CheckedOut).is_ok());
+        assert_eq!(c.move_to(CartStatus::Open).unwrap_err().code, "cart_closed");
+        assert_eq!(
+            c.move_to(CartStatus::Merged).unwrap_err().code,
+            "cart_closed"
+        );
+        assert_eq!(c.status, CartStatus::CheckedOut);
+    }
 
     fn cart(lines: &[(&str, i64)]) -> Cart {
         let now = Utc::now();

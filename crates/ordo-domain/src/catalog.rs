@@ -17,7 +17,7 @@ use crate::{ParseError, check_text};
 /// A stock-keeping unit: 1–64 characters of letters, digits, `-`, `_` and `.`. Unique across the
 /// platform, so an order line or a stock row names exactly one variant. Case is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Sku(String);
 
 impl Sku {
@@ -49,7 +49,7 @@ impl fmt::Display for Sku {
 
 /// A display name (vendor, product, variant, location): 1–200 characters, any script.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct Name(String);
 
 impl Name {
@@ -65,7 +65,7 @@ impl Name {
 
 /// A short code for a stock location, unique per vendor (`main`, `berlin-1`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct LocationCode(String);
 
 impl LocationCode {
@@ -91,6 +91,20 @@ impl LocationCode {
         &self.0
     }
 }
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for LocationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+crate::string_form!(Sku, Name, LocationCode);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vendor {

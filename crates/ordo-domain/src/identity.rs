@@ -5,7 +5,6 @@
 //! perform which action.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +26,17 @@ pub enum Role {
     System,
 }
 
+crate::names!(Role, "invalid_role" {
+    Customer => "customer",
+    Vendor => "vendor",
+    Support => "support",
+    Admin => "admin",
+    Carrier => "carrier",
+    System => "system",
+});
+
 impl Role {
+    /// The roles a user may hold.
     pub const ALL_USER_ROLES: [Role; 5] = [
         Role::Customer,
         Role::Vendor,
@@ -36,31 +45,11 @@ impl Role {
         Role::Carrier,
     ];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Customer => "customer",
-            Role::Vendor => "vendor",
-            Role::Support => "support",
-            Role::Admin => "admin",
-            Role::Carrier => "carrier",
-            Role::System => "system",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = ParseError;
-    /// Parses a role a user may hold; `system` is not one.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL_USER_ROLES
-            .into_iter()
-            .find(|r| r.as_str() == s)
+    /// A role a user may hold (`system` is Ordo itself, never a login), from its name.
+    pub fn of_user(s: &str) -> Result<Role, ParseError> {
+        Role::parse(s)
+            .ok()
+            .filter(|r| *r != Role::System)
             .ok_or_else(|| {
                 ParseError::new(
                     "invalid_role",
@@ -73,7 +62,7 @@ impl FromStr for Role {
 /// An e-mail address, trimmed and lower-cased so that one person cannot hold two accounts by
 /// changing case. Deliberately loose beyond the basic shape: the only real check is a mail.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
@@ -102,6 +91,8 @@ impl fmt::Display for EmailAddress {
         f.write_str(&self.0)
     }
 }
+
+crate::string_form!(EmailAddress);
 
 /// A password as typed, checked only for length (NIST 800-63B: length matters, composition
 /// rules do not). Its `Debug` never shows the secret.
@@ -202,23 +193,14 @@ pub enum Sensitive {
     RemoveTotp,
 }
 
+crate::names!(Sensitive, "invalid_sensitive_action" {
+    CancelPaidOrder => "cancel_paid_order",
+    ManageUsers => "manage_users",
+    ChangePricingRules => "change_pricing_rules",
+    RemoveTotp => "remove_totp",
+});
+
 impl Sensitive {
-    pub const ALL: [Sensitive; 4] = [
-        Sensitive::CancelPaidOrder,
-        Sensitive::ManageUsers,
-        Sensitive::ChangePricingRules,
-        Sensitive::RemoveTotp,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sensitive::CancelPaidOrder => "cancel_paid_order",
-            Sensitive::ManageUsers => "manage_users",
-            Sensitive::ChangePricingRules => "change_pricing_rules",
-            Sensitive::RemoveTotp => "remove_totp",
-        }
-    }
-
     /// What it covers, for people.
     pub fn description(self) -> &'static str {
         match self {

@@ -12,8 +12,21 @@ use crate::ids::LocationId;
 
 /// Units of one SKU on one order line: 1 to [`Quantity::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "i64", into = "u32")]
 pub struct Quantity(u32);
+
+impl TryFrom<i64> for Quantity {
+    type Error = ParseError;
+    fn try_from(raw: i64) -> Result<Self, ParseError> {
+        Self::parse(raw)
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(q: Quantity) -> u32 {
+        q.0
+    }
+}
 
 impl Quantity {
     /// More than any shop sells on one line; refusing absurd quantities keeps totals far from
@@ -120,25 +133,10 @@ pub enum StockDeduction {
     AtPayment,
 }
 
-impl StockDeduction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StockDeduction::AtOrder => "at_order",
-            StockDeduction::AtPayment => "at_payment",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        match raw {
-            "at_order" => Ok(StockDeduction::AtOrder),
-            "at_payment" => Ok(StockDeduction::AtPayment),
-            _ => Err(ParseError::new(
-                "invalid_stock_deduction",
-                "stock_deduction is at_order or at_payment",
-            )),
-        }
-    }
-}
+crate::names!(StockDeduction, "invalid_stock_deduction" {
+    AtOrder => "at_order",
+    AtPayment => "at_payment",
+});
 
 /// Why stock was adjusted by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,27 +150,11 @@ pub enum AdjustmentReason {
     Damage,
 }
 
-impl AdjustmentReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdjustmentReason::Receipt => "receipt",
-            AdjustmentReason::Correction => "correction",
-            AdjustmentReason::Damage => "damage",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        match raw {
-            "receipt" => Ok(Self::Receipt),
-            "correction" => Ok(Self::Correction),
-            "damage" => Ok(Self::Damage),
-            _ => Err(ParseError::new(
-                "invalid_reason",
-                "reason is receipt, correction or damage",
-            )),
-        }
-    }
-}
+crate::names!(AdjustmentReason, "invalid_reason" {
+    Receipt => "receipt",
+    Correction => "correction",
+    Damage => "damage",
+});
 
 /// Where each line of one vendor's order ships from. `levels[i]` are line `i`'s stock rows in
 /// priority order, `quantities[i]` what it needs (`None` for a line not reserved now). The rule:
@@ -228,6 +210,9 @@ pub fn allocate_order(
 #[serde(rename_all = "snake_case")]
 pub enum StockEffect {
     None,
+    /// Placement: the units are held for the order (`reserved` grows), at the locations the
+    /// checkout allocates (or, for stock taken at payment, nothing is held yet).
+    Reserve,
     /// Payment: the reserved units leave the shelf (`on_hand` and `reserved` both drop).
     Commit,
     /// Cancelled before payment: the reservation is dropped (`reserved` drops).
@@ -248,6 +233,7 @@ impl StockEffect {
         let q = i64::from(quantity);
         match self {
             StockEffect::None => (0, 0),
+            StockEffect::Reserve => (0, q),
             StockEffect::Commit => (-q, -q),
             StockEffect::Release => (0, -q),
             StockEffect::Restock => (q, 0),

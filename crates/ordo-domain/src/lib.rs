@@ -5,6 +5,64 @@
 //! every rule here can be tested without a database, and every layer above parses its input into
 //! these types once, at the edge ("parse, don't validate").
 
+/// The one way an enum and its names meet: `as_str`, `Display`, `FromStr`, `parse` (an error
+/// with `$code` listing the names) and `ALL`, from one table of variant => name. Used by every
+/// enum that travels as a name (statuses, actions, roles, reasons…), here and in the crates
+/// above.
+#[macro_export]
+macro_rules! names {
+    ($ty:ty, $code:literal { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$variant => $name),* }
+            }
+
+            pub fn parse(s: &str) -> Result<Self, $crate::ParseError> {
+                <$ty>::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let all: Vec<_> = <$ty>::ALL.iter().map(|v| v.as_str()).collect();
+                    $crate::ParseError::new($code, format!("'{s}' is not one of: {}", all.join(", ")))
+                })
+            }
+        }
+
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::ParseError;
+            fn from_str(s: &str) -> Result<Self, $crate::ParseError> {
+                <$ty>::parse(s)
+            }
+        }
+    };
+}
+
+/// A parsed type that travels as a string: serde reads it through its parser
+/// (`#[serde(try_from = "String", into = "String")]`), so a bad value in a request body or a
+/// stored document is refused, never taken in unchecked.
+macro_rules! string_form {
+    ($($ty:ty),* $(,)?) => {$(
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.to_string()
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = $crate::ParseError;
+            fn try_from(s: String) -> Result<Self, $crate::ParseError> {
+                Self::parse(&s)
+            }
+        }
+    )*};
+}
+pub(crate) use string_form;
+
 pub mod address;
 pub mod cart;
 pub mod catalog;

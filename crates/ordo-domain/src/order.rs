@@ -6,9 +6,6 @@
 //! when a change is made and when the event log is replayed. The API publishes the table, the
 //! docs' Mermaid diagram is generated from it, and the tests walk it.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +35,8 @@ pub enum OrderStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// A customer's checkout creates the order (the table's row from a new order).
+    Place,
     /// Payment received (for now an admin marks it; payment providers come later).
     Pay,
     /// The vendor takes the order into fulfilment.
@@ -49,32 +48,7 @@ pub enum Action {
     Cancel,
 }
 
-macro_rules! names {
-    ($ty:ty, $code:literal { $($variant:ident => $name:literal),* $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),*];
-            pub fn as_str(self) -> &'static str {
-                match self { $(<$ty>::$variant => $name),* }
-            }
-        }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $ty {
-            type Err = ParseError;
-            fn from_str(s: &str) -> Result<Self, ParseError> {
-                <$ty>::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let all: Vec<_> = <$ty>::ALL.iter().map(|v| v.as_str()).collect();
-                    ParseError::new($code, format!("'{s}' is not one of: {}", all.join(", ")))
-                })
-            }
-        }
-    };
-}
-
-names!(OrderStatus, "invalid_status" {
+crate::names!(OrderStatus, "invalid_status" {
     PendingPayment => "pending_payment",
     Paid => "paid",
     Processing => "processing",
@@ -84,7 +58,8 @@ names!(OrderStatus, "invalid_status" {
     Cancelled => "cancelled",
 });
 
-names!(Action, "invalid_action" {
+crate::names!(Action, "invalid_action" {
+    Place => "place",
     Pay => "pay",
     Accept => "accept",
     Ship => "ship",
@@ -97,6 +72,7 @@ impl Action {
     /// The event type recorded when this action succeeds (`order.paid`, `order.cancelled`…).
     pub fn event_type(self) -> &'static str {
         match self {
+            Action::Place => "order.placed",
             Action::Pay => "order.paid",
             Action::Accept => "order.accepted",
             Action::Ship => "order.shipped",
@@ -107,14 +83,39 @@ impl Action {
     }
 }
 
-/// One row of the lifecycle table.
+/// One row of the lifecycle table. Its fields are private: rows exist only in [`TRANSITIONS`],
+/// and an order moves only by a row looked up there ([`Order::transition`], [`Order::place`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Transition {
-    pub from: OrderStatus,
-    pub action: Action,
-    pub to: OrderStatus,
-    pub roles: &'static [Role],
-    pub stock: StockEffect,
+    /// `None`: the order does not exist yet (the placement row).
+    from: Option<OrderStatus>,
+    action: Action,
+    to: OrderStatus,
+    roles: &'static [Role],
+    stock: StockEffect,
+}
+
+impl Transition {
+    /// The status the step starts from; `None` for a new order.
+    pub fn from(&self) -> Option<OrderStatus> {
+        self.from
+    }
+    pub fn action(&self) -> Action {
+        self.action
+    }
+    pub fn to(&self) -> OrderStatus {
+        self.to
+    }
+    pub fn roles(&self) -> &'static [Role] {
+        self.roles
+    }
+    pub fn stock(&self) -> StockEffect {
+        self.stock
+    }
+    /// Whether `role` may take this step (Ordo itself may take any).
+    pub fn permits(&self, role: Role) -> bool {
+        self.roles.contains(&role) || role == Role::System
+    }
 }
 
 use Action as A;
@@ -127,28 +128,35 @@ const STAFF: &[Role] = &[R::Vendor, R::Support, R::Admin];
 /// The order lifecycle. Read it as: from `from`, `action` by one of `roles` leads to `to`.
 pub const TRANSITIONS: &[Transition] = &[
     Transition {
-        from: S::PendingPayment,
+        from: None,
+        action: A::Place,
+        to: S::PendingPayment,
+        roles: &[R::Customer],
+        stock: StockEffect::Reserve,
+    },
+    Transition {
+        from: Some(S::PendingPayment),
         action: A::Pay,
         to: S::Paid,
         roles: &[R::Admin],
         stock: StockEffect::Commit,
     },
     Transition {
-        from: S::PendingPayment,
+        from: Some(S::PendingPayment),
         action: A::Cancel,
         to: S::Cancelled,
         roles: CANCEL_BEFORE_FULFILMENT,
         stock: StockEffect::Release,
     },
     Transition {
-        from: S::Paid,
+        from: Some(S::Paid),
         action: A::Accept,
         to: S::Processing,
         roles: &[R::Vendor, R::Admin],
         stock: StockEffect::None,
     },
     Transition {
-        from: S::Paid,
+        from: Some(S::Paid),
         action: A::Cancel,
         to: S::Cancelled,
         roles: CANCEL_BEFORE_FULFILMENT,
@@ -156,28 +164,28 @@ pub const TRANSITIONS: &[Transition] = &[
     },
     // Once the vendor is picking, the customer asks support; staff can still stop it before it ships.
     Transition {
-        from: S::Processing,
+        from: Some(S::Processing),
         action: A::Cancel,
         to: S::Cancelled,
         roles: STAFF,
         stock: StockEffect::Restock,
     },
     Transition {
-        from: S::Processing,
+        from: Some(S::Processing),
         action: A::Ship,
         to: S::Shipped,
         roles: &[R::Vendor, R::Admin],
         stock: StockEffect::None,
     },
     Transition {
-        from: S::Shipped,
+        from: Some(S::Shipped),
         action: A::Deliver,
         to: S::Delivered,
         roles: &[R::Carrier, R::Admin],
         stock: StockEffect::None,
     },
     Transition {
-        from: S::Delivered,
+        from: Some(S::Delivered),
         action: A::Complete,
         to: S::Completed,
         roles: &[R::Admin],
@@ -204,7 +212,7 @@ pub enum TransitionError {
 pub fn allowed_actions(status: OrderStatus, role: Role) -> Vec<Action> {
     TRANSITIONS
         .iter()
-        .filter(|t| t.from == status && (t.roles.contains(&role) || role == Role::System))
+        .filter(|t| t.from == Some(status) && t.permits(role))
         .map(|t| t.action)
         .collect()
 }
@@ -216,23 +224,43 @@ pub fn decide(
     action: Action,
     role: Role,
 ) -> Result<&'static Transition, TransitionError> {
-    let permits = |t: &&Transition| t.roles.contains(&role) || role == Role::System;
     if !TRANSITIONS
         .iter()
-        .filter(|t| t.action == action)
-        .any(|t| permits(&t))
+        .any(|t| t.action == action && t.permits(role))
     {
         return Err(TransitionError::Forbidden { role, action });
     }
     TRANSITIONS
         .iter()
-        .filter(permits)
-        .find(|t| t.from == status && t.action == action)
+        .find(|t| t.from == Some(status) && t.action == action && t.permits(role))
         .ok_or_else(|| TransitionError::NotAllowedNow {
             action,
             from: status,
             allowed: allowed_actions(status, role),
         })
+}
+
+/// The placement row, if `role` may place orders.
+pub fn placement(role: Role) -> Result<&'static Transition, TransitionError> {
+    TRANSITIONS
+        .iter()
+        .find(|t| t.from.is_none() && t.action == Action::Place && t.permits(role))
+        .ok_or(TransitionError::Forbidden {
+            role,
+            action: Action::Place,
+        })
+}
+
+/// The row an event in a log claims to have taken, if the table has it for that actor.
+fn row_of(
+    from: Option<OrderStatus>,
+    action: Action,
+    to: OrderStatus,
+    role: Role,
+) -> Option<&'static Transition> {
+    TRANSITIONS
+        .iter()
+        .find(|t| t.from == from && t.action == action && t.to == to && t.permits(role))
 }
 
 /// Every state, in lifecycle order.
@@ -242,19 +270,19 @@ pub fn states() -> &'static [OrderStatus] {
 
 /// The lifecycle as a Mermaid state diagram, generated from [`TRANSITIONS`].
 pub fn mermaid() -> String {
-    let mut out = String::from("stateDiagram-v2\n    [*] --> pending_payment: place (customer)\n");
+    let mut out = String::from("stateDiagram-v2\n");
     for t in TRANSITIONS {
         let roles: Vec<_> = t.roles.iter().map(|r| r.as_str()).collect();
         out.push_str(&format!(
             "    {} --> {}: {} ({})\n",
-            t.from,
+            t.from.map_or("[*]", OrderStatus::as_str),
             t.to,
             t.action,
             roles.join(", ")
         ));
     }
     for s in OrderStatus::ALL {
-        if !TRANSITIONS.iter().any(|t| t.from == *s) {
+        if !TRANSITIONS.iter().any(|t| t.from == Some(*s)) {
             out.push_str(&format!("    {s} --> [*]\n"));
         }
     }
@@ -393,6 +421,9 @@ pub enum ReplayError {
         from: OrderStatus,
         actual: OrderStatus,
     },
+    /// The event claims a step the table does not have (for that actor).
+    #[error("event {0} takes a step that is not in the lifecycle table")]
+    NotInTable(i64),
 }
 
 /// An action's extra input: why (cancel) and to whom (ship).
@@ -427,46 +458,64 @@ impl ActionInput {
 }
 
 impl Order {
-    /// The event that records a placement, numbered 1.
-    pub fn placed_event(&self, actor: Actor) -> OrderEvent {
-        OrderEvent {
-            order_id: self.id,
+    /// Places `order` (built with the placement row's status) by `actor`: the table's
+    /// placement row must allow the actor's role. Returns the event numbered 1 that records it.
+    pub fn place(order: &Order, actor: Actor) -> Result<OrderEvent, TransitionError> {
+        let row = placement(actor.role)?;
+        debug_assert_eq!(
+            order.status, row.to,
+            "a new order starts where the table says"
+        );
+        Ok(OrderEvent {
+            order_id: order.id,
             seq: 1,
-            event_type: "order.placed".into(),
+            event_type: row.action.event_type().into(),
             actor,
-            at: self.created_at,
+            at: order.created_at,
             change: OrderChange::Placed {
-                order: Box::new(self.clone()),
+                order: Box::new(order.clone()),
             },
-        }
+        })
     }
 
-    /// Takes `transition` (already decided), returning the event to append. The order is
-    /// changed only through [`Order::apply`], the same path replay uses.
+    /// The status a new order starts in (the placement row's `to`).
+    pub fn initial_status() -> OrderStatus {
+        placement(Role::System).map_or(OrderStatus::PendingPayment, |t| t.to)
+    }
+
+    /// Takes `action` as `actor`, by the row the table has for it from the order's status,
+    /// and returns the row taken and the event to append. The order is changed only through
+    /// [`Order::apply`], the same path replay uses.
     pub fn transition(
         &mut self,
-        transition: &Transition,
-        input: ActionInput,
+        action: Action,
         actor: Actor,
+        input: ActionInput,
         at: DateTime<Utc>,
-    ) -> Result<OrderEvent, ReplayError> {
+    ) -> Result<(&'static Transition, OrderEvent), TransitionError> {
+        let row = decide(self.status, action, actor.role)?;
         let event = OrderEvent {
             order_id: self.id,
             seq: self.version + 1,
-            event_type: transition.action.event_type().into(),
+            event_type: row.action.event_type().into(),
             actor,
             at,
             change: OrderChange::Transitioned {
-                action: transition.action,
-                from: transition.from,
-                to: transition.to,
+                action: row.action,
+                from: self.status,
+                to: row.to,
                 reason: input.reason,
                 carrier_id: input.carrier_id,
                 allocated: input.allocated,
             },
         };
-        self.apply(&event)?;
-        Ok(event)
+        self.apply(&event)
+            .map_err(|_| TransitionError::NotAllowedNow {
+                action,
+                from: self.status,
+                allowed: allowed_actions(self.status, actor.role),
+            })?;
+        Ok((row, event))
     }
 
     /// Moves the order by one event.
@@ -490,6 +539,9 @@ impl Order {
                         from: *from,
                         actual: self.status,
                     });
+                }
+                if row_of(Some(*from), *action, *to, event.actor.role).is_none() {
+                    return Err(ReplayError::NotInTable(event.seq));
                 }
                 self.status = *to;
                 if *action == Action::Cancel {
@@ -522,6 +574,9 @@ impl Order {
         if first.seq != 1 {
             return Err(ReplayError::OutOfSequence(first.seq));
         }
+        if row_of(None, Action::Place, order.status, first.actor.role).is_none() {
+            return Err(ReplayError::NotInTable(1));
+        }
         let mut order = (**order).clone();
         for e in rest {
             order.apply(e)?;
@@ -552,7 +607,7 @@ mod tests {
                 !TRANSITIONS[..i]
                     .iter()
                     .any(|o| o.from == t.from && o.action == t.action),
-                "two rows for ({}, {})",
+                "two rows for ({:?}, {})",
                 t.from,
                 t.action
             );
@@ -561,12 +616,12 @@ mod tests {
     }
 
     #[test]
-    fn every_state_is_reachable_from_pending_payment() {
-        let mut seen = vec![OrderStatus::PendingPayment];
+    fn every_state_is_reachable_from_placement() {
+        let mut seen = vec![placement(R::Customer).unwrap().to];
         let mut i = 0;
         while i < seen.len() {
             let from = seen[i];
-            for t in TRANSITIONS.iter().filter(|t| t.from == from) {
+            for t in TRANSITIONS.iter().filter(|t| t.from == Some(from)) {
                 if !seen.contains(&t.to) {
                     seen.push(t.to);
                 }
@@ -595,6 +650,20 @@ mod tests {
                 allowed: vec![A::Deliver]
             }
         );
+    }
+
+    #[test]
+    fn only_customers_place_orders_and_a_log_must_follow_the_table() {
+        assert!(placement(R::Customer).is_ok());
+        assert!(placement(R::Vendor).is_err());
+        assert_eq!(
+            row_of(Some(S::PendingPayment), A::Pay, S::Paid, R::Admin).map(|t| t.to),
+            Some(S::Paid)
+        );
+        // A step no row has, or a row's step by a role it does not list, is not in the table.
+        assert!(row_of(Some(S::PendingPayment), A::Pay, S::Shipped, R::Admin).is_none());
+        assert!(row_of(Some(S::PendingPayment), A::Pay, S::Paid, R::Customer).is_none());
+        assert!(row_of(Some(S::Shipped), A::Deliver, S::Delivered, R::System).is_some());
     }
 
     #[test]

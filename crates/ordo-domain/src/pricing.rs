@@ -58,26 +58,9 @@ impl fmt::Display for Percent {
     }
 }
 
-/// Decimals travel as strings (`"8.875"`), exactly as written: a JSON number would pass
-/// through a float on the way.
-macro_rules! decimal_string {
-    ($ty:ty) => {
-        impl From<$ty> for String {
-            fn from(d: $ty) -> String {
-                d.to_string()
-            }
-        }
-
-        impl TryFrom<String> for $ty {
-            type Error = ParseError;
-            fn try_from(s: String) -> Result<Self, ParseError> {
-                Self::parse(&s)
-            }
-        }
-    };
-}
-
-decimal_string!(Percent);
+// Decimals travel as strings (`"8.875"`), exactly as written: a JSON number would pass
+// through a float on the way.
+crate::string_form!(Percent);
 
 /// Parses a non-negative decimal (`12`, `0.5`, `8.875`) into an integer scaled by 10^`scale`,
 /// refusing more decimals than `scale` — a rate is taken exactly as written or not at all.
@@ -178,7 +161,7 @@ impl fmt::Display for FxFactor {
     }
 }
 
-decimal_string!(FxFactor);
+crate::string_form!(FxFactor);
 
 impl FxRate {
     /// `amount` (in `from`) in `to`, rounded by the rate's rule; `None` past the amount limit.
@@ -264,18 +247,13 @@ impl TaxClass {
     }
 }
 
-impl From<TaxClass> for String {
-    fn from(c: TaxClass) -> String {
-        c.0
+impl fmt::Display for TaxClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
-impl TryFrom<String> for TaxClass {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, ParseError> {
-        Self::parse(&s)
-    }
-}
+crate::string_form!(TaxClass);
 
 /// Whether a tax is inside the price (VAT/GST) or added on top (US sales tax).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -80,25 +80,31 @@ proptest! {
     fn replaying_the_log_rebuilds_the_order(steps in prop::collection::vec((any_action(), any_role(), any::<bool>()), 0..40)) {
         let mut order = fresh_order();
         let customer = Actor { user_id: Some(order.customer_id), role: Role::Customer, vendor_id: None };
-        let mut log = vec![order.placed_event(customer)];
+        let mut log = vec![Order::place(&order, customer).unwrap()];
         let mut clock = order.created_at;
         for (action, role, with_reason) in steps {
             let before = order.clone();
             clock += chrono::Duration::seconds(1);
             let actor = Actor { user_id: Some(UserId::new()), role, vendor_id: None };
-            match decide(order.status, action, role) {
-                Ok(t) => {
-                    prop_assert_eq!(t.from, order.status);
-                    let input = ActionInput {
+            let input = ActionInput {
                 allocated: Vec::new(),
-                        reason: with_reason.then(|| "changed my mind ✋".to_string()),
-                        carrier_id: (action == Action::Ship).then(UserId::new),
-                    };
-                    log.push(order.transition(t, input, actor, clock).unwrap());
-                    prop_assert_eq!(order.status, t.to);
+                reason: with_reason.then(|| "changed my mind ✋".to_string()),
+                carrier_id: (action == Action::Ship).then(UserId::new),
+            };
+            let planned = decide(order.status, action, role);
+            match order.transition(action, actor, input, clock) {
+                Ok((t, event)) => {
+                    // The one way to move is the row `decide` names, and nothing else.
+                    prop_assert_eq!(Some(t), planned.ok());
+                    prop_assert_eq!(t.from(), Some(before.status));
+                    prop_assert_eq!(order.status, t.to());
                     prop_assert_eq!(order.version, before.version + 1);
+                    log.push(event);
                 }
-                Err(_) => prop_assert_eq!(&order, &before),
+                Err(_) => {
+                    prop_assert!(planned.is_err());
+                    prop_assert_eq!(&order, &before);
+                }
             }
         }
         prop_assert_eq!(Order::replay(&log).unwrap(), order.clone());
@@ -118,6 +124,55 @@ fn terminal_states_accept_nothing() {
             assert!(decide(status, *action, Role::Admin).is_err());
         }
     }
+}
+
+/// A log that claims a step the table does not have, or a step by a role the row does not
+/// list, does not replay.
+#[test]
+fn a_log_with_a_step_outside_the_table_does_not_replay() {
+    let mut order = fresh_order();
+    let customer = Actor {
+        user_id: Some(order.customer_id),
+        role: Role::Customer,
+        vendor_id: None,
+    };
+    let placed = Order::place(&order, customer).unwrap();
+    let admin = Actor {
+        user_id: Some(UserId::new()),
+        role: Role::Admin,
+        vendor_id: None,
+    };
+    let (_, paid) = order
+        .transition(Action::Pay, admin, ActionInput::default(), order.created_at)
+        .unwrap();
+    assert!(Order::replay(&[placed.clone(), paid.clone()]).is_ok());
+    // The same step, written as if the customer had taken it: the table lets only admins pay.
+    let mut forged = paid.clone();
+    forged.actor = customer;
+    assert_eq!(
+        Order::replay(&[placed.clone(), forged]),
+        Err(ordo_domain::order::ReplayError::NotInTable(2))
+    );
+    // A jump straight from pending payment to shipped.
+    let mut jump = paid;
+    if let ordo_domain::order::OrderChange::Transitioned { to, .. } = &mut jump.change {
+        *to = OrderStatus::Shipped;
+    }
+    assert_eq!(
+        Order::replay(&[placed.clone(), jump]),
+        Err(ordo_domain::order::ReplayError::NotInTable(2))
+    );
+    // A placement by someone who may not place orders.
+    let mut by_vendor = placed;
+    by_vendor.actor = Actor {
+        user_id: Some(UserId::new()),
+        role: Role::Vendor,
+        vendor_id: None,
+    };
+    assert_eq!(
+        Order::replay(&[by_vendor]),
+        Err(ordo_domain::order::ReplayError::NotInTable(1))
+    );
 }
 
 /// docs/order-lifecycle.md embeds the diagram generated from the table. Run with

@@ -270,7 +270,7 @@ pub(crate) fn job_from_row(row: &impl Cols) -> StoreResult<Job> {
         kind: row.text("kind")?,
         key: row.text("key")?,
         payload: row.json("payload")?,
-        state: JobState::parse(&state).ok_or_else(|| corrupt("job state", &state))?,
+        state: JobState::parse(&state).map_err(|e| corrupt("job state", e))?,
         run_at: row.time("run_at")?,
         attempts: row.int32("attempts")?,
         last_error: row.opt_text("last_error")?,
@@ -305,7 +305,7 @@ pub(crate) fn cart_from_row(row: &impl Cols) -> StoreResult<Cart> {
     Ok(Cart {
         id: CartId(row.uuid("id")?),
         customer_id: row.opt_uuid("customer_id")?.map(UserId),
-        status: CartStatus::parse(&status).ok_or_else(|| corrupt("cart status", &status))?,
+        status: CartStatus::parse(&status).map_err(|e| corrupt("cart status", e))?,
         currency: currency(&row.text("currency")?)?,
         promo_code: row.opt_text("promo_code")?,
         shipping_address: row.json::<Option<Address>>("shipping_address")?,

@@ -434,7 +434,7 @@ pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
     let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 30, 15).unwrap()
         + chrono::Duration::microseconds(123_456);
     let order = order_for(&f, at);
-    let event = order.placed_event(Actor::of(&f.customer));
+    let event = Order::place(&order, Actor::of(&f.customer)).unwrap();
     let (o, e) = (order.clone(), event.clone());
     let read_back = unit(store, move |tx| {
         Box::pin(async move {
@@ -457,7 +457,7 @@ pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
 pub async fn an_event_sequence_number_is_used_once(store: &dyn Store) {
     let f = fixture(store, "events").await;
     let order = order_for(&f, Utc::now());
-    let event = order.placed_event(Actor::of(&f.customer));
+    let event = Order::place(&order, Actor::of(&f.customer)).unwrap();
     let (o, e) = (order.clone(), event.clone());
     let err = unit(store, move |tx| {
         Box::pin(async move {

@@ -191,27 +191,12 @@ pub enum JobState {
     Dead,
 }
 
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Done => "done",
-            JobState::Dead => "dead",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            JobState::Queued,
-            JobState::Running,
-            JobState::Done,
-            JobState::Dead,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+ordo_domain::names!(JobState, "invalid_job_state" {
+    Queued => "queued",
+    Running => "running",
+    Done => "done",
+    Dead => "dead",
+});
 
 /// A unit of background work, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,15 +254,11 @@ pub enum RuleKind {
     Shipping,
 }
 
-impl RuleKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleKind::Fx => "fx",
-            RuleKind::Tax => "tax",
-            RuleKind::Shipping => "shipping",
-        }
-    }
-}
+ordo_domain::names!(RuleKind, "invalid_rule_kind" {
+    Fx => "fx",
+    Tax => "tax",
+    Shipping => "shipping",
+});
 
 /// One SKU's price on a currency's price list.
 #[derive(Debug, Clone, PartialEq, Eq)]

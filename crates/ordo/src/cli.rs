@@ -120,9 +120,7 @@ pub struct ServeArgs {
 }
 
 fn parse_role(raw: &str) -> Result<ordo_domain::identity::Role, String> {
-    raw.trim()
-        .parse()
-        .map_err(|e: ordo_domain::ParseError| e.message)
+    ordo_domain::identity::Role::of_user(raw.trim()).map_err(|e| e.message)
 }
 
 /// A duration as people write it: a whole number and a unit (`ms`, `s`, `m`, `h`).

@@ -71,27 +71,7 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
     let bad = create_user(&data, "x@shop.example", "wizard", "a long admin password");
     assert!(!bad.status.success());
 
-    let mut child = ordo()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run ordo serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut server = Server(child);
-    let mut printed = String::new();
-    let mut base = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) = line.strip_prefix("Ordo is listening on ") {
-            base = Some(rest.split_whitespace().next().unwrap().to_owned());
-            break;
-        }
-    }
-    let base = base.unwrap_or_else(|| panic!("no listening line in:\n{printed}"));
+    let (mut server, base, printed) = serve_demo(&data);
     assert!(
         printed.contains("ada@customer.example"),
         "demo logins are printed:\n{printed}"
@@ -163,7 +143,6 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
         "ordo serve exits 0 on SIGTERM, got {status}"
     );
 
-    // A second start on the same folder does not load the demo twice.
     let out = ordo()
         .args(["migrate", "--data-dir"])
         .arg(&data)
@@ -171,6 +150,59 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("sqlite database is up to date"));
+
+    // A second start with --demo on the same folder does not load the demo twice: Ada still
+    // has her four orders, and there is still one vendor of each name.
+    let (_again, base, _) = serve_demo(&data);
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "email": "ada@customer.example", "password": ordo_app::demo::PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orders: Value = client
+        .get(format!("{base}/api/v1/orders"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["data"].as_array().unwrap().len(), 4, "{orders}");
+}
+
+/// Starts `ordo serve --demo` on `data`; returns the server, its base URL and what it printed
+/// up to its listening line.
+fn serve_demo(data: &std::path::Path) -> (Server, String, String) {
+    let mut child = ordo()
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run ordo serve");
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut printed = String::new();
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let Some(line) = lines.next() else {
+            panic!("no listening line in:\n{printed}");
+        };
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(rest) = line.strip_prefix("Ordo is listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (server, base, printed)
 }
 
 #[tokio::test]

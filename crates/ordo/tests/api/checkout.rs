@@ -444,6 +444,15 @@ async fn stock_taken_at_payment_fails_the_payment_cleanly_when_it_is_gone(app: T
         events[1]["data"]["allocated"][0]["allocations"][0]["quantity"],
         1
     );
+    let id: ordo_domain::ids::OrderId = o1["id"].as_str().unwrap().parse().unwrap();
+    let log = app.store.order_events(id).await.unwrap();
+    let stored = app.store.order(id).await.unwrap().unwrap();
+    let replayed = ordo_domain::order::Order::replay(&log).unwrap();
+    assert_eq!(replayed, stored);
+    assert!(
+        !replayed.lines[0].allocations.is_empty(),
+        "the allocation came from the log"
+    );
 }
 
 async fn adjustments_are_recorded_never_go_negative_and_low_stock_alerts_fire_once(app: TestApp) {
@@ -510,7 +519,7 @@ async fn adjustments_are_recorded_never_go_negative_and_low_stock_alerts_fire_on
     app.get(&format!("/api/v1/inventory/{sku}/adjustments"), &customer)
         .await
         .expect_error(403, "forbidden");
-    // Switching the alert off.
+    // Switching the alert off: stock falls far below the old threshold and nothing fires.
     app.put(
         &format!("/api/v1/inventory/{sku}/low-stock-threshold"),
         &shop.token,
@@ -518,6 +527,15 @@ async fn adjustments_are_recorded_never_go_negative_and_low_stock_alerts_fire_on
     )
     .await
     .expect(204);
+    let alerts = app.outbox("stock.low").await.len();
+    adj(-12, "damage").await.expect(201);
+    assert_eq!(stock_of(&app, &shop, &sku).await, (5, 3, 2));
+    assert_eq!(
+        app.outbox("stock.low").await.len(),
+        alerts,
+        "no alert once switched off"
+    );
+    assert_eq!(low().await.expect(200)["data"], json!([]));
 }
 
 async fn fx_rates_price_a_cart_in_a_currency_the_vendor_does_not_sell_in(app: TestApp) {
@@ -787,8 +805,25 @@ async fn a_cart_checked_out_twice_at_once_places_its_orders_once(app: TestApp) {
         json!({}),
     )
     .await;
-    // Two tabs, two different keys, the same cart, at the same moment.
-    let results = join_all((0..8).map(|_| checkout(&app, &customer, &cart))).await;
+    // Eight tabs, eight different keys, the same cart, at the same moment.
+    let path = format!("/api/v1/carts/{}/checkout", cart["id"].as_str().unwrap());
+    let results = join_all((0..8).map(|i| {
+        let key = format!("tab-{i}-{}", uuid::Uuid::now_v7());
+        let path = path.clone();
+        let customer = customer.clone();
+        let app = &app;
+        async move {
+            app.call(
+                reqwest::Method::POST,
+                &path,
+                crate::harness::Auth::Bearer(&customer),
+                Some(&key),
+                Some("{}".to_owned()),
+            )
+            .await
+        }
+    }))
+    .await;
     assert_eq!(tally(&results, "cart_closed"), (1, 7));
     assert_eq!(app.stock(&shop).await, (10, 3, 7));
     let mine = app.get("/api/v1/orders", &customer).await.expect(200);

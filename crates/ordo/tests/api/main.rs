@@ -50,13 +50,27 @@ async fn a_placed_order_freezes_prices_and_the_address_exactly_as_typed(app: Tes
     );
     assert_eq!(app.stock(&shop).await, (10, 3, 7));
     let id = order["id"].as_str().unwrap();
-    // A later price change does not touch the order's snapshot.
+    // A later price change does not touch the order's snapshot (it does reach new orders).
+    app.put(
+        &format!("/api/v1/prices/{}/EUR", shop.sku),
+        &shop.token,
+        json!({ "amount": 1999 }),
+    )
+    .await
+    .expect(204);
     let fetched = app
         .get(&format!("/api/v1/orders/{id}"), &customer)
         .await
         .expect(200);
     assert_eq!(fetched["shipping_address"], address());
     assert_eq!(fetched["items"], order["items"]);
+    assert_eq!(fetched["items"][0]["unit_price"]["amount"], 1250);
+    assert_eq!(fetched["total"], order["total"]);
+    let later = app.order(&customer, &shop.sku, 1, None).await.expect(201);
+    assert_eq!(
+        later["items"][0]["unit_price"]["amount"], 1999,
+        "the change took effect"
+    );
     let events = app.events(&customer, id).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
@@ -329,10 +343,13 @@ async fn every_invalid_transition_is_a_409_and_changes_nothing(app: TestApp) {
         let stock_before = app.stock(&shop).await;
         let allowed: Vec<&str> = TRANSITIONS
             .iter()
-            .filter(|t| t.from == *status)
-            .map(|t| t.action.as_str())
+            .filter(|t| t.from() == Some(*status))
+            .map(|t| t.action().as_str())
             .collect();
-        for action in Action::ALL {
+        app.act(app.admin(), &id, "place", json!({}))
+            .await
+            .expect_error(400, "invalid_action");
+        for action in Action::ALL.iter().filter(|a| **a != Action::Place) {
             if allowed.contains(&action.as_str()) {
                 continue;
             }
@@ -659,10 +676,22 @@ async fn the_whole_lifecycle_follows_the_table_and_the_log_replays_to_the_order(
         )
         .await
         .expect(200);
-    assert_eq!(
-        sm["transitions"].as_array().unwrap().len(),
-        TRANSITIONS.len()
-    );
+    let published = sm["transitions"].as_array().unwrap();
+    assert_eq!(published.len(), TRANSITIONS.len());
+    for (row, t) in published.iter().zip(TRANSITIONS) {
+        let roles: Vec<String> = t.roles().iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            row,
+            &json!({
+                "from": t.from().map_or_else(|| "new".to_owned(), |s| s.to_string()),
+                "action": t.action().as_str(),
+                "to": t.to().as_str(),
+                "roles": roles,
+                "stock_effect": serde_json::to_value(t.stock()).unwrap(),
+            }),
+            "the published row is the enforced row"
+        );
+    }
     assert_eq!(
         sm["states"].as_array().unwrap().len(),
         OrderStatus::ALL.len()

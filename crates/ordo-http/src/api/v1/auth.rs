@@ -169,8 +169,8 @@ async fn sensitive_actions(State(app): State<App>) -> axum::Json<SensitiveAction
     axum::Json(SensitiveActionList {
         step_up_window_seconds: app.settings.step_up_window.num_seconds(),
         data: Sensitive::ALL
-            .into_iter()
-            .map(|s| SensitiveActionView {
+            .iter()
+            .map(|&s| SensitiveActionView {
                 action: s.as_str(),
                 description: s.description(),
                 endpoints: s.endpoints(),

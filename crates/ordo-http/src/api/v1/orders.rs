@@ -212,11 +212,11 @@ async fn state_machine() -> axum::Json<StateMachineView> {
         transitions: TRANSITIONS
             .iter()
             .map(|t| TransitionView {
-                from: t.from.to_string(),
-                action: t.action.to_string(),
-                to: t.to.to_string(),
-                roles: t.roles.iter().map(|r: &Role| r.to_string()).collect(),
-                stock_effect: name(serde_json::to_value(t.stock).unwrap_or_default()),
+                from: t.from().map_or_else(|| "new".to_owned(), |s| s.to_string()),
+                action: t.action().to_string(),
+                to: t.to().to_string(),
+                roles: t.roles().iter().map(|r: &Role| r.to_string()).collect(),
+                stock_effect: name(serde_json::to_value(t.stock()).unwrap_or_default()),
             })
             .collect(),
         mermaid: ordo_domain::order::mermaid(),
