@@ -103,7 +103,13 @@ impl App {
     }
 
     pub async fn create_location(&self, actor: &Actor, input: NewLocation) -> AppResult<Location> {
-        self.require_vendor_manager(actor, input.vendor_id).await?;
+        // The vendor is named by the path here: an unknown one is a 404, like a foreign one.
+        self.require_vendor_manager(actor, input.vendor_id)
+            .await
+            .map_err(|e| match e {
+                AppError::Invalid(p) if p.code == "unknown_vendor" => AppError::NotFound("vendor"),
+                other => other,
+            })?;
         let location = Location {
             id: LocationId::new(),
             vendor_id: input.vendor_id,

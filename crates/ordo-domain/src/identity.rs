@@ -166,6 +166,22 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may see a vendor's private settings (low-stock thresholds…): the
+    /// vendor's own staff, support and admins.
+    pub fn sees_vendor_internals(&self, vendor: VendorId) -> bool {
+        matches!(self.role, Role::Support | Role::Admin | Role::System)
+            || (self.role == Role::Vendor && self.vendor_id == Some(vendor))
+    }
+
+    /// Whether this actor works for the platform or a vendor (and so may see who on the staff
+    /// did what), as opposed to a customer or a carrier.
+    pub fn is_staff(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Vendor | Role::Support | Role::Admin | Role::System
+        )
+    }
+
     /// Whether this actor may act for the given vendor (the vendor's own staff, or an admin).
     pub fn manages_vendor(&self, vendor: VendorId) -> bool {
         match self.role {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::address::Address;
 use ordo_domain::catalog::{Location, Product, Vendor};
-use ordo_domain::identity::{Actor, User};
+use ordo_domain::identity::{Actor, Role, User};
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderChange, OrderEvent, allowed_actions};
 use ordo_domain::pricing::{DiscountLine, FxUsed, ShippingLine, TaxLine};
@@ -213,9 +213,37 @@ pub struct OrderList {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActorView {
+    /// Shown to staff only: customers and carriers see who acted by role and name, never the
+    /// internal ids of the people on the other side.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<Uuid>,
     pub role: String,
+    /// For people: "you", "the seller", "customer support"…
+    pub name: &'static str,
+}
+
+impl ActorView {
+    /// `actor` as `viewer` may see them.
+    pub fn new(actor: &Actor, viewer: &Actor) -> Self {
+        let own = actor.user_id.is_some() && actor.user_id == viewer.user_id;
+        let name = match actor.role {
+            _ if own => "you",
+            Role::Customer => "the customer",
+            Role::Vendor => "the seller",
+            Role::Support => "customer support",
+            Role::Admin => "the shop's administration",
+            Role::Carrier => "the carrier",
+            Role::System => "Ordo",
+        };
+        Self {
+            user_id: actor
+                .user_id
+                .filter(|_| viewer.is_staff() || own)
+                .map(|u| u.0),
+            role: actor.role.to_string(),
+            name,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -231,8 +259,9 @@ pub struct EventView {
     pub data: serde_json::Value,
 }
 
-impl From<OrderEvent> for EventView {
-    fn from(e: OrderEvent) -> Self {
+impl EventView {
+    /// An event as `viewer` may see it.
+    pub fn new(e: OrderEvent, viewer: &Actor) -> Self {
         let data = match &e.change {
             OrderChange::Placed { order } => {
                 // The snapshot as placed: what was bought, at which prices, shipped where.
@@ -264,10 +293,7 @@ impl From<OrderEvent> for EventView {
         Self {
             seq: e.seq,
             kind: e.event_type,
-            actor: ActorView {
-                user_id: e.actor.user_id.map(|u| u.0),
-                role: e.actor.role.to_string(),
-            },
+            actor: ActorView::new(&e.actor, viewer),
             at: e.at,
             data,
         }
@@ -364,8 +390,11 @@ pub struct ProductView {
     pub variants: Vec<VariantView>,
 }
 
-impl From<Product> for ProductView {
-    fn from(p: Product) -> Self {
+impl ProductView {
+    /// A product as `viewer` may see it: its low-stock thresholds only for the vendor's staff,
+    /// support and admins.
+    pub fn new(p: Product, viewer: &Actor) -> Self {
+        let internals = viewer.sees_vendor_internals(p.vendor_id);
         Self {
             id: p.id.0,
             vendor_id: p.vendor_id.0,
@@ -381,7 +410,7 @@ impl From<Product> for ProductView {
                     title: v.title.map(|t| t.as_str().to_owned()),
                     prices: v.prices.into_iter().map(MoneyView::from).collect(),
                     weight_grams: v.weight_grams,
-                    low_stock_threshold: v.low_stock_threshold,
+                    low_stock_threshold: v.low_stock_threshold.filter(|_| internals),
                 })
                 .collect(),
         }

@@ -2,6 +2,7 @@
 //! once per backend (see `on_both_backends!`).
 
 mod auth;
+mod authz;
 mod checkout;
 mod harness;
 mod idempotency;

@@ -185,7 +185,10 @@ async fn create_product(
             .collect(),
     };
     let product = app.create_product(&caller.actor, input).await?;
-    Ok((StatusCode::CREATED, axum::Json(product.into())))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ProductView::new(product, &caller.actor)),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -202,7 +205,7 @@ pub struct ProductFilter {
     responses((status = 200, body = ProductList), (status = 400, body = ErrorBody)))]
 async fn list_products(
     State(app): State<App>,
-    _caller: Caller,
+    caller: Caller,
     Query(f): Query<ProductFilter>,
 ) -> ApiResult<axum::Json<ProductList>> {
     let limit = f.limit.unwrap_or(50);
@@ -213,7 +216,10 @@ async fn list_products(
     }
     let products = app.products(f.vendor_id.map(VendorId), limit).await?;
     Ok(axum::Json(ProductList {
-        data: products.into_iter().map(Into::into).collect(),
+        data: products
+            .into_iter()
+            .map(|p| ProductView::new(p, &caller.actor))
+            .collect(),
     }))
 }
 
@@ -222,9 +228,9 @@ async fn list_products(
     responses((status = 200, body = ProductView), (status = 404, body = ErrorBody)))]
 async fn get_product(
     State(app): State<App>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<ProductView>> {
     let product = app.product(ProductId(path_id(&id, "product")?)).await?;
-    Ok(axum::Json(product.into()))
+    Ok(axum::Json(ProductView::new(product, &caller.actor)))
 }

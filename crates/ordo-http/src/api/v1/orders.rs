@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Query, optional_body, path_id};
-use crate::views::{AddressView, EventList, OrderList, OrderView};
+use crate::views::{AddressView, EventList, EventView, OrderList, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -179,7 +179,10 @@ async fn order_events(
         .order_events(&caller.actor, path_id::<OrderId>(&id, "order")?)
         .await?;
     Ok(axum::Json(EventList {
-        data: events.into_iter().map(Into::into).collect(),
+        data: events
+            .into_iter()
+            .map(|e| EventView::new(e, &caller.actor))
+            .collect(),
     }))
 }
 
