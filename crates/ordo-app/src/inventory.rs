@@ -129,7 +129,7 @@ impl App {
         manages_stock(actor)?;
         let sku = Sku::parse(sku).map_err(|_| AppError::NotFound("sku"))?;
         let reason = AdjustmentReason::parse(&input.reason).map_err(|e| e.at("reason"))?;
-        if input.delta == 0 || input.delta.abs() > 1_000_000_000 {
+        if input.delta == 0 || input.delta.unsigned_abs() > 1_000_000_000 {
             return Err(ParseError::new(
                 "invalid_quantity",
                 "delta must be non-zero and at most 1000000000 either way",

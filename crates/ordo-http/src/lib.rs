@@ -46,7 +46,7 @@ const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
     info(title = "Ordo", description = "Order management for shops and marketplaces. Money is always \
         `{\"amount\": <integer minor units>, \"currency\": \"EUR\"}`; times are RFC 3339 UTC; ids are \
         time-ordered UUIDs. Every error has the shape `{\"error\": {\"type\", \"code\", \"message\", \"field\"?}}`."),
-    modifiers(&BearerAuth, &IdempotencyKeys),
+    modifiers(&BearerAuth),
     tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "inventory"), (name = "orders"), (name = "carts"), (name = "pricing"))
 )]
 struct ApiDoc;
@@ -112,15 +112,89 @@ impl Modify for IdempotencyKeys {
     }
 }
 
+/// The statuses an operation can give because of what it is, not what it does — said once
+/// here for all operations, as the layers that give them serve all of them: 401 (a bearer
+/// token that does not authenticate, on any operation that reads one; step-up), 403 (a role
+/// or a TOTP enrolment that is required), 404 (a path naming nothing), 400 (bad query,
+/// bad Idempotency-Key), 409 (a reused Idempotency-Key), 413 and 415 (bodies), 429 and 503
+/// (admission control, the database), each in the one error shape.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+        let error = |why: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(why)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_params = path.contains('{');
+            let ops = [
+                (&mut item.get, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.patch, true),
+                (&mut item.delete, true),
+            ];
+            for (op, write) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let has_body = op.request_body.is_some();
+                let r = &mut op.responses.responses;
+                let mut add = |status: &str, why: &str| {
+                    r.entry(status.to_owned()).or_insert_with(|| error(why));
+                };
+                add(
+                    "400",
+                    "bad input: a query, header or body field that does not parse",
+                );
+                // Any operation reads a bearer token if one is sent (and a bad one is a 401).
+                add("401", "unauthenticated, a bad token, or a step-up required");
+                add("403", "the caller's role may not do this");
+                if has_params {
+                    add("404", "no such object (or not the caller's to see)");
+                }
+                if write {
+                    add(
+                        "409",
+                        "a conflict, an invalid transition or a reused Idempotency-Key",
+                    );
+                }
+                if has_body {
+                    add("413", "the body is larger than the limit");
+                    add("415", "the body is not sent as application/json");
+                }
+                add("429", "too many attempts");
+                add(
+                    "503",
+                    "overloaded, unavailable, or an outcome that is unknown (see Retry-After)",
+                );
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, as served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     split().1
 }
 
 fn split() -> (Router<App>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api::v1::router())
-        .split_for_parts()
+        .split_for_parts();
+    // These speak of every operation, so they run once the operations are in.
+    IdempotencyKeys.modify(&mut openapi);
+    CommonResponses.modify(&mut openapi);
+    (router, openapi)
 }
 
 /// The whole application as one router.

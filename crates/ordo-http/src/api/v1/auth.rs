@@ -30,8 +30,9 @@ pub fn router() -> OpenApiRouter<App> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "ada@customer.example")]
+    #[schema(example = "ada@customer.example", max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
     /// A current TOTP code, for a user with a TOTP second factor: with it the new session
     /// counts as freshly authenticated (without it, step up before a sensitive action).
@@ -210,7 +211,12 @@ async fn enrol_totp(
 #[serde(deny_unknown_fields)]
 pub struct ConfirmTotpRequest {
     /// A current code from the authenticator.
-    #[schema(example = "123456", pattern = "^[0-9 ]{6,8}$")]
+    #[schema(
+        example = "123456",
+        pattern = "^[0-9 ]{6,8}$",
+        min_length = 6,
+        max_length = 16
+    )]
     pub code: String,
 }
 

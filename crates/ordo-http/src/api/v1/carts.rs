@@ -44,7 +44,7 @@ fn access(caller: Option<&Caller>, token: Option<CartToken>) -> CartAccess {
 pub struct CreateCartRequest {
     /// ISO 4217; prices are shown and charged in it (converted by FX rates where a product has
     /// no price of its own in it).
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// Items to start with (added to a customer's open cart if they have one).
     #[serde(default)]
@@ -234,6 +234,7 @@ async fn get_cart(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCartRequest {
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// A promotion code; `null` removes it.
     #[serde(default, deserialize_with = "crate::extract::double_option")]
@@ -272,10 +273,10 @@ async fn update_cart(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddLineRequest {
-    #[schema(example = "NL-JKT-M")]
+    #[schema(example = "NL-JKT-M", pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sku: String,
     /// Added to what the cart already holds of this SKU.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1, maximum = 10000)]
     pub quantity: i64,
 }
 
@@ -302,6 +303,7 @@ async fn add_line(
 #[serde(deny_unknown_fields)]
 pub struct SetLineRequest {
     /// The new quantity; 0 removes the line.
+    #[schema(minimum = 0, maximum = 10000)]
     pub quantity: i64,
 }
 

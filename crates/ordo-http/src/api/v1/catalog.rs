@@ -27,7 +27,12 @@ pub fn router() -> OpenApiRouter<App> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVendorRequest {
-    #[schema(example = "Nordlicht Outdoor")]
+    #[schema(
+        example = "Nordlicht Outdoor",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
 }
 
@@ -71,8 +76,13 @@ async fn get_vendor(
 #[serde(deny_unknown_fields)]
 pub struct CreateLocationRequest {
     /// Lower-case letters, digits, `-` and `_`; unique per vendor.
-    #[schema(example = "berlin")]
+    #[schema(example = "berlin", pattern = "^[a-z0-9_-]{1,40}$")]
     pub code: String,
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// Lower is allocated from first; default 0.
     #[serde(default)]
@@ -121,22 +131,23 @@ async fn list_locations(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceRequest {
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// Integer minor units.
-    #[schema(example = 1999)]
+    #[schema(example = 1999, minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub amount: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantRequest {
-    #[schema(example = "TEE-RED-M")]
+    #[schema(example = "TEE-RED-M", pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sku: String,
     /// What tells it from its siblings, e.g. "Red / M".
     pub title: Option<String>,
     pub prices: Vec<PriceRequest>,
     /// Shipping weight of one unit (0 when absent).
+    #[schema(minimum = 0, maximum = 4_294_967_295_i64)]
     pub weight_grams: Option<i64>,
     /// Available stock at or below this is low (emits `stock.low`; listed by `/inventory/low-stock`).
     pub low_stock_threshold: Option<i64>,
@@ -146,6 +157,11 @@ pub struct VariantRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
     pub vendor_id: Uuid,
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub title: String,
     /// Which tax rules apply (`standard` when absent).
     pub tax_class: Option<String>,

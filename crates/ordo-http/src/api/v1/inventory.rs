@@ -28,9 +28,10 @@ pub fn router() -> OpenApiRouter<App> {
 #[serde(deny_unknown_fields)]
 pub struct SetStockRequest {
     /// Units physically at the location, 0 to 10^9. Cannot go below what is reserved.
-    #[schema(example = 100)]
+    #[schema(example = 100, minimum = 0, maximum = 1_000_000_000)]
     pub on_hand: i64,
     /// The location's code; the vendor's `main` location when absent.
+    #[schema(pattern = "^[a-z0-9_-]{1,40}$")]
     pub location: Option<String>,
 }
 
@@ -67,14 +68,15 @@ async fn set_stock(
 pub struct AdjustStockRequest {
     /// Units added (positive) or removed (negative). Refused if it would leave fewer units
     /// than are reserved for open orders.
-    #[schema(example = -2)]
+    #[schema(example = -2, minimum = -1_000_000_000, maximum = 1_000_000_000)]
     pub delta: i64,
     /// `receipt`, `correction` or `damage`.
-    #[schema(example = "damage")]
+    #[schema(example = "damage", pattern = "^(receipt|correction|damage)$")]
     pub reason: String,
     /// Free text kept with the record ("forklift, aisle 3").
     pub note: Option<String>,
     /// The location's code; the vendor's `main` location when absent.
+    #[schema(pattern = "^[a-z0-9_-]{1,40}$")]
     pub location: Option<String>,
 }
 

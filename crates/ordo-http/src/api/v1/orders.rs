@@ -30,10 +30,10 @@ pub fn router() -> OpenApiRouter<App> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderItemRequest {
-    #[schema(example = "NL-JKT-M")]
+    #[schema(example = "NL-JKT-M", pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sku: String,
     /// 1 to 10,000.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1, maximum = 10000)]
     pub quantity: i64,
 }
 
@@ -41,7 +41,7 @@ pub struct OrderItemRequest {
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderRequest {
     /// ISO 4217; every item must have a price in it.
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// 1 to 100 items, all from one vendor.
     pub items: Vec<OrderItemRequest>,

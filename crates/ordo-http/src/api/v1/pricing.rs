@@ -45,12 +45,12 @@ pub fn router() -> OpenApiRouter<App> {
     reason = "describes ordo_app::pricing::FxRateInput in the OpenAPI document"
 )]
 pub struct FxRateRequest {
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub from: String,
-    #[schema(example = "JPY")]
+    #[schema(example = "JPY", pattern = "^[A-Z]{3}$")]
     pub to: String,
     /// A decimal with up to 9 places.
-    #[schema(example = "161.235")]
+    #[schema(example = "161.235", pattern = "^[0-9]{1,12}(\\.[0-9]{1,9})?$")]
     pub rate: String,
     /// `half_up` (default), `half_even`, `up` or `down`: how a converted price is rounded to
     /// the minor unit.
@@ -65,7 +65,7 @@ pub struct FxRateRequest {
 )]
 pub struct TaxRuleRequest {
     /// ISO 3166-1 alpha-2.
-    #[schema(example = "US")]
+    #[schema(example = "US", pattern = "^[A-Za-z]{2}$")]
     pub country: String,
     /// As addresses write it; matched ignoring case and spaces.
     #[schema(example = "CA")]
@@ -73,12 +73,17 @@ pub struct TaxRuleRequest {
     /// `standard` when absent; `shipping` taxes shipping charges.
     pub tax_class: Option<String>,
     /// A percentage, up to 4 decimals.
-    #[schema(example = "7.25")]
+    #[schema(example = "7.25", pattern = "^[0-9]{1,12}(\\.[0-9]{1,4})?$")]
     pub rate: String,
     /// `inclusive` (VAT/GST) or `exclusive` (sales tax).
-    #[schema(example = "exclusive")]
+    #[schema(example = "exclusive", pattern = "^(inclusive|exclusive)$")]
     pub mode: String,
-    #[schema(example = "CA sales tax")]
+    #[schema(
+        example = "CA sales tax",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
 }
 
@@ -89,14 +94,21 @@ pub struct TaxRuleRequest {
     reason = "describes ordo_app::pricing::ShippingRateInput in the OpenAPI document"
 )]
 pub struct ShippingRateRequest {
-    #[schema(example = "EU standard")]
+    #[schema(
+        example = "EU standard",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// ISO 3166-1 alpha-2 codes; empty or absent for everywhere.
     pub countries: Option<Vec<String>>,
     /// Only this vendor's orders.
     pub vendor_id: Option<uuid::Uuid>,
+    #[schema(minimum = 0)]
     pub min_weight_grams: Option<i64>,
     /// Parcels must weigh less than this.
+    #[schema(minimum = 0)]
     pub max_weight_grams: Option<i64>,
     pub price: MoneyView,
     /// Free when the goods after discounts reach this.
@@ -113,9 +125,14 @@ pub struct PromotionRequest {
     /// Customers enter it (any case); without one it applies by itself.
     #[schema(example = "SPRING10")]
     pub code: Option<String>,
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// A percentage off, up to 4 decimals.
-    #[schema(example = "10")]
+    #[schema(example = "10", pattern = "^[0-9]{1,12}(\\.[0-9]{1,4})?$")]
     pub percent: Option<String>,
     /// A fixed amount off, in the cart's currency.
     pub amount: Option<MoneyView>,
@@ -124,6 +141,7 @@ pub struct PromotionRequest {
     /// Only this vendor's items are eligible.
     pub vendor_id: Option<uuid::Uuid>,
     /// At most this many checkouts, ever, under any concurrency.
+    #[schema(minimum = 1, maximum = 4_294_967_295_i64)]
     pub usage_limit: Option<i64>,
     pub active: Option<bool>,
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,

@@ -24,11 +24,16 @@ pub fn router() -> OpenApiRouter<App> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(max_length = 254)]
     pub email: String,
     /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     /// `customer`, `vendor`, `support`, `admin` or `carrier`.
-    #[schema(example = "vendor")]
+    #[schema(
+        example = "vendor",
+        pattern = "^(customer|vendor|support|admin|carrier)$"
+    )]
     pub role: String,
     /// Required for (and only for) vendor users.
     pub vendor_id: Option<Uuid>,
@@ -110,6 +115,7 @@ async fn list_users(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// `customer`, `vendor`, `support`, `admin` or `carrier`.
+    #[schema(pattern = "^(customer|vendor|support|admin|carrier)$")]
     pub role: Option<String>,
     /// The vendor of a vendor user; `null` takes them out of it.
     #[serde(default, deserialize_with = "crate::extract::double_option")]
