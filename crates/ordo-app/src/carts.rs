@@ -6,6 +6,8 @@
 //! way (a code that does not apply, an item short of stock) without refusing to show it.
 //! Checking out happens in `checkout`, in one transaction with closing the cart.
 
+use std::pin::Pin;
+
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
 use ordo_domain::address::{Address, AddressInput};
@@ -19,7 +21,7 @@ use ordo_domain::pricing::{Destination, FxUsed, PricedOrder, parse_promo_code, p
 use ordo_store::{StoreError, StoreTx, constraints};
 
 use crate::checkout::{
-    Basket, BasketSource, Checkout, pricing_refused, promotions_for, resolve_line,
+    Basket, BasketSource, Checkout, StoredBasket, pricing_refused, promotions_for, resolve_line,
 };
 use crate::tokens::{new_token, token_hash};
 use crate::{App, AppError, AppResult, with_retry};
@@ -160,8 +162,39 @@ async fn save(tx: &mut dyn StoreTx, mut cart: Cart, now: DateTime<Utc>) -> AppRe
     }
 }
 
+/// A cart as the checkout sees it: a basket to read and close in its transaction.
+struct CartBasket {
+    id: CartId,
+    /// Overrides the cart's own address when given.
+    address: Option<Address>,
+}
+
+impl StoredBasket for CartBasket {
+    fn read<'a>(
+        &'a self,
+        tx: &'a mut dyn StoreTx,
+        actor: Actor,
+    ) -> Pin<Box<dyn Future<Output = AppResult<Basket>> + Send + 'a>> {
+        Box::pin(basket_for_checkout(
+            tx,
+            self.id,
+            actor,
+            self.address.clone(),
+        ))
+    }
+
+    fn close<'a>(
+        &'a self,
+        tx: &'a mut dyn StoreTx,
+        checkout_id: CheckoutId,
+        now: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>> {
+        Box::pin(close_cart(tx, self.id, checkout_id, now))
+    }
+}
+
 /// The basket a cart checks out, read in the checkout's transaction.
-pub(crate) async fn basket_for_checkout(
+async fn basket_for_checkout(
     tx: &mut dyn StoreTx,
     id: CartId,
     actor: Actor,
@@ -190,7 +223,7 @@ pub(crate) async fn basket_for_checkout(
 }
 
 /// Marks a cart checked out, in the checkout's transaction.
-pub(crate) async fn close_cart(
+async fn close_cart(
     tx: &mut dyn StoreTx,
     id: CartId,
     checkout_id: CheckoutId,
@@ -619,7 +652,7 @@ impl App {
             .run_checkout(
                 *actor,
                 customer,
-                BasketSource::Cart { id, address },
+                BasketSource::Stored(Box::new(CartBasket { id, address })),
                 false,
                 "lines",
             )

@@ -16,6 +16,7 @@
 //! on this node clears it.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
@@ -48,15 +49,29 @@ pub(crate) struct Basket {
 }
 
 /// Where a checkout's basket comes from.
-#[derive(Debug, Clone)]
 pub(crate) enum BasketSource {
     /// `POST /orders`: the request itself.
     Direct(Basket),
-    /// A cart, read and closed in the checkout's transaction; `address` overrides the cart's.
-    Cart {
-        id: ordo_domain::ids::CartId,
-        address: Option<Address>,
-    },
+    /// A stored basket (a cart), read and closed in the checkout's transaction by its owner
+    /// module, so the checkout knows no more of carts than this.
+    Stored(Box<dyn StoredBasket>),
+}
+
+/// A basket kept elsewhere that a checkout reads and then closes, in its own transaction.
+pub(crate) trait StoredBasket: Send + Sync {
+    /// The basket, as `actor` may check it out.
+    fn read<'a>(
+        &'a self,
+        tx: &'a mut dyn StoreTx,
+        actor: Actor,
+    ) -> Pin<Box<dyn Future<Output = AppResult<Basket>> + Send + 'a>>;
+    /// Marks it checked out as `checkout_id`.
+    fn close<'a>(
+        &'a self,
+        tx: &'a mut dyn StoreTx,
+        checkout_id: CheckoutId,
+        now: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;
 }
 
 /// The orders of one checkout (stored whole as the answer to its Idempotency-Key).
@@ -416,10 +431,8 @@ impl App {
                     let from_cart;
                     let basket = match &*source {
                         BasketSource::Direct(b) => b,
-                        BasketSource::Cart { id, address } => {
-                            from_cart =
-                                crate::carts::basket_for_checkout(tx, *id, actor, address.clone())
-                                    .await?;
+                        BasketSource::Stored(stored) => {
+                            from_cart = stored.read(tx, actor).await?;
                             &from_cart
                         }
                     };
@@ -436,8 +449,8 @@ impl App {
                         lines_field,
                     };
                     let done = place(tx, cx, basket, checkout_id).await?;
-                    if let BasketSource::Cart { id, .. } = &*source {
-                        crate::carts::close_cart(tx, *id, checkout_id, now).await?;
+                    if let BasketSource::Stored(stored) = &*source {
+                        stored.close(tx, checkout_id, now).await?;
                     }
                     Ok(done)
                 })

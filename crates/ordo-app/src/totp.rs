@@ -9,12 +9,11 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
-use ordo_domain::identity::{Proof, Sensitive, User};
+use ordo_domain::identity::{Actor, Proof, Sensitive, User};
 use ordo_store::AuthFactors;
 use sha2::{Digest, Sha256};
 use totp_rs::{Builder, Secret, Totp};
 
-use crate::auth::Principal;
 use crate::{App, AppError, AppResult};
 
 /// The issuer authenticator apps show beside the account.
@@ -105,8 +104,8 @@ fn new_recovery_code() -> String {
 
 impl App {
     /// Starts TOTP enrolment (or restarts one not yet confirmed) with a new secret.
-    pub async fn enrol_totp(&self, caller: &Principal) -> AppResult<Enrolment> {
-        let user = caller.user.clone();
+    pub async fn enrol_totp(&self, user: &User) -> AppResult<Enrolment> {
+        let user = user.clone();
         let factors = self
             .store
             .auth_factors(user.id)
@@ -146,11 +145,11 @@ impl App {
     /// The session counts as freshly authenticated afterwards.
     pub async fn confirm_totp(
         &self,
-        caller: &Principal,
+        user: &User,
         token: &str,
         code: &str,
     ) -> AppResult<Vec<String>> {
-        let user = caller.user.clone();
+        let user = user.clone();
         let factors = self
             .store
             .auth_factors(user.id)
@@ -197,9 +196,9 @@ impl App {
     }
 
     /// Removes the caller's TOTP factor and recovery codes (a sensitive action: step up first).
-    pub async fn remove_totp(&self, caller: &Principal, proof: Proof) -> AppResult<()> {
-        self.require_fresh(&caller.actor, proof, Sensitive::RemoveTotp)?;
-        let id = caller.user.id;
+    pub async fn remove_totp(&self, user: &User, actor: &Actor, proof: Proof) -> AppResult<()> {
+        self.require_fresh(actor, proof, Sensitive::RemoveTotp)?;
+        let id = user.id;
         self.write(move |tx| {
             Box::pin(async move { Ok(tx.set_totp(id, None, None, Some(&[])).await?) })
         })

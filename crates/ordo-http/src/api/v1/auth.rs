@@ -199,7 +199,7 @@ async fn enrol_totp(
     State(app): State<App>,
     caller: Caller,
 ) -> ApiResult<axum::Json<TotpEnrolment>> {
-    let e = app.enrol_totp(&caller.principal).await?;
+    let e = app.enrol_totp(&caller.user).await?;
     Ok(axum::Json(TotpEnrolment {
         secret: e.secret,
         otpauth_uri: e.otpauth_uri,
@@ -237,7 +237,7 @@ async fn confirm_totp(
     Json(req): Json<ConfirmTotpRequest>,
 ) -> ApiResult<axum::Json<RecoveryCodes>> {
     let recovery_codes = app
-        .confirm_totp(&caller.principal, &caller.token, &req.code)
+        .confirm_totp(&caller.user, &caller.token, &req.code)
         .await?;
     Ok(axum::Json(RecoveryCodes { recovery_codes }))
 }
@@ -247,6 +247,7 @@ async fn confirm_totp(
 #[utoipa::path(delete, path = "/auth/totp", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, description = "step_up_required or an invalid token", body = ErrorBody)))]
 async fn remove_totp(State(app): State<App>, caller: Caller) -> ApiResult<StatusCode> {
-    app.remove_totp(&caller.principal, caller.proof).await?;
+    app.remove_totp(&caller.user, &caller.actor, caller.proof)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
