@@ -78,7 +78,11 @@ pub async fn layer(State(admission): State<Arc<Admission>>, req: Request, next: 
         }
     };
     let write = crate::idempotency::is_write(req.method());
-    match tokio::time::timeout_at(deadline, next.run(req)).await {
+    // Boxed, so that a request still waiting above costs only its small waiting state: the
+    // handler's future is built once the request has its turn (inline, it made every waiting
+    // request as large as the largest handler, ~3 KiB more per request in a 20,000 burst).
+    let run = Box::pin(next.run(req));
+    match tokio::time::timeout_at(deadline, run).await {
         Ok(response) => response,
         Err(_) if write => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -44,15 +44,38 @@ impl From<Money> for MoneyView {
     reason = "describes the domain Address in the OpenAPI document"
 )]
 pub struct AddressView {
-    #[schema(example = "Zoë Ünal 🏠")]
+    /// Any script, any emoji; kept byte for byte. No control characters.
+    #[schema(
+        example = "Zoë Ünal 🏠",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub line1: String,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*$", max_length = 200)]
     pub line2: Option<String>,
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub city: String,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*$", max_length = 200)]
     pub region: Option<String>,
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub postal_code: String,
-    /// ISO 3166-1 alpha-2.
-    #[schema(example = "CH")]
+    /// ISO 3166-1 alpha-2 (or XK).
+    #[schema(example = "CH", pattern = "^[A-Za-z]{2}$")]
     pub country: String,
 }
 

@@ -28,6 +28,7 @@ on_both_backends!(
     order_lists_are_newest_first_with_cursor_pages,
     tokens_are_required_checked_and_revocable,
     stock_cannot_be_set_below_what_is_reserved,
+    a_bad_value_of_each_checked_type_is_refused_with_its_field,
 );
 
 async fn a_placed_order_freezes_prices_and_the_address_exactly_as_typed(app: TestApp) {
@@ -1123,4 +1124,55 @@ async fn a_write_past_the_request_timeout_is_an_unknown_outcome() {
         "the slow write had committed"
     );
     assert_eq!(retry.expect(201)["name"], "Slow vendor");
+}
+
+/// Each checked type, sent bad in a request body, is refused in the one error shape with its
+/// field named, and nothing is created.
+async fn a_bad_value_of_each_checked_type_is_refused_with_its_field(app: TestApp) {
+    let shop = app.shop(5).await;
+    let customer = app.customer().await;
+    let mut body = order_body("no such sku!", 1);
+    let e = app
+        .post("/api/v1/orders", &customer, body.clone())
+        .await
+        .expect_error(400, "invalid_sku");
+    assert_eq!(e["field"], "items[0].sku");
+    body = order_body(&shop.sku, 0);
+    let e = app
+        .post("/api/v1/orders", &customer, body)
+        .await
+        .expect_error(400, "invalid_quantity");
+    assert_eq!(e["field"], "items[0].quantity");
+    let e = app
+        .post("/api/v1/vendors", app.admin(), json!({ "name": " \u{7} " }))
+        .await
+        .expect_error(400, "invalid_name");
+    assert_eq!(e["field"], "name");
+    let e = app
+        .post(
+            "/api/v1/users",
+            app.admin(),
+            json!({ "email": "not-an-address", "password": "a long password", "role": "support" }),
+        )
+        .await
+        .expect_error(400, "invalid_email");
+    assert_eq!(e["field"], "email");
+    let e = app
+        .post(
+            &format!("/api/v1/vendors/{}/locations", shop.vendor_id),
+            &shop.token,
+            json!({ "code": "Not A Code", "name": "North" }),
+        )
+        .await
+        .expect_error(400, "invalid_location");
+    assert_eq!(e["field"], "code");
+    let mut bad_address = order_body(&shop.sku, 1);
+    bad_address["shipping_address"]["country"] = json!("ZZ");
+    let e = app
+        .post("/api/v1/orders", &customer, bad_address)
+        .await
+        .expect_error(400, "invalid_country");
+    assert_eq!(e["field"], "shipping_address.country");
+    let orders = app.get("/api/v1/orders", &customer).await.expect(200);
+    assert_eq!(orders["data"], json!([]), "nothing was created");
 }
