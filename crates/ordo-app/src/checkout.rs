@@ -51,7 +51,7 @@ pub(crate) struct Basket {
 /// Where a checkout's basket comes from.
 pub(crate) enum BasketSource {
     /// `POST /orders`: the request itself.
-    Direct(Basket),
+    Direct(Box<Basket>),
     /// A stored basket (a cart), read and closed in the checkout's transaction by its owner
     /// module, so the checkout knows no more of carts than this.
     Stored(Box<dyn StoredBasket>),

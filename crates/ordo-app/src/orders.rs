@@ -114,7 +114,7 @@ impl App {
             .run_checkout(
                 *actor,
                 customer,
-                BasketSource::Direct(basket),
+                BasketSource::Direct(Box::new(basket)),
                 true,
                 "items",
             )
