@@ -76,6 +76,29 @@ pub struct TestApp {
     _data: Data,
 }
 
+/// Runs `$body` with `$conn` a fresh connection to the test's own database (SQLite file or
+/// PostgreSQL database): written once, typed per driver.
+macro_rules! with_connection {
+    ($app:ident, |$conn:ident| $body:expr) => {{
+        use sqlx::Connection;
+        match $app.kind {
+            Kind::Sqlite => {
+                let file = ordo::database_file(&$app.config.data_dir);
+                let url = format!("sqlite://{}", file.display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
+                let $conn = &mut c;
+                $body
+            }
+            Kind::Postgres => {
+                let url = $app.config.database_url.clone().expect("url");
+                let mut c = sqlx::PgConnection::connect(&url).await.expect("postgres");
+                let $conn = &mut c;
+                $body
+            }
+        }
+    }};
+}
+
 /// Who a request is sent as.
 #[derive(Debug, Clone, Copy)]
 pub enum Auth<'a> {
@@ -513,56 +536,19 @@ impl TestApp {
 
     /// Rows a query counts, straight from the test's database (for what no endpoint shows).
     pub async fn count(&self, sql: &str) -> i64 {
-        use sqlx::Connection;
         let query = sqlx::AssertSqlSafe(sql.to_owned());
-        match self.kind {
-            Kind::Sqlite => {
-                let url = format!(
-                    "sqlite://{}",
-                    ordo::database_file(&self.config.data_dir).display()
-                );
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
-                sqlx::query_scalar(query)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count")
-            }
-            Kind::Postgres => {
-                let url = self.config.database_url.clone().expect("url");
-                let mut conn = sqlx::PgConnection::connect(&url).await.expect("postgres");
-                sqlx::query_scalar(query)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count")
-            }
-        }
+        with_connection!(self, |conn| sqlx::query_scalar(query)
+            .fetch_one(conn)
+            .await
+            .expect("count"))
     }
 
     /// Runs one statement straight on the test's database, to break data on purpose.
     pub async fn execute(&self, sql: &str) {
-        use sqlx::Connection;
         let query = sqlx::AssertSqlSafe(sql.to_owned());
-        match self.kind {
-            Kind::Sqlite => {
-                let url = format!(
-                    "sqlite://{}",
-                    ordo::database_file(&self.config.data_dir).display()
-                );
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
-                sqlx::query(query)
-                    .execute(&mut conn)
-                    .await
-                    .expect("execute");
-            }
-            Kind::Postgres => {
-                let url = self.config.database_url.clone().expect("url");
-                let mut conn = sqlx::PgConnection::connect(&url).await.expect("postgres");
-                sqlx::query(query)
-                    .execute(&mut conn)
-                    .await
-                    .expect("execute");
-            }
-        }
+        with_connection!(self, |conn| {
+            sqlx::query(query).execute(conn).await.expect("execute");
+        });
     }
 
     /// Sends raw bytes, for bodies that are not valid JSON.
