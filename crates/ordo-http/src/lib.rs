@@ -214,10 +214,7 @@ pub fn router(app: App) -> Router {
         ))
         // Admission control (see [`admission`]): bounded work, bounded waiting, bounded time.
         // Health checks are not limited.
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&admission),
-            admission::layer,
-        ));
+        .layer(admission::AdmissionLayer(Arc::clone(&admission)));
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
