@@ -377,7 +377,7 @@ pub(crate) async fn place(
             Order::place(order, cx.actor).map_err(|e| AppError::Forbidden(e.to_string()))?;
         tx.insert_order(order).await?;
         tx.append_event(&event).await?;
-        tx.enqueue(&outbox_for(&event)?).await?;
+        tx.enqueue(&outbox_for(&event, order)?).await?;
     }
     Ok(Checkout {
         checkout_id,

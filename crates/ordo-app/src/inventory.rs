@@ -15,7 +15,7 @@ use ordo_domain::inventory::{AdjustmentReason, StockLevel, parse_on_hand};
 use ordo_store::{LowStock, SkuStock, StockAdjustment, StoreTx};
 use serde_json::json;
 
-use crate::outbox::stock_message;
+use crate::outbox::enqueue_stock;
 use crate::{App, AppError, AppResult};
 
 impl App {
@@ -87,12 +87,13 @@ pub(crate) async fn note_low_stock(
         return Ok(());
     };
     if before > threshold && after <= threshold {
-        tx.enqueue(&stock_message(
+        enqueue_stock(
+            tx,
             "stock.low",
             sku,
             &json!({ "sku": sku, "available": after, "threshold": threshold, "at": now }),
             now,
-        )?)
+        )
         .await?;
     }
     Ok(())
@@ -238,7 +239,8 @@ impl App {
                         at: now,
                     };
                     tx.insert_adjustment(&adjustment).await?;
-                    tx.enqueue(&stock_message(
+                    enqueue_stock(
+                        tx,
                         "stock.updated",
                         &sku,
                         &json!({
@@ -246,7 +248,7 @@ impl App {
                             "on_hand": on_hand + delta, "actor": actor,
                         }),
                         now,
-                    )?)
+                    )
                     .await?;
                     note_low_stock(tx, &sku, variant.low_stock_threshold, before, before + delta, now)
                         .await?;

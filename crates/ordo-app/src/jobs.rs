@@ -12,8 +12,9 @@
 //! - `reservations.scan` (recurring, every `Settings::expiry_sweep`): finds unpaid orders whose
 //!   reservation ran out and enqueues one `reservation.expire` job for each;
 //! - `reservation.expire`: cancels one such order (`payment_timeout`), releasing its stock;
-//! - `idempotency_keys.purge`, `sessions.purge`, `jobs.purge` (recurring): clear out expired
-//!   idempotency keys, expired or revoked sessions, and jobs long done.
+//! - `idempotency_keys.purge`, `sessions.purge`, `jobs.purge`, `outbox.purge` (recurring):
+//!   clear out expired idempotency keys, expired or revoked sessions, jobs long done, and
+//!   relayed events past their retention (see [`crate::relay`]).
 //!
 //! Recurring jobs are one row each (key = kind), re-queued when they finish, so however many
 //! nodes run, each runs once per period.
@@ -44,6 +45,7 @@ pub enum JobKind {
     PurgeIdempotencyKeys,
     PurgeSessions,
     PurgeJobs,
+    PurgeOutbox,
 }
 
 ordo_domain::names!(JobKind, "invalid_job_kind" {
@@ -52,6 +54,7 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     PurgeIdempotencyKeys => "idempotency_keys.purge",
     PurgeSessions => "sessions.purge",
     PurgeJobs => "jobs.purge",
+    PurgeOutbox => "outbox.purge",
 });
 
 impl JobKind {
@@ -100,6 +103,7 @@ impl App {
                     JobKind::PurgeIdempotencyKeys,
                     JobKind::PurgeSessions,
                     JobKind::PurgeJobs,
+                    JobKind::PurgeOutbox,
                 ] {
                     tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
                         .await?;
@@ -208,6 +212,10 @@ impl App {
             JobKind::PurgeJobs => {
                 self.purge(Purge::Jobs, now - chrono::Duration::days(7), now)
                     .await
+            }
+            JobKind::PurgeOutbox => {
+                let before = now - self.settings.event_retention;
+                self.purge(Purge::Outbox, before, now).await
             }
         }
     }

@@ -27,6 +27,7 @@ pub mod orders;
 mod outbox;
 pub mod paging;
 pub mod pricing;
+pub mod relay;
 pub mod tokens;
 pub mod totp;
 pub mod users;
@@ -45,6 +46,8 @@ pub struct App {
     sold_out: moka::sync::Cache<String, ()>,
     /// The pricing rules, read as one book (see [`pricing`]).
     pricing: moka::sync::Cache<(), Arc<ordo_domain::pricing::PricingBook>>,
+    /// This node's relay: its wake-up and the broadcast its live streams follow.
+    relay: Arc<relay::Relay>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -81,6 +84,9 @@ pub struct Settings {
     pub max_waiting: usize,
     /// The most a request may take, waiting included.
     pub request_timeout: std::time::Duration,
+    /// How long relayed events are kept (the event feed's reach back; a cursor older than
+    /// this is refused as expired).
+    pub event_retention: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -100,6 +106,7 @@ impl Default for Settings {
             // The 20,000-request bursts of the benchmarks fit; past that, shed.
             max_waiting: 20_000,
             request_timeout: std::time::Duration::from_secs(30),
+            event_retention: chrono::Duration::days(30),
         }
     }
 }
@@ -126,6 +133,7 @@ impl App {
                 .max_capacity(1)
                 .time_to_live(settings.pricing_ttl)
                 .build(),
+            relay: Arc::default(),
             settings: Arc::new(settings),
         }
     }
@@ -145,7 +153,12 @@ impl App {
         T: Send + 'static,
         F: TxWork<T>,
     {
-        ordo_store::write(&*self.store, work).await
+        let done = ordo_store::write(&*self.store, work).await;
+        if done.is_ok() {
+            // It may have left outbox messages: the relay numbers and sends them.
+            self.wake_relay();
+        }
+        done
     }
 }
 
@@ -201,6 +214,9 @@ pub enum AppError {
         message: String,
         retry_after: Option<u64>,
     },
+    /// What was asked for existed once and is no longer kept (410): an expired feed cursor.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// No such thing, or not the actor's to see (404): the two are indistinguishable on purpose.
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -339,7 +339,8 @@ async fn act(
         }
         other => other?,
     }
-    tx.enqueue(&crate::outbox::outbox_for(&event)?).await?;
+    tx.enqueue(&crate::outbox::outbox_for(&event, &order)?)
+        .await?;
     Ok(Acted {
         order,
         effect: transition.stock(),

@@ -1,37 +1,52 @@
 //! The outbox messages use cases write beside their changes, in the same transaction, for
 //! consumers outside it (webhooks, live updates, the event stream). Only the shapes live here;
-//! writing them is the use case's step, and reading them is the relay's.
+//! writing them is the use case's step, and reading them is the relay's (see [`crate::relay`]).
 
 use chrono::{DateTime, Utc};
 use ordo_domain::catalog::Sku;
-use ordo_domain::order::OrderEvent;
-use ordo_store::OutboxMessage;
+use ordo_domain::order::{Order, OrderEvent};
+use ordo_store::{Audience, OutboxMessage, StoreTx};
 
 use crate::{AppError, AppResult};
 
-/// The outbox message for an order event (keyed by the order, so consumers keep its order).
-pub(crate) fn outbox_for(event: &OrderEvent) -> AppResult<OutboxMessage> {
+/// The outbox message for an order event (keyed by the order, so consumers keep its order),
+/// seen by the order's customer, vendor and carrier (as the order stands after the event).
+pub(crate) fn outbox_for(event: &OrderEvent, order: &Order) -> AppResult<OutboxMessage> {
     Ok(OutboxMessage {
         topic: event.event_type.clone(),
         key: event.order_id.to_string(),
         payload: serde_json::value::to_raw_value(event)
             .map_err(|e| AppError::Internal(e.into()))?,
         created_at: event.at,
+        audience: Audience {
+            customer: Some(order.customer_id),
+            vendor: Some(order.vendor_id),
+            carrier: order.carrier_id,
+        },
     })
 }
 
-/// An outbox message about one SKU's stock (keyed by the SKU, so consumers keep its order).
-pub(crate) fn stock_message(
+/// Writes an outbox message about one SKU's stock (keyed by the SKU, so consumers keep its
+/// order), seen by the vendor selling it.
+pub(crate) async fn enqueue_stock(
+    tx: &mut dyn StoreTx,
     topic: &str,
     sku: &Sku,
     payload: &serde_json::Value,
     now: DateTime<Utc>,
-) -> AppResult<OutboxMessage> {
-    Ok(OutboxMessage {
+) -> AppResult<()> {
+    let vendor = tx.sku_vendor(sku).await?;
+    tx.enqueue(&OutboxMessage {
         topic: topic.into(),
         key: sku.to_string(),
         payload: serde_json::value::to_raw_value(payload)
             .map_err(|e| AppError::Internal(e.into()))?,
         created_at: now,
+        audience: Audience {
+            vendor,
+            ..Audience::default()
+        },
     })
+    .await?;
+    Ok(())
 }

@@ -163,6 +163,7 @@ impl From<AppError> for ApiError {
                 field,
                 ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             },
+            AppError::Gone { code, .. } => ApiError::new(StatusCode::GONE, code, message),
             AppError::CancelledAtPayment { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "insufficient_stock", message)
             }

@@ -31,6 +31,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod live;
 pub mod views;
 
 use error::{ApiError, REQUEST_ID};

@@ -271,6 +271,8 @@ impl ActorView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
+    pub order_id: Uuid,
+    /// 1 for placement, then +1 per change: gap-free per order (the SSE `id`).
     pub seq: i64,
     #[serde(rename = "type")]
     #[schema(example = "order.paid")]
@@ -314,6 +316,7 @@ impl EventView {
             }
         };
         Self {
+            order_id: e.order_id.0,
             seq: e.seq,
             kind: e.event_type,
             actor: ActorView::new(&e.actor, viewer),
@@ -326,6 +329,57 @@ impl EventView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventList {
     pub data: Vec<EventView>,
+}
+
+/// One event of a caller's feed (`GET /events`), as its webhooks and the event stream carry it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedEventView {
+    /// The event's place in the feed: gap-free and increasing; the cursor (`after`) and the
+    /// SSE `id`. Also the event's id for consumers that must act once per event.
+    pub id: i64,
+    #[serde(rename = "type")]
+    #[schema(example = "order.paid")]
+    pub kind: String,
+    pub timestamp: DateTime<Utc>,
+    /// For `order.*`: the order's event as its log shows it (`EventView`); for `stock.*`: the
+    /// SKU, its stock and what changed.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl FeedEventView {
+    /// An event as `viewer` may see it.
+    pub fn new(e: ordo_store::RelayedEvent, viewer: &Actor) -> Self {
+        let m = e.message;
+        let data = if m.topic.starts_with("order.") {
+            match serde_json::from_str::<OrderEvent>(m.payload.get()) {
+                Ok(event) => {
+                    serde_json::to_value(EventView::new(event, viewer)).unwrap_or_default()
+                }
+                Err(err) => {
+                    tracing::error!(position = e.position, error = %err, "unreadable order event in the outbox");
+                    serde_json::Value::Null
+                }
+            }
+        } else {
+            serde_json::from_str(m.payload.get()).unwrap_or_default()
+        };
+        Self {
+            id: e.position,
+            kind: m.topic,
+            timestamp: m.created_at,
+            data,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedPage {
+    pub data: Vec<FeedEventView>,
+    /// More events wait after the last one: ask again with `after` = `next_after`.
+    pub has_more: bool,
+    /// The cursor to continue from (the last event's id, or the `after` you sent).
+    pub next_after: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

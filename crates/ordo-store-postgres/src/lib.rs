@@ -98,6 +98,33 @@ async fn auth_changes(
     Ok(Some(Box::pin(stream)))
 }
 
+/// The channel a sequencer pokes, with the last position it gave, as it commits.
+pub(crate) const EVENTS_CHANNEL: &str = "ordo_events";
+
+async fn event_wakeups(
+    writer: &Writer,
+) -> ordo_store::StoreResult<Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = i64> + Send>>>>
+{
+    let mut listener = sqlx::postgres::PgListener::connect_with(writer)
+        .await
+        .map_err(map_err)?;
+    listener.listen(EVENTS_CHANNEL).await.map_err(map_err)?;
+    let stream = futures_util::stream::unfold(listener, |mut listener| async move {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => return Some((n.payload().parse().unwrap_or(0), listener)),
+                // Reconnected: pokes may have been missed, so say "look" (readers re-read).
+                Ok(None) => return Some((0, listener)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "event listener failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+    Ok(Some(Box::pin(stream)))
+}
+
 /// PostgreSQL never fail-stops a node: a commit whose outcome is unknown concerns one
 /// connection, which the pool drops; the next write gets a fresh one.
 async fn failed(_: &Writer) -> String {
@@ -113,7 +140,9 @@ mod dialect {
     /// Locks the stock rows only, not the locations they are joined with.
     pub const FOR_UPDATE_OF_STOCK: &str = " FOR UPDATE OF s";
     /// The payload is jsonb; read back as text.
-    pub const OUTBOX_AFTER: &str = "SELECT id, topic, key, payload::text AS payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
+    pub const PAYLOAD_TEXT: &str = "payload::text AS payload";
+    pub const OUTBOX_AFTER: &str = "SELECT id, topic, key, payload::text AS payload, created_at, \
+        customer_id, vendor_id, carrier_id FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
     /// Claims skip rows another transaction is claiming.
     pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     /// An order's id as text, as job keys spell it (the UUID's hyphenated form).

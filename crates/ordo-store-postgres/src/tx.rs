@@ -697,6 +697,9 @@ impl StoreTx for PgTx {
             .bind(&m.key)
             .bind(Json(&m.payload))
             .bind(m.created_at)
+            .bind(m.audience.customer.map(|u| u.0))
+            .bind(m.audience.vendor.map(|v| v.0))
+            .bind(m.audience.carrier.map(|u| u.0))
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;
@@ -815,5 +818,40 @@ impl StoreTx for PgTx {
             .await
             .map_err(|e| self.fail(e))?;
         Ok(done.rows_affected())
+    }
+
+    async fn sequence_outbox(&mut self, at: DateTime<Utc>, limit: u32) -> StoreResult<Option<i64>> {
+        // Waits for another node's sequencer to commit, then reads the position it left.
+        let row = sqlx::query(locked::SEQUENCER.as_str())
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let last = row.int("position")?;
+        let given = sqlx::query(sql::SEQUENCE_OUTBOX)
+            .bind(last)
+            .bind(at)
+            .bind(i64::from(limit))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?
+            .rows_affected();
+        if given == 0 {
+            return Ok(None);
+        }
+        let now_last = last + given as i64;
+        sqlx::query(sql::ADVANCE_SEQUENCER)
+            .bind(now_last)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        // Delivered at commit, so other nodes never read ahead of what is visible.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::EVENTS_CHANNEL)
+            .bind(now_last.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(Some(now_last))
     }
 }

@@ -58,6 +58,13 @@ async fn auth_changes(
     Ok(None)
 }
 
+/// One node: its relay wakes its own readers.
+async fn event_wakeups(
+    _: &Writer,
+) -> StoreResult<Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = i64> + Send>>>> {
+    Ok(None)
+}
+
 type Db = sqlx::Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
 
@@ -66,8 +73,9 @@ mod dialect {
     /// The writer thread already excludes other writers; SQLite has no row locks.
     pub const FOR_UPDATE: &str = "";
     pub const FOR_UPDATE_OF_STOCK: &str = "";
-    pub const OUTBOX_AFTER: &str =
-        "SELECT id, topic, key, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
+    pub const PAYLOAD_TEXT: &str = "payload";
+    pub const OUTBOX_AFTER: &str = "SELECT id, topic, key, payload, created_at, customer_id, \
+        vendor_id, carrier_id FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
     /// Claims skip rows another transaction is claiming.
     pub const SKIP_LOCKED: &str = "";
     /// An order's id as text, as job keys spell it (the UUID's hyphenated form).

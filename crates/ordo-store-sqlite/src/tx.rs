@@ -588,7 +588,15 @@ impl StoreTx for SqliteTx {
     async fn enqueue(&mut self, m: &OutboxMessage) -> StoreResult<()> {
         self.execute(
             sql::ENQUEUE,
-            params![m.topic, m.key, m.payload.get(), ts(&m.created_at)],
+            params![
+                m.topic,
+                m.key,
+                m.payload.get(),
+                ts(&m.created_at),
+                m.audience.customer.map(|u| u.0),
+                m.audience.vendor.map(|v| v.0),
+                m.audience.carrier.map(|u| u.0)
+            ],
         )?;
         Ok(())
     }
@@ -778,5 +786,20 @@ impl StoreTx for SqliteTx {
 
     async fn purge(&mut self, what: Purge, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
         Ok(self.execute(purge_sql(what), params![ts(&before), i64::from(limit)])? as u64)
+    }
+
+    async fn sequence_outbox(&mut self, at: DateTime<Utc>, limit: u32) -> StoreResult<Option<i64>> {
+        let last: Vec<i64> = self.query(&locked::SEQUENCER, [], |r| r.int("position"))?;
+        let last = last.first().copied().unwrap_or(0);
+        let given = self.execute(
+            sql::SEQUENCE_OUTBOX,
+            params![last, ts(&at), i64::from(limit)],
+        )?;
+        if given == 0 {
+            return Ok(None);
+        }
+        let now_last = last + given as i64;
+        self.execute(sql::ADVANCE_SEQUENCER, params![now_last, ts(&at)])?;
+        Ok(Some(now_last))
     }
 }

@@ -32,9 +32,10 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    AuthChange, AuthFactors, Credentials, IdempotencyRecord, Job, JobEnd, JobState, LiveSession,
-    LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage, Outcome, PriceListEntry, Purge,
-    SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
+    Audience, AuthChange, AuthFactors, Credentials, IdempotencyRecord, Job, JobEnd, JobState,
+    LiveSession, LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage, Outcome,
+    PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError,
+    StoreResult, TxWork,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -259,6 +260,22 @@ pub(crate) fn idempotency_from_row(row: &impl Cols) -> StoreResult<IdempotencyRe
     })
 }
 
+/// An outbox row (topic, key, payload as text, created_at and the audience).
+pub(crate) fn outbox_from_row(r: &impl Cols) -> StoreResult<OutboxMessage> {
+    Ok(OutboxMessage {
+        topic: r.text("topic")?,
+        key: r.text("key")?,
+        payload: serde_json::value::RawValue::from_string(r.text("payload")?)
+            .map_err(|e| corrupt("outbox payload", e))?,
+        created_at: r.time("created_at")?,
+        audience: Audience {
+            customer: r.opt_uuid("customer_id")?.map(UserId),
+            vendor: r.opt_uuid("vendor_id")?.map(VendorId),
+            carrier: r.opt_uuid("carrier_id")?.map(UserId),
+        },
+    })
+}
+
 /// The columns [`job_from_row`] reads.
 pub(crate) const JOB_COLUMNS: &str =
     "id, kind, key, payload, state, run_at, attempts, last_error, created_at";
@@ -297,6 +314,7 @@ pub(crate) fn purge_sql(what: Purge) -> &'static str {
         Purge::IdempotencyKeys => sql::PURGE_IDEMPOTENCY_KEYS,
         Purge::Sessions => sql::PURGE_SESSIONS,
         Purge::Jobs => sql::PURGE_JOBS,
+        Purge::Outbox => sql::PURGE_OUTBOX,
     }
 }
 
@@ -450,8 +468,23 @@ pub(crate) mod sql {
         updated_at = $4, version = $5, reserved_until = $6 WHERE id = $7 AND version = $8";
     pub const APPEND_EVENT: &str = "INSERT INTO order_events (order_id, seq, type, actor_id, actor_role, \
         actor_vendor_id, at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    pub const ENQUEUE: &str =
-        "INSERT INTO outbox (topic, key, payload, created_at) VALUES ($1, $2, $3, $4)";
+    pub const ENQUEUE: &str = "INSERT INTO outbox (topic, key, payload, created_at, customer_id, \
+        vendor_id, carrier_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    /// The sequencer's step (its cursor row locked first, see [`super::locked::SEQUENCER`]):
+    /// the next positions after `$1`, in id order, to committed messages without one.
+    pub const SEQUENCE_OUTBOX: &str = "UPDATE outbox SET position = $1 + n.rn, published_at = $2 \
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM outbox \
+        WHERE position IS NULL ORDER BY id LIMIT $3) AS n WHERE outbox.id = n.id";
+    pub const ADVANCE_SEQUENCER: &str =
+        "UPDATE relay_cursors SET position = $1, updated_at = $2 WHERE consumer = 'sequencer'";
+    /// Messages every consumer has passed, oldest position first, up to the first one still
+    /// young enough to keep — so what is kept is always every position after some point, and
+    /// a feed cursor before it can be told it expired.
+    pub const PURGE_OUTBOX: &str = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+        WHERE position IS NOT NULL AND position <= (SELECT MIN(position) FROM relay_cursors) \
+        AND position < COALESCE((SELECT position FROM outbox WHERE position IS NOT NULL \
+        AND created_at >= $1 ORDER BY position LIMIT 1), 9223372036854775807) \
+        ORDER BY position LIMIT $2)";
     pub const IDEMPOTENCY_GET: &str =
         "SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2";
     pub const IDEMPOTENCY_CLAIM: &str = "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) \
@@ -523,6 +556,10 @@ pub(crate) mod locked {
 
     pub static ORDER: LazyLock<String> =
         LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{FOR_UPDATE}"));
+    /// The sequencer's cursor: locked, so one sequencer runs at a time across nodes.
+    pub static SEQUENCER: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT position FROM relay_cursors WHERE consumer = 'sequencer'{FOR_UPDATE}")
+    });
     pub static STOCK: LazyLock<String> =
         LazyLock::new(|| format!("{STOCK_OF_SKU}{FOR_UPDATE_OF_STOCK}"));
     pub static CART: LazyLock<String> =
@@ -1102,20 +1139,75 @@ impl Store for SqlStore {
             .await
             .map_err(map_err)?;
         rows.iter()
+            .map(|r| Ok((r.int("id")?, outbox_from_row(r)?)))
+            .collect()
+    }
+
+    async fn events_after(
+        &self,
+        after: i64,
+        scope: OrderScope,
+        limit: u32,
+    ) -> StoreResult<Vec<RelayedEvent>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT position, topic, key, {}, created_at, customer_id, vendor_id, carrier_id \
+             FROM outbox WHERE position > ",
+            dialect::PAYLOAD_TEXT
+        ));
+        qb.push_bind(after);
+        match scope {
+            OrderScope::All => {}
+            OrderScope::Customer(id) => {
+                qb.push(" AND customer_id = ").push_bind(id.0);
+            }
+            OrderScope::Vendor(id) => {
+                qb.push(" AND vendor_id = ").push_bind(id.0);
+            }
+            OrderScope::Carrier(id) => {
+                qb.push(" AND carrier_id = ").push_bind(id.0);
+            }
+        }
+        qb.push(" ORDER BY position LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter()
             .map(|r| {
-                let payload: String = r.text("payload")?;
-                Ok((
-                    r.int("id")?,
-                    OutboxMessage {
-                        topic: r.text("topic")?,
-                        key: r.text("key")?,
-                        payload: serde_json::value::RawValue::from_string(payload)
-                            .map_err(|e| corrupt("outbox payload", e))?,
-                        created_at: r.time("created_at")?,
-                    },
-                ))
+                Ok(RelayedEvent {
+                    position: r.int("position")?,
+                    message: outbox_from_row(r)?,
+                })
             })
             .collect()
+    }
+
+    async fn relay_state(&self) -> StoreResult<RelayState> {
+        let cursors = sqlx::query("SELECT consumer, position FROM relay_cursors ORDER BY consumer")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        let waiting = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest, \
+             (SELECT MIN(position) FROM outbox) AS oldest_position \
+             FROM outbox WHERE position IS NULL",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_err)?;
+        Ok(RelayState {
+            cursors: cursors
+                .iter()
+                .map(|r| Ok((r.text("consumer")?, r.int("position")?)))
+                .collect::<StoreResult<_>>()?,
+            waiting: waiting.int("n")?,
+            oldest_waiting: waiting.opt_time("oldest")?,
+            oldest_position: waiting.opt_int("oldest_position")?,
+        })
+    }
+
+    async fn event_wakeups(
+        &self,
+    ) -> StoreResult<Option<std::pin::Pin<Box<dyn futures_util::Stream<Item = i64> + Send>>>> {
+        crate::event_wakeups(&self.writer).await
     }
 
     async fn price_list(

@@ -166,6 +166,38 @@ pub struct OutboxMessage {
     /// intermediate `Value` tree on the write path).
     pub payload: Box<serde_json::value::RawValue>,
     pub created_at: DateTime<Utc>,
+    /// Who may see it (the event feed and live streams filter by it).
+    pub audience: Audience,
+}
+
+/// Whose an event is: an order's customer, vendor and carrier; a SKU's vendor. Support and
+/// admins see every event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Audience {
+    pub customer: Option<UserId>,
+    pub vendor: Option<VendorId>,
+    pub carrier: Option<UserId>,
+}
+
+impl Audience {
+    /// Whether a reader of `scope` may see it.
+    pub fn admits(&self, scope: OrderScope) -> bool {
+        match scope {
+            OrderScope::All => true,
+            OrderScope::Customer(id) => self.customer == Some(id),
+            OrderScope::Vendor(id) => self.vendor == Some(id),
+            OrderScope::Carrier(id) => self.carrier == Some(id),
+        }
+    }
+}
+
+/// An outbox message the relay has put in delivery order: `position` is gap-free and
+/// increasing in the order the sequencer saw the changes commit, so a reader that has seen
+/// every position up to N has missed nothing before N.
+#[derive(Debug, Clone)]
+pub struct RelayedEvent {
+    pub position: i64,
+    pub message: OutboxMessage,
 }
 
 /// What an idempotency key was first used for.
@@ -234,6 +266,16 @@ pub enum JobEnd {
     },
 }
 
+/// The relay's progress (see [`Store::relay_state`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelayState {
+    pub cursors: Vec<(String, i64)>,
+    pub waiting: i64,
+    pub oldest_waiting: Option<DateTime<Utc>>,
+    /// The first position still kept (older ones were purged); `None` when none is.
+    pub oldest_position: Option<i64>,
+}
+
 /// What the purge job clears out, older than a cut-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purge {
@@ -243,6 +285,8 @@ pub enum Purge {
     Sessions,
     /// Jobs done before the cut-off.
     Jobs,
+    /// Outbox messages written before the cut-off that every consumer has passed.
+    Outbox,
 }
 
 /// The kinds of admin-maintained pricing rules kept as documents (promotions have their own
@@ -373,8 +417,24 @@ pub trait Store: Send + Sync + 'static {
         after_sku: Option<&Sku>,
         limit: u32,
     ) -> StoreResult<Vec<PriceListEntry>>;
-    /// Outbox messages after `after` (a message id), oldest first, with their ids.
+    /// Outbox messages after `after` (a message id), oldest first, with their ids, relayed or
+    /// not (for tests and operators; consumers read [`Store::events_after`]).
     async fn outbox(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxMessage)>>;
+    /// Relayed events after `after` (a position) that a reader of `scope` may see, in order.
+    async fn events_after(
+        &self,
+        after: i64,
+        scope: OrderScope,
+        limit: u32,
+    ) -> StoreResult<Vec<RelayedEvent>>;
+    /// Where each reader of the outbox has got to (`sequencer`: the last position given out),
+    /// and how many messages wait for a position, with the oldest one's time.
+    async fn relay_state(&self) -> StoreResult<RelayState>;
+    /// Pokes from other nodes that relayed events (PostgreSQL's LISTEN/NOTIFY, carrying the
+    /// last position), as they happen. `None` where there is only ever one node (SQLite).
+    async fn event_wakeups(
+        &self,
+    ) -> StoreResult<Option<Pin<Box<dyn futures_util::Stream<Item = i64> + Send>>>>;
     /// A SKU's adjustments, newest first.
     async fn stock_adjustments(&self, sku: &Sku, limit: u32) -> StoreResult<Vec<StockAdjustment>>;
     /// Jobs, optionally of one state and kind, newest first.
@@ -582,6 +642,12 @@ pub trait StoreTx: Send {
     ) -> StoreResult<()>;
     /// Deletes up to `limit` rows of `what` older than `before`; returns how many.
     async fn purge(&mut self, what: Purge, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// The relay's sequencer: gives the next positions, in id order, to up to `limit`
+    /// committed outbox messages that have none, and returns the last position given (`None`
+    /// when there were none). One sequencer runs at a time (it locks its cursor row), so
+    /// positions appear in the order they are given. On PostgreSQL it also pokes the other
+    /// nodes (see [`Store::event_wakeups`]) as it commits.
+    async fn sequence_outbox(&mut self, at: DateTime<Utc>, limit: u32) -> StoreResult<Option<i64>>;
 }
 
 /// The future of one unit of write work, borrowing its transaction.

@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// How long an Idempotency-Key is remembered (a retry later than this is a new request).
     #[arg(long, env = "ORDO_IDEMPOTENCY_TTL", default_value = "24h", value_parser = parse_duration)]
     pub idempotency_ttl: std::time::Duration,
+    /// How long relayed events are kept: how far back `GET /api/v1/events` and a stream's
+    /// `Last-Event-ID` can reach (`30d`, `72h`…).
+    #[arg(long, env = "ORDO_EVENT_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub event_retention: std::time::Duration,
     /// How long a login or step-up counts as a fresh proof of identity for sensitive actions.
     #[arg(long, env = "ORDO_STEP_UP_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub step_up_window: std::time::Duration,
@@ -127,7 +131,7 @@ fn parse_role(raw: &str) -> Result<ordo_domain::identity::Role, String> {
 pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let split = raw
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("'{raw}' needs a unit: ms, s, m or h"))?;
+        .ok_or_else(|| format!("'{raw}' needs a unit: ms, s, m, h or d"))?;
     let (n, unit) = raw.split_at(split);
     let n: u64 = n
         .parse()
@@ -137,7 +141,8 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
         "s" => n * 1_000,
         "m" => n * 60_000,
         "h" => n * 3_600_000,
-        _ => return Err(format!("'{unit}' is not a unit: use ms, s, m or h")),
+        "d" => n * 86_400_000,
+        _ => return Err(format!("'{unit}' is not a unit: use ms, s, m, h or d")),
     };
     if ms == 0 {
         return Err("a duration must be above zero".into());

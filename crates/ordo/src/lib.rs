@@ -97,6 +97,10 @@ pub async fn launch(
         .job_poll
         .map(|every| tokio::spawn(work_jobs(app.clone(), every)));
     let auth_changes = tokio::spawn(follow_auth_changes(app.clone()));
+    let relay = tokio::spawn({
+        let app = app.clone();
+        async move { app.run_relay().await }
+    });
     let fatal = Arc::new(std::sync::OnceLock::<String>::new());
     let stop = {
         let (store, fatal) = (Arc::clone(&app.store), Arc::clone(&fatal));
@@ -117,6 +121,7 @@ pub async fn launch(
         worker.abort();
     }
     auth_changes.abort();
+    relay.abort();
     if let Some(why) = fatal.get() {
         anyhow::bail!(
             "stopped because the database's write path failed ({why}); restart Ordo to let the \

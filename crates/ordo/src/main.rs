@@ -38,6 +38,8 @@ async fn main() -> anyhow::Result<()> {
                 max_in_flight: args.max_in_flight,
                 max_waiting: args.max_waiting,
                 request_timeout: args.request_timeout,
+                event_retention: chrono::Duration::from_std(args.event_retention)
+                    .context("--event-retention is too long")?,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);

@@ -111,6 +111,7 @@ const ROWS: &[Row] = &[
     ("GET", "/api/v1/orders/{id}", Some("cvsa"), Object::Order, None),
     ("POST", "/api/v1/orders/{id}/actions/{action}", Some("cvsa"), Object::Order, Some(r#"{}"#)),
     ("GET", "/api/v1/orders/{id}/events", Some("cvsa"), Object::Order, None),
+    ("GET", "/api/v1/events", Some("cvsar"), Object::None, None),
     ("GET", "/api/v1/price-lists/{currency}", Some("gcvsar"), Object::None, None),
     ("PUT", "/api/v1/prices/{sku}/{currency}", Some("va"), Object::Sku, Some(r#"{"amount": 1300}"#)),
     ("DELETE", "/api/v1/prices/{sku}/{currency}", Some("va"), Object::Sku, None),

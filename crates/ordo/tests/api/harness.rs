@@ -329,6 +329,13 @@ impl TestApp {
             .expect("join")
     }
 
+    /// A connection of the test's own to its PostgreSQL database (panics on SQLite).
+    pub async fn raw_postgres(&self) -> sqlx::PgConnection {
+        use sqlx::Connection;
+        let url = self.config.database_url.clone().expect("a PostgreSQL test");
+        sqlx::PgConnection::connect(&url).await.expect("postgres")
+    }
+
     /// Moves the server's clock forward.
     pub fn advance(&self, by: chrono::Duration) {
         self.clock.advance(by);
@@ -708,5 +715,90 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// One Server-Sent Events message as a client sees it.
+#[derive(Debug, Clone)]
+pub struct SseMessage {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: Value,
+}
+
+/// A client of a live stream: the response, read as it comes, message by message.
+pub struct SseClient {
+    res: reqwest::Response,
+    buf: String,
+}
+
+impl SseClient {
+    /// Opens `path` as a stream (with `Last-Event-ID` when given); panics unless it is one.
+    pub async fn open(base: &str, path: &str, token: &str, last_event_id: Option<&str>) -> Self {
+        let client = reqwest::Client::new();
+        let mut req = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let res = req.send().await.expect("stream request");
+        assert_eq!(res.status(), 200, "stream {path} opens");
+        let kind = res.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            kind.starts_with("text/event-stream"),
+            "{path} answers a stream, not {kind}"
+        );
+        Self {
+            res,
+            buf: String::new(),
+        }
+    }
+
+    /// The next message with data (comments and `retry:` skipped), or `None` if the stream
+    /// ended; fails the test if none comes within `within`.
+    pub async fn next(&mut self, within: std::time::Duration) -> Option<SseMessage> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, None, Vec::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                    }
+                }
+                if !data.is_empty() {
+                    let text = data.join("\n");
+                    return Some(SseMessage {
+                        id,
+                        event,
+                        data: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                    });
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.res.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(None) | Err(_)) => return None,
+                Err(_) => panic!("no stream message within {within:?}"),
+            }
+        }
+    }
+
+    /// The next `n` messages, each within `within`.
+    pub async fn take(&mut self, n: usize, within: std::time::Duration) -> Vec<SseMessage> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.next(within).await.expect("the stream ended early"));
+        }
+        out
     }
 }

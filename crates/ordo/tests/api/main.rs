@@ -4,6 +4,7 @@
 mod auth;
 mod authz;
 mod checkout;
+mod events;
 mod harness;
 mod idempotency;
 mod jobs;

@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub mod auth;
 pub mod carts;
 pub mod catalog;
+pub mod events;
 pub mod inventory;
 pub mod orders;
 pub mod pricing;
@@ -18,6 +19,7 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(catalog::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(events::router())
         .merge(carts::router())
         .merge(pricing::router())
 }

@@ -2,6 +2,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use futures_util::StreamExt;
 use ordo_app::App;
 use ordo_app::orders::PlaceOrder;
 use ordo_domain::address::AddressInput;
@@ -167,23 +169,55 @@ async fn act(
     Ok(axum::Json(OrderView::new(order, &caller.actor)))
 }
 
-/// The order's append-only event log, oldest first.
-#[utoipa::path(get, path = "/orders/{id}/events", tag = "orders", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = EventList), (status = 404, body = ErrorBody)))]
+/// The order's append-only event log, oldest first — or, with `Accept: text/event-stream`,
+/// its events live as Server-Sent Events (`id:` the event's `seq`, `event:` its type, `data:`
+/// the event as the list shows it). Resume with `Last-Event-ID` (or `?after=`): the events
+/// after it are replayed, then the stream goes on live. Everyone who may read the order may
+/// follow it: its customer, vendor and carrier, support and admins.
+#[utoipa::path(get, path = "/orders/{id}/events", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path), EventsAfter,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume a stream after this event's seq")),
+    responses(
+        (status = 200, description = "The log (JSON), or the live stream (`text/event-stream`)",
+            content((EventList = "application/json"), (String = "text/event-stream"))),
+        (status = 404, body = ErrorBody)))]
 async fn order_events(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<EventList>> {
-    let events = app
-        .order_events(&caller.actor, path_id::<OrderId>(&id, "order")?)
-        .await?;
+    Query(q): Query<EventsAfter>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    let id = path_id::<OrderId>(&id, "order")?;
+    if crate::live::wants_stream(&headers) {
+        let after = crate::live::last_event_id(&headers, q.after.unwrap_or(0))?;
+        let viewer = caller.actor;
+        let events = app.follow_order(&viewer, id, after).await?.map(move |e| {
+            e.map(|e| {
+                let (seq, kind) = (e.seq, e.event_type.clone());
+                crate::live::message(seq, &kind, &EventView::new(e, &viewer))
+            })
+        });
+        return Ok(crate::live::serve(app, caller.token, events));
+    }
+    let events = app.order_events(&caller.actor, id).await?;
     Ok(axum::Json(EventList {
         data: events
             .into_iter()
+            .filter(|e| q.after.is_none_or(|after| e.seq > after))
             .map(|e| EventView::new(e, &caller.actor))
             .collect(),
-    }))
+    })
+    .into_response())
+}
+
+/// Where a list or stream of events starts.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsAfter {
+    /// Only events after this one (an order's event `seq`).
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]

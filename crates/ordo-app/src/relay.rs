@@ -1,0 +1,375 @@
+//! The relay: how every event leaves Ordo — at least once, in order, never for a change that
+//! rolled back, never lost on a crash.
+//!
+//! Each change writes its outbox message in its own transaction (see [`crate::outbox`]), so a
+//! rolled-back change leaves none. The relay's *sequencer* then gives committed messages their
+//! `position`: gap-free, increasing, one sequencer at a time across nodes (it locks its cursor
+//! row). Readers follow positions, never the outbox's own ids, because on PostgreSQL ids become
+//! visible out of commit order and a reader keeping "everything after id 8" would skip a 7 that
+//! commits late. A message gets its position only once it is visible, so "everything after
+//! position N" never skips anything. Messages of one order (or one SKU) are written under that
+//! order's (SKU's) row lock, so they are numbered in the order they happened.
+//!
+//! Every node runs a relay (`ordo serve`): woken by its own writes, by other nodes' sequencers
+//! (PostgreSQL LISTEN/NOTIFY, carrying only a position), and once a second in any case. After
+//! sequencing it *pumps*: reads the new positions and broadcasts them in memory to the live
+//! streams of this node ([`App::follow_events`], [`App::follow_order`]). A stream that falls
+//! behind the broadcast's buffer is caught up from the database, never silently short: the
+//! database is the truth and the broadcast only a shortcut.
+//!
+//! Sequenced messages are kept for `Settings::event_retention` (a feed cursor older than that
+//! is refused as expired) and then purged once every consumer has passed them.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::Stream;
+use ordo_domain::identity::{Actor, Role};
+use ordo_domain::ids::OrderId;
+use ordo_domain::order::OrderEvent;
+use ordo_store::{OrderScope, RelayState, RelayedEvent};
+use tokio::sync::{Mutex, Notify, broadcast};
+
+use crate::{App, AppError, AppResult};
+
+/// Messages numbered by one sequencer transaction at most.
+const SEQUENCE_BATCH: u32 = 1_000;
+/// Events read from the database at once (pumping, catching a stream up, a feed page).
+const READ_BATCH: u32 = 500;
+/// Events a stream may fall behind the broadcast before it is caught up from the database.
+const LIVE_BUFFER: usize = 4_096;
+
+/// The node's relay state: its wake-up, its broadcast and how far it has pumped.
+pub struct Relay {
+    wake: Notify,
+    live: broadcast::Sender<Arc<RelayedEvent>>,
+    /// The last position broadcast; `None` until the first pump (which starts at the present:
+    /// streams replay the past from the database themselves).
+    pumped: Mutex<Option<i64>>,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Self {
+            wake: Notify::new(),
+            live: broadcast::channel(LIVE_BUFFER).0,
+            pumped: Mutex::new(None),
+        }
+    }
+}
+
+/// Whose events a reader sees: the ownership rule of orders, applied to events.
+pub fn scope_of(actor: &Actor) -> AppResult<OrderScope> {
+    Ok(match actor.role {
+        Role::Admin | Role::Support | Role::System => OrderScope::All,
+        Role::Customer => OrderScope::Customer(actor.user_id.ok_or(AppError::Unauthenticated)?),
+        Role::Vendor => OrderScope::Vendor(actor.vendor_id.ok_or(AppError::Unauthenticated)?),
+        Role::Carrier => OrderScope::Carrier(actor.user_id.ok_or(AppError::Unauthenticated)?),
+    })
+}
+
+/// One page of the event feed.
+#[derive(Debug)]
+pub struct EventPage {
+    pub events: Vec<RelayedEvent>,
+    pub has_more: bool,
+}
+
+impl App {
+    /// Wakes this node's relay (called after every write: it may have left outbox messages).
+    pub(crate) fn wake_relay(&self) {
+        self.relay.wake.notify_one();
+    }
+
+    /// Runs this node's relay for ever (`ordo serve`): a round when a write on this node may
+    /// have left messages, when another node's relay pokes (PostgreSQL), and at least once a
+    /// second, so the messages of a node that died before relaying them are relayed by the
+    /// others. A failing round is logged and the next one tried.
+    pub async fn run_relay(&self) {
+        use futures_util::StreamExt;
+        let mut pokes = match self.store.event_wakeups().await {
+            Ok(pokes) => pokes,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other nodes' events; polling each second");
+                None
+            }
+        };
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let poked = async {
+                match pokes.as_mut() {
+                    Some(p) => p.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = self.relay.wake.notified() => {}
+                _ = tick.tick() => {}
+                Some(_) = poked => {}
+            }
+            if let Err(e) = self.relay_once().await {
+                tracing::warn!(error = %e, "relaying events failed; will retry");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// One round of the relay: numbers every committed outbox message without a position,
+    /// then broadcasts what is new to this node's streams. Returns the last position.
+    pub async fn relay_once(&self) -> AppResult<Option<i64>> {
+        {
+            // The first round starts broadcasting from before what it numbers.
+            let mut pumped = self.relay.pumped.lock().await;
+            if pumped.is_none() {
+                *pumped = Some(sequencer_position(&self.store.relay_state().await?));
+            }
+        }
+        loop {
+            let now = self.now();
+            // Not `App::write`: that wakes the relay, which would then wake itself for ever.
+            let last: Option<i64> = ordo_store::write(&*self.store, move |tx| {
+                Box::pin(async move {
+                    Ok::<_, AppError>(tx.sequence_outbox(now, SEQUENCE_BATCH).await?)
+                })
+            })
+            .await?;
+            if last.is_none() {
+                break;
+            }
+        }
+        self.pump().await
+    }
+
+    /// Broadcasts the positions after the last one broadcast (from any node's sequencer).
+    pub async fn pump(&self) -> AppResult<Option<i64>> {
+        let mut pumped = self.relay.pumped.lock().await;
+        let mut last = match *pumped {
+            Some(last) => last,
+            None => sequencer_position(&self.store.relay_state().await?),
+        };
+        loop {
+            let page = self
+                .store
+                .events_after(last, OrderScope::All, READ_BATCH)
+                .await?;
+            let full = page.len() == READ_BATCH as usize;
+            for event in page {
+                last = event.position;
+                // No receiver is fine: nobody is following on this node.
+                let _ = self.relay.live.send(Arc::new(event));
+            }
+            if !full {
+                break;
+            }
+        }
+        *pumped = Some(last);
+        Ok(Some(last))
+    }
+
+    /// The relay's progress: each cursor, what waits for a position (for operators).
+    pub async fn relay_state(&self) -> AppResult<RelayState> {
+        Ok(self.store.relay_state().await?)
+    }
+
+    /// A page of the caller's event feed: the events they may see after position `after`.
+    /// A cursor older than what is kept is refused (`cursor_expired`): the caller resyncs.
+    pub async fn events(
+        &self,
+        actor: &Actor,
+        after: i64,
+        limit: Option<i64>,
+    ) -> AppResult<EventPage> {
+        let scope = scope_of(actor)?;
+        let limit = crate::paging::page_limit(limit)?;
+        self.check_cursor(after).await?;
+        let mut events = self.store.events_after(after, scope, limit + 1).await?;
+        let has_more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        Ok(EventPage { events, has_more })
+    }
+
+    async fn check_cursor(&self, after: i64) -> AppResult<()> {
+        if after < 0 {
+            return Err(ordo_domain::ParseError::new(
+                "invalid_cursor",
+                "after must be an event id (0 for the oldest kept)",
+            )
+            .at("after")
+            .into());
+        }
+        let state = self.store.relay_state().await?;
+        let oldest_kept = state
+            .oldest_position
+            .unwrap_or(sequencer_position(&state) + 1);
+        if after > 0 && after.saturating_add(1) < oldest_kept {
+            return Err(AppError::Gone {
+                code: "cursor_expired",
+                message: format!(
+                    "events up to {} are no longer kept ({} days); start again from after=0 \
+                     and reread the current state of what you follow",
+                    oldest_kept - 1,
+                    self.settings.event_retention.num_days()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The caller's feed as a live stream: every event they may see after `after`, replayed
+    /// from the database and then live, with no gap and no duplicate.
+    pub async fn follow_events(
+        &self,
+        actor: &Actor,
+        after: i64,
+    ) -> AppResult<impl Stream<Item = AppResult<RelayedEvent>> + Send + 'static> {
+        let scope = scope_of(actor)?;
+        self.check_cursor(after).await?;
+        // Subscribed before the replay reads, so nothing falls between the two.
+        let follow = Follow {
+            app: self.clone(),
+            scope,
+            delivered: after,
+            live: self.relay.live.subscribe(),
+            backlog: VecDeque::new(),
+            catching_up: true,
+            // Before this node's first pump, what it will broadcast first is not known to
+            // follow what the replay read: check the database once more at the first event.
+            recheck: self.relay.pumped.try_lock().map_or(true, |p| p.is_none()),
+        };
+        Ok(futures_util::stream::unfold(follow, |mut f| async move {
+            let next = f.next().await;
+            Some((next, f))
+        }))
+    }
+
+    /// One order's events as a live stream, after its event `after_seq` (0: from the start):
+    /// for everyone who may read the order.
+    pub async fn follow_order(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        after_seq: i64,
+    ) -> AppResult<impl Stream<Item = AppResult<OrderEvent>> + Send + 'static> {
+        self.order(actor, id).await?;
+        let follow = FollowOrder {
+            app: self.clone(),
+            id,
+            key: id.to_string(),
+            delivered: after_seq,
+            live: self.relay.live.subscribe(),
+            backlog: VecDeque::new(),
+            catching_up: true,
+        };
+        Ok(futures_util::stream::unfold(follow, |mut f| async move {
+            let next = f.next().await;
+            Some((next, f))
+        }))
+    }
+}
+
+fn sequencer_position(state: &RelayState) -> i64 {
+    state
+        .cursors
+        .iter()
+        .find(|(name, _)| name == "sequencer")
+        .map_or(0, |(_, p)| *p)
+}
+
+/// A feed being followed: what was delivered, the live subscription, what the database gave
+/// that is not yet delivered.
+struct Follow {
+    app: App,
+    scope: OrderScope,
+    delivered: i64,
+    live: broadcast::Receiver<Arc<RelayedEvent>>,
+    backlog: VecDeque<RelayedEvent>,
+    catching_up: bool,
+    recheck: bool,
+}
+
+impl Follow {
+    async fn next(&mut self) -> AppResult<RelayedEvent> {
+        loop {
+            if let Some(event) = self.backlog.pop_front() {
+                self.delivered = event.position;
+                return Ok(event);
+            }
+            if self.catching_up {
+                let page = self
+                    .app
+                    .store
+                    .events_after(self.delivered, self.scope, READ_BATCH)
+                    .await?;
+                self.catching_up = page.len() == READ_BATCH as usize;
+                self.backlog.extend(page);
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(_) if self.recheck => {
+                    self.recheck = false;
+                    self.catching_up = true;
+                }
+                Ok(event) => {
+                    if event.position > self.delivered && event.message.audience.admits(self.scope)
+                    {
+                        self.delivered = event.position;
+                        return Ok((*event).clone());
+                    }
+                }
+                // Fell behind the buffer: the database has everything.
+                Err(broadcast::error::RecvError::Lagged(_)) => self.catching_up = true,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// One order being followed (its events are numbered 1, 2, 3… with no gap).
+struct FollowOrder {
+    app: App,
+    id: OrderId,
+    key: String,
+    delivered: i64,
+    live: broadcast::Receiver<Arc<RelayedEvent>>,
+    backlog: VecDeque<OrderEvent>,
+    catching_up: bool,
+}
+
+impl FollowOrder {
+    async fn next(&mut self) -> AppResult<OrderEvent> {
+        loop {
+            if let Some(event) = self.backlog.pop_front() {
+                self.delivered = event.seq;
+                return Ok(event);
+            }
+            if self.catching_up {
+                let events = self.app.store.order_events(self.id).await?;
+                self.backlog
+                    .extend(events.into_iter().filter(|e| e.seq > self.delivered));
+                self.catching_up = false;
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(event)
+                    if event.message.key == self.key
+                        && event.message.topic.starts_with("order.") =>
+                {
+                    let parsed: OrderEvent = serde_json::from_str(event.message.payload.get())
+                        .map_err(|e| AppError::Internal(e.into()))?;
+                    if parsed.seq == self.delivered.saturating_add(1) {
+                        self.delivered = parsed.seq;
+                        return Ok(parsed);
+                    }
+                    // A gap means something was missed: the log has it.
+                    if parsed.seq > self.delivered {
+                        self.catching_up = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => self.catching_up = true,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
+}
