@@ -87,6 +87,9 @@ pub struct Settings {
     /// How long relayed events are kept (the event feed's reach back; a cursor older than
     /// this is refused as expired).
     pub event_retention: chrono::Duration,
+    /// Whether `ordo serve` runs this node's relay (see [`relay`]). Off only where a test
+    /// needs the writer to itself; events then wait in the outbox until a relay runs.
+    pub relay: bool,
 }
 
 impl Default for Settings {
@@ -107,6 +110,7 @@ impl Default for Settings {
             max_waiting: 20_000,
             request_timeout: std::time::Duration::from_secs(30),
             event_retention: chrono::Duration::days(30),
+            relay: true,
         }
     }
 }

@@ -260,6 +260,22 @@ pub(crate) fn idempotency_from_row(row: &impl Cols) -> StoreResult<IdempotencyRe
     })
 }
 
+/// Narrows a query of orders or events to whose they are (both tables name the same columns).
+fn push_scope(qb: &mut QueryBuilder<Db>, scope: OrderScope) {
+    match scope {
+        OrderScope::All => {}
+        OrderScope::Customer(id) => {
+            qb.push(" AND customer_id = ").push_bind(id.0);
+        }
+        OrderScope::Vendor(id) => {
+            qb.push(" AND vendor_id = ").push_bind(id.0);
+        }
+        OrderScope::Carrier(id) => {
+            qb.push(" AND carrier_id = ").push_bind(id.0);
+        }
+    }
+}
+
 /// An outbox row (topic, key, payload as text, created_at and the audience).
 pub(crate) fn outbox_from_row(r: &impl Cols) -> StoreResult<OutboxMessage> {
     Ok(OutboxMessage {
@@ -946,18 +962,7 @@ impl Store for SqlStore {
     async fn orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>> {
         let mut qb = QueryBuilder::<Db>::new("SELECT ");
         qb.push(ORDER_COLUMNS).push(" FROM orders WHERE 1 = 1");
-        match query.scope {
-            OrderScope::All => {}
-            OrderScope::Customer(id) => {
-                qb.push(" AND customer_id = ").push_bind(id.0);
-            }
-            OrderScope::Vendor(id) => {
-                qb.push(" AND vendor_id = ").push_bind(id.0);
-            }
-            OrderScope::Carrier(id) => {
-                qb.push(" AND carrier_id = ").push_bind(id.0);
-            }
-        }
+        push_scope(&mut qb, query.scope);
         if let Some(status) = query.status {
             qb.push(" AND status = ").push_bind(status.as_str());
         }
@@ -1155,18 +1160,7 @@ impl Store for SqlStore {
             dialect::PAYLOAD_TEXT
         ));
         qb.push_bind(after);
-        match scope {
-            OrderScope::All => {}
-            OrderScope::Customer(id) => {
-                qb.push(" AND customer_id = ").push_bind(id.0);
-            }
-            OrderScope::Vendor(id) => {
-                qb.push(" AND vendor_id = ").push_bind(id.0);
-            }
-            OrderScope::Carrier(id) => {
-                qb.push(" AND carrier_id = ").push_bind(id.0);
-            }
-        }
+        push_scope(&mut qb, scope);
         qb.push(" ORDER BY position LIMIT ")
             .push_bind(i64::from(limit));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;

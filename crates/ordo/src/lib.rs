@@ -97,9 +97,9 @@ pub async fn launch(
         .job_poll
         .map(|every| tokio::spawn(work_jobs(app.clone(), every)));
     let auth_changes = tokio::spawn(follow_auth_changes(app.clone()));
-    let relay = tokio::spawn({
+    let relay = app.settings.relay.then(|| {
         let app = app.clone();
-        async move { app.run_relay().await }
+        tokio::spawn(async move { app.run_relay().await })
     });
     let fatal = Arc::new(std::sync::OnceLock::<String>::new());
     let stop = {
@@ -121,7 +121,9 @@ pub async fn launch(
         worker.abort();
     }
     auth_changes.abort();
-    relay.abort();
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     if let Some(why) = fatal.get() {
         anyhow::bail!(
             "stopped because the database's write path failed ({why}); restart Ordo to let the \

@@ -947,7 +947,14 @@ async fn stock_cannot_be_set_below_what_is_reserved(app: TestApp) {
 /// server stops by itself with an error (`ordo serve` then exits non-zero).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_on_sqlite_is_an_unknown_outcome_and_a_fail_stop() {
-    let mut app = TestApp::spawn(Kind::Sqlite).await.expect("sqlite");
+    // The relay off, so the failing commit is the customer's and not the relay's.
+    let settings = ordo_app::Settings {
+        relay: false,
+        ..ordo_app::Settings::default()
+    };
+    let mut app = TestApp::spawn_with(Kind::Sqlite, settings)
+        .await
+        .expect("sqlite");
     let shop = app.shop(10).await;
     let customer = app.customer().await;
     let other = app.second_server().await;
@@ -998,6 +1005,8 @@ async fn a_full_waiting_room_sheds_at_once_and_changes_nothing() {
         max_in_flight: 1,
         max_waiting: 1,
         request_timeout: std::time::Duration::from_secs(20),
+        // The writer is held for the API's writes alone.
+        relay: false,
         ..ordo_app::Settings::default()
     };
     let app = TestApp::spawn_with(Kind::Sqlite, settings)
@@ -1083,6 +1092,7 @@ async fn a_full_waiting_room_sheds_at_once_and_changes_nothing() {
 async fn a_write_past_the_request_timeout_is_an_unknown_outcome() {
     let settings = ordo_app::Settings {
         request_timeout: std::time::Duration::from_millis(300),
+        relay: false,
         ..ordo_app::Settings::default()
     };
     let app = TestApp::spawn_with(Kind::Sqlite, settings)
