@@ -148,12 +148,7 @@ impl App {
         limit: Option<i64>,
         starting_after: Option<&str>,
     ) -> AppResult<OrderPage> {
-        let scope = match actor.role {
-            Role::Admin | Role::Support | Role::System => OrderScope::All,
-            Role::Customer => OrderScope::Customer(actor.user_id.ok_or(AppError::Unauthenticated)?),
-            Role::Vendor => OrderScope::Vendor(actor.vendor_id.ok_or(AppError::Unauthenticated)?),
-            Role::Carrier => OrderScope::Carrier(actor.user_id.ok_or(AppError::Unauthenticated)?),
-        };
+        let scope = scope_of(actor)?;
         let status = status
             .map(str::parse::<OrderStatus>)
             .transpose()
@@ -345,6 +340,16 @@ async fn act(
         order,
         effect: transition.stock(),
         short,
+    })
+}
+
+/// Whose orders (and their events) an actor may read: the ownership rule as a filter.
+pub(crate) fn scope_of(actor: &Actor) -> AppResult<OrderScope> {
+    Ok(match actor.role {
+        Role::Admin | Role::Support | Role::System => OrderScope::All,
+        Role::Customer => OrderScope::Customer(actor.user_id.ok_or(AppError::Unauthenticated)?),
+        Role::Vendor => OrderScope::Vendor(actor.vendor_id.ok_or(AppError::Unauthenticated)?),
+        Role::Carrier => OrderScope::Carrier(actor.user_id.ok_or(AppError::Unauthenticated)?),
     })
 }
 

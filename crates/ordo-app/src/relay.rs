@@ -22,14 +22,16 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::Stream;
-use ordo_domain::identity::{Actor, Role};
+use ordo_domain::identity::Actor;
 use ordo_domain::ids::OrderId;
 use ordo_domain::order::OrderEvent;
 use ordo_store::{OrderScope, RelayState, RelayedEvent};
 use tokio::sync::{Mutex, Notify, broadcast};
 
+use crate::orders::scope_of;
 use crate::{App, AppError, AppResult};
 
 /// Messages numbered by one sequencer transaction at most.
@@ -46,6 +48,8 @@ pub struct Relay {
     /// The last position broadcast; `None` until the first pump (which starts at the present:
     /// streams replay the past from the database themselves).
     pumped: Mutex<Option<i64>>,
+    /// Set once the first round has broadcast: from then on the broadcast has no gap.
+    started: AtomicBool,
 }
 
 impl Default for Relay {
@@ -54,18 +58,9 @@ impl Default for Relay {
             wake: Notify::new(),
             live: broadcast::channel(LIVE_BUFFER).0,
             pumped: Mutex::new(None),
+            started: AtomicBool::new(false),
         }
     }
-}
-
-/// Whose events a reader sees: the ownership rule of orders, applied to events.
-pub fn scope_of(actor: &Actor) -> AppResult<OrderScope> {
-    Ok(match actor.role {
-        Role::Admin | Role::Support | Role::System => OrderScope::All,
-        Role::Customer => OrderScope::Customer(actor.user_id.ok_or(AppError::Unauthenticated)?),
-        Role::Vendor => OrderScope::Vendor(actor.vendor_id.ok_or(AppError::Unauthenticated)?),
-        Role::Carrier => OrderScope::Carrier(actor.user_id.ok_or(AppError::Unauthenticated)?),
-    })
 }
 
 /// One page of the event feed.
@@ -116,38 +111,28 @@ impl App {
     }
 
     /// One round of the relay: numbers every committed outbox message without a position,
-    /// then broadcasts what is new to this node's streams. Returns the last position.
-    pub async fn relay_once(&self) -> AppResult<Option<i64>> {
-        {
-            // The first round starts broadcasting from before what it numbers.
-            let mut pumped = self.relay.pumped.lock().await;
-            if pumped.is_none() {
-                *pumped = Some(sequencer_position(&self.store.relay_state().await?));
-            }
-        }
+    /// then broadcasts what is new (from any node's sequencer) to this node's streams.
+    /// Rounds on one node run one at a time. Returns the last position broadcast.
+    pub async fn relay_once(&self) -> AppResult<i64> {
+        let mut pumped = self.relay.pumped.lock().await;
+        // The node's first round broadcasts from before what it numbers.
+        let mut last = match *pumped {
+            Some(last) => last,
+            None => sequencer_position(&self.store.relay_state().await?),
+        };
         loop {
             let now = self.now();
             // Not `App::write`: that wakes the relay, which would then wake itself for ever.
-            let last: Option<i64> = ordo_store::write(&*self.store, move |tx| {
+            let numbered: Option<i64> = ordo_store::write(&*self.store, move |tx| {
                 Box::pin(async move {
                     Ok::<_, AppError>(tx.sequence_outbox(now, SEQUENCE_BATCH).await?)
                 })
             })
             .await?;
-            if last.is_none() {
+            if numbered.is_none() {
                 break;
             }
         }
-        self.pump().await
-    }
-
-    /// Broadcasts the positions after the last one broadcast (from any node's sequencer).
-    pub async fn pump(&self) -> AppResult<Option<i64>> {
-        let mut pumped = self.relay.pumped.lock().await;
-        let mut last = match *pumped {
-            Some(last) => last,
-            None => sequencer_position(&self.store.relay_state().await?),
-        };
         loop {
             let page = self
                 .store
@@ -164,7 +149,8 @@ impl App {
             }
         }
         *pumped = Some(last);
-        Ok(Some(last))
+        self.relay.started.store(true, Ordering::Release);
+        Ok(last)
     }
 
     /// The relay's progress: each cursor, what waits for a position (for operators).
@@ -198,11 +184,14 @@ impl App {
             .at("after")
             .into());
         }
+        if after == 0 {
+            return Ok(());
+        }
         let state = self.store.relay_state().await?;
         let oldest_kept = state
             .oldest_position
             .unwrap_or(sequencer_position(&state) + 1);
-        if after > 0 && after.saturating_add(1) < oldest_kept {
+        if after.saturating_add(1) < oldest_kept {
             return Err(AppError::Gone {
                 code: "cursor_expired",
                 message: format!(
@@ -235,7 +224,7 @@ impl App {
             catching_up: true,
             // Before this node's first pump, what it will broadcast first is not known to
             // follow what the replay read: check the database once more at the first event.
-            recheck: self.relay.pumped.try_lock().map_or(true, |p| p.is_none()),
+            recheck: !self.relay.started.load(Ordering::Acquire),
         };
         Ok(futures_util::stream::unfold(follow, |mut f| async move {
             let next = f.next().await;

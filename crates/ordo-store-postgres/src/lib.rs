@@ -141,8 +141,6 @@ mod dialect {
     pub const FOR_UPDATE_OF_STOCK: &str = " FOR UPDATE OF s";
     /// The payload is jsonb; read back as text.
     pub const PAYLOAD_TEXT: &str = "payload::text AS payload";
-    pub const OUTBOX_AFTER: &str = "SELECT id, topic, key, payload::text AS payload, created_at, \
-        customer_id, vendor_id, carrier_id FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
     /// Claims skip rows another transaction is claiming.
     pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     /// An order's id as text, as job keys spell it (the UUID's hyphenated form).

@@ -74,8 +74,6 @@ mod dialect {
     pub const FOR_UPDATE: &str = "";
     pub const FOR_UPDATE_OF_STOCK: &str = "";
     pub const PAYLOAD_TEXT: &str = "payload";
-    pub const OUTBOX_AFTER: &str = "SELECT id, topic, key, payload, created_at, customer_id, \
-        vendor_id, carrier_id FROM outbox WHERE id > $1 ORDER BY id LIMIT $2";
     /// Claims skip rows another transaction is claiming.
     pub const SKIP_LOCKED: &str = "";
     /// An order's id as text, as job keys spell it (the UUID's hyphenated form).

@@ -276,6 +276,14 @@ fn push_scope(qb: &mut QueryBuilder<Db>, scope: OrderScope) {
     }
 }
 
+/// The columns [`outbox_from_row`] reads (the payload as text on both databases).
+static OUTBOX_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "topic, key, {}, created_at, customer_id, vendor_id, carrier_id",
+        dialect::PAYLOAD_TEXT
+    )
+});
+
 /// An outbox row (topic, key, payload as text, created_at and the audience).
 pub(crate) fn outbox_from_row(r: &impl Cols) -> StoreResult<OutboxMessage> {
     Ok(OutboxMessage {
@@ -1137,12 +1145,15 @@ impl Store for SqlStore {
     }
 
     async fn outbox(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, OutboxMessage)>> {
-        let rows = sqlx::query(dialect::OUTBOX_AFTER)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, {} FROM outbox WHERE id > $1 ORDER BY id LIMIT $2",
+            *OUTBOX_COLUMNS
+        )))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
         rows.iter()
             .map(|r| Ok((r.int("id")?, outbox_from_row(r)?)))
             .collect()
@@ -1155,9 +1166,8 @@ impl Store for SqlStore {
         limit: u32,
     ) -> StoreResult<Vec<RelayedEvent>> {
         let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT position, topic, key, {}, created_at, customer_id, vendor_id, carrier_id \
-             FROM outbox WHERE position > ",
-            dialect::PAYLOAD_TEXT
+            "SELECT position, {} FROM outbox WHERE position > ",
+            *OUTBOX_COLUMNS
         ));
         qb.push_bind(after);
         push_scope(&mut qb, scope);

@@ -194,30 +194,20 @@ async fn an_order_stream_resumes_where_it_left_off(app: TestApp) {
         Some("4")
     );
     let stranger = app.customer().await;
-    let res = app
-        .client
-        .get(format!("{}{path}", app.base))
-        .bearer_auth(&stranger)
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.status(), 404);
+    assert_eq!(
+        SseClient::status(&app.base, &path, &stranger, None).await,
+        404
+    );
     // `?after=` is the same cursor for the JSON log.
     let later = app
         .get(&format!("{path}?after=2"), &customer)
         .await
         .expect(200);
     assert_eq!(later["data"].as_array().unwrap().len(), 2);
-    app.client
-        .get(format!("{}{path}", app.base))
-        .bearer_auth(&customer)
-        .header("Accept", "text/event-stream")
-        .header("Last-Event-ID", "x")
-        .send()
-        .await
-        .map(|r| assert_eq!(r.status(), 400))
-        .expect("request");
+    assert_eq!(
+        SseClient::status(&app.base, &path, &customer, Some("x")).await,
+        400
+    );
 }
 
 async fn the_feed_streams_live_and_resumes(app: TestApp) {
@@ -334,16 +324,9 @@ async fn a_cursor_older_than_the_events_kept_is_refused(kind: Kind) {
         .await;
     res.expect_error(410, "cursor_expired");
     // Streams too; from the start (0) is always fine.
-    let res = app
-        .client
-        .get(format!("{}/api/v1/events", app.base))
-        .bearer_auth(app.admin())
-        .header("Accept", "text/event-stream")
-        .header("Last-Event-ID", first.to_string())
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.status(), 410);
+    let first = first.to_string();
+    let status = SseClient::status(&app.base, "/api/v1/events", app.admin(), Some(&first)).await;
+    assert_eq!(status, 410);
     app.get("/api/v1/events?after=0", app.admin())
         .await
         .expect(200);

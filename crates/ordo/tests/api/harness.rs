@@ -735,15 +735,7 @@ pub struct SseClient {
 impl SseClient {
     /// Opens `path` as a stream (with `Last-Event-ID` when given); panics unless it is one.
     pub async fn open(base: &str, path: &str, token: &str, last_event_id: Option<&str>) -> Self {
-        let client = reqwest::Client::new();
-        let mut req = client
-            .get(format!("{base}{path}"))
-            .bearer_auth(token)
-            .header("Accept", "text/event-stream");
-        if let Some(id) = last_event_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        let res = req.send().await.expect("stream request");
+        let res = Self::request(base, path, token, last_event_id).await;
         assert_eq!(res.status(), 200, "stream {path} opens");
         let kind = res.headers()["content-type"]
             .to_str()
@@ -757,6 +749,31 @@ impl SseClient {
             res,
             buf: String::new(),
         }
+    }
+
+    /// Asks for `path` as a stream, as a client following it would.
+    pub async fn request(
+        base: &str,
+        path: &str,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = reqwest::Client::new()
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        req.send().await.expect("stream request")
+    }
+
+    /// The status a stream request is answered with (for one that is refused).
+    pub async fn status(base: &str, path: &str, token: &str, last_event_id: Option<&str>) -> u16 {
+        Self::request(base, path, token, last_event_id)
+            .await
+            .status()
+            .as_u16()
     }
 
     /// The next message with data (comments and `retry:` skipped), or `None` if the stream
