@@ -36,6 +36,9 @@ use crate::{App, AppError, AppResult};
 
 /// Messages numbered by one sequencer transaction at most.
 const SEQUENCE_BATCH: u32 = 1_000;
+/// The least time between two relay rounds of one node: the most a live stream waits for
+/// batching.
+const ROUND_GAP: std::time::Duration = std::time::Duration::from_millis(20);
 /// Events read from the database at once (pumping, catching a stream up, a feed page).
 const READ_BATCH: u32 = 500;
 /// Events a stream may fall behind the broadcast before it is caught up from the database.
@@ -107,6 +110,9 @@ impl App {
                 tracing::warn!(error = %e, "relaying events failed; will retry");
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
+            // Under load nearly every write wakes the relay: a short pause lets one round take
+            // the changes of many (wake-ups meanwhile are kept, not lost).
+            tokio::time::sleep(ROUND_GAP).await;
         }
     }
 

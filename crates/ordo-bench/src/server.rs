@@ -45,6 +45,10 @@ pub struct TargetArgs {
     /// The `ordo` binary to start (default: the one beside this bench).
     #[arg(long, global = true)]
     pub ordo_bin: Option<PathBuf>,
+    /// One more argument for the `ordo serve` the bench starts (repeatable), e.g.
+    /// `--serve-arg=--no-relay` to measure without the event relay.
+    #[arg(long = "serve-arg", global = true, allow_hyphen_values = true)]
+    pub serve_args: Vec<String>,
     /// Ordo's log filter while measured (`ORDO_LOG`); per-request info lines cost CPU.
     #[arg(long, global = true, default_value = "warn")]
     pub log: String,
@@ -111,6 +115,7 @@ impl Server {
         if let Some(url) = &database_url {
             command.args(["--database-url", url]);
         }
+        command.args(&args.serve_args);
         let mut child = command.spawn().with_context(|| {
             format!(
                 "Failed to start {} (build it: cargo build --release)",

@@ -14,10 +14,10 @@ ALTER TABLE outbox ADD COLUMN vendor_id uuid;
 ALTER TABLE outbox ADD COLUMN carrier_id uuid;
 DROP INDEX outbox_pending_idx;
 CREATE INDEX outbox_unsequenced_idx ON outbox (id) WHERE position IS NULL;
-CREATE UNIQUE INDEX outbox_position_key ON outbox (position);
-CREATE INDEX outbox_customer_idx ON outbox (customer_id, position) WHERE customer_id IS NOT NULL;
-CREATE INDEX outbox_vendor_idx ON outbox (vendor_id, position) WHERE vendor_id IS NOT NULL;
-CREATE INDEX outbox_carrier_idx ON outbox (carrier_id, position) WHERE carrier_id IS NOT NULL;
+CREATE UNIQUE INDEX outbox_position_key ON outbox (position) WHERE position IS NOT NULL;
+CREATE INDEX outbox_customer_idx ON outbox (customer_id, position) WHERE position IS NOT NULL AND customer_id IS NOT NULL;
+CREATE INDEX outbox_vendor_idx ON outbox (vendor_id, position) WHERE position IS NOT NULL AND vendor_id IS NOT NULL;
+CREATE INDEX outbox_carrier_idx ON outbox (carrier_id, position) WHERE position IS NOT NULL AND carrier_id IS NOT NULL;
 
 -- Rows written before this upgrade keep their id as their position (they are all committed),
 -- with their audience filled from the orders and products they concern.

@@ -8,10 +8,10 @@ ALTER TABLE outbox ADD COLUMN vendor_id BLOB;
 ALTER TABLE outbox ADD COLUMN carrier_id BLOB;
 DROP INDEX outbox_pending_idx;
 CREATE INDEX outbox_unsequenced_idx ON outbox (id) WHERE position IS NULL;
-CREATE UNIQUE INDEX outbox_position_key ON outbox (position);
-CREATE INDEX outbox_customer_idx ON outbox (customer_id, position) WHERE customer_id IS NOT NULL;
-CREATE INDEX outbox_vendor_idx ON outbox (vendor_id, position) WHERE vendor_id IS NOT NULL;
-CREATE INDEX outbox_carrier_idx ON outbox (carrier_id, position) WHERE carrier_id IS NOT NULL;
+CREATE UNIQUE INDEX outbox_position_key ON outbox (position) WHERE position IS NOT NULL;
+CREATE INDEX outbox_customer_idx ON outbox (customer_id, position) WHERE position IS NOT NULL AND customer_id IS NOT NULL;
+CREATE INDEX outbox_vendor_idx ON outbox (vendor_id, position) WHERE position IS NOT NULL AND vendor_id IS NOT NULL;
+CREATE INDEX outbox_carrier_idx ON outbox (carrier_id, position) WHERE position IS NOT NULL AND carrier_id IS NOT NULL;
 
 UPDATE outbox SET position = id, published_at = COALESCE(published_at, created_at);
 UPDATE outbox SET customer_id = r.customer_id, vendor_id = r.vendor_id, carrier_id = r.carrier_id

@@ -112,6 +112,11 @@ pub struct ServeArgs {
     /// (comma-separated: `support,admin`).
     #[arg(long, env = "ORDO_REQUIRE_TOTP_FOR", value_delimiter = ',', value_parser = parse_role)]
     pub require_totp_for: Vec<ordo_domain::identity::Role>,
+    /// Do not run the event relay on this node (see docs/events.md): events wait in the
+    /// outbox until a node with a relay numbers them. For nodes that only serve requests, and
+    /// to measure what the relay costs.
+    #[arg(long, env = "ORDO_NO_RELAY")]
+    pub no_relay: bool,
     /// API requests worked on at once; more wait for a turn.
     #[arg(long, env = "ORDO_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,

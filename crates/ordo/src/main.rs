@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
                 request_timeout: args.request_timeout,
                 event_retention: chrono::Duration::from_std(args.event_retention)
                     .context("--event-retention is too long")?,
+                relay: !args.no_relay,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);
