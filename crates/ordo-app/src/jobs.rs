@@ -14,7 +14,9 @@
 //! - `reservation.expire`: cancels one such order (`payment_timeout`), releasing its stock;
 //! - `idempotency_keys.purge`, `sessions.purge`, `jobs.purge`, `outbox.purge` (recurring):
 //!   clear out expired idempotency keys, expired or revoked sessions, jobs long done, and
-//!   relayed events past their retention (see [`crate::relay`]).
+//!   relayed events past their retention (see [`crate::relay`]);
+//! - `stream.publish` (recurring, every second, with `--nats-url`): publishes relayed events
+//!   to NATS JetStream (see [`crate::stream`]); NATS down only delays it.
 //!
 //! Recurring jobs are one row each (key = kind), re-queued when they finish, so however many
 //! nodes run, each runs once per period.
@@ -46,6 +48,7 @@ pub enum JobKind {
     PurgeSessions,
     PurgeJobs,
     PurgeOutbox,
+    PublishEvents,
 }
 
 ordo_domain::names!(JobKind, "invalid_job_kind" {
@@ -55,6 +58,7 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     PurgeSessions => "sessions.purge",
     PurgeJobs => "jobs.purge",
     PurgeOutbox => "outbox.purge",
+    PublishEvents => "stream.publish",
 });
 
 impl JobKind {
@@ -96,6 +100,7 @@ impl App {
     /// Makes sure each recurring job exists (one row per kind; a no-op when it does).
     pub async fn schedule_recurring_jobs(&self) -> AppResult<()> {
         let now = self.now();
+        let nats = self.settings.nats.is_some();
         self.write(move |tx| {
             Box::pin(async move {
                 for kind in [
@@ -105,6 +110,11 @@ impl App {
                     JobKind::PurgeJobs,
                     JobKind::PurgeOutbox,
                 ] {
+                    tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
+                        .await?;
+                }
+                if nats {
+                    let kind = JobKind::PublishEvents;
                     tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
                         .await?;
                 }
@@ -212,6 +222,13 @@ impl App {
             JobKind::PurgeJobs => {
                 self.purge(Purge::Jobs, now - chrono::Duration::days(7), now)
                     .await
+            }
+            // NATS being down is expected now and then: try again steadily, not with backoff.
+            JobKind::PublishEvents => {
+                if let Err(e) = self.publish_events().await {
+                    tracing::warn!(error = %e, "publishing events to NATS failed; will retry");
+                }
+                every(Duration::from_secs(1))
             }
             JobKind::PurgeOutbox => {
                 let before = now - self.settings.event_retention;

@@ -28,6 +28,7 @@ mod outbox;
 pub mod paging;
 pub mod pricing;
 pub mod relay;
+pub mod stream;
 pub mod tokens;
 pub mod totp;
 pub mod users;
@@ -48,6 +49,8 @@ pub struct App {
     pricing: moka::sync::Cache<(), Arc<ordo_domain::pricing::PricingBook>>,
     /// This node's relay: its wake-up and the broadcast its live streams follow.
     relay: Arc<relay::Relay>,
+    /// The JetStream connection, once made (see [`stream`]).
+    stream: Arc<tokio::sync::OnceCell<async_nats::jetstream::Context>>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -90,6 +93,8 @@ pub struct Settings {
     /// Whether `ordo serve` runs this node's relay (see [`relay`]). Off only where a test
     /// needs the writer to itself; events then wait in the outbox until a relay runs.
     pub relay: bool,
+    /// Publish every event to NATS JetStream (see [`stream`]); `None`: no event stream.
+    pub nats: Option<stream::NatsSettings>,
 }
 
 impl Default for Settings {
@@ -111,6 +116,7 @@ impl Default for Settings {
             request_timeout: std::time::Duration::from_secs(30),
             event_retention: chrono::Duration::days(30),
             relay: true,
+            nats: None,
         }
     }
 }
@@ -138,6 +144,7 @@ impl App {
                 .time_to_live(settings.pricing_ttl)
                 .build(),
             relay: Arc::default(),
+            stream: Arc::default(),
             settings: Arc::new(settings),
         }
     }

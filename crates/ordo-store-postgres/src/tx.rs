@@ -854,4 +854,35 @@ impl StoreTx for PgTx {
             .map_err(|e| self.fail(e))?;
         Ok(Some(now_last))
     }
+
+    async fn consumer_cursor(&mut self, consumer: &str, at: DateTime<Utc>) -> StoreResult<i64> {
+        sqlx::query(sql::ENSURE_CURSOR)
+            .bind(consumer)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let row = sqlx::query(sql::READ_CURSOR)
+            .bind(consumer)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.int("position")
+    }
+
+    async fn advance_cursor(
+        &mut self,
+        consumer: &str,
+        position: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::ADVANCE_CURSOR)
+            .bind(position)
+            .bind(at)
+            .bind(consumer)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
 }

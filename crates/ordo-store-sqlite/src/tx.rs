@@ -802,4 +802,23 @@ impl StoreTx for SqliteTx {
         self.execute(sql::ADVANCE_SEQUENCER, params![now_last, ts(&at)])?;
         Ok(Some(now_last))
     }
+
+    async fn consumer_cursor(&mut self, consumer: &str, at: DateTime<Utc>) -> StoreResult<i64> {
+        self.execute(sql::ENSURE_CURSOR, params![consumer, ts(&at)])?;
+        let at: Vec<i64> =
+            self.query(sql::READ_CURSOR, params![consumer], |r| r.int("position"))?;
+        at.first()
+            .copied()
+            .ok_or_else(|| corrupt("relay cursor", format!("{consumer} has no cursor")))
+    }
+
+    async fn advance_cursor(
+        &mut self,
+        consumer: &str,
+        position: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.execute(sql::ADVANCE_CURSOR, params![position, ts(&at), consumer])?;
+        Ok(())
+    }
 }

@@ -499,13 +499,20 @@ pub(crate) mod sql {
     pub const SEQUENCE_OUTBOX: &str = "UPDATE outbox SET position = $1 + n.rn, published_at = $2 \
         FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM outbox \
         WHERE position IS NULL ORDER BY id LIMIT $3) AS n WHERE outbox.id = n.id";
+    pub const ENSURE_CURSOR: &str = "INSERT INTO relay_cursors (consumer, position, updated_at) \
+        SELECT $1, position, $2 FROM relay_cursors WHERE consumer = 'sequencer' \
+        ON CONFLICT (consumer) DO NOTHING";
+    pub const READ_CURSOR: &str = "SELECT position FROM relay_cursors WHERE consumer = $1";
+    pub const ADVANCE_CURSOR: &str = "UPDATE relay_cursors SET position = $1, updated_at = $2 \
+        WHERE consumer = $3 AND position < $1";
     pub const ADVANCE_SEQUENCER: &str =
         "UPDATE relay_cursors SET position = $1, updated_at = $2 WHERE consumer = 'sequencer'";
     /// Messages every consumer has passed, oldest position first, up to the first one still
     /// young enough to keep — so what is kept is always every position after some point, and
     /// a feed cursor before it can be told it expired.
     pub const PURGE_OUTBOX: &str = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
-        WHERE position IS NOT NULL AND position <= (SELECT MIN(position) FROM relay_cursors) \
+        WHERE position IS NOT NULL AND position <= COALESCE((SELECT MIN(position) \
+        FROM relay_cursors WHERE updated_at >= $1), 9223372036854775807) \
         AND position < COALESCE((SELECT position FROM outbox WHERE position IS NOT NULL \
         AND created_at >= $1 ORDER BY position LIMIT 1), 9223372036854775807) \
         ORDER BY position LIMIT $2)";

@@ -285,7 +285,8 @@ pub enum Purge {
     Sessions,
     /// Jobs done before the cut-off.
     Jobs,
-    /// Outbox messages written before the cut-off that every consumer has passed.
+    /// Outbox messages written before the cut-off that every consumer has passed (a consumer
+    /// not heard of since the cut-off no longer holds them).
     Outbox,
 }
 
@@ -648,6 +649,16 @@ pub trait StoreTx: Send {
     /// positions appear in the order they are given. On PostgreSQL it also pokes the other
     /// nodes (see [`Store::event_wakeups`]) as it commits.
     async fn sequence_outbox(&mut self, at: DateTime<Utc>, limit: u32) -> StoreResult<Option<i64>>;
+    /// Where `consumer` of the relayed events has got to; a new consumer starts at the
+    /// present (the sequencer's position), not at the oldest event kept.
+    async fn consumer_cursor(&mut self, consumer: &str, at: DateTime<Utc>) -> StoreResult<i64>;
+    /// Moves `consumer` on to `position` (never back).
+    async fn advance_cursor(
+        &mut self,
+        consumer: &str,
+        position: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// The future of one unit of write work, borrowing its transaction.

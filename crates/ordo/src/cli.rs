@@ -112,6 +112,15 @@ pub struct ServeArgs {
     /// (comma-separated: `support,admin`).
     #[arg(long, env = "ORDO_REQUIRE_TOTP_FOR", value_delimiter = ',', value_parser = parse_role)]
     pub require_totp_for: Vec<ordo_domain::identity::Role>,
+    /// Publish every event to this NATS server's JetStream (`nats://127.0.0.1:4222`).
+    #[arg(long, env = "ORDO_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The JetStream stream events go to (created if missing).
+    #[arg(long, env = "ORDO_NATS_STREAM", default_value = "ORDO")]
+    pub nats_stream: String,
+    /// Events are published on `<prefix>.<type>`, e.g. `ordo.order.paid`.
+    #[arg(long, env = "ORDO_NATS_SUBJECT_PREFIX", default_value = "ordo")]
+    pub nats_subject_prefix: String,
     /// Do not run the event relay on this node (see docs/events.md): events wait in the
     /// outbox until a node with a relay numbers them. For nodes that only serve requests, and
     /// to measure what the relay costs.

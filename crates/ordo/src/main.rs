@@ -41,6 +41,11 @@ async fn main() -> anyhow::Result<()> {
                 event_retention: chrono::Duration::from_std(args.event_retention)
                     .context("--event-retention is too long")?,
                 relay: !args.no_relay,
+                nats: args.nats_url.map(|url| ordo_app::stream::NatsSettings {
+                    url,
+                    stream: args.nats_stream,
+                    prefix: args.nats_subject_prefix,
+                }),
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);

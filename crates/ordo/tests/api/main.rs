@@ -8,6 +8,7 @@ mod events;
 mod harness;
 mod idempotency;
 mod jobs;
+mod stream;
 
 use futures_util::future::join_all;
 use harness::{Kind, TestApp, address, on_both_backends, order_body};
