@@ -15,6 +15,9 @@
 //! - `idempotency_keys.purge`, `sessions.purge`, `jobs.purge`, `outbox.purge` (recurring):
 //!   clear out expired idempotency keys, expired or revoked sessions, jobs long done, and
 //!   relayed events past their retention (see [`crate::relay`]);
+//! - `webhooks.dispatch` (recurring, every second): turns relayed events into webhook
+//!   deliveries and wakes the senders of deliveries due; `webhook.deliver` (one per endpoint
+//!   and order or SKU): sends them in order (see [`crate::webhooks`]);
 //! - `stream.publish` (recurring, every second, with `--nats-url`): publishes relayed events
 //!   to NATS JetStream (see [`crate::stream`]); NATS down only delays it.
 //!
@@ -49,6 +52,8 @@ pub enum JobKind {
     PurgeJobs,
     PurgeOutbox,
     PublishEvents,
+    DispatchWebhooks,
+    DeliverWebhooks,
 }
 
 ordo_domain::names!(JobKind, "invalid_job_kind" {
@@ -59,6 +64,8 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     PurgeJobs => "jobs.purge",
     PurgeOutbox => "outbox.purge",
     PublishEvents => "stream.publish",
+    DispatchWebhooks => "webhooks.dispatch",
+    DeliverWebhooks => "webhook.deliver",
 });
 
 impl JobKind {
@@ -109,6 +116,7 @@ impl App {
                     JobKind::PurgeSessions,
                     JobKind::PurgeJobs,
                     JobKind::PurgeOutbox,
+                    JobKind::DispatchWebhooks,
                 ] {
                     tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
                         .await?;
@@ -230,6 +238,12 @@ impl App {
                 }
                 every(Duration::from_secs(1))
             }
+            JobKind::DispatchWebhooks => {
+                self.fan_out_webhooks().await?;
+                self.sweep_webhooks().await?;
+                every(Duration::from_secs(1))
+            }
+            JobKind::DeliverWebhooks => self.deliver_webhooks(&job.key).await,
             JobKind::PurgeOutbox => {
                 let before = now - self.settings.event_retention;
                 self.purge(Purge::Outbox, before, now).await

@@ -32,6 +32,7 @@ pub mod stream;
 pub mod tokens;
 pub mod totp;
 pub mod users;
+pub mod webhooks;
 
 use clock::{Clock, SystemClock};
 
@@ -51,6 +52,8 @@ pub struct App {
     relay: Arc<relay::Relay>,
     /// The JetStream connection, once made (see [`stream`]).
     stream: Arc<tokio::sync::OnceCell<async_nats::jetstream::Context>>,
+    /// The HTTP client webhook deliveries go out with, once built (see [`webhooks`]).
+    webhook_client: Arc<std::sync::OnceLock<Arc<reqwest::Client>>>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -95,6 +98,9 @@ pub struct Settings {
     pub relay: bool,
     /// Publish every event to NATS JetStream (see [`stream`]); `None`: no event stream.
     pub nats: Option<stream::NatsSettings>,
+    /// Let webhook endpoints target loopback, private and link-local addresses (for tests and
+    /// closed networks; see [`webhooks`]).
+    pub allow_private_webhook_targets: bool,
 }
 
 impl Default for Settings {
@@ -117,6 +123,7 @@ impl Default for Settings {
             event_retention: chrono::Duration::days(30),
             relay: true,
             nats: None,
+            allow_private_webhook_targets: false,
         }
     }
 }
@@ -145,6 +152,7 @@ impl App {
                 .build(),
             relay: Arc::default(),
             stream: Arc::default(),
+            webhook_client: Arc::default(),
             settings: Arc::new(settings),
         }
     }

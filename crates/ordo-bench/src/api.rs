@@ -19,6 +19,7 @@ pub const PASSWORD: &str = ordo_app::demo::PASSWORD;
 
 /// Keep-alive HTTP/1.1, up to `connections` sockets: how shops' web servers talk to an API.
 pub fn http1(connections: usize) -> Client {
+    ordo_app::webhooks::install_tls_provider();
     Client::builder()
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(120))
@@ -31,6 +32,7 @@ pub fn http1(connections: usize) -> Client {
 /// (hyper's default stream limit on the server), so tens of thousands of requests can be in
 /// flight from one process without tens of thousands of sockets.
 pub fn http2() -> Client {
+    ordo_app::webhooks::install_tls_provider();
     Client::builder()
         .http2_prior_knowledge()
         .timeout(Duration::from_secs(300))

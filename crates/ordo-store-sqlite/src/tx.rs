@@ -22,7 +22,7 @@ use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
     IdempotencyRecord, Job, JobEnd, OutboxMessage, Purge, RuleKind, Session, StockAdjustment,
-    StoreError, StoreResult, StoreTx, constraints,
+    StoreError, StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint, constraints,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::value::RawValue;
@@ -760,6 +760,91 @@ impl StoreTx for SqliteTx {
                 ts(&at)
             ],
         )? == 1)
+    }
+
+    async fn wake_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<()> {
+        self.execute(
+            sql::WAKE_JOB,
+            params![
+                job.id,
+                job.kind,
+                job.key,
+                json(&job.payload)?,
+                ts(&job.run_at),
+                ts(&at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn put_webhook_endpoint(&mut self, e: &WebhookEndpoint) -> StoreResult<()> {
+        self.execute(
+            sql::PUT_WEBHOOK_ENDPOINT,
+            params![
+                e.id,
+                e.vendor_id.map(|v| v.0),
+                e.url,
+                json(&e.events)?,
+                e.description,
+                e.secret,
+                e.previous_secret,
+                e.previous_until.as_ref().map(ts),
+                e.disabled_at.as_ref().map(ts),
+                e.disabled_reason,
+                e.failing_since.as_ref().map(ts),
+                e.created_by.0,
+                ts(&e.created_at),
+                ts(&e.updated_at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn delete_webhook_endpoint(&mut self, id: Uuid) -> StoreResult<bool> {
+        self.execute(sql::DELETE_WEBHOOK_DELIVERIES, params![id])?;
+        Ok(self.execute(sql::DELETE_WEBHOOK_ENDPOINT, params![id])? == 1)
+    }
+
+    async fn set_webhook_health(
+        &mut self,
+        id: Uuid,
+        failing_since: Option<DateTime<Utc>>,
+        disabled: Option<(DateTime<Utc>, &str)>,
+    ) -> StoreResult<()> {
+        self.execute(
+            sql::SET_WEBHOOK_HEALTH,
+            params![
+                failing_since.as_ref().map(ts),
+                disabled.map(|d| ts(&d.0)),
+                disabled.map(|d| d.1),
+                id
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn put_webhook_delivery(&mut self, d: &WebhookDelivery) -> StoreResult<()> {
+        self.execute(
+            sql::PUT_WEBHOOK_DELIVERY,
+            params![
+                d.id,
+                d.endpoint_id,
+                d.message_id,
+                d.event_type,
+                d.key,
+                d.position,
+                d.body,
+                d.state.as_str(),
+                d.attempts,
+                ts(&d.next_at),
+                d.last_status,
+                d.last_error,
+                d.last_latency_ms,
+                ts(&d.created_at),
+                d.delivered_at.as_ref().map(ts)
+            ],
+        )?;
+        Ok(())
     }
 
     async fn claim_jobs(

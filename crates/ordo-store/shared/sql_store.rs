@@ -32,10 +32,10 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Audience, AuthChange, AuthFactors, Credentials, IdempotencyRecord, Job, JobEnd, JobState,
-    LiveSession, LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage, Outcome,
+    Audience, AuthChange, AuthFactors, Credentials, DeliveryState, IdempotencyRecord, Job, JobEnd,
+    JobState, LiveSession, LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage, Outcome,
     PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError,
-    StoreResult, TxWork,
+    StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -300,6 +300,56 @@ pub(crate) fn outbox_from_row(r: &impl Cols) -> StoreResult<OutboxMessage> {
     })
 }
 
+/// The columns [`webhook_endpoint_from_row`] reads.
+pub(crate) const WEBHOOK_ENDPOINT_COLUMNS: &str = "id, vendor_id, url, events, description, \
+    secret, previous_secret, previous_until, disabled_at, disabled_reason, failing_since, \
+    created_by, created_at, updated_at";
+
+pub(crate) fn webhook_endpoint_from_row(r: &impl Cols) -> StoreResult<WebhookEndpoint> {
+    Ok(WebhookEndpoint {
+        id: r.uuid("id")?,
+        vendor_id: r.opt_uuid("vendor_id")?.map(VendorId),
+        url: r.text("url")?,
+        events: r.json("events")?,
+        description: r.opt_text("description")?,
+        secret: r.text("secret")?,
+        previous_secret: r.opt_text("previous_secret")?,
+        previous_until: r.opt_time("previous_until")?,
+        disabled_at: r.opt_time("disabled_at")?,
+        disabled_reason: r.opt_text("disabled_reason")?,
+        failing_since: r.opt_time("failing_since")?,
+        created_by: UserId(r.uuid("created_by")?),
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+/// The columns [`webhook_delivery_from_row`] reads.
+pub(crate) const WEBHOOK_DELIVERY_COLUMNS: &str = "id, endpoint_id, message_id, event_type, key, \
+    position, body, state, attempts, next_at, last_status, last_error, last_latency_ms, \
+    created_at, delivered_at";
+
+pub(crate) fn webhook_delivery_from_row(r: &impl Cols) -> StoreResult<WebhookDelivery> {
+    let state = r.text("state")?;
+    Ok(WebhookDelivery {
+        id: r.uuid("id")?,
+        endpoint_id: r.uuid("endpoint_id")?,
+        message_id: r.text("message_id")?,
+        event_type: r.text("event_type")?,
+        key: r.text("key")?,
+        position: r.opt_int("position")?,
+        body: r.text("body")?,
+        state: DeliveryState::parse(&state).map_err(|e| corrupt("delivery state", e))?,
+        attempts: r.int32("attempts")?,
+        next_at: r.time("next_at")?,
+        last_status: r.opt_int("last_status")?.map(|n| n as i32),
+        last_error: r.opt_text("last_error")?,
+        last_latency_ms: r.opt_int("last_latency_ms")?.map(|n| n as i32),
+        created_at: r.time("created_at")?,
+        delivered_at: r.opt_time("delivered_at")?,
+    })
+}
+
 /// The columns [`job_from_row`] reads.
 pub(crate) const JOB_COLUMNS: &str =
     "id, kind, key, payload, state, run_at, attempts, last_error, created_at";
@@ -524,6 +574,35 @@ pub(crate) mod sql {
         "UPDATE idempotency_keys SET response = $1 WHERE scope = $2 AND key = $3";
     pub const SET_CART_TOKEN: &str =
         "UPDATE carts SET token_hash = $1 WHERE id = $2 AND customer_id IS NULL";
+    pub const WAKE_JOB: &str = "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, \
+        created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6) \
+        ON CONFLICT (kind, key) DO UPDATE SET run_at = CASE WHEN jobs.state = 'queued' \
+        AND jobs.run_at < $5 THEN jobs.run_at ELSE $5 END, attempts = CASE WHEN \
+        jobs.state = 'done' THEN 0 ELSE jobs.attempts END, state = 'queued', \
+        updated_at = $6 WHERE jobs.state IN ('done', 'queued')";
+    pub const PUT_WEBHOOK_ENDPOINT: &str = "INSERT INTO webhook_endpoints (id, vendor_id, url, \
+        events, description, secret, previous_secret, previous_until, disabled_at, \
+        disabled_reason, failing_since, created_by, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+        ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events, \
+        description = excluded.description, secret = excluded.secret, \
+        previous_secret = excluded.previous_secret, previous_until = excluded.previous_until, \
+        disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason, \
+        failing_since = excluded.failing_since, updated_at = excluded.updated_at";
+    pub const DELETE_WEBHOOK_DELIVERIES: &str =
+        "DELETE FROM webhook_deliveries WHERE endpoint_id = $1";
+    pub const DELETE_WEBHOOK_ENDPOINT: &str = "DELETE FROM webhook_endpoints WHERE id = $1";
+    pub const SET_WEBHOOK_HEALTH: &str = "UPDATE webhook_endpoints SET failing_since = $1, \
+        disabled_at = COALESCE($2, disabled_at), disabled_reason = COALESCE($3, disabled_reason) \
+        WHERE id = $4";
+    pub const PUT_WEBHOOK_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, \
+        message_id, event_type, key, position, body, state, attempts, next_at, last_status, \
+        last_error, last_latency_ms, created_at, delivered_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+        ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts, \
+        next_at = excluded.next_at, last_status = excluded.last_status, \
+        last_error = excluded.last_error, last_latency_ms = excluded.last_latency_ms, \
+        delivered_at = excluded.delivered_at";
     pub const ENQUEUE_JOB: &str = "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, \
         created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6) \
         ON CONFLICT (kind, key) DO NOTHING";
@@ -1213,6 +1292,91 @@ impl Store for SqlStore {
             oldest_waiting: waiting.opt_time("oldest")?,
             oldest_position: waiting.opt_int("oldest_position")?,
         })
+    }
+
+    async fn webhook_endpoints(
+        &self,
+        vendor: Option<VendorId>,
+    ) -> StoreResult<Vec<WebhookEndpoint>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE 1 = 1"
+        ));
+        if let Some(v) = vendor {
+            qb.push(" AND vendor_id = ").push_bind(v.0);
+        }
+        qb.push(" ORDER BY created_at, id");
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(webhook_endpoint_from_row).collect()
+    }
+
+    async fn webhook_endpoint(&self, id: Uuid) -> StoreResult<Option<WebhookEndpoint>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(webhook_endpoint_from_row).transpose()
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        endpoint: Uuid,
+        state: Option<DeliveryState>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {WEBHOOK_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = "
+        ));
+        qb.push_bind(endpoint);
+        if let Some(state) = state {
+            qb.push(" AND state = ").push_bind(state.as_str());
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(webhook_delivery_from_row).collect()
+    }
+
+    async fn pending_deliveries(
+        &self,
+        endpoint: Uuid,
+        key: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {WEBHOOK_DELIVERY_COLUMNS} FROM webhook_deliveries \
+             WHERE endpoint_id = $1 AND key = $2 AND state = 'pending' \
+             ORDER BY created_at, position, id LIMIT $3"
+        )))
+        .bind(endpoint)
+        .bind(key)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(webhook_delivery_from_row).collect()
+    }
+
+    async fn due_webhook_keys(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Uuid, String)>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT d.endpoint_id, d.key FROM webhook_deliveries d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+             WHERE d.state = 'pending' AND d.next_at <= $1 AND e.disabled_at IS NULL LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| Ok((r.uuid("endpoint_id")?, r.text("key")?)))
+            .collect()
     }
 
     async fn event_wakeups(

@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// Events are published on `<prefix>.<type>`, e.g. `ordo.order.paid`.
     #[arg(long, env = "ORDO_NATS_SUBJECT_PREFIX", default_value = "ordo")]
     pub nats_subject_prefix: String,
+    /// Let webhook endpoints target loopback, private and link-local addresses (refused
+    /// otherwise, against server-side request forgery). For tests and closed networks.
+    #[arg(long, env = "ORDO_ALLOW_PRIVATE_WEBHOOK_TARGETS")]
+    pub allow_private_webhook_targets: bool,
     /// Do not run the event relay on this node (see docs/events.md): events wait in the
     /// outbox until a node with a relay numbers them. For nodes that only serve requests, and
     /// to measure what the relay costs.

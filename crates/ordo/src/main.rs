@@ -41,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
                 event_retention: chrono::Duration::from_std(args.event_retention)
                     .context("--event-retention is too long")?,
                 relay: !args.no_relay,
+                allow_private_webhook_targets: args.allow_private_webhook_targets,
                 nats: args.nats_url.map(|url| ordo_app::stream::NatsSettings {
                     url,
                     stream: args.nats_stream,

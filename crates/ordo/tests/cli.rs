@@ -78,7 +78,7 @@ async fn the_binary_creates_users_serves_the_demo_and_stops_cleanly() {
     );
     assert!(printed.contains(ordo_app::demo::PASSWORD));
 
-    let client = reqwest::Client::new();
+    let client = ordo_app::webhooks::http_client();
     assert_eq!(
         client
             .get(format!("{base}/healthz"))

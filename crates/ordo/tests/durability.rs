@@ -19,7 +19,7 @@ async fn every_acknowledged_order_survives_kill_9_mid_burst() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = serve(&data);
-    let client = reqwest::Client::new();
+    let client = ordo_app::webhooks::http_client();
     let admin = login(&client, &server.base, "admin@ordo.example").await;
     let reserved_before = reserved(&client, &server.base, &admin).await;
     let put = client

@@ -109,7 +109,7 @@ async fn a_full_disk_at_commit_is_an_unknown_outcome_and_a_fail_stop() {
     };
     let data = mount.0.join("data");
     let mut server = serve(&data);
-    let client = reqwest::Client::new();
+    let client = ordo_app::webhooks::http_client();
     let admin = login(&client, &server.base, "admin@ordo.example").await;
     let put = client
         .put(format!("{}/api/v1/inventory/{SKU}", server.base))

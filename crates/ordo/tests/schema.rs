@@ -44,7 +44,7 @@ async fn the_openapi_document_says_what_the_server_answers() {
     };
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&dir.path().join("data"));
-    let client = reqwest::Client::new();
+    let client = ordo_app::webhooks::http_client();
     let admin = login(&client, &server.base, "admin@ordo.example").await;
     let spec = format!("{}/api/openapi.json", server.base);
     let out = tokio::task::spawn_blocking(move || {

@@ -40,7 +40,7 @@ fn code(secret: &str, ahead: u64) -> String {
 async fn a_paid_order_is_cancelled_only_after_a_totp_step_up() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&dir.path().join("data"));
-    let (client, base) = (reqwest::Client::new(), server.base.clone());
+    let (client, base) = (ordo_app::webhooks::http_client(), server.base.clone());
     let api = |path: &str| format!("{base}/api/v1{path}");
     let admin = login(&client, &base, "admin@ordo.example").await;
     let ada = login(&client, &base, ADA).await;

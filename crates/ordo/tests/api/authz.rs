@@ -83,6 +83,19 @@ const ROWS: &[Row] = &[
     ("POST", "/api/v1/auth/login", Some("gcvsar"), Object::None, Some(r#"{"email": "admin@test.example", "password": "correct horse battery"}"#)),
     // Revokes the caller's own token: it would end the matrix's sessions (tests/api/auth.rs).
     ("POST", "/api/v1/auth/logout", None, Object::None, None),
+    // A private target is refused (422) after the role check: allowed callers get that far.
+    ("POST", "/api/v1/webhook-endpoints", Some("va"), Object::None, Some(r#"{"url": "http://127.0.0.1:9/hook", "events": ["*"]}"#)),
+    ("GET", "/api/v1/webhook-endpoints", Some("va"), Object::None, None),
+    // An endpoint's own operations: owner, other vendor, customer and support are checked in
+    // tests/api/webhooks.rs (the matrix's world has no endpoint: creating one needs a target).
+    ("GET", "/api/v1/webhook-endpoints/{id}", None, Object::None, None),
+    ("PATCH", "/api/v1/webhook-endpoints/{id}", None, Object::None, None),
+    ("DELETE", "/api/v1/webhook-endpoints/{id}", None, Object::None, None),
+    ("POST", "/api/v1/webhook-endpoints/{id}/rotate-secret", None, Object::None, None),
+    ("POST", "/api/v1/webhook-endpoints/{id}/test", None, Object::None, None),
+    ("GET", "/api/v1/webhook-endpoints/{id}/deliveries", None, Object::None, None),
+    ("POST", "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", None, Object::None, None),
+    ("POST", "/api/v1/webhook-endpoints/{id}/replay", None, Object::None, None),
     ("GET", "/api/v1/auth/me", Some("cvsar"), Object::None, None),
     ("GET", "/api/v1/auth/sensitive-actions", Some("gcvsar"), Object::None, None),
     ("POST", "/api/v1/auth/step-up", Some("cvsar"), Object::None, Some(r#"{"password": "correct horse battery"}"#)),

@@ -220,7 +220,7 @@ impl TestApp {
         .expect("bootstrap admin");
         let mut t = TestApp {
             base: String::new(),
-            client: reqwest::Client::new(),
+            client: ordo_app::webhooks::http_client(),
             store: backend.store(),
             app: app.clone(),
             clock,
@@ -758,7 +758,7 @@ impl SseClient {
         token: &str,
         last_event_id: Option<&str>,
     ) -> reqwest::Response {
-        let mut req = reqwest::Client::new()
+        let mut req = ordo_app::webhooks::http_client()
             .get(format!("{base}{path}"))
             .bearer_auth(token)
             .header("Accept", "text/event-stream");

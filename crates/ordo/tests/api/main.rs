@@ -9,6 +9,7 @@ mod harness;
 mod idempotency;
 mod jobs;
 mod stream;
+mod webhooks;
 
 use futures_util::future::join_all;
 use harness::{Kind, TestApp, address, on_both_backends, order_body};

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod orders;
 pub mod pricing;
 pub mod users;
+pub mod webhooks;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -20,6 +21,7 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(inventory::router())
         .merge(orders::router())
         .merge(events::router())
+        .merge(webhooks::router())
         .merge(carts::router())
         .merge(pricing::router())
 }
