@@ -90,6 +90,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "stock.updated",
     "stock.low",
     "webhook.test",
+    "webhook.endpoint_disabled",
 ];
 
 /// The body of every delivery.
@@ -272,6 +273,29 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> AppResult<Str
     Ok(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
 }
 
+/// The `webhook.endpoint_disabled` event for an endpoint's owner.
+fn disabled_notice(
+    endpoint: &WebhookEndpoint,
+    at: DateTime<Utc>,
+    why: &str,
+) -> AppResult<ordo_store::OutboxMessage> {
+    let payload = serde_json::json!({
+        "endpoint_id": endpoint.id, "url": endpoint.url, "reason": why,
+        "failing_since": endpoint.failing_since, "at": at,
+    });
+    Ok(ordo_store::OutboxMessage {
+        topic: "webhook.endpoint_disabled".into(),
+        key: endpoint.id.to_string(),
+        payload: serde_json::value::to_raw_value(&payload)
+            .map_err(|e| AppError::Internal(e.into()))?,
+        created_at: at,
+        audience: ordo_store::Audience {
+            vendor: endpoint.vendor_id,
+            ..Default::default()
+        },
+    })
+}
+
 /// The deliver job's key for an endpoint and aggregate.
 fn job_key(endpoint: Uuid, key: &str) -> String {
     format!("{endpoint}/{key}")
@@ -317,6 +341,20 @@ fn new_delivery(
         created_at: at,
         delivered_at: None,
     }
+}
+
+/// Stores deliveries and wakes their senders, in the caller's transaction.
+async fn queue(
+    tx: &mut dyn ordo_store::StoreTx,
+    deliveries: &[WebhookDelivery],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for d in deliveries {
+        tx.put_webhook_delivery(d).await?;
+        tx.wake_job(&deliver_job(d.endpoint_id, &d.key, now), now)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The body of an event's delivery.
@@ -531,9 +569,7 @@ impl App {
         let saved = delivery.clone();
         self.write_once(move |tx| {
             Box::pin(async move {
-                tx.put_webhook_delivery(&saved).await?;
-                tx.wake_job(&deliver_job(saved.endpoint_id, &saved.key, now), now)
-                    .await?;
+                queue(tx, std::slice::from_ref(&saved), now).await?;
                 Ok(saved)
             })
         })
@@ -567,10 +603,8 @@ impl App {
         self.webhook_endpoint(actor, id).await?;
         let mut found = self
             .store
-            .webhook_deliveries(id, None, u32::MAX)
+            .webhook_delivery(id, delivery)
             .await?
-            .into_iter()
-            .find(|d| d.id == delivery)
             .ok_or(AppError::NotFound("delivery"))?;
         let now = self.now();
         found.state = DeliveryState::Pending;
@@ -579,9 +613,7 @@ impl App {
         let saved = found.clone();
         self.write_once(move |tx| {
             Box::pin(async move {
-                tx.put_webhook_delivery(&saved).await?;
-                tx.wake_job(&deliver_job(saved.endpoint_id, &saved.key, now), now)
-                    .await?;
+                queue(tx, std::slice::from_ref(&saved), now).await?;
                 Ok(saved)
             })
         })
@@ -627,11 +659,7 @@ impl App {
         let count = deliveries.len();
         self.write_once(move |tx| {
             Box::pin(async move {
-                for d in &deliveries {
-                    tx.put_webhook_delivery(d).await?;
-                    tx.wake_job(&deliver_job(d.endpoint_id, &d.key, now), now)
-                        .await?;
-                }
+                queue(tx, &deliveries, now).await?;
                 Ok(count)
             })
         })
@@ -670,11 +698,7 @@ impl App {
         let count = deliveries.len();
         self.write(move |tx| {
             Box::pin(async move {
-                for d in &deliveries {
-                    tx.put_webhook_delivery(d).await?;
-                    tx.wake_job(&deliver_job(d.endpoint_id, &d.key, now), now)
-                        .await?;
-                }
+                queue(tx, &deliveries, now).await?;
                 tx.advance_cursor(CONSUMER, last, now).await?;
                 Ok(count)
             })
@@ -765,10 +789,18 @@ impl App {
             };
             let saved = delivery.clone();
             let id = endpoint.id;
+            // The owner hears of a disabling in their event feed (and on any endpoint of
+            // theirs that still works).
+            let notice = disabled
+                .map(|(at, why)| disabled_notice(&endpoint, at, why))
+                .transpose()?;
             self.write(move |tx| {
                 Box::pin(async move {
                     tx.put_webhook_delivery(&saved).await?;
                     tx.set_webhook_health(id, failing_since, disabled).await?;
+                    if let Some(notice) = &notice {
+                        tx.enqueue(notice).await?;
+                    }
                     Ok(())
                 })
             })

@@ -75,6 +75,27 @@ struct PgTx {
 }
 
 impl PgTx {
+    /// Writes a job with one of the job statements (they share their parameters); returns
+    /// the rows written.
+    async fn put_job(
+        &mut self,
+        sql: &'static str,
+        job: &Job,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(sql)
+            .bind(job.id)
+            .bind(&job.kind)
+            .bind(&job.key)
+            .bind(Json(&job.payload))
+            .bind(job.run_at)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected())
+    }
+
     fn fail(&self, e: sqlx::Error) -> StoreError {
         self.failed.set(true);
         map_err(e)
@@ -763,30 +784,11 @@ impl StoreTx for PgTx {
     }
 
     async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query(sql::ENQUEUE_JOB)
-            .bind(job.id)
-            .bind(&job.kind)
-            .bind(&job.key)
-            .bind(Json(&job.payload))
-            .bind(job.run_at)
-            .bind(at)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(done.rows_affected() == 1)
+        Ok(self.put_job(sql::ENQUEUE_JOB, job, at).await? == 1)
     }
 
     async fn wake_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(sql::WAKE_JOB)
-            .bind(job.id)
-            .bind(&job.kind)
-            .bind(&job.key)
-            .bind(Json(&job.payload))
-            .bind(job.run_at)
-            .bind(at)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
+        self.put_job(sql::WAKE_JOB, job, at).await?;
         Ok(())
     }
 

@@ -76,6 +76,21 @@ impl SqliteTx {
             .map_err(|e| self.fail(e))
     }
 
+    /// Writes a job with one of the job statements (they share their parameters).
+    fn put_job(&self, sql: &str, job: &Job, at: DateTime<Utc>) -> StoreResult<usize> {
+        self.execute(
+            sql,
+            params![
+                job.id,
+                job.kind,
+                job.key,
+                json(&job.payload)?,
+                ts(&job.run_at),
+                ts(&at)
+            ],
+        )
+    }
+
     fn query<T>(
         &self,
         sql: &str,
@@ -749,31 +764,11 @@ impl StoreTx for SqliteTx {
     }
 
     async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool> {
-        Ok(self.execute(
-            sql::ENQUEUE_JOB,
-            params![
-                job.id,
-                job.kind,
-                job.key,
-                json(&job.payload)?,
-                ts(&job.run_at),
-                ts(&at)
-            ],
-        )? == 1)
+        Ok(self.put_job(sql::ENQUEUE_JOB, job, at)? == 1)
     }
 
     async fn wake_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<()> {
-        self.execute(
-            sql::WAKE_JOB,
-            params![
-                job.id,
-                job.kind,
-                job.key,
-                json(&job.payload)?,
-                ts(&job.run_at),
-                ts(&at)
-            ],
-        )?;
+        self.put_job(sql::WAKE_JOB, job, at)?;
         Ok(())
     }
 

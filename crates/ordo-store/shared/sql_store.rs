@@ -1339,6 +1339,23 @@ impl Store for SqlStore {
         rows.iter().map(webhook_delivery_from_row).collect()
     }
 
+    async fn webhook_delivery(
+        &self,
+        endpoint: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<WebhookDelivery>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {WEBHOOK_DELIVERY_COLUMNS} FROM webhook_deliveries \
+             WHERE endpoint_id = $1 AND id = $2"
+        )))
+        .bind(endpoint)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(webhook_delivery_from_row).transpose()
+    }
+
     async fn pending_deliveries(
         &self,
         endpoint: Uuid,

@@ -507,6 +507,11 @@ pub trait Store: Send + Sync + 'static {
         state: Option<DeliveryState>,
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>>;
+    async fn webhook_delivery(
+        &self,
+        endpoint: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<WebhookDelivery>>;
     /// The pending deliveries of one endpoint and key, in the order they must go.
     async fn pending_deliveries(
         &self,

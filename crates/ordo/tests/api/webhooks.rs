@@ -116,6 +116,8 @@ async fn webhooks_are_signed_ordered_retried_and_replayed_postgres() {
 async fn webhooks_are_signed_ordered_retried_and_replayed(kind: Kind) {
     let settings = ordo_app::Settings {
         allow_private_webhook_targets: true,
+        // The test moves the clock through weeks of retries; its logins must last.
+        session_ttl: chrono::Duration::days(60),
         ..ordo_app::Settings::default()
     };
     let Some(app) = TestApp::spawn_with(kind, settings).await else {
@@ -506,6 +508,45 @@ async fn webhooks_are_signed_ordered_retried_and_replayed(kind: Kind) {
         receiver.got()[before..]
             .iter()
             .any(|r| r.signed_by(&new_secret) && r.json()["data"]["order_id"] == quiet["id"])
+    );
+
+    // Failing for 5 days: the vendor's endpoint is disabled, and its owner told in their feed.
+    receiver.fail.store(usize::MAX, Ordering::SeqCst);
+    for on_hand in 30..37 {
+        app.put(
+            &format!("/api/v1/inventory/{}", shop.sku),
+            &shop.token,
+            json!({ "on_hand": on_hand }),
+        )
+        .await
+        .expect(200);
+        deliver(&app).await;
+        app.advance(chrono::Duration::hours(22));
+        deliver(&app).await;
+    }
+    let hook = app
+        .get(
+            &format!("/api/v1/webhook-endpoints/{vendor_hook_id}"),
+            &shop.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(hook["disabled"], true);
+    assert_eq!(hook["disabled_reason"], "every delivery failed for 5 days");
+    app.app.relay_once().await.expect("relay");
+    let feed = app
+        .get("/api/v1/events?limit=100", &shop.token)
+        .await
+        .expect(200);
+    let notice = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "webhook.endpoint_disabled")
+        .cloned();
+    assert_eq!(
+        notice.expect("the owner is told")["data"]["endpoint_id"],
+        vendor_hook_id.as_str()
     );
 
     app.delete(
