@@ -1,5 +1,10 @@
 //! Background work that cannot stall: durable jobs, run by every node.
 //!
+//! A worker runs the jobs it claimed at once, each within its lease (`Settings::job_lease`,
+//! a minute by default); every job keeps its run well under that (a webhook sender stops
+//! starting deliveries after a few seconds and is queued again), so a node that dies leaves
+//! its claimed jobs to the others within a lease.
+//!
 //! A job is a row (`jobs`: kind, key, payload, run_at, attempts, last_error, state). Workers
 //! claim due jobs in one short transaction — on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
 //! several nodes never take the same row — and lease them; a node that dies mid-job loses
@@ -37,8 +42,6 @@ use crate::{App, AppError, AppResult};
 
 /// Jobs claimed at once by one worker.
 const CLAIM: u32 = 50;
-/// How long a claimed job is a worker's before another may take it over.
-const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// Rows one purge deletes at most; a full purge runs again at once.
 const PURGE_BATCH: u32 = 5_000;
 
@@ -136,17 +139,23 @@ impl App {
     /// of them; a caller that got a full claim may call again at once.
     pub async fn run_due_jobs(&self) -> AppResult<JobsRun> {
         let now = self.now();
+        let lease = self.settings.job_lease;
         let claimed = self
             .write(move |tx| {
-                Box::pin(async move { Ok(tx.claim_jobs(now, now + LEASE, CLAIM).await?) })
+                Box::pin(async move { Ok(tx.claim_jobs(now, now + lease, CLAIM).await?) })
             })
             .await?;
-        let mut run = JobsRun::default();
-        for job in claimed {
-            let end = match self.run_job(&job).await {
+        // All at once: each starts within its lease, and a slow one (a webhook receiver
+        // taking its 15 s) holds back no other.
+        let ends = futures_util::future::join_all(claimed.iter().map(|job| async move {
+            match self.run_job(job).await {
                 Ok(end) => end,
-                Err(e) => self.failed(&job, &e),
-            };
+                Err(e) => self.failed(job, &e),
+            }
+        }))
+        .await;
+        let mut run = JobsRun::default();
+        for (job, end) in claimed.iter().zip(ends) {
             match &end {
                 JobEnd::Done | JobEnd::Again { .. } => run.done += 1,
                 JobEnd::Retry { .. } => run.retried += 1,

@@ -80,6 +80,9 @@ pub struct Settings {
     /// How often each node looks for due background jobs; `None` runs none in the background
     /// (tests then run them with [`App::run_due_jobs`]).
     pub job_poll: Option<std::time::Duration>,
+    /// How long a claimed job is its worker's before another node may take it over (a node
+    /// that died mid-job leaves it for this long).
+    pub job_lease: chrono::Duration,
     /// How long a login or step-up counts as a fresh proof of identity for sensitive actions.
     pub step_up_window: chrono::Duration,
     /// Roles whose users must enrol a TOTP second factor before doing anything else.
@@ -114,6 +117,7 @@ impl Default for Settings {
             expiry_sweep: std::time::Duration::from_secs(5),
             idempotency_ttl: chrono::Duration::hours(24),
             job_poll: Some(std::time::Duration::from_secs(1)),
+            job_lease: chrono::Duration::minutes(1),
             step_up_window: chrono::Duration::minutes(5),
             require_totp_for: Vec::new(),
             max_in_flight: 512,

@@ -58,6 +58,9 @@ const DISABLE_AFTER: chrono::Duration = chrono::Duration::days(5);
 const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 /// Deliveries one job sends before giving others a turn.
 const SENDS_PER_RUN: usize = 100;
+/// After this long a deliver job starts no new send (its run stays well inside its lease:
+/// this plus one send's 15 s).
+const RUN_FOR: Duration = Duration::from_secs(5);
 
 /// What a caller asks for when creating an endpoint.
 #[derive(Debug, Clone)]
@@ -733,7 +736,11 @@ impl App {
             .ok_or_else(|| {
                 AppError::Internal(anyhow::anyhow!("not a deliver job key: {job_key}"))
             })?;
+        let started = std::time::Instant::now();
         for _ in 0..SENDS_PER_RUN {
+            if started.elapsed() > RUN_FOR {
+                break;
+            }
             let Some(endpoint) = self.store.webhook_endpoint(endpoint).await? else {
                 return Ok(JobEnd::Done);
             };

@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// Events are published on `<prefix>.<type>`, e.g. `ordo.order.paid`.
     #[arg(long, env = "ORDO_NATS_SUBJECT_PREFIX", default_value = "ordo")]
     pub nats_subject_prefix: String,
+    /// How long a claimed background job is this node's before another may take it over: the
+    /// most a node that died mid-job delays it.
+    #[arg(long, env = "ORDO_JOB_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub job_lease: std::time::Duration,
     /// Let webhook endpoints target loopback, private and link-local addresses (refused
     /// otherwise, against server-side request forgery). For tests and closed networks.
     #[arg(long, env = "ORDO_ALLOW_PRIVATE_WEBHOOK_TARGETS")]

@@ -41,6 +41,8 @@ async fn main() -> anyhow::Result<()> {
                 event_retention: chrono::Duration::from_std(args.event_retention)
                     .context("--event-retention is too long")?,
                 relay: !args.no_relay,
+                job_lease: chrono::Duration::from_std(args.job_lease)
+                    .context("--job-lease is too long")?,
                 allow_private_webhook_targets: args.allow_private_webhook_targets,
                 nats: args.nats_url.map(|url| ordo_app::stream::NatsSettings {
                     url,

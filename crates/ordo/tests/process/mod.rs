@@ -24,9 +24,15 @@ impl Drop for Server {
 }
 
 pub fn serve(data: &std::path::Path) -> Server {
+    serve_with(data, &[])
+}
+
+/// `ordo serve --demo` over `data`, with more arguments.
+pub fn serve_with(data: &std::path::Path, args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .args(args)
         .env("ORDO_LOG", "warn")
         .env_remove("ORDO_DATABASE_URL")
         .stdout(Stdio::piped())
