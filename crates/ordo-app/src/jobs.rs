@@ -81,6 +81,24 @@ impl JobKind {
     }
 }
 
+/// See [`App::jobs_overview`].
+#[derive(Debug)]
+pub struct JobsOverview {
+    pub jobs: Vec<Job>,
+    pub counts: ordo_store::JobCounts,
+    pub relay: ordo_store::RelayState,
+}
+
+fn staff_only(actor: &ordo_domain::identity::Actor) -> AppResult<()> {
+    use ordo_domain::identity::Role;
+    match actor.role {
+        Role::Admin | Role::Support | Role::System => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "background jobs are for support and admins".into(),
+        )),
+    }
+}
+
 /// The outcome of one run of [`App::run_due_jobs`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JobsRun {
@@ -166,6 +184,58 @@ impl App {
                 .await?;
         }
         Ok(run)
+    }
+
+    /// What operators see of background work: jobs (newest first, optionally of one state and
+    /// kind), how many are in each state, and how far each reader of the relay has got
+    /// (support and admins).
+    pub async fn jobs_overview(
+        &self,
+        actor: &ordo_domain::identity::Actor,
+        state: Option<&str>,
+        kind: Option<&str>,
+        limit: Option<i64>,
+    ) -> AppResult<JobsOverview> {
+        staff_only(actor)?;
+        let state = state
+            .map(JobState::parse)
+            .transpose()
+            .map_err(|e| e.at("state"))?;
+        let kind = kind
+            .map(JobKind::parse)
+            .transpose()
+            .map_err(|e| e.at("kind"))?;
+        let limit = crate::paging::page_limit(limit)?;
+        Ok(JobsOverview {
+            jobs: self.jobs(state, kind, limit).await?,
+            counts: self.store.job_counts().await?,
+            relay: self.store.relay_state().await?,
+        })
+    }
+
+    /// Queues a dead job again now (support and admins: what got stuck, fixed without an
+    /// engineer). Only a dead job can be retried.
+    pub async fn retry_job(
+        &self,
+        actor: &ordo_domain::identity::Actor,
+        id: uuid::Uuid,
+    ) -> AppResult<()> {
+        staff_only(actor)?;
+        let now = self.now();
+        let retried = self
+            .write_once(move |tx| Box::pin(async move { Ok(tx.retry_job(id, now).await?) }))
+            .await?;
+        if retried {
+            return Ok(());
+        }
+        match self.store.job(id).await? {
+            Some(job) => Err(AppError::conflict(
+                "job_not_dead",
+                format!("only a dead job can be retried; this one is {}", job.state),
+                None,
+            )),
+            None => Err(AppError::NotFound("job")),
+        }
     }
 
     /// Jobs, newest first (for operators and tests).

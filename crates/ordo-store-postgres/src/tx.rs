@@ -868,6 +868,16 @@ impl StoreTx for PgTx {
         Ok(())
     }
 
+    async fn retry_job(&mut self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(sql::RETRY_JOB)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn claim_jobs(
         &mut self,
         now: DateTime<Utc>,

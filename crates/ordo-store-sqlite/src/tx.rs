@@ -842,6 +842,10 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn retry_job(&mut self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(self.execute(sql::RETRY_JOB, params![ts(&at), id])? == 1)
+    }
+
     async fn claim_jobs(
         &mut self,
         now: DateTime<Utc>,

@@ -32,10 +32,10 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Audience, AuthChange, AuthFactors, Credentials, DeliveryState, IdempotencyRecord, Job, JobEnd,
-    JobState, LiveSession, LocationStock, LowStock, OrderQuery, OrderScope, OutboxMessage, Outcome,
-    PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError,
-    StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
+    Audience, AuthChange, AuthFactors, Credentials, DeliveryState, IdempotencyRecord, Job,
+    JobCounts, JobEnd, JobState, LiveSession, LocationStock, LowStock, OrderQuery, OrderScope,
+    OutboxMessage, Outcome, PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock,
+    StockAdjustment, Store, StoreError, StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -603,6 +603,8 @@ pub(crate) mod sql {
         next_at = excluded.next_at, last_status = excluded.last_status, \
         last_error = excluded.last_error, last_latency_ms = excluded.last_latency_ms, \
         delivered_at = excluded.delivered_at";
+    pub const RETRY_JOB: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, \
+        last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'dead'";
     pub const ENQUEUE_JOB: &str = "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, \
         created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6) \
         ON CONFLICT (kind, key) DO NOTHING";
@@ -1292,6 +1294,42 @@ impl Store for SqlStore {
             oldest_waiting: waiting.opt_time("oldest")?,
             oldest_position: waiting.opt_int("oldest_position")?,
         })
+    }
+
+    async fn job(&self, id: Uuid) -> StoreResult<Option<Job>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn job_counts(&self) -> StoreResult<JobCounts> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n, \
+             SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END) AS failed \
+             FROM jobs GROUP BY state",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        let mut counts = JobCounts::default();
+        for r in &rows {
+            let n = r.int("n")?;
+            match JobState::parse(&r.text("state")?).map_err(|e| corrupt("job state", e))? {
+                JobState::Queued => {
+                    counts.queued = n;
+                    counts.retrying = r.opt_int("failed")?.unwrap_or(0);
+                }
+                JobState::Running => counts.running = n,
+                JobState::Done => counts.done = n,
+                JobState::Dead => counts.dead = n,
+            }
+        }
+        Ok(counts)
     }
 
     async fn webhook_endpoints(

@@ -293,6 +293,17 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// Jobs by state (for operators).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    pub queued: i64,
+    /// Queued again after a failed attempt.
+    pub retrying: i64,
+    pub running: i64,
+    pub done: i64,
+    pub dead: i64,
+}
+
 /// A unit of background work, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
@@ -532,6 +543,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Pin<Box<dyn futures_util::Stream<Item = i64> + Send>>>>;
     /// A SKU's adjustments, newest first.
     async fn stock_adjustments(&self, sku: &Sku, limit: u32) -> StoreResult<Vec<StockAdjustment>>;
+    async fn job(&self, id: uuid::Uuid) -> StoreResult<Option<Job>>;
+    /// How many jobs are in each state, and how many queued ones failed before (retrying).
+    async fn job_counts(&self) -> StoreResult<JobCounts>;
     /// Jobs, optionally of one state and kind, newest first.
     async fn jobs(
         &self,
@@ -732,6 +746,8 @@ pub trait StoreTx: Send {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<Job>>;
+    /// Queues a dead job again now, its attempts counted afresh; `false` if it is not dead.
+    async fn retry_job(&mut self, id: uuid::Uuid, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Records how a claimed job ended.
     async fn finish_job(
         &mut self,

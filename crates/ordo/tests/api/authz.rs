@@ -86,6 +86,9 @@ const ROWS: &[Row] = &[
     // A private target is refused (422) after the role check: allowed callers get that far.
     ("POST", "/api/v1/webhook-endpoints", Some("va"), Object::None, Some(r#"{"url": "http://127.0.0.1:9/hook", "events": ["*"]}"#)),
     ("GET", "/api/v1/webhook-endpoints", Some("va"), Object::None, None),
+    ("GET", "/api/v1/jobs", Some("sa"), Object::None, None),
+    // Needs a dead job: tests/api/jobs.rs (staff retry it, others are refused).
+    ("POST", "/api/v1/jobs/{id}/retry", None, Object::None, None),
     // An endpoint's own operations: owner, other vendor, customer and support are checked in
     // tests/api/webhooks.rs (the matrix's world has no endpoint: creating one needs a target).
     ("GET", "/api/v1/webhook-endpoints/{id}", None, Object::None, None),

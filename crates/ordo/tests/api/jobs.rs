@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::harness::{TestApp, on_both_backends};
 
 on_both_backends!(
+    operators_see_jobs_and_replay_a_dead_one,
     an_order_that_cannot_be_cancelled_does_not_stop_the_expiry_of_the_others,
     expired_and_revoked_sessions_are_purged,
 );
@@ -104,4 +105,91 @@ async fn expired_and_revoked_sessions_are_purged(app: TestApp) {
     app.advance(chrono::Duration::days(8));
     app.run_jobs().await;
     assert_eq!(app.count(sessions).await, 0);
+}
+
+/// Support sees what background work is queued, running, done and dead, with the event
+/// relay's progress, and queues a dead job again; nobody else may.
+async fn operators_see_jobs_and_replay_a_dead_one(app: TestApp) {
+    let shop = app.shop(10).await;
+    let customer = app.customer().await;
+    app.order(&customer, &shop.sku, 1, None).await.expect(201);
+    app.run_jobs().await;
+    app.app.relay_once().await.expect("relay");
+    app.app.fan_out_webhooks().await.expect("fan out");
+    // A job that died (its last attempt failed): made so here, as no job fails 12 times on cue.
+    app.execute(
+        "UPDATE jobs SET state = 'dead', last_error = 'it broke' WHERE kind = 'sessions.purge'",
+    )
+    .await;
+    let (_, support) = app.user("support", None).await;
+
+    let all = app.get("/api/v1/jobs", &support).await.expect(200);
+    assert_eq!(all["counts"]["dead"], 1);
+    // The other recurring jobs ran and wait for their next turn.
+    assert!(
+        all["counts"]["queued"].as_i64().unwrap() >= 4,
+        "{}",
+        all["counts"]
+    );
+    let consumers = all["relay"]["consumers"].as_array().unwrap();
+    let lag = |name: &str| {
+        consumers
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["lag"].clone())
+    };
+    assert_eq!(lag("sequencer"), Some(json!(0)));
+    assert_eq!(
+        lag("webhooks"),
+        Some(json!(0)),
+        "the fan-out has read everything"
+    );
+    assert_eq!(all["relay"]["waiting"], 0);
+
+    let dead = app
+        .get("/api/v1/jobs?state=dead", &support)
+        .await
+        .expect(200);
+    let job = dead["data"][0].clone();
+    assert_eq!(
+        (job["kind"].as_str(), job["last_error"].as_str()),
+        (Some("sessions.purge"), Some("it broke"))
+    );
+    let retry = format!("/api/v1/jobs/{}/retry", job["id"].as_str().unwrap());
+    app.post(&retry, &customer, json!({}))
+        .await
+        .expect_error(403, "forbidden");
+    app.post(&retry, &shop.token, json!({}))
+        .await
+        .expect_error(403, "forbidden");
+    app.post(&retry, &support, json!({})).await.expect(202);
+    app.post(&retry, &support, json!({}))
+        .await
+        .expect_error(409, "job_not_dead");
+    app.post(
+        &format!("/api/v1/jobs/{}/retry", uuid::Uuid::now_v7()),
+        &support,
+        json!({}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.run_jobs().await;
+    let after = app
+        .get("/api/v1/jobs?kind=sessions.purge", &support)
+        .await
+        .expect(200);
+    assert_eq!(
+        after["data"][0]["state"], "queued",
+        "ran again and is due once more"
+    );
+    assert_eq!(after["counts"]["dead"], 0);
+    app.get("/api/v1/jobs?state=lost", &support)
+        .await
+        .expect_error(400, "invalid_job_state");
+    app.get("/api/v1/jobs?kind=nope", &support)
+        .await
+        .expect_error(400, "invalid_job_kind");
+    app.get("/api/v1/jobs", &shop.token)
+        .await
+        .expect_error(403, "forbidden");
 }

@@ -8,6 +8,7 @@ pub mod carts;
 pub mod catalog;
 pub mod events;
 pub mod inventory;
+pub mod jobs;
 pub mod orders;
 pub mod pricing;
 pub mod users;
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(orders::router())
         .merge(events::router())
         .merge(webhooks::router())
+        .merge(jobs::router())
         .merge(carts::router())
         .merge(pricing::router())
 }
