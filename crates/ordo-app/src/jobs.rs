@@ -23,6 +23,9 @@
 //! - `webhooks.dispatch` (recurring, every second): turns relayed events into webhook
 //!   deliveries and wakes the senders of deliveries due; `webhook.deliver` (one per endpoint
 //!   and order or SKU): sends them in order (see [`crate::webhooks`]);
+//! - `notifications.dispatch` (recurring, every second): turns relayed events into e-mail, SMS
+//!   and push notifications; `notification.send` (one per notification): renders and sends it,
+//!   failed after 10 attempts (see [`crate::notifications`]);
 //! - `stream.publish` (recurring, every second, with `--nats-url`): publishes relayed events
 //!   to NATS JetStream (see [`crate::stream`]); NATS down only delays it.
 //!
@@ -57,6 +60,8 @@ pub enum JobKind {
     PublishEvents,
     DispatchWebhooks,
     DeliverWebhooks,
+    DispatchNotifications,
+    SendNotification,
 }
 
 ordo_domain::names!(JobKind, "invalid_job_kind" {
@@ -69,6 +74,8 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     PublishEvents => "stream.publish",
     DispatchWebhooks => "webhooks.dispatch",
     DeliverWebhooks => "webhook.deliver",
+    DispatchNotifications => "notifications.dispatch",
+    SendNotification => "notification.send",
 });
 
 impl JobKind {
@@ -138,6 +145,7 @@ impl App {
                     JobKind::PurgeJobs,
                     JobKind::PurgeOutbox,
                     JobKind::DispatchWebhooks,
+                    JobKind::DispatchNotifications,
                 ] {
                     tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
                         .await?;
@@ -238,6 +246,37 @@ impl App {
         }
     }
 
+    /// Deletes jobs done before `before` (and, with `dead`, dead ones that died before it);
+    /// returns how many (support and admins: `ordo jobs purge`).
+    pub async fn purge_jobs(
+        &self,
+        actor: &ordo_domain::identity::Actor,
+        before: DateTime<Utc>,
+        dead: bool,
+    ) -> AppResult<u64> {
+        staff_only(actor)?;
+        let mut total = 0;
+        let kinds: &[Purge] = if dead {
+            &[Purge::Jobs, Purge::DeadJobs]
+        } else {
+            &[Purge::Jobs]
+        };
+        for &what in kinds {
+            loop {
+                let deleted = self
+                    .write(move |tx| {
+                        Box::pin(async move { Ok(tx.purge(what, before, PURGE_BATCH).await?) })
+                    })
+                    .await?;
+                total += deleted;
+                if deleted < u64::from(PURGE_BATCH) {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Jobs, newest first (for operators and tests).
     pub async fn jobs(
         &self,
@@ -323,6 +362,11 @@ impl App {
                 every(Duration::from_secs(1))
             }
             JobKind::DeliverWebhooks => self.deliver_webhooks(&job.key).await,
+            JobKind::DispatchNotifications => {
+                self.dispatch_notifications().await?;
+                every(Duration::from_secs(1))
+            }
+            JobKind::SendNotification => self.send_notification(job).await,
             JobKind::PurgeOutbox => {
                 let before = now - self.settings.event_retention;
                 self.purge(Purge::Outbox, before, now).await
@@ -401,7 +445,7 @@ impl App {
     }
 }
 
-fn new_job(kind: JobKind, key: &str, now: DateTime<Utc>) -> Job {
+pub(crate) fn new_job(kind: JobKind, key: &str, now: DateTime<Utc>) -> Job {
     Job {
         id: uuid::Uuid::now_v7(),
         kind: kind.as_str().to_owned(),

@@ -23,6 +23,7 @@ pub mod demo;
 pub mod idempotency;
 pub mod inventory;
 pub mod jobs;
+pub mod notifications;
 pub mod orders;
 mod outbox;
 pub mod paging;
@@ -54,6 +55,9 @@ pub struct App {
     stream: Arc<tokio::sync::OnceCell<async_nats::jetstream::Context>>,
     /// The HTTP client webhook deliveries go out with, once built (see [`webhooks`]).
     webhook_client: Arc<std::sync::OnceLock<Arc<reqwest::Client>>>,
+    /// Templates, the SMTP transport and the notifier's client, once built (see
+    /// [`notifications`]).
+    senders: Arc<notifications::Senders>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -104,6 +108,8 @@ pub struct Settings {
     /// Let webhook endpoints target loopback, private and link-local addresses (for tests and
     /// closed networks; see [`webhooks`]).
     pub allow_private_webhook_targets: bool,
+    /// Where e-mail, SMS and push notifications go (see [`notifications`]).
+    pub notifications: notifications::NotificationSettings,
 }
 
 impl Default for Settings {
@@ -128,6 +134,7 @@ impl Default for Settings {
             relay: true,
             nats: None,
             allow_private_webhook_targets: false,
+            notifications: notifications::NotificationSettings::default(),
         }
     }
 }
@@ -157,6 +164,7 @@ impl App {
             relay: Arc::default(),
             stream: Arc::default(),
             webhook_client: Arc::default(),
+            senders: Arc::default(),
             settings: Arc::new(settings),
         }
     }

@@ -74,6 +74,24 @@ pub struct EventPage {
 }
 
 impl App {
+    /// What a consumer of the relay (with its own cursor: `webhooks`, `notifications`) has
+    /// not handled yet: up to `limit` events after its cursor, in order. A new consumer starts
+    /// at the present, not at the oldest event kept.
+    pub(crate) async fn unhandled_events(
+        &self,
+        consumer: &'static str,
+        limit: u32,
+    ) -> AppResult<Vec<RelayedEvent>> {
+        let now = self.now();
+        let cursor = self
+            .write(move |tx| Box::pin(async move { Ok(tx.consumer_cursor(consumer, now).await?) }))
+            .await?;
+        Ok(self
+            .store
+            .events_after(cursor, OrderScope::All, limit)
+            .await?)
+    }
+
     /// Wakes this node's relay (called after every write: it may have left outbox messages).
     pub(crate) fn wake_relay(&self) {
         self.relay.wake.notify_one();

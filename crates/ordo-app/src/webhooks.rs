@@ -673,13 +673,7 @@ impl App {
     /// wants it, in the transaction that moves the cursor. Returns how many deliveries.
     pub async fn fan_out_webhooks(&self) -> AppResult<usize> {
         let now = self.now();
-        let cursor = self
-            .write(move |tx| Box::pin(async move { Ok(tx.consumer_cursor(CONSUMER, now).await?) }))
-            .await?;
-        let events = self
-            .store
-            .events_after(cursor, OrderScope::All, FAN_OUT_BATCH)
-            .await?;
+        let events = self.unhandled_events(CONSUMER, FAN_OUT_BATCH).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };

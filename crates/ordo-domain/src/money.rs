@@ -31,6 +31,16 @@ impl Currency {
         self.0.code()
     }
 
+    /// The sign people know it by (€, $, £); the code where it has none of its own.
+    pub fn symbol(&self) -> String {
+        let sign = self.0.symbol().to_string();
+        if sign == "¤" {
+            self.code().to_owned()
+        } else {
+            sign
+        }
+    }
+
     /// Digits after the decimal point (2 for EUR, 0 for JPY, 3 for KWD).
     pub fn minor_digits(&self) -> u16 {
         self.0.exponent().unwrap_or(0)
@@ -85,6 +95,42 @@ pub enum MoneyError {
 }
 
 impl Money {
+    /// The amount as people of `locale` write it: `€1,234.50` (`en`), `1.234,50 €` (`de`).
+    /// Other locales are written as `en`.
+    pub fn format_for(&self, locale: &str) -> String {
+        let digits = u32::from(self.currency.minor_digits());
+        let scale = 10_i64.pow(digits);
+        let (whole, fraction) = (self.amount.abs() / scale, self.amount.abs() % scale);
+        let (group, point) = if locale == "de" {
+            ('.', ',')
+        } else {
+            (',', '.')
+        };
+        let whole = whole.to_string();
+        let mut grouped = String::new();
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(group);
+            }
+            grouped.push(c);
+        }
+        let number = if digits == 0 {
+            grouped
+        } else {
+            format!(
+                "{grouped}{point}{fraction:0width$}",
+                width = digits as usize
+            )
+        };
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let symbol = self.currency.symbol();
+        if locale == "de" {
+            format!("{sign}{number}\u{a0}{symbol}")
+        } else {
+            format!("{sign}{symbol}{number}")
+        }
+    }
+
     pub fn zero(currency: Currency) -> Self {
         Self {
             amount: 0,
@@ -131,6 +177,18 @@ impl Money {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn amounts_are_written_as_each_locale_writes_them() {
+        let eur = super::Currency::parse("EUR").unwrap();
+        let jpy = super::Currency::parse("JPY").unwrap();
+        let m = |amount, currency| super::Money { amount, currency };
+        assert_eq!(m(123_450, eur).format_for("en"), "€1,234.50");
+        assert_eq!(m(123_450, eur).format_for("de"), "1.234,50\u{a0}€");
+        assert_eq!(m(5, eur).format_for("en"), "€0.05");
+        assert_eq!(m(-99_900, eur).format_for("en"), "-€999.00");
+        assert_eq!(m(1_234_567, jpy).format_for("en"), "¥1,234,567");
+    }
+
     use super::*;
 
     #[test]

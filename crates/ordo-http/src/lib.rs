@@ -48,7 +48,7 @@ const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
         `{\"amount\": <integer minor units>, \"currency\": \"EUR\"}`; times are RFC 3339 UTC; ids are \
         time-ordered UUIDs. Every error has the shape `{\"error\": {\"type\", \"code\", \"message\", \"field\"?}}`."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "inventory"), (name = "orders"), (name = "carts"), (name = "pricing"))
+    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "inventory"), (name = "orders"), (name = "carts"), (name = "pricing"), (name = "notifications"))
 )]
 struct ApiDoc;
 

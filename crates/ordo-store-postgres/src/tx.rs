@@ -17,9 +17,9 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    AuthChange, IdempotencyRecord, Job, JobEnd, OutboxMessage, Outcome, Purge, RuleKind, Session,
-    StockAdjustment, StoreError, StoreResult, StoreTx, TxWork, WebhookDelivery, WebhookEndpoint,
-    constraints,
+    AuthChange, IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences,
+    OutboxMessage, Outcome, Purge, RuleKind, Session, StockAdjustment, StoreError, StoreResult,
+    StoreTx, TxWork, WebhookDelivery, WebhookEndpoint, constraints,
 };
 use serde_json::value::RawValue;
 use sqlx::types::Json;
@@ -862,6 +862,48 @@ impl StoreTx for PgTx {
             .bind(d.last_latency_ms)
             .bind(d.created_at)
             .bind(d.delivered_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn put_notification_preferences(
+        &mut self,
+        p: &NotificationPreferences,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::PUT_NOTIFICATION_PREFERENCES)
+            .bind(p.user_id.0)
+            .bind(&p.locale)
+            .bind(p.email)
+            .bind(p.sms)
+            .bind(p.push)
+            .bind(p.phone.as_deref())
+            .bind(p.updated_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn put_notification(&mut self, n: &Notification) -> StoreResult<()> {
+        sqlx::query(sql::PUT_NOTIFICATION)
+            .bind(n.id)
+            .bind(&n.event_type)
+            .bind(n.position)
+            .bind(n.order_id.map(|o| o.0))
+            .bind(&n.data)
+            .bind(n.recipient_id.0)
+            .bind(n.to_staff)
+            .bind(n.channel.as_str())
+            .bind(&n.address)
+            .bind(&n.locale)
+            .bind(n.subject.as_deref())
+            .bind(n.state.as_str())
+            .bind(n.attempts)
+            .bind(n.last_error.as_deref())
+            .bind(n.created_at)
+            .bind(n.sent_at)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;

@@ -21,8 +21,9 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    IdempotencyRecord, Job, JobEnd, OutboxMessage, Purge, RuleKind, Session, StockAdjustment,
-    StoreError, StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint, constraints,
+    IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences, OutboxMessage, Purge,
+    RuleKind, Session, StockAdjustment, StoreError, StoreResult, StoreTx, WebhookDelivery,
+    WebhookEndpoint, constraints,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::value::RawValue;
@@ -168,6 +169,9 @@ impl Cols for rusqlite::Row<'_> {
         self.get(col).map_err(map_rusqlite_err)
     }
     fn int32(&self, col: &str) -> StoreResult<i32> {
+        self.get(col).map_err(map_rusqlite_err)
+    }
+    fn flag(&self, col: &str) -> StoreResult<bool> {
         self.get(col).map_err(map_rusqlite_err)
     }
     fn bytes(&self, col: &str) -> StoreResult<Vec<u8>> {
@@ -837,6 +841,50 @@ impl StoreTx for SqliteTx {
                 d.last_latency_ms,
                 ts(&d.created_at),
                 d.delivered_at.as_ref().map(ts)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn put_notification_preferences(
+        &mut self,
+        p: &NotificationPreferences,
+    ) -> StoreResult<()> {
+        self.execute(
+            sql::PUT_NOTIFICATION_PREFERENCES,
+            params![
+                p.user_id.0,
+                p.locale,
+                p.email,
+                p.sms,
+                p.push,
+                p.phone,
+                ts(&p.updated_at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn put_notification(&mut self, n: &Notification) -> StoreResult<()> {
+        self.execute(
+            sql::PUT_NOTIFICATION,
+            params![
+                n.id,
+                n.event_type,
+                n.position,
+                n.order_id.map(|o| o.0),
+                n.data,
+                n.recipient_id.0,
+                n.to_staff,
+                n.channel.as_str(),
+                n.address,
+                n.locale,
+                n.subject,
+                n.state.as_str(),
+                n.attempts,
+                n.last_error,
+                ts(&n.created_at),
+                n.sent_at.as_ref().map(ts)
             ],
         )?;
         Ok(())

@@ -32,10 +32,11 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Audience, AuthChange, AuthFactors, Credentials, DeliveryState, IdempotencyRecord, Job,
-    JobCounts, JobEnd, JobState, LiveSession, LocationStock, LowStock, OrderQuery, OrderScope,
-    OutboxMessage, Outcome, PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock,
-    StockAdjustment, Store, StoreError, StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
+    Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, IdempotencyRecord, Job,
+    JobCounts, JobEnd, JobState, LiveSession, LocationStock, LowStock, Notification,
+    NotificationPreferences, NotificationState, OrderQuery, OrderScope, OutboxMessage, Outcome,
+    PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError,
+    StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -71,6 +72,8 @@ pub(crate) trait Cols {
     fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
     /// An `integer` (32-bit on PostgreSQL) column.
     fn int32(&self, col: &str) -> StoreResult<i32>;
+    /// A `boolean` column (SQLite: 0 or 1).
+    fn flag(&self, col: &str) -> StoreResult<bool>;
     fn bytes(&self, col: &str) -> StoreResult<Vec<u8>>;
     fn time(&self, col: &str) -> StoreResult<DateTime<Utc>>;
     fn opt_time(&self, col: &str) -> StoreResult<Option<DateTime<Utc>>>;
@@ -97,6 +100,9 @@ impl Cols for DbRow {
         self.try_get(col).map_err(map_err)
     }
     fn int32(&self, col: &str) -> StoreResult<i32> {
+        self.try_get(col).map_err(map_err)
+    }
+    fn flag(&self, col: &str) -> StoreResult<bool> {
         self.try_get(col).map_err(map_err)
     }
     fn bytes(&self, col: &str) -> StoreResult<Vec<u8>> {
@@ -325,6 +331,32 @@ pub(crate) fn webhook_endpoint_from_row(r: &impl Cols) -> StoreResult<WebhookEnd
 }
 
 /// The columns [`webhook_delivery_from_row`] reads.
+pub(crate) const NOTIFICATION_COLUMNS: &str = "id, event_type, position, order_id, data, \
+    recipient_id, to_staff, channel, address, locale, subject, state, attempts, last_error, \
+    created_at, sent_at";
+
+pub(crate) fn notification_from_row(r: &impl Cols) -> StoreResult<Notification> {
+    Ok(Notification {
+        id: r.uuid("id")?,
+        event_type: r.text("event_type")?,
+        position: r.int("position")?,
+        order_id: r.opt_uuid("order_id")?.map(OrderId),
+        data: r.text("data")?,
+        recipient_id: UserId(r.uuid("recipient_id")?),
+        to_staff: r.flag("to_staff")?,
+        channel: Channel::parse(&r.text("channel")?).map_err(|e| corrupt("channel", e))?,
+        address: r.text("address")?,
+        locale: r.text("locale")?,
+        subject: r.opt_text("subject")?,
+        state: NotificationState::parse(&r.text("state")?)
+            .map_err(|e| corrupt("notification state", e))?,
+        attempts: r.int32("attempts")?,
+        last_error: r.opt_text("last_error")?,
+        created_at: r.time("created_at")?,
+        sent_at: r.opt_time("sent_at")?,
+    })
+}
+
 pub(crate) const WEBHOOK_DELIVERY_COLUMNS: &str = "id, endpoint_id, message_id, event_type, key, \
     position, body, state, attempts, next_at, last_status, last_error, last_latency_ms, \
     created_at, delivered_at";
@@ -388,6 +420,7 @@ pub(crate) fn purge_sql(what: Purge) -> &'static str {
         Purge::IdempotencyKeys => sql::PURGE_IDEMPOTENCY_KEYS,
         Purge::Sessions => sql::PURGE_SESSIONS,
         Purge::Jobs => sql::PURGE_JOBS,
+        Purge::DeadJobs => sql::PURGE_DEAD_JOBS,
         Purge::Outbox => sql::PURGE_OUTBOX,
     }
 }
@@ -603,6 +636,17 @@ pub(crate) mod sql {
         next_at = excluded.next_at, last_status = excluded.last_status, \
         last_error = excluded.last_error, last_latency_ms = excluded.last_latency_ms, \
         delivered_at = excluded.delivered_at";
+    pub const PUT_NOTIFICATION_PREFERENCES: &str = "INSERT INTO notification_preferences \
+        (user_id, locale, email, sms, push, phone, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        ON CONFLICT (user_id) DO UPDATE SET locale = excluded.locale, email = excluded.email, \
+        sms = excluded.sms, push = excluded.push, phone = excluded.phone, \
+        updated_at = excluded.updated_at";
+    pub const PUT_NOTIFICATION: &str = "INSERT INTO notifications (id, event_type, position, \
+        order_id, data, recipient_id, to_staff, channel, address, locale, subject, state, \
+        attempts, last_error, created_at, sent_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+        ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, state = excluded.state, \
+        attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at";
     pub const RETRY_JOB: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, \
         last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'dead'";
     pub const ENQUEUE_JOB: &str = "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, \
@@ -630,6 +674,8 @@ pub(crate) mod sql {
         (SELECT token_hash FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)";
     pub const PURGE_JOBS: &str = "DELETE FROM jobs WHERE id IN \
         (SELECT id FROM jobs WHERE state = 'done' AND updated_at < $1 LIMIT $2)";
+    pub const PURGE_DEAD_JOBS: &str = "DELETE FROM jobs WHERE id IN \
+        (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < $1 LIMIT $2)";
     pub const INSERT_CART: &str = "INSERT INTO carts (id, token_hash, customer_id, status, currency, promo_code, \
         shipping_address, lines, checkout_id, created_at, updated_at, version) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
@@ -1432,6 +1478,67 @@ impl Store for SqlStore {
         rows.iter()
             .map(|r| Ok((r.uuid("endpoint_id")?, r.text("key")?)))
             .collect()
+    }
+
+    async fn notification_preferences(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Option<NotificationPreferences>> {
+        let row = sqlx::query(
+            "SELECT user_id, locale, email, sms, push, phone, updated_at \
+             FROM notification_preferences WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.map(|r| {
+            Ok(NotificationPreferences {
+                user_id: UserId(r.uuid("user_id")?),
+                locale: r.text("locale")?,
+                email: r.flag("email")?,
+                sms: r.flag("sms")?,
+                push: r.flag("push")?,
+                phone: r.opt_text("phone")?,
+                updated_at: r.time("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn vendor_staff(&self, vendor: VendorId) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT id, email, role, vendor_id FROM users \
+             WHERE vendor_id = $1 AND disabled_at IS NULL ORDER BY email",
+        )
+        .bind(vendor.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn order_notifications(&self, order: OrderId) -> StoreResult<Vec<Notification>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE order_id = $1 \
+             ORDER BY created_at, position, id"
+        )))
+        .bind(order.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(notification_from_row).collect()
+    }
+
+    async fn notification(&self, id: Uuid) -> StoreResult<Option<Notification>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(notification_from_row).transpose()
     }
 
     async fn event_wakeups(

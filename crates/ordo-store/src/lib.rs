@@ -293,6 +293,79 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// How a person wants to hear about their orders (and, for vendor staff, their vendor's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationPreferences {
+    pub user_id: UserId,
+    /// The language of their messages (`en`, `de`).
+    pub locale: String,
+    pub email: bool,
+    pub sms: bool,
+    pub push: bool,
+    /// Where SMS go (E.164, `+4915112345678`).
+    pub phone: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A way a notification reaches a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Push,
+}
+
+ordo_domain::names!(Channel, "invalid_channel" {
+    Email => "email",
+    Sms => "sms",
+    Push => "push",
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationState {
+    /// Waiting to be sent (or to be tried again).
+    Queued,
+    Sent,
+    /// Every attempt failed; a person may retry its job.
+    Failed,
+}
+
+ordo_domain::names!(NotificationState, "invalid_notification_state" {
+    Queued => "queued",
+    Sent => "sent",
+    Failed => "failed",
+});
+
+/// One message to one person on one channel about one event, and how sending it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: uuid::Uuid,
+    /// The event's type (`order.shipped`, `stock.low`): which template.
+    pub event_type: String,
+    /// The event's relay position.
+    pub position: i64,
+    /// The order it is about (none for stock).
+    pub order_id: Option<OrderId>,
+    /// The event's data, as relayed (what the template shows beside the order).
+    pub data: String,
+    pub recipient_id: UserId,
+    /// Whether it went to vendor staff (else to the order's customer).
+    pub to_staff: bool,
+    pub channel: Channel,
+    /// The e-mail address, phone number or (push) user id it goes to.
+    pub address: String,
+    pub locale: String,
+    /// The subject (or SMS/push title) as sent.
+    pub subject: Option<String>,
+    pub state: NotificationState,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
 /// Jobs by state (for operators).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JobCounts {
@@ -359,6 +432,8 @@ pub enum Purge {
     Sessions,
     /// Jobs done before the cut-off.
     Jobs,
+    /// Dead jobs that died before the cut-off (only when a person asks: `ordo jobs purge --dead`).
+    DeadJobs,
     /// Outbox messages written before the cut-off that every consumer has passed (a consumer
     /// not heard of since the cut-off no longer holds them).
     Outbox,
@@ -536,6 +611,16 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<(uuid::Uuid, String)>>;
+    /// A user's notification preferences, if they chose any.
+    async fn notification_preferences(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Option<NotificationPreferences>>;
+    /// The enabled users who work for a vendor.
+    async fn vendor_staff(&self, vendor: VendorId) -> StoreResult<Vec<User>>;
+    /// The notifications about an order, oldest first.
+    async fn order_notifications(&self, order: OrderId) -> StoreResult<Vec<Notification>>;
+    async fn notification(&self, id: uuid::Uuid) -> StoreResult<Option<Notification>>;
     /// Pokes from other nodes that relayed events (PostgreSQL's LISTEN/NOTIFY, carrying the
     /// last position), as they happen. `None` where there is only ever one node (SQLite).
     async fn event_wakeups(
@@ -780,6 +865,13 @@ pub trait StoreTx: Send {
     ) -> StoreResult<()>;
     /// Writes a delivery whole (new, or after an attempt).
     async fn put_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> StoreResult<()>;
+    /// Writes a user's notification preferences whole.
+    async fn put_notification_preferences(
+        &mut self,
+        preferences: &NotificationPreferences,
+    ) -> StoreResult<()>;
+    /// Writes a notification whole (new, or after an attempt).
+    async fn put_notification(&mut self, notification: &Notification) -> StoreResult<()>;
     /// Moves `consumer` on to `position` (never back).
     async fn advance_cursor(
         &mut self,

@@ -33,7 +33,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (migrates the database first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date and exit.
     Migrate(DbArgs),
     /// Manage users.
@@ -42,6 +42,56 @@ pub enum Command {
     /// Manage pricing rules (FX rates, tax rules, shipping rates, promotions).
     #[command(subcommand)]
     Pricing(PricingCommand),
+    /// See, retry and clear out background jobs (webhook deliveries, notifications, expiries…).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs newest first, with how many are in each state and how far each reader of the
+    /// event relay has got.
+    List(JobsListArgs),
+    /// Queue a dead job again now.
+    Retry(JobsRetryArgs),
+    /// Delete jobs done long ago (and, with --dead, dead ones).
+    Purge(JobsPurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JobsListArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// queued, running, done or dead.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// e.g. webhook.deliver, notification.send.
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    /// Print JSON (the API's shape) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsRetryArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    pub id: uuid::Uuid,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsPurgeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Jobs that ended longer ago than this (`7d`, `12h`).
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    pub older_than: std::time::Duration,
+    /// Dead jobs too (they can no longer be retried).
+    #[arg(long)]
+    pub dead: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +110,57 @@ pub struct PricingImportArgs {
     pub db: DbArgs,
     /// The file to read (`-` for standard input).
     pub file: PathBuf,
+}
+
+/// Where notifications go (docs/notifications.md).
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Send e-mail notifications through this SMTP server: `smtp://host:port` (plain; add
+    /// `?tls=required` for STARTTLS), `smtps://user:password@host:465`.
+    #[arg(long, env = "ORDO_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From of every e-mail.
+    #[arg(
+        long,
+        env = "ORDO_MAIL_FROM",
+        default_value = "Ordo <orders@localhost>"
+    )]
+    pub mail_from: String,
+    /// Send SMS and push notifications as signed JSON POSTs to the platform's relay here.
+    #[arg(long, env = "ORDO_NOTIFIER_URL", requires = "notifier_secret")]
+    pub notifier_url: Option<String>,
+    /// `whsec_…` (base64 key): signs every notifier request as webhooks are signed.
+    #[arg(
+        long,
+        env = "ORDO_NOTIFIER_SECRET",
+        requires = "notifier_url",
+        hide_env_values = true
+    )]
+    pub notifier_secret: Option<String>,
+    /// A folder of message templates replacing the built-in ones of the same name
+    /// (`en/customer/order.shipped.txt`…).
+    #[arg(long, env = "ORDO_NOTIFICATION_TEMPLATES")]
+    pub notification_templates: Option<PathBuf>,
+    /// The shop's name in messages.
+    #[arg(long, env = "ORDO_SHOP_NAME", default_value = "Ordo")]
+    pub shop_name: String,
+    /// Where people open the shop (`https://shop.example`): messages link to their orders.
+    #[arg(long, env = "ORDO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+impl NotifyArgs {
+    pub fn settings(self) -> ordo_app::notifications::NotificationSettings {
+        ordo_app::notifications::NotificationSettings {
+            smtp_url: self.smtp_url,
+            mail_from: self.mail_from,
+            notifier_url: self.notifier_url,
+            notifier_secret: self.notifier_secret,
+            templates: self.notification_templates,
+            shop_name: self.shop_name,
+            public_url: self.public_url,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +226,8 @@ pub struct ServeArgs {
     /// most a node that died mid-job delays it.
     #[arg(long, env = "ORDO_JOB_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub job_lease: std::time::Duration,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// Let webhook endpoints target loopback, private and link-local addresses (refused
     /// otherwise, against server-side request forgery). For tests and closed networks.
     #[arg(long, env = "ORDO_ALLOW_PRIVATE_WEBHOOK_TARGETS")]

@@ -182,3 +182,51 @@ pub fn app(backend: &Backend) -> App {
 pub fn app_with(backend: &Backend, settings: Settings) -> App {
     App::new(backend.store(), settings)
 }
+
+/// `ordo jobs list`: the API's view of background jobs, as JSON or as a table for people.
+pub fn jobs_report(overview: ordo_app::jobs::JobsOverview, json: bool) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let view = ordo_http::api::v1::jobs::JobsView::from(overview);
+    if json {
+        return Ok(serde_json::to_string_pretty(&view)? + "\n");
+    }
+    let c = &view.counts;
+    let mut out = format!(
+        "queued {} (retrying {}), running {}, done {}, dead {}\n",
+        c.queued, c.retrying, c.running, c.done, c.dead
+    );
+    let readers: Vec<String> = view
+        .relay
+        .consumers
+        .iter()
+        .map(|r| format!("{} at {} (lag {})", r.name, r.position, r.lag))
+        .collect();
+    writeln!(
+        out,
+        "relay: {} waiting for a number; {}\n",
+        view.relay.waiting,
+        readers.join(", ")
+    )?;
+    writeln!(
+        out,
+        "{:<36}  {:<22}  {:<7}  {:>8}  {:<20}  KEY / LAST ERROR",
+        "ID", "KIND", "STATE", "ATTEMPTS", "RUN AT"
+    )?;
+    for j in &view.data {
+        writeln!(
+            out,
+            "{:<36}  {:<22}  {:<7}  {:>8}  {:<20}  {}{}",
+            j.id,
+            j.kind,
+            j.state,
+            j.attempts,
+            j.run_at.format("%Y-%m-%d %H:%M:%S"),
+            j.key,
+            j.last_error
+                .as_deref()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(out)
+}

@@ -10,7 +10,7 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
 use clap::Parser;
-use ordo::cli::{Cli, Command, LogFormat, PricingCommand, UsersCommand};
+use ordo::cli::{Cli, Command, JobsCommand, LogFormat, PricingCommand, UsersCommand};
 use ordo::{Backend, app, app_with, launch};
 use ordo_app::Settings;
 use ordo_app::pricing::PricingImport;
@@ -25,6 +25,9 @@ async fn main() -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => {
+            let args = *args;
+            let notifications = args.notify.settings();
+            notifications.check().context("Notification settings")?;
             let backend = Backend::open(&args.db.config()).await?;
             let settings = Settings {
                 reservation_ttl: chrono::Duration::from_std(args.reservation_ttl)
@@ -49,9 +52,12 @@ async fn main() -> anyhow::Result<()> {
                     stream: args.nats_stream,
                     prefix: args.nats_subject_prefix,
                 }),
+                notifications,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);
+            app.check_notification_templates()
+                .context("--notification-templates")?;
             if args.demo {
                 let logins = app
                     .load_demo()
@@ -102,6 +108,38 @@ async fn main() -> anyhow::Result<()> {
             backend.close().await;
             let book = result.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&book)?);
+        }
+        Command::Jobs(JobsCommand::List(args)) => {
+            let backend = Backend::open(&args.db.config()).await?;
+            let result = app(&backend)
+                .jobs_overview(
+                    &Actor::system(),
+                    args.state.as_deref(),
+                    args.kind.as_deref(),
+                    Some(args.limit),
+                )
+                .await;
+            backend.close().await;
+            let overview = result.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            print!("{}", ordo::jobs_report(overview, args.json)?);
+        }
+        Command::Jobs(JobsCommand::Retry(args)) => {
+            let backend = Backend::open(&args.db.config()).await?;
+            let result = app(&backend).retry_job(&Actor::system(), args.id).await;
+            backend.close().await;
+            result.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!("Job {} is queued again.", args.id);
+        }
+        Command::Jobs(JobsCommand::Purge(args)) => {
+            let backend = Backend::open(&args.db.config()).await?;
+            let app = app(&backend);
+            let before = app.now()
+                - chrono::Duration::from_std(args.older_than)
+                    .context("--older-than is too long")?;
+            let result = app.purge_jobs(&Actor::system(), before, args.dead).await;
+            backend.close().await;
+            let deleted = result.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!("Deleted {deleted} jobs that ended before {before}.");
         }
         Command::Migrate(db) => {
             let backend = Backend::open(&db.config()).await?;

@@ -299,3 +299,73 @@ fn pricing_rules_are_imported_from_a_file_and_shown() {
     assert_eq!(book["promotions"][0]["code"], "HELLO5");
     assert_eq!(book["promotions"][0]["usage_limit"], 10);
 }
+
+/// `ordo jobs`: a dead job is listed (table and JSON), retried, refused a second retry, and
+/// old jobs are purged.
+#[tokio::test]
+async fn dead_jobs_are_listed_retried_and_purged_from_the_command_line() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = ordo()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    assert!(run(&["migrate"]).0);
+    // A job that died (as a webhook delivery or e-mail does after its last attempt).
+    let id = uuid::Uuid::now_v7();
+    let url = format!("sqlite://{}", ordo::database_file(&data).display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, last_error, \
+         created_at, updated_at) VALUES ($1, 'notification.send', 'k1', '{}', 'dead', \
+         '2026-01-01T00:00:00Z', 10, 'SMTP: connection refused', '2026-01-01T00:00:00Z', \
+         '2026-01-01T00:00:00Z')",
+    )
+    .bind(id)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+
+    let (ok, table, err) = run(&["jobs", "list", "--state", "dead"]);
+    assert!(ok, "{err}");
+    assert!(table.contains("dead 1"), "{table}");
+    assert!(table.contains(&id.to_string()), "{table}");
+    assert!(table.contains("SMTP: connection refused"), "{table}");
+    let (ok, json, _) = run(&["jobs", "list", "--json"]);
+    assert!(ok);
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["counts"]["dead"], 1);
+    assert_eq!(json["data"][0]["kind"], "notification.send");
+
+    let (ok, out, err) = run(&["jobs", "retry", &id.to_string()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("queued again"), "{out}");
+    let (ok, _, err) = run(&["jobs", "retry", &id.to_string()]);
+    assert!(!ok, "only a dead job can be retried");
+    assert!(err.contains("only a dead job"), "{err}");
+    let (_, json, _) = run(&["jobs", "list", "--json", "--state", "queued"]);
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["data"][0]["id"], id.to_string());
+    assert_eq!(json["data"][0]["attempts"], 0);
+    let (ok, _, err) = run(&["jobs", "list", "--state", "stuck"]);
+    assert!(!ok);
+    assert!(err.contains("state"), "{err}");
+
+    let (ok, out, err) = run(&["jobs", "purge", "--dead", "--older-than", "1h"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("Deleted 0 jobs"),
+        "a queued job is kept: {out}"
+    );
+}

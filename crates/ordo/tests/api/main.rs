@@ -8,6 +8,7 @@ mod events;
 mod harness;
 mod idempotency;
 mod jobs;
+mod notifications;
 mod stream;
 mod webhooks;
 

@@ -115,36 +115,42 @@ async fn list_jobs(
             q.limit,
         )
         .await?;
-    let numbered = o
-        .relay
-        .cursors
-        .iter()
-        .find(|(name, _)| name == "sequencer")
-        .map_or(0, |(_, p)| *p);
-    Ok(axum::Json(JobsView {
-        data: o.jobs.into_iter().map(Into::into).collect(),
-        counts: JobCountsView {
-            queued: o.counts.queued,
-            retrying: o.counts.retrying,
-            running: o.counts.running,
-            done: o.counts.done,
-            dead: o.counts.dead,
-        },
-        relay: RelayView {
-            waiting: o.relay.waiting,
-            oldest_waiting_at: o.relay.oldest_waiting,
-            consumers: o
-                .relay
-                .cursors
-                .into_iter()
-                .map(|(name, position)| RelayConsumerView {
-                    lag: numbered - position,
-                    name,
-                    position,
-                })
-                .collect(),
-        },
-    }))
+    Ok(axum::Json(o.into()))
+}
+
+impl From<ordo_app::jobs::JobsOverview> for JobsView {
+    fn from(o: ordo_app::jobs::JobsOverview) -> Self {
+        let numbered = o
+            .relay
+            .cursors
+            .iter()
+            .find(|(name, _)| name == "sequencer")
+            .map_or(0, |(_, p)| *p);
+        JobsView {
+            data: o.jobs.into_iter().map(Into::into).collect(),
+            counts: JobCountsView {
+                queued: o.counts.queued,
+                retrying: o.counts.retrying,
+                running: o.counts.running,
+                done: o.counts.done,
+                dead: o.counts.dead,
+            },
+            relay: RelayView {
+                waiting: o.relay.waiting,
+                oldest_waiting_at: o.relay.oldest_waiting,
+                consumers: o
+                    .relay
+                    .cursors
+                    .into_iter()
+                    .map(|(name, position)| RelayConsumerView {
+                        lag: numbered - position,
+                        name,
+                        position,
+                    })
+                    .collect(),
+            },
+        }
+    }
 }
 
 /// Queues a dead job again now, its attempts counted afresh.

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod events;
 pub mod inventory;
 pub mod jobs;
+pub mod notifications;
 pub mod orders;
 pub mod pricing;
 pub mod users;
@@ -23,6 +24,7 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(orders::router())
         .merge(events::router())
         .merge(webhooks::router())
+        .merge(notifications::router())
         .merge(jobs::router())
         .merge(carts::router())
         .merge(pricing::router())
