@@ -790,6 +790,8 @@ impl App {
             };
             let saved = delivery.clone();
             let id = endpoint.id;
+            // A success at a healthy endpoint leaves its health as it was: one write less.
+            let health_changed = failing_since != endpoint.failing_since || disabled.is_some();
             // The owner hears of a disabling in their event feed (and on any endpoint of
             // theirs that still works).
             let notice = disabled
@@ -798,7 +800,9 @@ impl App {
             self.write(move |tx| {
                 Box::pin(async move {
                     tx.put_webhook_delivery(&saved).await?;
-                    tx.set_webhook_health(id, failing_since, disabled).await?;
+                    if health_changed {
+                        tx.set_webhook_health(id, failing_since, disabled).await?;
+                    }
                     if let Some(notice) = &notice {
                         tx.enqueue(notice).await?;
                     }

@@ -125,7 +125,7 @@ impl Api {
         self.call(reqwest::Method::GET, token, path, None).await
     }
 
-    fn expect(&self, answer: Answer, what: &str) -> anyhow::Result<Value> {
+    pub fn expect(&self, answer: Answer, what: &str) -> anyhow::Result<Value> {
         if !answer.status.is_success() {
             bail!("{what} failed: {} {}", answer.status, answer.body);
         }

@@ -41,6 +41,9 @@ enum Scenario {
     FlashSale(scenarios::flash_sale::Args),
     /// Thousands of order updates in flight at once; all acknowledged, none lost.
     PeakUpdates(scenarios::peak_updates::Args),
+    /// The event relay: checkout with it on (webhooks, live streams) vs off, webhook lag, and
+    /// 10,000 open streams (memory per stream, fan-out latency).
+    Events(scenarios::events::Args),
     /// Order detail and lists at a fixed offered rate (open loop), over a loaded folder.
     Read(scenarios::read::Args),
     /// The database writes of one placement as raw SQL: what the database alone can do.
@@ -63,16 +66,21 @@ fn main() -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        let server = Server::start(&cli.target).await?;
-        let run = Run {
-            server,
-            target: cli.target.clone(),
-        };
+        let mut target = cli.target.clone();
+        if matches!(cli.scenario, Scenario::Events(_)) {
+            // Its webhook receiver is on 127.0.0.1.
+            target
+                .serve_args
+                .push("--allow-private-webhook-targets".into());
+        }
+        let server = Server::start(&target).await?;
+        let run = Run { server, target };
         let report = match &cli.scenario {
             Scenario::Checkout(args) => scenarios::checkout::run(&run, args).await,
             Scenario::FlashSale(args) => scenarios::flash_sale::run(&run, args).await,
             Scenario::PeakUpdates(args) => scenarios::peak_updates::run(&run, args).await,
             Scenario::Read(args) => scenarios::read::run(&run, args).await,
+            Scenario::Events(args) => scenarios::events::run(&run, args).await,
             Scenario::Ceiling(args) => scenarios::ceiling::run(&run, *args).await,
             Scenario::Load(_) => unreachable!("handled above"),
         };

@@ -91,7 +91,14 @@ impl Server {
             (Backend::Sqlite, _) => None,
             (Backend::Postgres, Some(url)) => Some(url.clone()),
             (Backend::Postgres, None) => {
-                let name = format!("ordo_bench_{}", std::process::id());
+                // A second server in one run (the `events` scenario's) gets its own database.
+                static STARTED: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = match n {
+                    0 => format!("ordo_bench_{}", std::process::id()),
+                    n => format!("ordo_bench_{}_{n}", std::process::id()),
+                };
                 let url = create_database(&args.postgres_url, &name).await?;
                 created_db = Some((args.postgres_url.clone(), name));
                 Some(url)
@@ -150,11 +157,20 @@ impl Server {
 
     /// Peak resident memory of the server the bench started, in MiB.
     pub fn peak_rss_mib(&self) -> Option<f64> {
+        self.memory_mib("VmHWM:")
+    }
+
+    /// Resident memory of the server the bench started now, in MiB.
+    pub fn rss_mib(&self) -> Option<f64> {
+        self.memory_mib("VmRSS:")
+    }
+
+    fn memory_mib(&self, field: &str) -> Option<f64> {
         let pid = self.child.as_ref()?.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let kib: f64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .find_map(|l| l.strip_prefix(field))?
             .trim()
             .trim_end_matches("kB")
             .trim()

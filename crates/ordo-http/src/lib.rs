@@ -288,6 +288,7 @@ async fn readyz(
             "status": "ready",
             "database": app.store.backend(),
             "requests": { "in_flight": in_flight, "waiting": waiting },
+            "live_streams": app.live_streams(),
         }))
         .into_response(),
         Err(e) => {
@@ -309,7 +310,9 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
+    // `into_make_service` finalizes the router once; handing `axum::serve` the router itself
+    // rebuilds every route for each connection (tens of KiB each, held while it is open).
+    axum::serve(listener, router(app).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
 }

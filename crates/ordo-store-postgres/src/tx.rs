@@ -910,6 +910,16 @@ impl StoreTx for PgTx {
         Ok(())
     }
 
+    async fn hurry_job(&mut self, kind: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::HURRY_JOB)
+            .bind(at)
+            .bind(kind)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
     async fn retry_job(&mut self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
         let done = sqlx::query(sql::RETRY_JOB)
             .bind(at)

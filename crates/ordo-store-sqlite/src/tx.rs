@@ -890,6 +890,11 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn hurry_job(&mut self, kind: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.execute(sql::HURRY_JOB, params![ts(&at), kind])?;
+        Ok(())
+    }
+
     async fn retry_job(&mut self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
         Ok(self.execute(sql::RETRY_JOB, params![ts(&at), id])? == 1)
     }

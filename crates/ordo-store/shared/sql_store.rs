@@ -647,6 +647,8 @@ pub(crate) mod sql {
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
         ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, state = excluded.state, \
         attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at";
+    pub const HURRY_JOB: &str = "UPDATE jobs SET run_at = $1 \
+        WHERE kind = $2 AND key = $2 AND state = 'queued' AND run_at > $1";
     pub const RETRY_JOB: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, \
         last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'dead'";
     pub const ENQUEUE_JOB: &str = "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, \

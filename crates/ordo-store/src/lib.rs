@@ -822,6 +822,9 @@ pub trait StoreTx: Send {
     /// one waiting for later is brought forward to `job.run_at` (for jobs that drain a queue
     /// of their own, such as one endpoint's webhook deliveries).
     async fn wake_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Brings a recurring job (key = kind) that waits for later forward to `at`; a no-op when
+    /// it is due already, running or absent.
+    async fn hurry_job(&mut self, kind: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Claims up to `limit` jobs that are due at `now` (queued and past `run_at`, or running
     /// with a lease that ended), counts an attempt and leases them until `lease_until`. Where
     /// the backend has row locks, rows another transaction is claiming are skipped.

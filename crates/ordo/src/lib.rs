@@ -133,22 +133,27 @@ pub async fn launch(
     served
 }
 
-/// Runs due background jobs (reservation expiry, purges…; see `ordo_app::jobs`) every
-/// `every`, on every node: claims keep nodes from taking the same job. A failing round is
-/// logged and the next one tried; a full claim is followed at once by another.
+/// Runs due background jobs (reservation expiry, purges, webhook deliveries…; see
+/// `ordo_app::jobs`) every `every`, and at once when this node's relay has events for its
+/// consumers, on every node: claims keep nodes from taking the same job. A failing round is
+/// logged and the next one tried; a round that ran jobs is followed at once by another (the
+/// jobs it queued for now, such as the deliveries a fan-out made, run without waiting).
 async fn work_jobs(app: App, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut scheduled = false;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = app.jobs_woken() => {}
+        }
         if !scheduled {
             scheduled = app.schedule_recurring_jobs().await.is_ok();
         }
-        // Bounded: a round claims at most a batch; keep going only while batches come full.
+        // Bounded: a burst of rounds, then the next tick or wake-up.
         for _ in 0..100 {
             match app.run_due_jobs().await {
-                Ok(run) if run.claimed() >= 50 => continue,
+                Ok(run) if run.claimed() > 0 => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "running background jobs failed; will retry");

@@ -2,6 +2,7 @@
 
 pub mod ceiling;
 pub mod checkout;
+pub mod events;
 pub mod flash_sale;
 pub mod peak_updates;
 pub mod read;

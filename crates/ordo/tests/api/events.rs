@@ -17,6 +17,7 @@ on_both_backends!(
     an_order_stream_resumes_where_it_left_off,
     the_feed_streams_live_and_resumes,
     a_revoked_token_ends_its_streams,
+    a_stream_that_falls_behind_is_caught_up_from_the_database,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,6 +291,49 @@ async fn a_revoked_token_ends_its_streams(app: TestApp) {
         stream.next(WITHIN).await.is_none(),
         "the stream ends instead of sending to a revoked token"
     );
+    // Its subscription is gone with it.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let ready = app
+            .request(reqwest::Method::GET, "/readyz", None, None)
+            .await
+            .expect(200);
+        if ready["live_streams"] == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{ready}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A follower that takes nothing while hundreds of events pass loses none: its queue
+/// overflows, it is told, and it catches up from the database, in order, without a gap.
+async fn a_stream_that_falls_behind_is_caught_up_from_the_database(app: TestApp) {
+    use futures_util::StreamExt;
+    let shop = app.shop(1_000).await;
+    let customer = app.customer().await;
+    let start = app.app.relay_once().await.expect("relay");
+    let follower = app
+        .app
+        .follow_events(&ordo_domain::identity::Actor::system(), start)
+        .await
+        .expect("follow");
+    let mut follower = Box::pin(follower);
+    for _ in 0..300 {
+        app.order(&customer, &shop.sku, 1, None).await.expect(201);
+    }
+    let last = app.app.relay_once().await.expect("relay");
+    assert!(last - start >= 300, "{start}..{last}");
+    let mut expected = start + 1;
+    while expected <= last {
+        let event = tokio::time::timeout(WITHIN, follower.next())
+            .await
+            .expect("caught up in time")
+            .expect("an event")
+            .expect("no error");
+        assert_eq!(event.position, expected, "in order, no gap, no repeat");
+        expected += 1;
+    }
 }
 
 /// Events are kept an hour here (`--event-retention 1h`): once purged, a cursor from before

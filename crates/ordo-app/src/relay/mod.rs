@@ -12,10 +12,10 @@
 //!
 //! Every node runs a relay (`ordo serve`): woken by its own writes, by other nodes' sequencers
 //! (PostgreSQL LISTEN/NOTIFY, carrying only a position), and once a second in any case. After
-//! sequencing it *pumps*: reads the new positions and broadcasts them in memory to the live
-//! streams of this node ([`App::follow_events`], [`App::follow_order`]). A stream that falls
-//! behind the broadcast's buffer is caught up from the database, never silently short: the
-//! database is the truth and the broadcast only a shortcut.
+//! sequencing it *pumps*: reads the new positions and hands each in memory to the live streams
+//! of this node that may see it ([`App::follow_events`], [`App::follow_order`]; see [`hub`]).
+//! A stream that falls behind is caught up from the database, never silently short: the
+//! database is the truth and the hub only a shortcut.
 //!
 //! Sequenced messages are kept for `Settings::event_retention` (a feed cursor older than that
 //! is refused as expired) and then purged once every consumer has passed them.
@@ -29,8 +29,12 @@ use ordo_domain::identity::Actor;
 use ordo_domain::ids::OrderId;
 use ordo_domain::order::OrderEvent;
 use ordo_store::{OrderScope, RelayState, RelayedEvent};
-use tokio::sync::{Mutex, Notify, broadcast};
+use tokio::sync::{Mutex, Notify};
 
+mod hub;
+use hub::{Hub, Interest, Received, Subscription};
+
+use crate::jobs::JobKind;
 use crate::orders::scope_of;
 use crate::{App, AppError, AppResult};
 
@@ -41,13 +45,21 @@ const SEQUENCE_BATCH: u32 = 1_000;
 const ROUND_GAP: std::time::Duration = std::time::Duration::from_millis(20);
 /// Events read from the database at once (pumping, catching a stream up, a feed page).
 const READ_BATCH: u32 = 500;
-/// Events a stream may fall behind the broadcast before it is caught up from the database.
-const LIVE_BUFFER: usize = 4_096;
+
+/// The recurring jobs that read relayed events, brought forward whenever events are numbered.
+const CONSUMER_JOBS: [JobKind; 3] = [
+    JobKind::DispatchWebhooks,
+    JobKind::DispatchNotifications,
+    JobKind::PublishEvents,
+];
 
 /// The node's relay state: its wake-up, its broadcast and how far it has pumped.
 pub struct Relay {
     wake: Notify,
-    live: broadcast::Sender<Arc<RelayedEvent>>,
+    /// Wakes this node's job worker: relayed events wait for the relay's consumers (webhook
+    /// fan-out, notifications, NATS), which are jobs.
+    pub(crate) jobs: Notify,
+    live: Arc<Hub>,
     /// The last position broadcast; `None` until the first pump (which starts at the present:
     /// streams replay the past from the database themselves).
     pumped: Mutex<Option<i64>>,
@@ -59,7 +71,8 @@ impl Default for Relay {
     fn default() -> Self {
         Self {
             wake: Notify::new(),
-            live: broadcast::channel(LIVE_BUFFER).0,
+            jobs: Notify::new(),
+            live: Arc::default(),
             pumped: Mutex::new(None),
             started: AtomicBool::new(false),
         }
@@ -95,6 +108,17 @@ impl App {
     /// Wakes this node's relay (called after every write: it may have left outbox messages).
     pub(crate) fn wake_relay(&self) {
         self.relay.wake.notify_one();
+    }
+
+    /// Live streams open on this node now.
+    pub fn live_streams(&self) -> usize {
+        self.relay.live.len()
+    }
+
+    /// Resolves when this node's job worker should look for due jobs before its next tick
+    /// (the relay just numbered or received events for its consumers).
+    pub async fn jobs_woken(&self) {
+        self.relay.jobs.notified().await;
     }
 
     /// Runs this node's relay for ever (`ordo serve`): a round when a write on this node may
@@ -149,7 +173,14 @@ impl App {
             // Not `App::write`: that wakes the relay, which would then wake itself for ever.
             let numbered: Option<i64> = ordo_store::write(&*self.store, move |tx| {
                 Box::pin(async move {
-                    Ok::<_, AppError>(tx.sequence_outbox(now, SEQUENCE_BATCH).await?)
+                    let numbered = tx.sequence_outbox(now, SEQUENCE_BATCH).await?;
+                    if numbered.is_some() {
+                        // The relay's consumers run now rather than at their next second.
+                        for kind in CONSUMER_JOBS {
+                            tx.hurry_job(kind.as_str(), now).await?;
+                        }
+                    }
+                    Ok::<_, AppError>(numbered)
                 })
             })
             .await?;
@@ -165,12 +196,14 @@ impl App {
             let full = page.len() == READ_BATCH as usize;
             for event in page {
                 last = event.position;
-                // No receiver is fine: nobody is following on this node.
-                let _ = self.relay.live.send(Arc::new(event));
+                self.relay.live.publish(&Arc::new(event));
             }
             if !full {
                 break;
             }
+        }
+        if pumped.is_some_and(|before| before < last) {
+            self.relay.jobs.notify_one();
         }
         *pumped = Some(last);
         self.relay.started.store(true, Ordering::Release);
@@ -243,7 +276,7 @@ impl App {
             app: self.clone(),
             scope,
             delivered: after,
-            live: self.relay.live.subscribe(),
+            live: self.relay.live.subscribe(scope.into()),
             backlog: VecDeque::new(),
             catching_up: true,
             // Before this node's first pump, what it will broadcast first is not known to
@@ -270,7 +303,7 @@ impl App {
             id,
             key: id.to_string(),
             delivered: after_seq,
-            live: self.relay.live.subscribe(),
+            live: self.relay.live.subscribe(Interest::Order(id.to_string())),
             backlog: VecDeque::new(),
             catching_up: true,
         };
@@ -295,7 +328,7 @@ struct Follow {
     app: App,
     scope: OrderScope,
     delivered: i64,
-    live: broadcast::Receiver<Arc<RelayedEvent>>,
+    live: Subscription,
     backlog: VecDeque<RelayedEvent>,
     catching_up: bool,
     recheck: bool,
@@ -319,20 +352,19 @@ impl Follow {
                 continue;
             }
             match self.live.recv().await {
-                Ok(_) if self.recheck => {
+                Received::Event(_) if self.recheck => {
                     self.recheck = false;
                     self.catching_up = true;
                 }
-                Ok(event) => {
+                Received::Event(event) => {
                     if event.position > self.delivered && event.message.audience.admits(self.scope)
                     {
                         self.delivered = event.position;
                         return Ok((*event).clone());
                     }
                 }
-                // Fell behind the buffer: the database has everything.
-                Err(broadcast::error::RecvError::Lagged(_)) => self.catching_up = true,
-                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+                // Fell behind its queue: the database has everything.
+                Received::Missed => self.catching_up = true,
             }
         }
     }
@@ -344,7 +376,7 @@ struct FollowOrder {
     id: OrderId,
     key: String,
     delivered: i64,
-    live: broadcast::Receiver<Arc<RelayedEvent>>,
+    live: Subscription,
     backlog: VecDeque<OrderEvent>,
     catching_up: bool,
 }
@@ -364,7 +396,7 @@ impl FollowOrder {
                 continue;
             }
             match self.live.recv().await {
-                Ok(event)
+                Received::Event(event)
                     if event.message.key == self.key
                         && event.message.topic.starts_with("order.") =>
                 {
@@ -379,9 +411,8 @@ impl FollowOrder {
                         self.catching_up = true;
                     }
                 }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => self.catching_up = true,
-                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+                Received::Event(_) => {}
+                Received::Missed => self.catching_up = true,
             }
         }
     }
