@@ -33,8 +33,6 @@ use crate::{App, AppError, AppResult};
 
 /// The relay cursor the dispatcher keeps.
 const CONSUMER: &str = "notifications";
-/// Events one dispatch reads at most.
-const BATCH: u32 = 500;
 /// Attempts at one notification before it is failed (about 1.5 hours of backoff).
 const MAX_ATTEMPTS: i32 = 10;
 /// An event older than this when dispatched (Ordo was down, or no channel was set up) tells
@@ -393,10 +391,12 @@ impl App {
 
     /// The dispatcher: each relayed event after the cursor becomes one notification per
     /// person and channel, with its send job, in the transaction that moves the cursor.
-    /// Returns how many.
+    /// Returns how many events it took (a full batch: more may wait).
     pub async fn dispatch_notifications(&self) -> AppResult<usize> {
         let now = self.now();
-        let events = self.unhandled_events(CONSUMER, BATCH).await?;
+        let events = self
+            .unhandled_events(CONSUMER, crate::relay::CONSUMER_BATCH)
+            .await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };
@@ -462,7 +462,7 @@ impl App {
                 }
             }
         }
-        let count = out.len();
+        let taken = events.len();
         self.write(move |tx| {
             Box::pin(async move {
                 for n in &out {
@@ -471,7 +471,7 @@ impl App {
                     tx.enqueue_job(&job, now).await?;
                 }
                 tx.advance_cursor(CONSUMER, last, now).await?;
-                Ok(count)
+                Ok(taken)
             })
         })
         .await

@@ -46,8 +46,6 @@ use crate::{App, AppError, AppResult};
 
 /// The relay cursor the fan-out keeps.
 const CONSUMER: &str = "webhooks";
-/// Events fanned out by one run at most.
-const FAN_OUT_BATCH: u32 = 500;
 /// Waits after the 1st, 2nd… failed attempt; after the last, the delivery is dead.
 const RETRY_AFTER: [i64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
 /// How long a receiver may take.
@@ -638,9 +636,9 @@ impl App {
         loop {
             let page = self
                 .store
-                .events_after(after, OrderScope::All, FAN_OUT_BATCH)
+                .events_after(after, OrderScope::All, crate::relay::CONSUMER_BATCH)
                 .await?;
-            let full = page.len() == FAN_OUT_BATCH as usize;
+            let full = page.len() == crate::relay::CONSUMER_BATCH as usize;
             for event in &page {
                 after = event.position;
                 if event.message.created_at >= since && subscribed(&endpoint, event) {
@@ -670,10 +668,13 @@ impl App {
     }
 
     /// The fan-out: each relayed event after the cursor becomes one delivery per endpoint that
-    /// wants it, in the transaction that moves the cursor. Returns how many deliveries.
+    /// wants it, in the transaction that moves the cursor. Returns how many events it took (a
+    /// full batch: more may wait).
     pub async fn fan_out_webhooks(&self) -> AppResult<usize> {
         let now = self.now();
-        let events = self.unhandled_events(CONSUMER, FAN_OUT_BATCH).await?;
+        let events = self
+            .unhandled_events(CONSUMER, crate::relay::CONSUMER_BATCH)
+            .await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };
@@ -692,12 +693,12 @@ impl App {
                 ));
             }
         }
-        let count = deliveries.len();
+        let taken = events.len();
         self.write(move |tx| {
             Box::pin(async move {
                 queue(tx, &deliveries, now).await?;
                 tx.advance_cursor(CONSUMER, last, now).await?;
-                Ok(count)
+                Ok(taken)
             })
         })
         .await

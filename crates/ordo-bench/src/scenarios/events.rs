@@ -39,7 +39,8 @@ pub struct Args {
     /// SKUs in the catalog.
     #[arg(long, default_value_t = 1_000)]
     pub skus: usize,
-    /// Live feeds open during the throughput rounds (the ordering customers' own).
+    /// Live feeds open during the throughput rounds: one per ordering customer, one of the
+    /// admin's (every event: a support dashboard), the rest idle customers' (as most are).
     #[arg(long, default_value_t = 1_000)]
     pub checkout_streams: usize,
     /// Streams open on the node for the fan-out measurement.
@@ -279,9 +280,28 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
         endpoint,
         "subscribe the receiver (is --allow-private-webhook-targets on?)",
     )?;
-    let live = Streams::default();
-    live.open(&run.server.url, &on_shop.customers, args.checkout_streams)
+    let followers = on_api
+        .customers(
+            &on_shop.admin,
+            &format!("evs{}", std::process::id()),
+            args.stream_customers,
+            &bar(args.stream_customers as u64, "logging followers in"),
+        )
         .await?;
+    let live = Streams::default();
+    let active = on_shop.customers.len().min(args.checkout_streams);
+    live.open(&run.server.url, &on_shop.customers[..active], active)
+        .await?;
+    if args.checkout_streams > active {
+        live.open(&run.server.url, std::slice::from_ref(&on_shop.admin), 1)
+            .await?;
+        live.open(
+            &run.server.url,
+            &followers,
+            args.checkout_streams - active - 1,
+        )
+        .await?;
+    }
 
     // 1. Throughput, relay on and off in alternating rounds.
     let (on_skus, off_skus) = (Arc::new(on_shop.skus), Arc::new(off_shop.skus));
@@ -349,14 +369,6 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     live.close();
 
     // 3. Many streams: memory per stream, fan-out at a steady rate, webhook lag beside it.
-    let followers = on_api
-        .customers(
-            &on_shop.admin,
-            &format!("evs{}", std::process::id()),
-            args.stream_customers,
-            &bar(args.stream_customers as u64, "logging followers in"),
-        )
-        .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = run.server.rss_mib();
     let streams = Streams::default();
