@@ -5,144 +5,21 @@
 //! outage is retried until the notification fails, and a person's retry then sends it.
 //!
 //! Without `.venv/bin/python` and aiosmtpd the test is skipped; with
-//! `ORDO_TEST_REQUIRE_SMTP=1` (as `.ci/run` sets) it fails instead.
+//! `ORDO_TEST_REQUIRE_SMTP=1` (as `.ci/run` sets) it fails instead. `tests/mail.rs` runs the
+//! binary with `--smtp-url`.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::harness::{Kind, PASSWORD, TestApp};
 
+#[path = "../process/smtp.rs"]
+mod smtp;
+use smtp::{Mail, SmtpSink};
+
 const NOTIFIER_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// A real SMTP server on 127.0.0.1 that keeps every message in a Maildir.
-struct SmtpSink {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<std::process::Child>,
-}
-
-fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let has_aiosmtpd = std::process::Command::new(&python)
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if has_aiosmtpd {
-        return Some(python);
-    }
-    assert!(
-        !std::env::var("ORDO_TEST_REQUIRE_SMTP").is_ok_and(|v| v == "1"),
-        "ORDO_TEST_REQUIRE_SMTP=1 but {} has no aiosmtpd (run .ci/run, or pip install -r \
-         .ci/requirements.txt into .venv)",
-        python.display()
-    );
-    eprintln!("skipped: no aiosmtpd in .venv (pip install -r .ci/requirements.txt)");
-    None
-}
-
-impl SmtpSink {
-    async fn start() -> Option<Self> {
-        python()?;
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let mut sink = SmtpSink {
-            port,
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        sink.up().await;
-        Some(sink)
-    }
-
-    /// Starts the server (again) on its port and waits until it answers.
-    async fn up(&mut self) {
-        let child = std::process::Command::new(python().unwrap())
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{}", self.port))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(self.dir.path().join("mail"))
-            .spawn()
-            .expect("start aiosmtpd");
-        self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "aiosmtpd never listened"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn down(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    /// Every message received: (to, subject, plain text, html).
-    fn messages(&self) -> Vec<Mail> {
-        let dir = self.dir.path().join("mail/new");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Vec::new();
-        };
-        entries
-            .map(|e| {
-                let raw = std::fs::read(e.unwrap().path()).unwrap();
-                let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
-                Mail {
-                    to: m
-                        .to()
-                        .and_then(|a| a.first())
-                        .and_then(|a| a.address())
-                        .unwrap()
-                        .to_owned(),
-                    subject: m.subject().unwrap_or_default().to_owned(),
-                    text: m.body_text(0).unwrap_or_default().into_owned(),
-                    html: m.body_html(0).unwrap_or_default().into_owned(),
-                }
-            })
-            .collect()
-    }
-
-    fn to(&self, address: &str) -> Vec<Mail> {
-        self.messages()
-            .into_iter()
-            .filter(|m| m.to == address)
-            .collect()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Mail {
-    to: String,
-    subject: String,
-    text: String,
-    html: String,
-}
 
 /// The platform's SMS/push relay: records each request.
 #[derive(Clone, Default)]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses the helpers it needs")]
 
+pub mod smtp;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
