@@ -316,6 +316,9 @@ impl Thread {
             }
             Err(e) => {
                 let why = format!("a group commit failed: {e}");
+                // Stopped before anyone hears: once a caller has its answer, every reader of
+                // the state (readiness, the next write) must see the stop.
+                self.state.send_replace(Some(Stopped::Failed(why.clone())));
                 for (reply, result) in pending {
                     let _ = reply.send(match result {
                         // Its changes were rolled back to its savepoint before the commit:
