@@ -70,6 +70,26 @@ fn small(scenario: &str) -> &'static [&'static str] {
         "load" => &["--orders", "1500", "--customers", "30", "--skus", "40"],
         "read" => &["--rate", "200", "--seconds", "1", "--customers", "5"],
         "ceiling" => &["--ceiling-placements", "300"],
+        "events" => &[
+            "--seconds",
+            "1",
+            "--rounds",
+            "1",
+            "--skus",
+            "20",
+            "--connections",
+            "3",
+            "--checkout-streams",
+            "10",
+            "--streams",
+            "40",
+            "--stream-customers",
+            "4",
+            "--rate",
+            "10",
+            "--rate-seconds",
+            "1",
+        ],
         other => panic!("the README runs `ordo-bench {other}`: give it a small scale in smoke.rs"),
     }
 }
@@ -129,6 +149,7 @@ fn every_benchmark_line_of_the_readme_runs_and_counts_what_the_server_did() {
         "load",
         "read",
         "ceiling",
+        "events",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -168,6 +189,13 @@ fn every_benchmark_line_of_the_readme_runs_and_counts_what_the_server_did() {
             "ceiling" => {
                 assert!(figures["1 placement per commit"] > 0.0);
                 assert!(figures["100 placements per commit"] > 0.0);
+            }
+            "events" => {
+                assert!(figures["orders/s, relay on (webhooks, streams)"] > 0.0);
+                assert!(figures["orders/s, relay off"] > 0.0);
+                assert_eq!(figures["webhooks delivered of orders placed"], 100.0);
+                assert_eq!(figures["streams open on one node"], 40.0);
+                assert_eq!(figures["stream messages received of expected"], 100.0);
             }
             other => unreachable!("{other} has no small scale"),
         }
