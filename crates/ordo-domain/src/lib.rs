@@ -71,6 +71,7 @@ pub mod ids;
 pub mod inventory;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod pricing;
 
 /// A value that failed to parse, with the name of the offending field so the API can point at it.
