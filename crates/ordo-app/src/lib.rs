@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod orders;
 mod outbox;
 pub mod paging;
+pub mod payments;
 pub mod pricing;
 pub mod relay;
 pub mod stream;

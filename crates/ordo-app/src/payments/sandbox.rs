@@ -1,0 +1,480 @@
+//! The sandbox provider: a card processor inside Ordo, for the demo, for shops with no
+//! provider yet, and for tests — no network. It keeps its payments in memory (a restart
+//! forgets them, as a test processor may) and honours idempotency keys as Stripe does: a key
+//! used again replays the first answer, except a transient failure, which did not run.
+//!
+//! Test cards (the `method` of a payment):
+//!
+//! | method | behaves like |
+//! |---|---|
+//! | `sandbox_card_ok` | a card that pays: authorized, and captured at once unless capture is manual |
+//! | `sandbox_card_declined` | declined (`card_declined`); the payment waits for another method |
+//! | `sandbox_card_capture_fails` | authorizes, but every capture fails as "processor unavailable" (transient) |
+//! | `sandbox_card_capture_fails_N` | the same for the first N captures, then they succeed |
+//! | `sandbox_card_3ds` | needs a second step (`requires_action`) the customer completes, or fails |
+//! | `sandbox_card_timeout` | the charge goes through but the answer never comes (outcome unknown); fetching shows it |
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use ordo_domain::payment::PaymentState;
+
+use super::{
+    CapturePolicy, NewPayment, PaymentProvider, ProviderError, ProviderPayment, ProviderRefund,
+};
+
+/// The documented test cards.
+pub const CARDS: &[&str] = &[
+    "sandbox_card_ok",
+    "sandbox_card_declined",
+    "sandbox_card_capture_fails",
+    "sandbox_card_capture_fails_N",
+    "sandbox_card_3ds",
+    "sandbox_card_timeout",
+];
+
+#[derive(Debug, Clone)]
+struct Held {
+    payment: ProviderPayment,
+    method: Option<String>,
+    capture: CapturePolicy,
+    refunded: i64,
+    capture_attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+enum Answer {
+    Payment(Result<ProviderPayment, ProviderError>),
+    Refund(Result<ProviderRefund, ProviderError>),
+}
+
+#[derive(Default)]
+pub struct Sandbox {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    payments: HashMap<String, Held>,
+    /// Idempotency key → the first answer.
+    answers: HashMap<String, Answer>,
+}
+
+impl Sandbox {
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Completes (or fails) the second step of a `sandbox_card_3ds` payment, as the
+    /// customer's bank page would.
+    pub fn authenticate(
+        &self,
+        reference: &str,
+        success: bool,
+    ) -> Result<ProviderPayment, ProviderError> {
+        self.with(|s| {
+            let held = s
+                .payments
+                .get_mut(reference)
+                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            if held.payment.state != PaymentState::RequiresAction {
+                return Err(ProviderError::Invalid(format!(
+                    "the payment is {}, not waiting for a step",
+                    held.payment.state
+                )));
+            }
+            if success {
+                authorize(held);
+            } else {
+                held.payment.state = PaymentState::RequiresPaymentMethod;
+                held.payment.decline = Some("authentication_failed".into());
+            }
+            Ok(held.payment.clone())
+        })
+    }
+}
+
+/// Authorizes a held payment (and captures it at once under automatic capture).
+fn authorize(held: &mut Held) {
+    held.payment.decline = None;
+    match held.capture {
+        CapturePolicy::Automatic => {
+            held.payment.state = PaymentState::Captured;
+            held.payment.captured = held.payment.amount;
+            held.payment.capturable = 0;
+        }
+        CapturePolicy::Manual => {
+            held.payment.state = PaymentState::Authorized;
+            held.payment.capturable = held.payment.amount;
+        }
+    }
+}
+
+/// How many captures of this card fail before they succeed (`None`: all of them).
+fn failing_captures(method: Option<&str>) -> Option<Option<u32>> {
+    let m = method?;
+    if m == "sandbox_card_capture_fails" {
+        return Some(None);
+    }
+    m.strip_prefix("sandbox_card_capture_fails_")
+        .and_then(|n| n.parse().ok())
+        .map(Some)
+}
+
+#[async_trait]
+impl PaymentProvider for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn create(&self, new: NewPayment) -> Result<ProviderPayment, ProviderError> {
+        self.with(|s| {
+            if let Some(Answer::Payment(first)) = s.answers.get(&new.idempotency_key) {
+                return first.clone();
+            }
+            if new.amount <= 0 {
+                return Err(ProviderError::Invalid("amount must be positive".into()));
+            }
+            let reference = format!("sbx_pay_{}", uuid::Uuid::now_v7().simple());
+            let mut held = Held {
+                payment: ProviderPayment {
+                    client_secret: Some(format!("{reference}_secret")),
+                    reference: reference.clone(),
+                    state: PaymentState::RequiresPaymentMethod,
+                    amount: new.amount,
+                    capturable: 0,
+                    captured: 0,
+                    decline: None,
+                },
+                method: new.method.clone(),
+                capture: new.capture,
+                refunded: 0,
+                capture_attempts: 0,
+            };
+            let answer = match new.method.as_deref() {
+                None => Ok(held.payment.clone()),
+                Some("sandbox_card_declined") => {
+                    held.payment.decline = Some("card_declined".into());
+                    Err(ProviderError::Declined {
+                        code: "card_declined".into(),
+                    })
+                }
+                Some("sandbox_card_3ds") => {
+                    held.payment.state = PaymentState::RequiresAction;
+                    Ok(held.payment.clone())
+                }
+                Some("sandbox_card_timeout") => {
+                    authorize(&mut held);
+                    Err(ProviderError::Unknown(format!(
+                        "no answer for {reference} (the charge went through)"
+                    )))
+                }
+                Some("sandbox_card_ok") => {
+                    authorize(&mut held);
+                    Ok(held.payment.clone())
+                }
+                Some(m) if failing_captures(Some(m)).is_some() => {
+                    authorize(&mut held);
+                    if held.capture == CapturePolicy::Automatic {
+                        // Authorized, but the automatic capture failed: left for a capture.
+                        held.payment.state = PaymentState::Authorized;
+                        held.payment.captured = 0;
+                        held.payment.capturable = held.payment.amount;
+                    }
+                    Ok(held.payment.clone())
+                }
+                Some(other) => Err(ProviderError::Invalid(format!(
+                    "{other} is not a sandbox test card: {}",
+                    CARDS.join(", ")
+                ))),
+            };
+            // What was done is remembered under the key even when the answer was lost: a
+            // retry with it learns the outcome, as a real processor replays it.
+            let remembered = match &answer {
+                Err(ProviderError::Unknown(_)) => Ok(held.payment.clone()),
+                other => other.clone(),
+            };
+            s.payments.insert(reference, held);
+            s.answers
+                .insert(new.idempotency_key, Answer::Payment(remembered));
+            answer
+        })
+    }
+
+    async fn capture(
+        &self,
+        reference: &str,
+        amount: i64,
+        key: &str,
+    ) -> Result<ProviderPayment, ProviderError> {
+        self.with(|s| {
+            if let Some(Answer::Payment(first)) = s.answers.get(key) {
+                return first.clone();
+            }
+            let held = s
+                .payments
+                .get_mut(reference)
+                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            if held.payment.state != PaymentState::Authorized {
+                return Err(ProviderError::Invalid(format!(
+                    "only an authorized payment can be captured; this one is {}",
+                    held.payment.state
+                )));
+            }
+            if amount <= 0 || amount > held.payment.capturable {
+                return Err(ProviderError::Invalid(format!(
+                    "{amount} is more than the {} authorized",
+                    held.payment.capturable
+                )));
+            }
+            held.capture_attempts += 1;
+            if let Some(fails) = failing_captures(held.method.as_deref())
+                && fails.is_none_or(|n| held.capture_attempts <= n)
+            {
+                // Did not run: not remembered under the key, so a retry runs again.
+                return Err(ProviderError::Transient("processor unavailable".into()));
+            }
+            held.payment.captured = amount;
+            held.payment.capturable = 0;
+            held.payment.state = PaymentState::Captured;
+            let answer = Ok(held.payment.clone());
+            s.answers
+                .insert(key.to_owned(), Answer::Payment(answer.clone()));
+            answer
+        })
+    }
+
+    async fn cancel(&self, reference: &str, key: &str) -> Result<ProviderPayment, ProviderError> {
+        self.with(|s| {
+            if let Some(Answer::Payment(first)) = s.answers.get(key) {
+                return first.clone();
+            }
+            let held = s
+                .payments
+                .get_mut(reference)
+                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            if held.payment.state.is_final() {
+                return Err(ProviderError::Invalid(format!(
+                    "a {} payment cannot be cancelled",
+                    held.payment.state
+                )));
+            }
+            held.payment.state = PaymentState::Canceled;
+            held.payment.capturable = 0;
+            let answer = Ok(held.payment.clone());
+            s.answers
+                .insert(key.to_owned(), Answer::Payment(answer.clone()));
+            answer
+        })
+    }
+
+    async fn refund(
+        &self,
+        reference: &str,
+        amount: i64,
+        key: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        self.with(|s| {
+            if let Some(Answer::Refund(first)) = s.answers.get(key) {
+                return first.clone();
+            }
+            let held = s
+                .payments
+                .get_mut(reference)
+                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            // As a real processor: never more than was captured and not yet refunded.
+            if amount <= 0 || amount > held.payment.captured - held.refunded {
+                return Err(ProviderError::Invalid(format!(
+                    "{amount} is more than the {} captured and not refunded",
+                    held.payment.captured - held.refunded
+                )));
+            }
+            held.refunded += amount;
+            let answer = Ok(ProviderRefund {
+                reference: format!("sbx_re_{}", uuid::Uuid::now_v7().simple()),
+                amount,
+                succeeded: true,
+            });
+            s.answers
+                .insert(key.to_owned(), Answer::Refund(answer.clone()));
+            answer
+        })
+    }
+
+    async fn fetch(&self, reference: &str) -> Result<ProviderPayment, ProviderError> {
+        self.with(|s| {
+            s.payments
+                .get(reference)
+                .map(|h| h.payment.clone())
+                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(method: &str, capture: CapturePolicy, key: &str) -> NewPayment {
+        NewPayment {
+            amount: 5_000,
+            currency: ordo_domain::money::Currency::parse("EUR").unwrap(),
+            method: Some(method.into()),
+            capture,
+            idempotency_key: key.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_test_card_behaves_as_documented() {
+        let sb = Sandbox::default();
+        let ok = sb
+            .create(new("sandbox_card_ok", CapturePolicy::Automatic, "k1"))
+            .await
+            .unwrap();
+        assert_eq!((ok.state, ok.captured), (PaymentState::Captured, 5_000));
+        // The same key replays the first answer: one payment, not two.
+        let again = sb
+            .create(new("sandbox_card_ok", CapturePolicy::Automatic, "k1"))
+            .await
+            .unwrap();
+        assert_eq!(again.reference, ok.reference);
+
+        let declined = sb
+            .create(new("sandbox_card_declined", CapturePolicy::Automatic, "k2"))
+            .await;
+        assert_eq!(
+            declined,
+            Err(ProviderError::Declined {
+                code: "card_declined".into()
+            })
+        );
+
+        let manual = sb
+            .create(new("sandbox_card_ok", CapturePolicy::Manual, "k3"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (manual.state, manual.capturable),
+            (PaymentState::Authorized, 5_000)
+        );
+        let captured = sb.capture(&manual.reference, 4_000, "k4").await.unwrap();
+        assert_eq!(
+            (captured.state, captured.captured, captured.capturable),
+            (PaymentState::Captured, 4_000, 0)
+        );
+        assert!(
+            sb.refund(&manual.reference, 4_001, "k5").await.is_err(),
+            "never more than captured"
+        );
+        assert!(
+            sb.refund(&manual.reference, 4_000, "k6")
+                .await
+                .unwrap()
+                .succeeded
+        );
+        assert!(sb.refund(&manual.reference, 1, "k7").await.is_err());
+
+        let flaky = sb
+            .create(new(
+                "sandbox_card_capture_fails_2",
+                CapturePolicy::Manual,
+                "k8",
+            ))
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            assert!(matches!(
+                sb.capture(&flaky.reference, 5_000, "k9").await,
+                Err(ProviderError::Transient(_))
+            ));
+        }
+        assert_eq!(
+            sb.capture(&flaky.reference, 5_000, "k9")
+                .await
+                .unwrap()
+                .captured,
+            5_000,
+            "the same key, now run"
+        );
+        let broken = sb
+            .create(new(
+                "sandbox_card_capture_fails",
+                CapturePolicy::Automatic,
+                "k10",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            broken.state,
+            PaymentState::Authorized,
+            "the automatic capture failed"
+        );
+        assert!(matches!(
+            sb.capture(&broken.reference, 5_000, "k11").await,
+            Err(ProviderError::Transient(_))
+        ));
+
+        let step = sb
+            .create(new("sandbox_card_3ds", CapturePolicy::Automatic, "k12"))
+            .await
+            .unwrap();
+        assert_eq!(step.state, PaymentState::RequiresAction);
+        assert_eq!(
+            sb.authenticate(&step.reference, true).unwrap().state,
+            PaymentState::Captured
+        );
+        let failed = sb
+            .create(new("sandbox_card_3ds", CapturePolicy::Automatic, "k13"))
+            .await
+            .unwrap();
+        let failed = sb.authenticate(&failed.reference, false).unwrap();
+        assert_eq!(
+            (failed.state, failed.decline.as_deref()),
+            (
+                PaymentState::RequiresPaymentMethod,
+                Some("authentication_failed")
+            )
+        );
+
+        let lost = sb
+            .create(new("sandbox_card_timeout", CapturePolicy::Automatic, "k14"))
+            .await;
+        let Err(ProviderError::Unknown(why)) = lost else {
+            panic!("{lost:?}")
+        };
+        let reference = why.split_whitespace().nth(3).unwrap();
+        assert_eq!(
+            sb.fetch(reference).await.unwrap().state,
+            PaymentState::Captured,
+            "fetching settles it"
+        );
+        let replayed = sb
+            .create(new("sandbox_card_timeout", CapturePolicy::Automatic, "k14"))
+            .await
+            .unwrap();
+        assert_eq!(
+            replayed.reference, reference,
+            "the same key: the same charge, not a second"
+        );
+
+        let cancelled = sb
+            .create(new("sandbox_card_ok", CapturePolicy::Manual, "k15"))
+            .await
+            .unwrap();
+        assert_eq!(
+            sb.cancel(&cancelled.reference, "k16").await.unwrap().state,
+            PaymentState::Canceled
+        );
+        assert!(sb.capture(&cancelled.reference, 1, "k17").await.is_err());
+        assert!(matches!(
+            sb.create(new("4242424242424242", CapturePolicy::Automatic, "k18"))
+                .await,
+            Err(ProviderError::Invalid(_))
+        ));
+    }
+}
