@@ -56,6 +56,19 @@ crate::names!(PaymentState, "invalid_payment_state" {
 
 use PaymentState as P;
 
+/// When money is taken: at authorization, or later by an explicit capture (at shipment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapturePolicy {
+    Automatic,
+    Manual,
+}
+
+crate::names!(CapturePolicy, "invalid_capture_policy" {
+    Automatic => "automatic",
+    Manual => "manual",
+});
+
 /// Every move a payment's state may make; anything else (a late `requires_action` after
 /// `captured`, a `failed` after `captured`) is ignored as stale.
 pub const STATE_TRANSITIONS: &[(PaymentState, PaymentState)] = &[

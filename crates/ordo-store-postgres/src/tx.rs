@@ -18,8 +18,9 @@ use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
     AuthChange, IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences,
-    OutboxMessage, Outcome, Purge, RuleKind, Session, StockAdjustment, StoreError, StoreResult,
-    StoreTx, TxWork, WebhookDelivery, WebhookEndpoint, constraints,
+    OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry, Purge, RuleKind, Session,
+    StockAdjustment, StoreError, StoreResult, StoreTx, TxWork, WebhookDelivery, WebhookEndpoint,
+    constraints,
 };
 use serde_json::value::RawValue;
 use sqlx::types::Json;
@@ -28,7 +29,7 @@ use uuid::Uuid;
 
 use crate::sql_store::{
     CHECKOUT_ORDERS, Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row, job_end,
-    job_from_row, location_from_row, locked, orders_with_lines, purge_sql, sql,
+    job_from_row, location_from_row, locked, orders_with_lines, payment_from_row, purge_sql, sql,
     stock_level_from_row,
 };
 use crate::{Db, map_err};
@@ -908,6 +909,127 @@ impl StoreTx for PgTx {
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
+    }
+
+    async fn insert_payment(
+        &mut self,
+        p: &Payment,
+        allocations: &[PaymentAllocation],
+    ) -> StoreResult<()> {
+        let a = &p.amounts;
+        sqlx::query(sql::INSERT_PAYMENT)
+            .bind(p.id)
+            .bind(p.checkout_id.map(|c| c.0))
+            .bind(p.customer_id.0)
+            .bind(&p.provider)
+            .bind(p.provider_ref.as_deref())
+            .bind(p.currency.code())
+            .bind(p.amount)
+            .bind(p.capture_policy.as_str())
+            .bind(p.state.as_str())
+            .bind(a.authorized)
+            .bind(a.captured)
+            .bind(a.voided)
+            .bind(a.refunded)
+            .bind(a.capturing)
+            .bind(a.voiding)
+            .bind(a.refunding)
+            .bind(p.decline_code.as_deref())
+            .bind(p.capture_before)
+            .bind(p.created_at)
+            .bind(p.updated_at)
+            .bind(p.version)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        for al in allocations {
+            sqlx::query(sql::INSERT_PAYMENT_ALLOCATION)
+                .bind(p.id)
+                .bind(al.order_id.0)
+                .bind(al.vendor_id.0)
+                .bind(al.amount)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    async fn payment_for_update(&mut self, id: Uuid) -> StoreResult<Option<Payment>> {
+        let row = sqlx::query(locked::PAYMENT.as_str())
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn update_payment(&mut self, p: &Payment, expected_version: i64) -> StoreResult<()> {
+        let a = &p.amounts;
+        let done = sqlx::query(sql::UPDATE_PAYMENT)
+            .bind(p.provider_ref.as_deref())
+            .bind(p.state.as_str())
+            .bind(a.authorized)
+            .bind(a.captured)
+            .bind(a.voided)
+            .bind(a.refunded)
+            .bind(a.capturing)
+            .bind(a.voiding)
+            .bind(a.refunding)
+            .bind(p.decline_code.as_deref())
+            .bind(p.capture_before)
+            .bind(p.updated_at)
+            .bind(p.version)
+            .bind(p.id)
+            .bind(expected_version)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(constraints::PAYMENTS_VERSION));
+        }
+        Ok(())
+    }
+
+    async fn append_payment_entry(&mut self, e: &PaymentEntry) -> StoreResult<bool> {
+        let actor = e
+            .actor
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|err| StoreError::Other(err.into()))?;
+        let done = sqlx::query(sql::APPEND_PAYMENT_ENTRY)
+            .bind(e.id)
+            .bind(e.payment_id)
+            .bind(e.kind.as_str())
+            .bind(e.amount)
+            .bind(e.request_id)
+            .bind(e.provider_ref.as_deref())
+            .bind(actor)
+            .bind(e.reason.as_deref())
+            .bind(e.reference.as_deref())
+            .bind(e.detail.as_deref())
+            .bind(e.created_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|err| self.fail(err))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_payment_event(
+        &mut self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(sql::TAKE_PAYMENT_EVENT)
+            .bind(provider)
+            .bind(event_id)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn hurry_job(&mut self, kind: &str, at: DateTime<Utc>) -> StoreResult<()> {

@@ -101,6 +101,10 @@ const UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ("carts.customer_id", constraints::CARTS_OPEN_CUSTOMER_KEY),
     ("promotions.code", constraints::PROMOTIONS_CODE_KEY),
     ("jobs.kind, jobs.key", constraints::JOBS_KIND_KEY_KEY),
+    (
+        "payment_allocations.order_id",
+        constraints::PAYMENT_ALLOCATIONS_ORDER_KEY,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]

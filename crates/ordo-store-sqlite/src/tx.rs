@@ -21,9 +21,9 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences, OutboxMessage, Purge,
-    RuleKind, Session, StockAdjustment, StoreError, StoreResult, StoreTx, WebhookDelivery,
-    WebhookEndpoint, constraints,
+    IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences, OutboxMessage, Payment,
+    PaymentAllocation, PaymentEntry, Purge, RuleKind, Session, StockAdjustment, StoreError,
+    StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint, constraints,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::value::RawValue;
@@ -32,7 +32,7 @@ use uuid::Uuid;
 use crate::sql_store::{
     CHECKOUT_ORDERS, Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row, job_end,
     job_from_row, line_from_row, location_from_row, locked, order_currency, order_from_row,
-    purge_sql, push_variant_for_sale, sql, stock_level_from_row,
+    payment_from_row, purge_sql, push_variant_for_sale, sql, stock_level_from_row,
 };
 
 /// One order's lines (PostgreSQL reads them for many orders at once, in `orders_with_lines`).
@@ -888,6 +888,113 @@ impl StoreTx for SqliteTx {
             ],
         )?;
         Ok(())
+    }
+
+    async fn insert_payment(
+        &mut self,
+        p: &Payment,
+        allocations: &[PaymentAllocation],
+    ) -> StoreResult<()> {
+        let a = &p.amounts;
+        self.execute(
+            sql::INSERT_PAYMENT,
+            params![
+                p.id,
+                p.checkout_id.map(|c| c.0),
+                p.customer_id.0,
+                p.provider,
+                p.provider_ref,
+                p.currency.code(),
+                p.amount,
+                p.capture_policy.as_str(),
+                p.state.as_str(),
+                a.authorized,
+                a.captured,
+                a.voided,
+                a.refunded,
+                a.capturing,
+                a.voiding,
+                a.refunding,
+                p.decline_code,
+                p.capture_before.as_ref().map(ts),
+                ts(&p.created_at),
+                ts(&p.updated_at),
+                p.version
+            ],
+        )?;
+        for al in allocations {
+            self.execute(
+                sql::INSERT_PAYMENT_ALLOCATION,
+                params![p.id, al.order_id.0, al.vendor_id.0, al.amount],
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn payment_for_update(&mut self, id: Uuid) -> StoreResult<Option<Payment>> {
+        Ok(self
+            .query(&locked::PAYMENT, params![id], |r| payment_from_row(r))?
+            .pop())
+    }
+
+    async fn update_payment(&mut self, p: &Payment, expected_version: i64) -> StoreResult<()> {
+        let a = &p.amounts;
+        let changed = self.execute(
+            sql::UPDATE_PAYMENT,
+            params![
+                p.provider_ref,
+                p.state.as_str(),
+                a.authorized,
+                a.captured,
+                a.voided,
+                a.refunded,
+                a.capturing,
+                a.voiding,
+                a.refunding,
+                p.decline_code,
+                p.capture_before.as_ref().map(ts),
+                ts(&p.updated_at),
+                p.version,
+                p.id,
+                expected_version
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::Conflict(constraints::PAYMENTS_VERSION));
+        }
+        Ok(())
+    }
+
+    async fn append_payment_entry(&mut self, e: &PaymentEntry) -> StoreResult<bool> {
+        let actor = e.actor.as_ref().map(json).transpose()?;
+        Ok(self.execute(
+            sql::APPEND_PAYMENT_ENTRY,
+            params![
+                e.id,
+                e.payment_id,
+                e.kind.as_str(),
+                e.amount,
+                e.request_id,
+                e.provider_ref,
+                actor,
+                e.reason,
+                e.reference,
+                e.detail,
+                ts(&e.created_at)
+            ],
+        )? == 1)
+    }
+
+    async fn take_payment_event(
+        &mut self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        Ok(self.execute(
+            sql::TAKE_PAYMENT_EVENT,
+            params![provider, event_id, ts(&at)],
+        )? == 1)
     }
 
     async fn hurry_job(&mut self, kind: &str, at: DateTime<Utc>) -> StoreResult<()> {

@@ -35,8 +35,9 @@ use ordo_store::{
     Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, IdempotencyRecord, Job,
     JobCounts, JobEnd, JobState, LiveSession, LocationStock, LowStock, Notification,
     NotificationPreferences, NotificationState, OrderQuery, OrderScope, OutboxMessage, Outcome,
-    PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError,
-    StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
+    Payment, PaymentAllocation, PaymentEntry, PriceListEntry, Purge, RelayState, RelayedEvent,
+    SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork, WebhookDelivery,
+    WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -331,6 +332,63 @@ pub(crate) fn webhook_endpoint_from_row(r: &impl Cols) -> StoreResult<WebhookEnd
 }
 
 /// The columns [`webhook_delivery_from_row`] reads.
+pub(crate) const PAYMENT_COLUMNS: &str = "id, checkout_id, customer_id, provider, provider_ref, \
+    currency, amount, capture_policy, state, authorized, captured, voided, refunded, capturing, \
+    voiding, refunding, decline_code, capture_before, created_at, updated_at, version";
+
+pub(crate) fn payment_from_row(r: &impl Cols) -> StoreResult<Payment> {
+    use ordo_domain::payment::{Amounts, CapturePolicy, PaymentState};
+    Ok(Payment {
+        id: r.uuid("id")?,
+        checkout_id: r.opt_uuid("checkout_id")?.map(CheckoutId),
+        customer_id: UserId(r.uuid("customer_id")?),
+        provider: r.text("provider")?,
+        provider_ref: r.opt_text("provider_ref")?,
+        currency: currency(&r.text("currency")?)?,
+        amount: r.int("amount")?,
+        capture_policy: CapturePolicy::parse(&r.text("capture_policy")?)
+            .map_err(|e| corrupt("capture policy", e))?,
+        state: PaymentState::parse(&r.text("state")?).map_err(|e| corrupt("payment state", e))?,
+        amounts: Amounts {
+            authorized: r.int("authorized")?,
+            captured: r.int("captured")?,
+            voided: r.int("voided")?,
+            refunded: r.int("refunded")?,
+            capturing: r.int("capturing")?,
+            voiding: r.int("voiding")?,
+            refunding: r.int("refunding")?,
+        },
+        decline_code: r.opt_text("decline_code")?,
+        capture_before: r.opt_time("capture_before")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        version: r.int("version")?,
+    })
+}
+
+pub(crate) const PAYMENT_ENTRY_COLUMNS: &str = "id, payment_id, kind, amount, request_id, \
+    provider_ref, actor, reason, reference, detail, created_at";
+
+pub(crate) fn payment_entry_from_row(r: &impl Cols) -> StoreResult<PaymentEntry> {
+    Ok(PaymentEntry {
+        id: r.uuid("id")?,
+        payment_id: r.uuid("payment_id")?,
+        kind: ordo_domain::payment::EntryKind::parse(&r.text("kind")?)
+            .map_err(|e| corrupt("ledger kind", e))?,
+        amount: r.int("amount")?,
+        request_id: r.opt_uuid("request_id")?,
+        provider_ref: r.opt_text("provider_ref")?,
+        actor: r
+            .opt_text("actor")?
+            .map(|a| serde_json::from_str(&a).map_err(|e| corrupt("actor", e)))
+            .transpose()?,
+        reason: r.opt_text("reason")?,
+        reference: r.opt_text("reference")?,
+        detail: r.opt_text("detail")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
 pub(crate) const NOTIFICATION_COLUMNS: &str = "id, event_type, position, order_id, data, \
     recipient_id, to_staff, channel, address, locale, subject, state, attempts, last_error, \
     created_at, sent_at";
@@ -649,6 +707,23 @@ pub(crate) mod sql {
         attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at";
     pub const HURRY_JOB: &str = "UPDATE jobs SET run_at = $1 \
         WHERE kind = $2 AND key = $2 AND state = 'queued' AND run_at > $1";
+    pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, checkout_id, customer_id, \
+        provider, provider_ref, currency, amount, capture_policy, state, authorized, captured, \
+        voided, refunded, capturing, voiding, refunding, decline_code, capture_before, \
+        created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+        $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+    pub const INSERT_PAYMENT_ALLOCATION: &str = "INSERT INTO payment_allocations \
+        (payment_id, order_id, vendor_id, amount) VALUES ($1, $2, $3, $4)";
+    /// Placeholders in number order (SQLite numbers `$N` by first appearance).
+    pub const UPDATE_PAYMENT: &str = "UPDATE payments SET provider_ref = $1, state = $2, \
+        authorized = $3, captured = $4, voided = $5, refunded = $6, capturing = $7, \
+        voiding = $8, refunding = $9, decline_code = $10, capture_before = $11, \
+        updated_at = $12, version = $13 WHERE id = $14 AND version = $15";
+    pub const APPEND_PAYMENT_ENTRY: &str = "INSERT INTO payment_ledger (id, payment_id, kind, \
+        amount, request_id, provider_ref, actor, reason, reference, detail, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING";
+    pub const TAKE_PAYMENT_EVENT: &str = "INSERT INTO payment_events_inbox (provider, event_id, \
+        received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
     pub const RETRY_JOB: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, \
         last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'dead'";
     pub const ENQUEUE_JOB: &str = "INSERT INTO jobs (id, kind, key, payload, state, run_at, attempts, \
@@ -711,11 +786,14 @@ pub(crate) const ORDER_COLUMNS: &str = "id, customer_id, vendor_id, status, curr
 pub(crate) mod locked {
     use std::sync::LazyLock;
 
-    use super::{CART_COLUMNS, ORDER_COLUMNS, STOCK_OF_SKU};
+    use super::{CART_COLUMNS, ORDER_COLUMNS, PAYMENT_COLUMNS, STOCK_OF_SKU};
     use crate::dialect::{FOR_UPDATE, FOR_UPDATE_OF_STOCK};
 
     pub static ORDER: LazyLock<String> =
         LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{FOR_UPDATE}"));
+    pub static PAYMENT: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{FOR_UPDATE}")
+    });
     /// The sequencer's cursor: locked, so one sequencer runs at a time across nodes.
     pub static SEQUENCER: LazyLock<String> = LazyLock::new(|| {
         format!("SELECT position FROM relay_cursors WHERE consumer = 'sequencer'{FOR_UPDATE}")
@@ -1480,6 +1558,61 @@ impl Store for SqlStore {
         rows.iter()
             .map(|r| Ok((r.uuid("endpoint_id")?, r.text("key")?)))
             .collect()
+    }
+
+    async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn order_payment(&self, order: OrderId) -> StoreResult<Option<Payment>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = \
+             (SELECT payment_id FROM payment_allocations WHERE order_id = $1)"
+        )))
+        .bind(order.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn payment_allocations(&self, payment: Uuid) -> StoreResult<Vec<PaymentAllocation>> {
+        let rows = sqlx::query(
+            "SELECT order_id, vendor_id, amount FROM payment_allocations WHERE payment_id = $1 \
+             ORDER BY order_id",
+        )
+        .bind(payment)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PaymentAllocation {
+                    order_id: OrderId(r.uuid("order_id")?),
+                    vendor_id: VendorId(r.uuid("vendor_id")?),
+                    amount: r.int("amount")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn payment_entries(&self, payment: Uuid) -> StoreResult<Vec<PaymentEntry>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_ENTRY_COLUMNS} FROM payment_ledger WHERE payment_id = $1 \
+             ORDER BY created_at, id"
+        )))
+        .bind(payment)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(payment_entry_from_row).collect()
     }
 
     async fn notification_preferences(

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{TimeZone, Utc};
+use chrono::{SubsecRound, TimeZone, Utc};
 use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::cart::{Cart, CartLine, CartStatus};
 use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, Variant, Vendor};
@@ -57,6 +57,7 @@ macro_rules! conformance_tests {
             variants_for_sale_carry_every_price_and_setting,
             carts_round_trip_and_refuse_stale_writes,
             jobs_are_claimed_once_retried_and_taken_over_after_their_lease,
+            payments_keep_their_money_invariants_and_take_each_outcome_once,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {
@@ -762,4 +763,196 @@ pub async fn jobs_are_claimed_once_retried_and_taken_over_after_their_lease(stor
             .unwrap()
             .is_empty()
     );
+}
+
+/// The database's side of the payment invariants: amounts that would capture more than was
+/// authorized or refund more than was captured are refused by CHECK, a stale write by version;
+/// a request's outcome, a provider reference and a webhook event are each stored once; an
+/// order has one payment.
+pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(store: &dyn Store) {
+    use ordo_domain::payment::{Amounts, CapturePolicy, EntryKind, PaymentState};
+
+    use crate::{Payment, PaymentAllocation, PaymentEntry};
+    let f = fixture(store, "pay").await;
+    let order = order_for(&f, Utc::now());
+    let at = Utc::now().trunc_subsecs(6);
+    let payment = Payment {
+        id: uuid::Uuid::now_v7(),
+        checkout_id: order.checkout_id,
+        customer_id: f.customer.id,
+        provider: "sandbox".into(),
+        provider_ref: Some("sbx_pay_1".into()),
+        currency: eur(),
+        amount: order.total.amount,
+        capture_policy: CapturePolicy::Manual,
+        state: PaymentState::Authorized,
+        amounts: Amounts {
+            authorized: order.total.amount,
+            ..Amounts::default()
+        },
+        decline_code: None,
+        capture_before: Some(at + chrono::Duration::days(7)),
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    };
+    let share = PaymentAllocation {
+        order_id: order.id,
+        vendor_id: f.vendor,
+        amount: order.total.amount,
+    };
+    let (o, p) = (order.clone(), payment.clone());
+    unit(store, move |tx| {
+        Box::pin(async move {
+            tx.insert_order(&o).await?;
+            tx.insert_payment(&p, &[share]).await
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        store.order_payment(order.id).await.unwrap().as_ref(),
+        Some(&payment)
+    );
+    assert_eq!(
+        store.payment_allocations(payment.id).await.unwrap(),
+        vec![share]
+    );
+
+    // A second payment for the same order is refused.
+    let mut twin = payment.clone();
+    twin.id = uuid::Uuid::now_v7();
+    twin.provider_ref = Some("sbx_pay_2".into());
+    let err = unit(store, move |tx| {
+        Box::pin(async move { tx.insert_payment(&twin, &[share]).await })
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(c) if c == constraints::PAYMENT_ALLOCATIONS_ORDER_KEY),
+        "{err:?}"
+    );
+
+    // Amounts that break an invariant never reach the table, whatever the code asks.
+    let total = order.total.amount;
+    for (amounts, constraint) in [
+        (
+            Amounts {
+                authorized: total,
+                captured: total,
+                capturing: 1,
+                ..Amounts::default()
+            },
+            constraints::PAYMENTS_CAPTURE_WITHIN_AUTHORIZED,
+        ),
+        (
+            Amounts {
+                authorized: total,
+                captured: 10,
+                refunded: 5,
+                refunding: 6,
+                ..Amounts::default()
+            },
+            constraints::PAYMENTS_REFUND_WITHIN_CAPTURED,
+        ),
+        (
+            Amounts {
+                authorized: total,
+                voiding: -1,
+                ..Amounts::default()
+            },
+            constraints::PAYMENTS_AMOUNTS_NOT_NEGATIVE,
+        ),
+    ] {
+        let mut bad = payment.clone();
+        bad.amounts = amounts;
+        bad.version = 2;
+        let err = unit(store, move |tx| {
+            Box::pin(async move { tx.update_payment(&bad, 1).await })
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(c) if c == constraint),
+            "{amounts:?}: {err:?}"
+        );
+    }
+    let mut captured = payment.clone();
+    captured.amounts.captured = total;
+    captured.state = PaymentState::Captured;
+    captured.version = 2;
+    let ok = captured.clone();
+    unit(store, move |tx| {
+        Box::pin(async move { tx.update_payment(&ok, 1).await })
+    })
+    .await
+    .unwrap();
+    let stale = captured.clone();
+    let err = unit(store, move |tx| {
+        Box::pin(async move { tx.update_payment(&stale, 1).await })
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(c) if c == constraints::PAYMENTS_VERSION),
+        "{err:?}"
+    );
+    assert_eq!(store.payment(payment.id).await.unwrap(), Some(captured));
+
+    // Each outcome is stored once; so is each provider reference and each webhook event.
+    let entry = |kind, amount, request_id, provider_ref: Option<&str>| PaymentEntry {
+        id: uuid::Uuid::now_v7(),
+        payment_id: payment.id,
+        kind,
+        amount,
+        request_id,
+        provider_ref: provider_ref.map(str::to_owned),
+        actor: Some(Actor::system()),
+        reason: None,
+        reference: None,
+        detail: None,
+        created_at: at,
+    };
+    let request = entry(EntryKind::RefundRequested, 500, None, None);
+    let first = entry(
+        EntryKind::RefundSucceeded,
+        500,
+        Some(request.id),
+        Some("re_1"),
+    );
+    let repeat = entry(
+        EntryKind::RefundSucceeded,
+        500,
+        Some(request.id),
+        Some("re_1b"),
+    );
+    let same_ref = entry(EntryKind::CaptureSucceeded, total, None, Some("ch_1"));
+    let same_ref_again = entry(EntryKind::CaptureSucceeded, total, None, Some("ch_1"));
+    let rows = [
+        request.clone(),
+        first.clone(),
+        repeat,
+        same_ref.clone(),
+        same_ref_again,
+    ];
+    let taken = unit(store, move |tx| {
+        Box::pin(async move {
+            let mut taken = Vec::new();
+            for r in &rows {
+                taken.push(tx.append_payment_entry(r).await?);
+            }
+            taken.push(tx.take_payment_event("stripe", "evt_1", Utc::now()).await?);
+            taken.push(tx.take_payment_event("stripe", "evt_1", Utc::now()).await?);
+            taken.push(
+                tx.take_payment_event("sandbox", "evt_1", Utc::now())
+                    .await?,
+            );
+            Ok(taken)
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(taken, [true, true, false, true, false, true, false, true]);
+    let ledger = store.payment_entries(payment.id).await.unwrap();
+    assert_eq!(ledger, vec![request, first, same_ref]);
 }

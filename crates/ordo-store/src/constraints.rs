@@ -30,6 +30,16 @@ pub const PROMOTIONS_CODE_KEY: &str = "promotions_code_key";
 pub const PROMOTIONS_USES_WITHIN_LIMIT: &str = "promotions_uses_within_limit";
 /// A second job of one kind and key.
 pub const JOBS_KIND_KEY_KEY: &str = "jobs_kind_key_key";
+/// A payment changed since it was read (optimistic check in `update_payment`).
+pub const PAYMENTS_VERSION: &str = "payments_version";
+/// More captured (or being captured) and voided than was authorized.
+pub const PAYMENTS_CAPTURE_WITHIN_AUTHORIZED: &str = "payments_capture_within_authorized";
+/// More refunded (or being refunded) than was captured.
+pub const PAYMENTS_REFUND_WITHIN_CAPTURED: &str = "payments_refund_within_captured";
+/// A negative amount on a payment.
+pub const PAYMENTS_AMOUNTS_NOT_NEGATIVE: &str = "payments_amounts_not_negative";
+/// A second payment for one order.
+pub const PAYMENT_ALLOCATIONS_ORDER_KEY: &str = "payment_allocations_order_key";
 /// A reference to a row that does not exist (unknown vendor, user, location).
 pub const FOREIGN_KEY: &str = "foreign_key";
 
@@ -48,5 +58,10 @@ pub const ALL: &[&str] = &[
     PROMOTIONS_CODE_KEY,
     PROMOTIONS_USES_WITHIN_LIMIT,
     JOBS_KIND_KEY_KEY,
+    PAYMENTS_VERSION,
+    PAYMENTS_CAPTURE_WITHIN_AUTHORIZED,
+    PAYMENTS_REFUND_WITHIN_CAPTURED,
+    PAYMENTS_AMOUNTS_NOT_NEGATIVE,
+    PAYMENT_ALLOCATIONS_ORDER_KEY,
     FOREIGN_KEY,
 ];

@@ -366,6 +366,70 @@ pub struct Notification {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// A payment as stored: one per checkout, with its provider's state and the amounts folded
+/// from its ledger (see `ordo_domain::payment`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: uuid::Uuid,
+    pub checkout_id: Option<CheckoutId>,
+    pub customer_id: UserId,
+    /// `sandbox`, `stripe`, `manual`.
+    pub provider: String,
+    /// The provider's id of the payment, once created there.
+    pub provider_ref: Option<String>,
+    pub currency: Currency,
+    /// What is due, in minor units.
+    pub amount: i64,
+    pub capture_policy: ordo_domain::payment::CapturePolicy,
+    pub state: ordo_domain::payment::PaymentState,
+    pub amounts: ordo_domain::payment::Amounts,
+    pub decline_code: Option<String>,
+    pub capture_before: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// A vendor order's share of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentAllocation {
+    pub order_id: OrderId,
+    pub vendor_id: VendorId,
+    pub amount: i64,
+}
+
+/// One row of a payment's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentEntry {
+    pub id: uuid::Uuid,
+    pub payment_id: uuid::Uuid,
+    pub kind: ordo_domain::payment::EntryKind,
+    pub amount: i64,
+    /// For an outcome: the request row it ends.
+    pub request_id: Option<uuid::Uuid>,
+    /// The provider's id of what this row records.
+    pub provider_ref: Option<String>,
+    pub actor: Option<Actor>,
+    pub reason: Option<String>,
+    /// An offline payment's reference (a bank transfer's).
+    pub reference: Option<String>,
+    /// The provider's answer, redacted (for engineers).
+    pub detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl PaymentEntry {
+    /// The row as the domain's fold reads it.
+    pub fn entry(&self) -> ordo_domain::payment::Entry {
+        ordo_domain::payment::Entry {
+            kind: self.kind,
+            amount: self.amount,
+            request: self.request_id,
+            id: self.id,
+        }
+    }
+}
+
 /// Jobs by state (for operators).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JobCounts {
@@ -621,6 +685,13 @@ pub trait Store: Send + Sync + 'static {
     /// The notifications about an order, oldest first.
     async fn order_notifications(&self, order: OrderId) -> StoreResult<Vec<Notification>>;
     async fn notification(&self, id: uuid::Uuid) -> StoreResult<Option<Notification>>;
+    async fn payment(&self, id: uuid::Uuid) -> StoreResult<Option<Payment>>;
+    /// The payment an order is paid by, if any.
+    async fn order_payment(&self, order: OrderId) -> StoreResult<Option<Payment>>;
+    async fn payment_allocations(&self, payment: uuid::Uuid)
+    -> StoreResult<Vec<PaymentAllocation>>;
+    /// A payment's ledger, oldest row first.
+    async fn payment_entries(&self, payment: uuid::Uuid) -> StoreResult<Vec<PaymentEntry>>;
     /// Pokes from other nodes that relayed events (PostgreSQL's LISTEN/NOTIFY, carrying the
     /// last position), as they happen. `None` where there is only ever one node (SQLite).
     async fn event_wakeups(
@@ -875,6 +946,29 @@ pub trait StoreTx: Send {
     ) -> StoreResult<()>;
     /// Writes a notification whole (new, or after an attempt).
     async fn put_notification(&mut self, notification: &Notification) -> StoreResult<()>;
+    /// Creates a payment with its shares.
+    async fn insert_payment(
+        &mut self,
+        payment: &Payment,
+        allocations: &[PaymentAllocation],
+    ) -> StoreResult<()>;
+    /// Loads a payment for change, locking it where the backend has row locks.
+    async fn payment_for_update(&mut self, id: uuid::Uuid) -> StoreResult<Option<Payment>>;
+    /// Writes a payment's state and amounts if it is still at `expected_version` (else
+    /// [`constraints::PAYMENTS_VERSION`]); amounts that break an invariant are refused by the
+    /// database (`payments_capture_within_authorized`, `payments_refund_within_captured`…).
+    async fn update_payment(&mut self, payment: &Payment, expected_version: i64)
+    -> StoreResult<()>;
+    /// Adds a ledger row; `false` (and nothing added) when its outcome or provider reference is
+    /// already recorded — a duplicate report.
+    async fn append_payment_entry(&mut self, entry: &PaymentEntry) -> StoreResult<bool>;
+    /// Takes a provider's webhook event once: `false` when it was taken before.
+    async fn take_payment_event(
+        &mut self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Moves `consumer` on to `position` (never back).
     async fn advance_cursor(
         &mut self,

@@ -14,15 +14,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use ordo_domain::money::Currency;
+pub use ordo_domain::payment::CapturePolicy;
 use ordo_domain::payment::PaymentState;
-
-/// When money is taken: at authorization, or later by an explicit capture (at shipment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapturePolicy {
-    Automatic,
-    Manual,
-}
 
 /// A payment to create at the provider.
 #[derive(Debug, Clone)]
