@@ -61,6 +61,33 @@ struct State {
     answers: HashMap<String, Answer>,
 }
 
+impl State {
+    /// The first answer given for `key` about a payment, if the key was used.
+    fn replay(&self, key: &str) -> Option<Result<ProviderPayment, ProviderError>> {
+        match self.answers.get(key) {
+            Some(Answer::Payment(first)) => Some(first.clone()),
+            _ => None,
+        }
+    }
+
+    fn held(&mut self, reference: &str) -> Result<&mut Held, ProviderError> {
+        self.payments
+            .get_mut(reference)
+            .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))
+    }
+
+    /// Remembers a payment's answer under `key` and gives it.
+    fn answer(
+        &mut self,
+        key: &str,
+        payment: ProviderPayment,
+    ) -> Result<ProviderPayment, ProviderError> {
+        self.answers
+            .insert(key.to_owned(), Answer::Payment(Ok(payment.clone())));
+        Ok(payment)
+    }
+}
+
 impl Sandbox {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self
@@ -77,10 +104,7 @@ impl Sandbox {
         success: bool,
     ) -> Result<ProviderPayment, ProviderError> {
         self.with(|s| {
-            let held = s
-                .payments
-                .get_mut(reference)
-                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            let held = s.held(reference)?;
             if held.payment.state != PaymentState::RequiresAction {
                 return Err(ProviderError::Invalid(format!(
                     "the payment is {}, not waiting for a step",
@@ -133,8 +157,8 @@ impl PaymentProvider for Sandbox {
 
     async fn create(&self, new: NewPayment) -> Result<ProviderPayment, ProviderError> {
         self.with(|s| {
-            if let Some(Answer::Payment(first)) = s.answers.get(&new.idempotency_key) {
-                return first.clone();
+            if let Some(first) = s.replay(&new.idempotency_key) {
+                return first;
             }
             if new.amount <= 0 {
                 return Err(ProviderError::Invalid("amount must be positive".into()));
@@ -212,13 +236,10 @@ impl PaymentProvider for Sandbox {
         key: &str,
     ) -> Result<ProviderPayment, ProviderError> {
         self.with(|s| {
-            if let Some(Answer::Payment(first)) = s.answers.get(key) {
-                return first.clone();
+            if let Some(first) = s.replay(key) {
+                return first;
             }
-            let held = s
-                .payments
-                .get_mut(reference)
-                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            let held = s.held(reference)?;
             if held.payment.state != PaymentState::Authorized {
                 return Err(ProviderError::Invalid(format!(
                     "only an authorized payment can be captured; this one is {}",
@@ -241,22 +262,17 @@ impl PaymentProvider for Sandbox {
             held.payment.captured = amount;
             held.payment.capturable = 0;
             held.payment.state = PaymentState::Captured;
-            let answer = Ok(held.payment.clone());
-            s.answers
-                .insert(key.to_owned(), Answer::Payment(answer.clone()));
-            answer
+            let payment = held.payment.clone();
+            s.answer(key, payment)
         })
     }
 
     async fn cancel(&self, reference: &str, key: &str) -> Result<ProviderPayment, ProviderError> {
         self.with(|s| {
-            if let Some(Answer::Payment(first)) = s.answers.get(key) {
-                return first.clone();
+            if let Some(first) = s.replay(key) {
+                return first;
             }
-            let held = s
-                .payments
-                .get_mut(reference)
-                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            let held = s.held(reference)?;
             if held.payment.state.is_final() {
                 return Err(ProviderError::Invalid(format!(
                     "a {} payment cannot be cancelled",
@@ -265,10 +281,8 @@ impl PaymentProvider for Sandbox {
             }
             held.payment.state = PaymentState::Canceled;
             held.payment.capturable = 0;
-            let answer = Ok(held.payment.clone());
-            s.answers
-                .insert(key.to_owned(), Answer::Payment(answer.clone()));
-            answer
+            let payment = held.payment.clone();
+            s.answer(key, payment)
         })
     }
 
@@ -282,10 +296,7 @@ impl PaymentProvider for Sandbox {
             if let Some(Answer::Refund(first)) = s.answers.get(key) {
                 return first.clone();
             }
-            let held = s
-                .payments
-                .get_mut(reference)
-                .ok_or_else(|| ProviderError::NotFound(reference.to_owned()))?;
+            let held = s.held(reference)?;
             // As a real processor: never more than was captured and not yet refunded.
             if amount <= 0 || amount > held.payment.captured - held.refunded {
                 return Err(ProviderError::Invalid(format!(
