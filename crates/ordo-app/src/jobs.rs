@@ -23,7 +23,7 @@
 //! - `webhooks.dispatch` (recurring, every second): turns relayed events into webhook
 //!   deliveries and wakes the senders of deliveries due; `webhook.deliver` (one per endpoint
 //!   and order or SKU): sends them in order (see [`crate::webhooks`]);
-//! - `notifications.dispatch` (recurring, every second): turns relayed events into e-mail, SMS
+//! - `notifications.dispatch` (recurring, every second, where a channel is set up): turns relayed events into e-mail, SMS
 //!   and push notifications; `notification.send` (one per notification): renders and sends it,
 //!   failed after 10 attempts (see [`crate::notifications`]);
 //! - `stream.publish` (recurring, every second, with `--nats-url`): publishes relayed events
@@ -136,6 +136,7 @@ impl App {
     pub async fn schedule_recurring_jobs(&self) -> AppResult<()> {
         let now = self.now();
         let nats = self.settings.nats.is_some();
+        let notify = self.notifications_on();
         self.write(move |tx| {
             Box::pin(async move {
                 for kind in [
@@ -145,7 +146,6 @@ impl App {
                     JobKind::PurgeJobs,
                     JobKind::PurgeOutbox,
                     JobKind::DispatchWebhooks,
-                    JobKind::DispatchNotifications,
                 ] {
                     tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
                         .await?;
@@ -154,6 +154,13 @@ impl App {
                     let kind = JobKind::PublishEvents;
                     tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
                         .await?;
+                }
+                // Only where a channel is set up: with none, nothing would be sent, and
+                // reading every event to skip it would cost the relay's hot path. (Woken, not
+                // enqueued: a run that found no channel left its row done.)
+                if notify {
+                    let kind = JobKind::DispatchNotifications;
+                    tx.wake_job(&new_job(kind, kind.as_str(), now), now).await?;
                 }
                 Ok(())
             })
@@ -372,6 +379,8 @@ impl App {
                 every(Duration::from_secs(1))
             }
             JobKind::DeliverWebhooks => self.deliver_webhooks(&job.key).await,
+            // A node started without any channel ends the job another configuration left.
+            JobKind::DispatchNotifications if !self.notifications_on() => Ok(JobEnd::Done),
             JobKind::DispatchNotifications => {
                 drain(|| self.dispatch_notifications()).await?;
                 every(Duration::from_secs(1))

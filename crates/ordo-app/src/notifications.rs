@@ -376,6 +376,11 @@ impl App {
         })
     }
 
+    /// Whether any channel is set up (else no notification is ever made).
+    pub(crate) fn notifications_on(&self) -> bool {
+        !self.channels_on().is_empty()
+    }
+
     /// The channels Ordo can send on, as configured.
     fn channels_on(&self) -> Vec<Channel> {
         let n = &self.settings.notifications;

@@ -681,14 +681,20 @@ impl App {
         let endpoints = self.store.webhook_endpoints(None).await?;
         let mut deliveries = Vec::new();
         for event in &events {
+            // Serialized once per event, however many endpoints want it.
+            let mut body = None;
             for endpoint in endpoints.iter().filter(|e| wants(e, event)) {
+                let body = match &body {
+                    Some(b) => String::clone(b),
+                    None => body.insert(event_body(event)?).clone(),
+                };
                 deliveries.push(new_delivery(
                     endpoint.id,
                     format!("evt_{}", event.position),
                     &event.message.topic,
                     &event.message.key,
                     Some(event.position),
-                    event_body(event)?,
+                    body,
                     now,
                 ));
             }
