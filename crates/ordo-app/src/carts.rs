@@ -637,6 +637,7 @@ impl App {
         actor: Option<&Actor>,
         id: CartId,
         shipping_address: Option<AddressInput>,
+        payment_method: Option<String>,
     ) -> AppResult<Checkout> {
         // No credentials at all is a 401: logging in (which merges a guest cart) is the way on.
         let actor = actor.ok_or(AppError::Unauthenticated)?;
@@ -655,6 +656,7 @@ impl App {
                 BasketSource::Stored(Box::new(CartBasket { id, address })),
                 false,
                 "lines",
+                payment_method,
             )
             .await?;
         if !done.replayed {

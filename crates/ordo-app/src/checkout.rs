@@ -34,7 +34,10 @@ use ordo_domain::pricing::{
 use ordo_store::StoreTx;
 
 use crate::inventory::note_low_stock;
+use crate::jobs::{JobKind, new_job};
 use crate::outbox::outbox_for;
+use ordo_domain::payment::{Amounts, CapturePolicy, PaymentState};
+use ordo_store::{Payment, PaymentAllocation};
 use std::sync::Arc;
 
 use crate::{App, AppError, AppResult, with_retry};
@@ -79,9 +82,15 @@ pub(crate) trait StoredBasket: Send + Sync {
 pub struct Checkout {
     pub checkout_id: CheckoutId,
     pub orders: Vec<Order>,
+    /// The checkout's payment (one for all its orders), when a provider takes payments.
+    #[serde(default)]
+    pub payment_id: Option<uuid::Uuid>,
     /// An earlier request with the same Idempotency-Key placed them.
     #[serde(skip)]
     pub replayed: bool,
+    /// The payment as it stands once the provider answered (read after the commit).
+    #[serde(skip)]
+    pub payment: Option<ordo_store::Payment>,
 }
 
 /// Everything a checkout transaction needs besides the basket.
@@ -95,6 +104,11 @@ pub(crate) struct Context<'a> {
     pub one_vendor: bool,
     /// The request field naming the lines (`items` or `lines`), for error paths.
     pub lines_field: &'static str,
+    /// Who takes the payment (the provider's name) and when it is captured; `None`: payments
+    /// are off and orders are paid by hand.
+    pub payment: Option<(&'static str, CapturePolicy)>,
+    /// When the payment's sync job first looks.
+    pub sync_at: DateTime<Utc>,
 }
 
 /// A basket line priced: the variant, its unit price and where the price came from.
@@ -379,11 +393,76 @@ pub(crate) async fn place(
         tx.append_event(&event).await?;
         tx.enqueue(&outbox_for(&event, order)?).await?;
     }
+    let payment_id = match cx.payment {
+        Some((provider, capture)) => {
+            open_payment(
+                tx,
+                &cx,
+                provider,
+                capture,
+                checkout_id,
+                &orders,
+                basket.currency,
+            )
+            .await?
+        }
+        None => None,
+    };
     Ok(Checkout {
         checkout_id,
         orders,
+        payment_id,
         replayed: false,
+        payment: None,
     })
+}
+
+/// Writes the checkout's payment — one for all its orders, a share per order — and the job
+/// that makes sure the provider hears of it (see [`crate::payments::settle`]). Nothing to pay
+/// (every order free) is no payment.
+async fn open_payment(
+    tx: &mut dyn StoreTx,
+    cx: &Context<'_>,
+    provider: &str,
+    capture: CapturePolicy,
+    checkout_id: CheckoutId,
+    orders: &[Order],
+    currency: Currency,
+) -> AppResult<Option<uuid::Uuid>> {
+    let due: i64 = orders.iter().map(|o| o.total.amount).sum();
+    if due <= 0 {
+        return Ok(None);
+    }
+    let payment = Payment {
+        id: uuid::Uuid::now_v7(),
+        checkout_id: Some(checkout_id),
+        customer_id: cx.customer,
+        provider: provider.to_owned(),
+        provider_ref: None,
+        currency,
+        amount: due,
+        capture_policy: capture,
+        state: PaymentState::RequiresPaymentMethod,
+        amounts: Amounts::default(),
+        decline_code: None,
+        capture_before: None,
+        client_secret: None,
+        created_at: cx.now,
+        updated_at: cx.now,
+        version: 1,
+    };
+    let shares: Vec<PaymentAllocation> = orders
+        .iter()
+        .map(|o| PaymentAllocation {
+            order_id: o.id,
+            vendor_id: o.vendor_id,
+            amount: o.total.amount,
+        })
+        .collect();
+    tx.insert_payment(&payment, &shares).await?;
+    let job = new_job(JobKind::SyncPayment, &payment.id.to_string(), cx.sync_at);
+    tx.enqueue_job(&job, cx.now).await?;
+    Ok(Some(payment.id))
 }
 
 /// Refuses the placement if one of its SKUs was just found with nothing available.
@@ -415,10 +494,28 @@ impl App {
         source: BasketSource,
         one_vendor: bool,
         lines_field: &'static str,
+        method: Option<String>,
     ) -> AppResult<Checkout> {
         if let BasketSource::Direct(basket) = &source {
             sold_out_hint(&self.sold_out, basket, lines_field)?;
         }
+        // A method the provider cannot take is refused before anything is placed.
+        if let Some(m) = &method {
+            let provider = self
+                .provider
+                .as_ref()
+                .ok_or_else(crate::payments::settle::payments_off)?;
+            provider.check_method(m).map_err(|why| {
+                AppError::Invalid(
+                    ParseError::new("invalid_payment_method", why).at("payment_method"),
+                )
+            })?;
+        }
+        let payment = self
+            .provider
+            .as_ref()
+            .map(|p| (p.name(), self.settings.payments.capture));
+        let sync_after = self.settings.payments.sync_after;
         let source = Arc::new(source);
         let book = self.pricing_book().await?;
         let ttl = self.settings.reservation_ttl;
@@ -447,6 +544,8 @@ impl App {
                         reservation_ttl: ttl,
                         one_vendor,
                         lines_field,
+                        payment,
+                        sync_at: now + sync_after,
                     };
                     let done = place(tx, cx, basket, checkout_id).await?;
                     if let BasketSource::Stored(stored) = &*source {
@@ -467,6 +566,20 @@ impl App {
             }
         })?;
         done.replayed = App::replayed();
+        if let Some(id) = done.payment_id {
+            let payment = self
+                .open_payment(id, method.as_deref(), done.replayed)
+                .await?;
+            if payment.amounts.authorized > 0 || done.replayed {
+                // Paid (or a replay): the orders as they now stand.
+                for order in &mut done.orders {
+                    if let Some(now) = self.store.order(order.id).await? {
+                        *order = now;
+                    }
+                }
+            }
+            done.payment = Some(payment);
+        }
         Ok(done)
     }
 }

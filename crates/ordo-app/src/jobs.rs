@@ -28,6 +28,10 @@
 //!   failed after 10 attempts (see [`crate::notifications`]);
 //! - `stream.publish` (recurring, every second, with `--nats-url`): publishes relayed events
 //!   to NATS JetStream (see [`crate::stream`]); NATS down only delays it.
+//! - `payment.sync` (one per payment, from its checkout): the reconciler — asks the provider
+//!   how the payment stands until it is settled (see [`crate::payments::settle`]);
+//! - `payment.request` (one per capture, void or refund): sends it, retried from five minutes
+//!   when the provider fails for a passing reason (see [`crate::payments::requests`]).
 //!
 //! Recurring jobs are one row each (key = kind), re-queued when they finish, so however many
 //! nodes run, each runs once per period.
@@ -62,6 +66,8 @@ pub enum JobKind {
     DeliverWebhooks,
     DispatchNotifications,
     SendNotification,
+    SyncPayment,
+    PaymentRequest,
 }
 
 ordo_domain::names!(JobKind, "invalid_job_kind" {
@@ -76,6 +82,8 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     DeliverWebhooks => "webhook.deliver",
     DispatchNotifications => "notifications.dispatch",
     SendNotification => "notification.send",
+    SyncPayment => "payment.sync",
+    PaymentRequest => "payment.request",
 });
 
 impl JobKind {
@@ -386,6 +394,8 @@ impl App {
                 every(Duration::from_secs(1))
             }
             JobKind::SendNotification => self.send_notification(job).await,
+            JobKind::SyncPayment => self.sync_payment(uuid_key(job)?).await,
+            JobKind::PaymentRequest => self.run_request(uuid_key(job)?, Some(job.attempts)).await,
             JobKind::PurgeOutbox => {
                 let before = now - self.settings.event_retention;
                 self.purge(Purge::Outbox, before, now).await
@@ -477,6 +487,13 @@ where
         && started.elapsed() < Duration::from_secs(10)
     {}
     Ok(())
+}
+
+/// A job's key read as the id it names.
+fn uuid_key(job: &Job) -> AppResult<uuid::Uuid> {
+    job.key
+        .parse()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("not an id: {}", job.key)))
 }
 
 pub(crate) fn new_job(kind: JobKind, key: &str, now: DateTime<Utc>) -> Job {

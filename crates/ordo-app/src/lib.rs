@@ -59,6 +59,10 @@ pub struct App {
     /// Templates, the SMTP transport and the notifier's client, once built (see
     /// [`notifications`]).
     senders: Arc<notifications::Senders>,
+    /// The payment provider (see [`payments`]); `None` when payments are off.
+    provider: Option<Arc<dyn payments::PaymentProvider>>,
+    /// The same provider when it is the sandbox (its test "bank page" is served).
+    sandbox: Option<Arc<payments::sandbox::Sandbox>>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -111,6 +115,8 @@ pub struct Settings {
     pub allow_private_webhook_targets: bool,
     /// Where e-mail, SMS and push notifications go (see [`notifications`]).
     pub notifications: notifications::NotificationSettings,
+    /// How payments are taken (see [`payments`]).
+    pub payments: payments::PaymentSettings,
 }
 
 impl Default for Settings {
@@ -136,6 +142,7 @@ impl Default for Settings {
             nats: None,
             allow_private_webhook_targets: false,
             notifications: notifications::NotificationSettings::default(),
+            payments: payments::PaymentSettings::default(),
         }
     }
 }
@@ -147,7 +154,10 @@ impl App {
 
     /// The application reading the time from `clock` (tests move a [`clock::ManualClock`]).
     pub fn with_clock(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let (provider, sandbox) = payments::provider_for(&settings.payments);
         Self {
+            provider,
+            sandbox,
             store,
             clock,
             sessions: moka::sync::Cache::builder()

@@ -30,6 +30,9 @@ use crate::{App, AppError, AppResult, with_retry};
 /// An order as a customer asks for it, unchecked.
 #[derive(Debug, Clone)]
 pub struct PlaceOrder {
+    /// How to pay (a provider's method reference, such as a sandbox test card); `None`: the
+    /// answer carries the payment's `client_secret` to confirm it client-side.
+    pub payment_method: Option<String>,
     pub currency: String,
     /// (SKU, quantity) in the customer's order.
     pub items: Vec<(String, i64)>,
@@ -42,6 +45,8 @@ pub struct PlaceOrder {
 pub struct Placed {
     pub order: Order,
     pub replayed: bool,
+    /// The order's payment as it stands after the provider answered.
+    pub payment: Option<ordo_store::Payment>,
 }
 
 /// One page of orders.
@@ -109,6 +114,7 @@ impl App {
             )));
         }
         let customer = actor.user_id.ok_or(AppError::Unauthenticated)?;
+        let method = input.payment_method.clone();
         let basket = check_placement(input)?;
         let done = self
             .run_checkout(
@@ -117,6 +123,7 @@ impl App {
                 BasketSource::Direct(Box::new(basket)),
                 true,
                 "items",
+                method,
             )
             .await?;
         let order = done
@@ -130,6 +137,7 @@ impl App {
         Ok(Placed {
             order,
             replayed: done.replayed,
+            payment: done.payment,
         })
     }
 
@@ -263,15 +271,15 @@ impl App {
 
 /// What an action did (stored whole as the answer to its Idempotency-Key).
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Acted {
-    order: Order,
-    effect: StockEffect,
+pub(crate) struct Acted {
+    pub order: Order,
+    pub effect: StockEffect,
     /// Set when a payment was refused for stock taken at payment: (SKU, wanted, available).
-    short: Option<(Sku, u32, i64)>,
+    pub short: Option<(Sku, u32, i64)>,
 }
 
 /// One action on one order, as a unit of work.
-async fn act(
+pub(crate) async fn act(
     tx: &mut dyn StoreTx,
     actor: &Actor,
     id: OrderId,
@@ -311,6 +319,17 @@ async fn act(
                 short = Some(shortfall);
             }
         }
+    }
+    if action == Action::Pay && actor.role != Role::System {
+        // Paid by hand (an admin): the money is recorded in the ledger, who and a reference.
+        crate::payments::requests::record_manual_payment(
+            tx,
+            &order,
+            actor,
+            input.reason.clone(),
+            now,
+        )
+        .await?;
     }
     let expected = order.version;
     // The one way an order moves: by the table's row for (action, actor) from its status.

@@ -207,6 +207,8 @@ pub enum Sensitive {
     ChangePricingRules,
     /// Removing one's own TOTP second factor.
     RemoveTotp,
+    /// Sending a customer's money back (a refund through the payment provider).
+    RefundPayment,
 }
 
 crate::names!(Sensitive, "invalid_sensitive_action" {
@@ -214,6 +216,7 @@ crate::names!(Sensitive, "invalid_sensitive_action" {
     ManageUsers => "manage_users",
     ChangePricingRules => "change_pricing_rules",
     RemoveTotp => "remove_totp",
+    RefundPayment => "refund_payment",
 });
 
 impl Sensitive {
@@ -226,6 +229,7 @@ impl Sensitive {
                 "changing pricing rules (FX rates, tax rules, shipping rates, promotions)"
             }
             Sensitive::RemoveTotp => "removing your TOTP second factor",
+            Sensitive::RefundPayment => "refunding a payment",
         }
     }
 
@@ -255,6 +259,7 @@ impl Sensitive {
                 "PATCH /api/v1/promotions/{id}",
             ],
             Sensitive::RemoveTotp => &["DELETE /api/v1/auth/totp"],
+            Sensitive::RefundPayment => &["POST /api/v1/orders/{id}/refunds"],
         }
     }
 }

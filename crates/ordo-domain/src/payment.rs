@@ -143,6 +143,27 @@ crate::names!(EntryKind, "invalid_entry_kind" {
     AuthorizationExpired => "authorization_expired",
 });
 
+impl EntryKind {
+    /// A request to the provider, whose outcome comes later.
+    pub fn is_request(self) -> bool {
+        matches!(
+            self,
+            EntryKind::CaptureRequested | EntryKind::VoidRequested | EntryKind::RefundRequested
+        )
+    }
+
+    /// For an outcome: the kind of request it ends.
+    pub fn request_of(self) -> Option<EntryKind> {
+        use EntryKind as K;
+        match self {
+            K::CaptureSucceeded | K::CaptureFailed => Some(K::CaptureRequested),
+            K::VoidSucceeded | K::VoidFailed => Some(K::VoidRequested),
+            K::RefundSucceeded | K::RefundFailed => Some(K::RefundRequested),
+            _ => None,
+        }
+    }
+}
+
 /// One ledger row, as the fold needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -198,68 +219,66 @@ impl Amounts {
     /// Folds a ledger, oldest row first. An outcome whose request was already ended (a
     /// duplicate) is ignored; an outcome of no request is the provider's own doing.
     pub fn fold(entries: &[Entry]) -> Amounts {
-        use EntryKind as K;
         use std::collections::HashMap;
         let mut a = Amounts::default();
         // Requests still open: id → (kind, amount).
         let mut open: HashMap<uuid::Uuid, (EntryKind, i64)> = HashMap::new();
         for e in entries {
-            let ends = |open: &mut HashMap<uuid::Uuid, (EntryKind, i64)>, asked: EntryKind| {
-                match e.request {
-                    // Ends its request once; a second outcome of it counts for nothing.
-                    Some(r) => open
-                        .remove(&r)
-                        .filter(|(kind, _)| *kind == asked)
-                        .map(|(_, amount)| amount),
-                    None => Some(0),
+            let ended = match (e.kind.request_of(), e.request) {
+                (None, _) => {
+                    if e.kind.is_request() {
+                        open.insert(e.id, (e.kind, e.amount));
+                    }
+                    None
                 }
+                // Ends its request once; a second outcome of it counts for nothing.
+                (Some(asked), Some(r)) => match open.remove(&r) {
+                    Some((kind, amount)) if kind == asked => Some(amount),
+                    _ => continue,
+                },
+                (Some(_), None) => Some(0),
             };
-            match e.kind {
-                K::Authorized => a.authorized += e.amount,
-                K::ManualPayment => {
-                    a.authorized += e.amount;
-                    a.captured += e.amount;
-                }
-                K::CaptureRequested => {
-                    open.insert(e.id, (K::CaptureRequested, e.amount));
-                    a.capturing += e.amount;
-                }
-                K::VoidRequested => {
-                    open.insert(e.id, (K::VoidRequested, e.amount));
-                    a.voiding += e.amount;
-                }
-                K::RefundRequested => {
-                    open.insert(e.id, (K::RefundRequested, e.amount));
-                    a.refunding += e.amount;
-                }
-                K::CaptureSucceeded | K::CaptureFailed => {
-                    if let Some(asked) = ends(&mut open, K::CaptureRequested) {
-                        a.capturing -= asked;
-                        if e.kind == K::CaptureSucceeded {
-                            a.captured += e.amount;
-                        }
-                    }
-                }
-                K::VoidSucceeded | K::VoidFailed => {
-                    if let Some(asked) = ends(&mut open, K::VoidRequested) {
-                        a.voiding -= asked;
-                        if e.kind == K::VoidSucceeded {
-                            a.voided += e.amount;
-                        }
-                    }
-                }
-                K::RefundSucceeded | K::RefundFailed => {
-                    if let Some(asked) = ends(&mut open, K::RefundRequested) {
-                        a.refunding -= asked;
-                        if e.kind == K::RefundSucceeded {
-                            a.refunded += e.amount;
-                        }
-                    }
-                }
-                K::AuthorizationExpired => a.voided += e.amount,
-            }
+            a.record(e.kind, e.amount, ended);
         }
         a
+    }
+
+    /// Adds one ledger row. For an outcome, `asked` is what its request asked for (`Some(0)`
+    /// for the provider's own doing, which ended no request of Ordo's); the caller has made
+    /// sure the request was open (the ledger stores one outcome per request).
+    pub fn record(&mut self, kind: EntryKind, amount: i64, asked: Option<i64>) {
+        use EntryKind as K;
+        let asked = asked.unwrap_or(0);
+        let a = self;
+        match kind {
+            K::Authorized => a.authorized += amount,
+            K::ManualPayment => {
+                a.authorized += amount;
+                a.captured += amount;
+            }
+            K::CaptureRequested => a.capturing += amount,
+            K::VoidRequested => a.voiding += amount,
+            K::RefundRequested => a.refunding += amount,
+            K::CaptureSucceeded | K::CaptureFailed => {
+                a.capturing -= asked;
+                if kind == K::CaptureSucceeded {
+                    a.captured += amount;
+                }
+            }
+            K::VoidSucceeded | K::VoidFailed => {
+                a.voiding -= asked;
+                if kind == K::VoidSucceeded {
+                    a.voided += amount;
+                }
+            }
+            K::RefundSucceeded | K::RefundFailed => {
+                a.refunding -= asked;
+                if kind == K::RefundSucceeded {
+                    a.refunded += amount;
+                }
+            }
+            K::AuthorizationExpired => a.voided += amount,
+        }
     }
 
     /// What may still be captured: authorized, less what is captured, voided or on its way.

@@ -166,6 +166,10 @@ pub struct OrderView {
     pub updated_at: DateTime<Utc>,
     /// The number of events in the order's log.
     pub version: i64,
+    /// In the answer to a placement: the order's payment as the provider left it (see
+    /// `GET /orders/{id}/payments` for it and its ledger later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<crate::api::v1::payments::PaymentView>,
 }
 
 impl OrderView {
@@ -223,6 +227,7 @@ impl OrderView {
             created_at: o.created_at,
             updated_at: o.updated_at,
             version: o.version,
+            payment: None,
         }
     }
 }

@@ -29,8 +29,8 @@ use uuid::Uuid;
 
 use crate::sql_store::{
     CHECKOUT_ORDERS, Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row, job_end,
-    job_from_row, location_from_row, locked, orders_with_lines, payment_from_row, purge_sql, sql,
-    stock_level_from_row,
+    job_from_row, location_from_row, locked, orders_with_lines, payment_entry_from_row,
+    payment_from_row, purge_sql, sql, stock_level_from_row,
 };
 use crate::{Db, map_err};
 
@@ -936,6 +936,7 @@ impl StoreTx for PgTx {
             .bind(a.refunding)
             .bind(p.decline_code.as_deref())
             .bind(p.capture_before)
+            .bind(p.client_secret.as_deref())
             .bind(p.created_at)
             .bind(p.updated_at)
             .bind(p.version)
@@ -964,6 +965,24 @@ impl StoreTx for PgTx {
         row.as_ref().map(payment_from_row).transpose()
     }
 
+    async fn order_payment_for_update(&mut self, order: OrderId) -> StoreResult<Option<Payment>> {
+        let row = sqlx::query(locked::ORDER_PAYMENT.as_str())
+            .bind(order.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn payment_ledger(&mut self, payment: Uuid) -> StoreResult<Vec<PaymentEntry>> {
+        let rows = sqlx::query(locked::PAYMENT_LEDGER.as_str())
+            .bind(payment)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        rows.iter().map(payment_entry_from_row).collect()
+    }
+
     async fn update_payment(&mut self, p: &Payment, expected_version: i64) -> StoreResult<()> {
         let a = &p.amounts;
         let done = sqlx::query(sql::UPDATE_PAYMENT)
@@ -978,6 +997,7 @@ impl StoreTx for PgTx {
             .bind(a.refunding)
             .bind(p.decline_code.as_deref())
             .bind(p.capture_before)
+            .bind(p.client_secret.as_deref())
             .bind(p.updated_at)
             .bind(p.version)
             .bind(p.id)
@@ -1001,6 +1021,7 @@ impl StoreTx for PgTx {
         let done = sqlx::query(sql::APPEND_PAYMENT_ENTRY)
             .bind(e.id)
             .bind(e.payment_id)
+            .bind(e.order_id.map(|o| o.0))
             .bind(e.kind.as_str())
             .bind(e.amount)
             .bind(e.request_id)

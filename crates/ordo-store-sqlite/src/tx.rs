@@ -32,7 +32,8 @@ use uuid::Uuid;
 use crate::sql_store::{
     CHECKOUT_ORDERS, Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row, job_end,
     job_from_row, line_from_row, location_from_row, locked, order_currency, order_from_row,
-    payment_from_row, purge_sql, push_variant_for_sale, sql, stock_level_from_row,
+    payment_entry_from_row, payment_from_row, purge_sql, push_variant_for_sale, sql,
+    stock_level_from_row,
 };
 
 /// One order's lines (PostgreSQL reads them for many orders at once, in `orders_with_lines`).
@@ -917,6 +918,7 @@ impl StoreTx for SqliteTx {
                 a.refunding,
                 p.decline_code,
                 p.capture_before.as_ref().map(ts),
+                p.client_secret,
                 ts(&p.created_at),
                 ts(&p.updated_at),
                 p.version
@@ -937,6 +939,20 @@ impl StoreTx for SqliteTx {
             .pop())
     }
 
+    async fn order_payment_for_update(&mut self, order: OrderId) -> StoreResult<Option<Payment>> {
+        Ok(self
+            .query(&locked::ORDER_PAYMENT, params![order.0], |r| {
+                payment_from_row(r)
+            })?
+            .pop())
+    }
+
+    async fn payment_ledger(&mut self, payment: Uuid) -> StoreResult<Vec<PaymentEntry>> {
+        self.query(&locked::PAYMENT_LEDGER, params![payment], |r| {
+            payment_entry_from_row(r)
+        })
+    }
+
     async fn update_payment(&mut self, p: &Payment, expected_version: i64) -> StoreResult<()> {
         let a = &p.amounts;
         let changed = self.execute(
@@ -953,6 +969,7 @@ impl StoreTx for SqliteTx {
                 a.refunding,
                 p.decline_code,
                 p.capture_before.as_ref().map(ts),
+                p.client_secret,
                 ts(&p.updated_at),
                 p.version,
                 p.id,
@@ -972,6 +989,7 @@ impl StoreTx for SqliteTx {
             params![
                 e.id,
                 e.payment_id,
+                e.order_id.map(|o| o.0),
                 e.kind.as_str(),
                 e.amount,
                 e.request_id,

@@ -334,7 +334,8 @@ pub(crate) fn webhook_endpoint_from_row(r: &impl Cols) -> StoreResult<WebhookEnd
 /// The columns [`webhook_delivery_from_row`] reads.
 pub(crate) const PAYMENT_COLUMNS: &str = "id, checkout_id, customer_id, provider, provider_ref, \
     currency, amount, capture_policy, state, authorized, captured, voided, refunded, capturing, \
-    voiding, refunding, decline_code, capture_before, created_at, updated_at, version";
+    voiding, refunding, decline_code, capture_before, client_secret, created_at, updated_at, \
+    version";
 
 pub(crate) fn payment_from_row(r: &impl Cols) -> StoreResult<Payment> {
     use ordo_domain::payment::{Amounts, CapturePolicy, PaymentState};
@@ -360,19 +361,21 @@ pub(crate) fn payment_from_row(r: &impl Cols) -> StoreResult<Payment> {
         },
         decline_code: r.opt_text("decline_code")?,
         capture_before: r.opt_time("capture_before")?,
+        client_secret: r.opt_text("client_secret")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
         version: r.int("version")?,
     })
 }
 
-pub(crate) const PAYMENT_ENTRY_COLUMNS: &str = "id, payment_id, kind, amount, request_id, \
-    provider_ref, actor, reason, reference, detail, created_at";
+pub(crate) const PAYMENT_ENTRY_COLUMNS: &str = "id, payment_id, order_id, kind, amount, \
+    request_id, provider_ref, actor, reason, reference, detail, created_at";
 
 pub(crate) fn payment_entry_from_row(r: &impl Cols) -> StoreResult<PaymentEntry> {
     Ok(PaymentEntry {
         id: r.uuid("id")?,
         payment_id: r.uuid("payment_id")?,
+        order_id: r.opt_uuid("order_id")?.map(OrderId),
         kind: ordo_domain::payment::EntryKind::parse(&r.text("kind")?)
             .map_err(|e| corrupt("ledger kind", e))?,
         amount: r.int("amount")?,
@@ -710,18 +713,19 @@ pub(crate) mod sql {
     pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, checkout_id, customer_id, \
         provider, provider_ref, currency, amount, capture_policy, state, authorized, captured, \
         voided, refunded, capturing, voiding, refunding, decline_code, capture_before, \
-        created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-        $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+        client_secret, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+        $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
     pub const INSERT_PAYMENT_ALLOCATION: &str = "INSERT INTO payment_allocations \
         (payment_id, order_id, vendor_id, amount) VALUES ($1, $2, $3, $4)";
     /// Placeholders in number order (SQLite numbers `$N` by first appearance).
     pub const UPDATE_PAYMENT: &str = "UPDATE payments SET provider_ref = $1, state = $2, \
         authorized = $3, captured = $4, voided = $5, refunded = $6, capturing = $7, \
         voiding = $8, refunding = $9, decline_code = $10, capture_before = $11, \
-        updated_at = $12, version = $13 WHERE id = $14 AND version = $15";
-    pub const APPEND_PAYMENT_ENTRY: &str = "INSERT INTO payment_ledger (id, payment_id, kind, \
-        amount, request_id, provider_ref, actor, reason, reference, detail, created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING";
+        client_secret = $12, updated_at = $13, version = $14 WHERE id = $15 AND version = $16";
+    pub const APPEND_PAYMENT_ENTRY: &str = "INSERT INTO payment_ledger (id, payment_id, \
+        order_id, kind, amount, request_id, provider_ref, actor, reason, reference, detail, \
+        created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        ON CONFLICT DO NOTHING";
     pub const TAKE_PAYMENT_EVENT: &str = "INSERT INTO payment_events_inbox (provider, event_id, \
         received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
     pub const RETRY_JOB: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, \
@@ -786,13 +790,28 @@ pub(crate) const ORDER_COLUMNS: &str = "id, customer_id, vendor_id, status, curr
 pub(crate) mod locked {
     use std::sync::LazyLock;
 
-    use super::{CART_COLUMNS, ORDER_COLUMNS, PAYMENT_COLUMNS, STOCK_OF_SKU};
+    use super::{
+        CART_COLUMNS, ORDER_COLUMNS, PAYMENT_COLUMNS, PAYMENT_ENTRY_COLUMNS, STOCK_OF_SKU,
+    };
     use crate::dialect::{FOR_UPDATE, FOR_UPDATE_OF_STOCK};
 
     pub static ORDER: LazyLock<String> =
         LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{FOR_UPDATE}"));
     pub static PAYMENT: LazyLock<String> = LazyLock::new(|| {
         format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{FOR_UPDATE}")
+    });
+    pub static ORDER_PAYMENT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = \
+             (SELECT payment_id FROM payment_allocations WHERE order_id = $1){FOR_UPDATE}"
+        )
+    });
+    /// Not locked itself: read under its payment's lock.
+    pub static PAYMENT_LEDGER: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {PAYMENT_ENTRY_COLUMNS} FROM payment_ledger WHERE payment_id = $1 \
+             ORDER BY created_at, id"
+        )
     });
     /// The sequencer's cursor: locked, so one sequencer runs at a time across nodes.
     pub static SEQUENCER: LazyLock<String> = LazyLock::new(|| {
@@ -1601,6 +1620,17 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn payment_entry(&self, id: Uuid) -> StoreResult<Option<PaymentEntry>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_ENTRY_COLUMNS} FROM payment_ledger WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(payment_entry_from_row).transpose()
     }
 
     async fn payment_entries(&self, payment: Uuid) -> StoreResult<Vec<PaymentEntry>> {

@@ -792,6 +792,7 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
         },
         decline_code: None,
         capture_before: Some(at + chrono::Duration::days(7)),
+        client_secret: Some("sbx_pay_1_secret".into()),
         created_at: at,
         updated_at: at,
         version: 1,
@@ -903,6 +904,7 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
     let entry = |kind, amount, request_id, provider_ref: Option<&str>| PaymentEntry {
         id: uuid::Uuid::now_v7(),
         payment_id: payment.id,
+        order_id: Some(order.id),
         kind,
         amount,
         request_id,
@@ -955,4 +957,18 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
     assert_eq!(taken, [true, true, false, true, false, true, false, true]);
     let ledger = store.payment_entries(payment.id).await.unwrap();
     assert_eq!(ledger, vec![request, first, same_ref]);
+    // Inside a transaction: the order's payment (locked) and the same ledger.
+    let (order_id, payment_id) = (order.id, payment.id);
+    let (locked, in_tx) = unit(store, move |tx| {
+        Box::pin(async move {
+            Ok((
+                tx.order_payment_for_update(order_id).await?,
+                tx.payment_ledger(payment_id).await?,
+            ))
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(locked.map(|p| p.id), Some(payment.id));
+    assert_eq!(in_tx, ledger);
 }

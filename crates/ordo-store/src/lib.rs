@@ -385,6 +385,8 @@ pub struct Payment {
     pub amounts: ordo_domain::payment::Amounts,
     pub decline_code: Option<String>,
     pub capture_before: Option<DateTime<Utc>>,
+    /// What a client confirms the payment with itself (the provider's; not card data).
+    pub client_secret: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -403,6 +405,8 @@ pub struct PaymentAllocation {
 pub struct PaymentEntry {
     pub id: uuid::Uuid,
     pub payment_id: uuid::Uuid,
+    /// The vendor order whose share this row moves.
+    pub order_id: Option<OrderId>,
     pub kind: ordo_domain::payment::EntryKind,
     pub amount: i64,
     /// For an outcome: the request row it ends.
@@ -692,6 +696,8 @@ pub trait Store: Send + Sync + 'static {
     -> StoreResult<Vec<PaymentAllocation>>;
     /// A payment's ledger, oldest row first.
     async fn payment_entries(&self, payment: uuid::Uuid) -> StoreResult<Vec<PaymentEntry>>;
+    /// One ledger row.
+    async fn payment_entry(&self, id: uuid::Uuid) -> StoreResult<Option<PaymentEntry>>;
     /// Pokes from other nodes that relayed events (PostgreSQL's LISTEN/NOTIFY, carrying the
     /// last position), as they happen. `None` where there is only ever one node (SQLite).
     async fn event_wakeups(
@@ -954,6 +960,11 @@ pub trait StoreTx: Send {
     ) -> StoreResult<()>;
     /// Loads a payment for change, locking it where the backend has row locks.
     async fn payment_for_update(&mut self, id: uuid::Uuid) -> StoreResult<Option<Payment>>;
+    /// Loads the payment an order is paid by for change, locking it.
+    async fn order_payment_for_update(&mut self, order: OrderId) -> StoreResult<Option<Payment>>;
+    /// A payment's ledger, oldest row first, read in this transaction (after locking the
+    /// payment, it is the ledger every command checks against).
+    async fn payment_ledger(&mut self, payment: uuid::Uuid) -> StoreResult<Vec<PaymentEntry>>;
     /// Writes a payment's state and amounts if it is still at `expected_version` (else
     /// [`constraints::PAYMENTS_VERSION`]); amounts that break an invariant are refused by the
     /// database (`payments_capture_within_authorized`, `payments_refund_within_captured`…).

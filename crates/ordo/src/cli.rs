@@ -163,6 +163,57 @@ impl NotifyArgs {
     }
 }
 
+/// How payments are taken (docs/payments.md).
+#[derive(Debug, Args)]
+pub struct PayArgs {
+    /// Who takes payments: `sandbox` (built in, offline, test cards; the default) or `off`
+    /// (orders are paid by hand by an admin).
+    #[arg(long, env = "ORDO_PAYMENTS", default_value = "sandbox")]
+    pub payments: PaymentsChoice,
+    /// When a payment is captured: `automatic` (at authorization) or `manual` (by the vendor,
+    /// at shipment; the authorization must be captured before it lapses).
+    #[arg(long, env = "ORDO_CAPTURE", default_value = "automatic")]
+    pub capture: CaptureChoice,
+    /// The first wait before a capture, void or refund the provider failed for a passing
+    /// reason is tried again (each later wait doubles).
+    #[arg(long, env = "ORDO_PAYMENT_RETRY_AFTER", default_value = "5m", value_parser = parse_duration)]
+    pub payment_retry_after: std::time::Duration,
+    /// Tries of such a request before it is handed to people.
+    #[arg(long, env = "ORDO_PAYMENT_ATTEMPTS", default_value_t = 5)]
+    pub payment_attempts: i32,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PaymentsChoice {
+    Sandbox,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CaptureChoice {
+    Automatic,
+    Manual,
+}
+
+impl PayArgs {
+    pub fn settings(&self) -> anyhow::Result<ordo_app::payments::PaymentSettings> {
+        use ordo_app::payments::{CapturePolicy, PaymentSettings, ProviderChoice};
+        Ok(PaymentSettings {
+            provider: match self.payments {
+                PaymentsChoice::Sandbox => ProviderChoice::Sandbox,
+                PaymentsChoice::Off => ProviderChoice::Off,
+            },
+            capture: match self.capture {
+                CaptureChoice::Automatic => CapturePolicy::Automatic,
+                CaptureChoice::Manual => CapturePolicy::Manual,
+            },
+            retry_after: chrono::Duration::from_std(self.payment_retry_after)?,
+            attempts: self.payment_attempts.max(1),
+            ..PaymentSettings::default()
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// Folder for the embedded SQLite database (used when no --database-url is given).
@@ -228,6 +279,8 @@ pub struct ServeArgs {
     pub job_lease: std::time::Duration,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    #[command(flatten)]
+    pub pay: PayArgs,
     /// Let webhook endpoints target loopback, private and link-local addresses (refused
     /// otherwise, against server-side request forgery). For tests and closed networks.
     #[arg(long, env = "ORDO_ALLOW_PRIVATE_WEBHOOK_TARGETS")]

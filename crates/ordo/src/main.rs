@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
                     prefix: args.nats_subject_prefix,
                 }),
                 notifications,
+                payments: args.pay.settings().context("--payment-retry-after")?,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);

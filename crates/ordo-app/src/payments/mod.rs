@@ -1,21 +1,214 @@
-//! Payments (issue 11, in progress): the provider port and its adapters.
+//! Payments: the provider port and its adapters, and the use cases that keep Ordo's ledger.
 //!
 //! A provider holds the customer's money; Ordo never sees a card, only the provider's
 //! references. Every call Ordo makes carries an idempotency key (the ledger row that asked for
-//! it), so a call retried after a timeout is the same call, never a second charge; a call whose
-//! outcome is unknown (it timed out after sending) is settled by fetching the payment again,
-//! never by sending anew. Providers answer with the payment as they now hold it
-//! ([`ProviderPayment`]); Ordo folds that into its own ledger (see
+//! it, or the payment's own id for its creation), so a call retried after a timeout is the same
+//! call, never a second charge; a call whose outcome is unknown (it timed out after sending) is
+//! settled by fetching the payment again, never by sending anew. Providers answer with the
+//! payment as they now hold it ([`ProviderPayment`]); Ordo folds that into its own ledger (see
 //! `ordo_domain::payment`), where its own caps hold whatever a provider lets through.
+//!
+//! The flow: a checkout creates its payment row (one per checkout, a share per vendor order)
+//! in its own transaction, with a `payment.sync` job as a safety net; after the commit Ordo
+//! creates the payment at the provider and, given a method, confirms it ([`settle`]). What the
+//! provider answers is applied under the payment's row lock; once the money is authorized each
+//! order moves to `paid` through the order table. Captures, voids and refunds are requests
+//! ([`requests`]): checked against the ledger under the lock, written as `*_requested` rows
+//! with a `payment.request` job, sent, and ended by their outcome row — retried when the
+//! provider fails for a passing reason.
 //!
 //! Adapters: [`sandbox`] (built in, offline, documented test cards). Stripe comes next.
 
+pub mod requests;
 pub mod sandbox;
+pub mod settle;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use ordo_domain::identity::{Actor, Role};
+use ordo_domain::ids::OrderId;
 use ordo_domain::money::Currency;
 pub use ordo_domain::payment::CapturePolicy;
-use ordo_domain::payment::PaymentState;
+use ordo_domain::payment::{Amounts, PaymentState, PaymentStatus, payment_status};
+use ordo_store::{Payment, PaymentAllocation, PaymentEntry};
+
+use crate::{App, AppError, AppResult};
+
+/// Which provider takes payments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// None: orders are paid by hand (`pay`, admins) only.
+    Off,
+    /// The built-in sandbox (the default: it needs no network and no account).
+    #[default]
+    Sandbox,
+}
+
+/// How Ordo takes payments.
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    pub provider: ProviderChoice,
+    /// Capture at authorization (default) or later, by hand or at shipment.
+    pub capture: CapturePolicy,
+    /// When Ordo first asks the provider about a payment it has not heard the end of (the
+    /// reconciler; webhooks usually come first).
+    pub sync_after: chrono::Duration,
+    /// The first wait before a capture, void or refund that failed for a passing reason is
+    /// tried again (seed 003: five minutes); each later wait doubles.
+    pub retry_after: chrono::Duration,
+    /// Tries of such a request before it is given up and handed to people.
+    pub attempts: i32,
+    /// How long an uncaptured authorization holds at the provider (about 7 days at card
+    /// networks): it must be captured, or it is flagged, before it lapses.
+    pub authorization_ttl: chrono::Duration,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self {
+            provider: ProviderChoice::default(),
+            capture: CapturePolicy::Automatic,
+            sync_after: chrono::Duration::minutes(1),
+            retry_after: chrono::Duration::minutes(5),
+            attempts: 5,
+            authorization_ttl: chrono::Duration::days(7),
+        }
+    }
+}
+
+/// The provider `settings` name, and the sandbox when it is that one (its "bank page" is
+/// reachable through the API).
+pub(crate) fn provider_for(
+    settings: &PaymentSettings,
+) -> (
+    Option<Arc<dyn PaymentProvider>>,
+    Option<Arc<sandbox::Sandbox>>,
+) {
+    match settings.provider {
+        ProviderChoice::Off => (None, None),
+        ProviderChoice::Sandbox => {
+            let sandbox = Arc::new(sandbox::Sandbox::default());
+            (Some(Arc::clone(&sandbox) as _), Some(sandbox))
+        }
+    }
+}
+
+/// A payment with everything a reader needs: its shares, its ledger, and the status of the
+/// orders it pays.
+#[derive(Debug, Clone)]
+pub struct PaymentDetail {
+    pub payment: Payment,
+    /// The payment's status as a whole (against all it is due).
+    pub status: PaymentStatus,
+    pub allocations: Vec<PaymentAllocation>,
+    /// Each order's own amounts and status (its share of the money).
+    pub orders: Vec<(OrderId, Amounts, PaymentStatus)>,
+    pub entries: Vec<PaymentEntry>,
+}
+
+impl PaymentDetail {
+    pub(crate) fn new(
+        payment: Payment,
+        allocations: Vec<PaymentAllocation>,
+        entries: Vec<PaymentEntry>,
+    ) -> Self {
+        let status = payment_status(&payment.amounts, payment.state, payment.amount);
+        let orders = allocations
+            .iter()
+            .map(|a| {
+                let mine = order_amounts(&entries, a.order_id);
+                (
+                    a.order_id,
+                    mine,
+                    payment_status(&mine, payment.state, a.amount),
+                )
+            })
+            .collect();
+        Self {
+            payment,
+            status,
+            allocations,
+            orders,
+            entries,
+        }
+    }
+
+    /// One order's amounts and status.
+    pub fn order(&self, id: OrderId) -> Option<(Amounts, PaymentStatus)> {
+        self.orders
+            .iter()
+            .find(|(o, ..)| *o == id)
+            .map(|(_, a, s)| (*a, *s))
+    }
+}
+
+/// One order's share of a payment's money: the fold of the ledger rows that name it.
+pub(crate) fn order_amounts(entries: &[PaymentEntry], order: OrderId) -> Amounts {
+    let mine: Vec<_> = entries
+        .iter()
+        .filter(|e| e.order_id == Some(order))
+        .map(PaymentEntry::entry)
+        .collect();
+    Amounts::fold(&mine)
+}
+
+impl App {
+    /// The payment provider this node uses, if any.
+    pub fn payment_provider(&self) -> Option<&Arc<dyn PaymentProvider>> {
+        self.provider.as_ref()
+    }
+
+    /// The payment of an order (with its ledger) as `actor` may see it; `None` when the order
+    /// has none (placed before payments, or a shop without a provider, until it is paid by
+    /// hand).
+    pub async fn order_payment(
+        &self,
+        actor: &Actor,
+        order: OrderId,
+    ) -> AppResult<Option<PaymentDetail>> {
+        self.order(actor, order).await?;
+        let Some(payment) = self.store.order_payment(order).await? else {
+            return Ok(None);
+        };
+        self.payment_detail(payment).await.map(Some)
+    }
+
+    pub(crate) async fn payment_detail(&self, payment: Payment) -> AppResult<PaymentDetail> {
+        let (allocations, entries) = tokio::try_join!(
+            self.store.payment_allocations(payment.id),
+            self.store.payment_entries(payment.id)
+        )?;
+        Ok(PaymentDetail::new(payment, allocations, entries))
+    }
+
+    /// The sandbox provider, when this node uses it (its test "bank page").
+    pub fn sandbox(&self) -> AppResult<&Arc<sandbox::Sandbox>> {
+        self.sandbox.as_ref().ok_or(AppError::NotFound("sandbox"))
+    }
+}
+
+/// Who may move an order's money: its vendor's staff (capture, void) and admins; support and
+/// admins refund.
+pub(crate) fn may_move_money(actor: &Actor, refund: bool) -> AppResult<()> {
+    let ok = match actor.role {
+        Role::Admin | Role::System => true,
+        Role::Vendor => !refund,
+        Role::Support => refund,
+        Role::Customer | Role::Carrier => false,
+    };
+    if ok {
+        Ok(())
+    } else if refund {
+        Err(AppError::Forbidden(
+            "refunds are made by support and admins".into(),
+        ))
+    } else {
+        Err(AppError::Forbidden(
+            "captures and voids are made by the order's vendor and admins".into(),
+        ))
+    }
+}
 
 /// A payment to create at the provider.
 #[derive(Debug, Clone)]
@@ -23,10 +216,9 @@ pub struct NewPayment {
     /// Minor units.
     pub amount: i64,
     pub currency: Currency,
-    /// A provider's reference for how to pay (`pm_card_visa`, a sandbox test card); `None`:
-    /// the client confirms with the answer's `client_secret`.
-    pub method: Option<String>,
     pub capture: CapturePolicy,
+    /// Ordo's id of the payment, kept at the provider (metadata) so its webhooks can be traced.
+    pub ordo_id: String,
     pub idempotency_key: String,
 }
 
@@ -78,8 +270,19 @@ pub enum ProviderError {
 pub trait PaymentProvider: Send + Sync {
     /// `sandbox`, `stripe`.
     fn name(&self) -> &'static str;
-    /// Creates the payment and, with a method, confirms it at once.
+    /// Checks a payment method's form before anything is placed (`Err`: why, for the client).
+    fn check_method(&self, method: &str) -> Result<(), String>;
+    /// Creates the payment, waiting for a method (the answer's `client_secret` lets a client
+    /// confirm it itself).
     async fn create(&self, payment: NewPayment) -> Result<ProviderPayment, ProviderError>;
+    /// Confirms a created payment with a method (`pm_card_visa`, a sandbox test card). A
+    /// decline leaves it waiting for another method.
+    async fn confirm(
+        &self,
+        reference: &str,
+        method: &str,
+        idempotency_key: &str,
+    ) -> Result<ProviderPayment, ProviderError>;
     /// Takes `amount` of what is authorized (a payment is captured once; the rest is released).
     async fn capture(
         &self,

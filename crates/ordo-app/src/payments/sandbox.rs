@@ -155,6 +155,24 @@ impl PaymentProvider for Sandbox {
         "sandbox"
     }
 
+    fn check_method(&self, method: &str) -> Result<(), String> {
+        let known = matches!(
+            method,
+            "sandbox_card_ok"
+                | "sandbox_card_declined"
+                | "sandbox_card_3ds"
+                | "sandbox_card_timeout"
+        ) || failing_captures(Some(method)).is_some();
+        if known {
+            Ok(())
+        } else {
+            Err(format!(
+                "{method} is not a sandbox test card: {}",
+                CARDS.join(", ")
+            ))
+        }
+    }
+
     async fn create(&self, new: NewPayment) -> Result<ProviderPayment, ProviderError> {
         self.with(|s| {
             if let Some(first) = s.replay(&new.idempotency_key) {
@@ -164,45 +182,71 @@ impl PaymentProvider for Sandbox {
                 return Err(ProviderError::Invalid("amount must be positive".into()));
             }
             let reference = format!("sbx_pay_{}", uuid::Uuid::now_v7().simple());
-            let mut held = Held {
-                payment: ProviderPayment {
-                    client_secret: Some(format!("{reference}_secret")),
-                    reference: reference.clone(),
-                    state: PaymentState::RequiresPaymentMethod,
-                    amount: new.amount,
-                    capturable: 0,
-                    captured: 0,
-                    decline: None,
-                },
-                method: new.method.clone(),
-                capture: new.capture,
-                refunded: 0,
-                capture_attempts: 0,
+            let payment = ProviderPayment {
+                client_secret: Some(format!("{reference}_secret")),
+                reference: reference.clone(),
+                state: PaymentState::RequiresPaymentMethod,
+                amount: new.amount,
+                capturable: 0,
+                captured: 0,
+                decline: None,
             };
-            let answer = match new.method.as_deref() {
-                None => Ok(held.payment.clone()),
-                Some("sandbox_card_declined") => {
+            s.payments.insert(
+                reference,
+                Held {
+                    payment: payment.clone(),
+                    method: None,
+                    capture: new.capture,
+                    refunded: 0,
+                    capture_attempts: 0,
+                },
+            );
+            s.answer(&new.idempotency_key, payment)
+        })
+    }
+
+    async fn confirm(
+        &self,
+        reference: &str,
+        method: &str,
+        key: &str,
+    ) -> Result<ProviderPayment, ProviderError> {
+        self.with(|s| {
+            if let Some(first) = s.replay(key) {
+                return first;
+            }
+            let held = s.held(reference)?;
+            if held.payment.state != PaymentState::RequiresPaymentMethod {
+                return Err(ProviderError::Invalid(format!(
+                    "the payment is {}, not waiting for a method",
+                    held.payment.state
+                )));
+            }
+            held.method = Some(method.to_owned());
+            held.payment.decline = None;
+            let answer = match method {
+                "sandbox_card_declined" => {
                     held.payment.decline = Some("card_declined".into());
                     Err(ProviderError::Declined {
                         code: "card_declined".into(),
                     })
                 }
-                Some("sandbox_card_3ds") => {
+                "sandbox_card_3ds" => {
                     held.payment.state = PaymentState::RequiresAction;
                     Ok(held.payment.clone())
                 }
-                Some("sandbox_card_timeout") => {
-                    authorize(&mut held);
+                "sandbox_card_timeout" => {
+                    authorize(held);
                     Err(ProviderError::Unknown(format!(
                         "no answer for {reference} (the charge went through)"
                     )))
                 }
-                Some("sandbox_card_ok") => {
-                    authorize(&mut held);
+                "sandbox_card_ok" => {
+                    authorize(held);
                     Ok(held.payment.clone())
                 }
-                Some(m) if failing_captures(Some(m)).is_some() => {
-                    authorize(&mut held);
+                m if failing_captures(Some(m)).is_some() => {
+                    authorize(held);
                     if held.capture == CapturePolicy::Automatic {
                         // Authorized, but the automatic capture failed: left for a capture.
                         held.payment.state = PaymentState::Authorized;
@@ -211,10 +255,13 @@ impl PaymentProvider for Sandbox {
                     }
                     Ok(held.payment.clone())
                 }
-                Some(other) => Err(ProviderError::Invalid(format!(
-                    "{other} is not a sandbox test card: {}",
-                    CARDS.join(", ")
-                ))),
+                other => {
+                    held.method = None;
+                    Err(ProviderError::Invalid(format!(
+                        "{other} is not a sandbox test card: {}",
+                        CARDS.join(", ")
+                    )))
+                }
             };
             // What was done is remembered under the key even when the answer was lost: a
             // retry with it learns the outcome, as a real processor replays it.
@@ -222,9 +269,8 @@ impl PaymentProvider for Sandbox {
                 Err(ProviderError::Unknown(_)) => Ok(held.payment.clone()),
                 other => other.clone(),
             };
-            s.payments.insert(reference, held);
             s.answers
-                .insert(new.idempotency_key, Answer::Payment(remembered));
+                .insert(key.to_owned(), Answer::Payment(remembered));
             answer
         })
     }
@@ -259,9 +305,13 @@ impl PaymentProvider for Sandbox {
                 // Did not run: not remembered under the key, so a retry runs again.
                 return Err(ProviderError::Transient("processor unavailable".into()));
             }
-            held.payment.captured = amount;
-            held.payment.capturable = 0;
-            held.payment.state = PaymentState::Captured;
+            // Several partial captures may follow one another (one per vendor order); the
+            // payment is captured once nothing is left to take.
+            held.payment.captured += amount;
+            held.payment.capturable -= amount;
+            if held.payment.capturable == 0 {
+                held.payment.state = PaymentState::Captured;
+            }
             let payment = held.payment.clone();
             s.answer(key, payment)
         })
@@ -330,34 +380,42 @@ impl PaymentProvider for Sandbox {
 mod tests {
     use super::*;
 
-    fn new(method: &str, capture: CapturePolicy, key: &str) -> NewPayment {
-        NewPayment {
-            amount: 5_000,
-            currency: ordo_domain::money::Currency::parse("EUR").unwrap(),
-            method: Some(method.into()),
-            capture,
-            idempotency_key: key.into(),
-        }
+    /// Creates a payment and confirms it with `method` (keys `key` and `key` + `c`).
+    async fn pay(
+        sb: &Sandbox,
+        method: &str,
+        capture: CapturePolicy,
+        key: &str,
+    ) -> Result<ProviderPayment, ProviderError> {
+        let created = sb
+            .create(NewPayment {
+                amount: 5_000,
+                currency: ordo_domain::money::Currency::parse("EUR").unwrap(),
+                capture,
+                ordo_id: key.into(),
+                idempotency_key: key.into(),
+            })
+            .await?;
+        assert_eq!(created.state, PaymentState::RequiresPaymentMethod);
+        assert!(created.client_secret.is_some());
+        sb.confirm(&created.reference, method, &format!("{key}c"))
+            .await
     }
 
     #[tokio::test]
     async fn every_test_card_behaves_as_documented() {
         let sb = Sandbox::default();
-        let ok = sb
-            .create(new("sandbox_card_ok", CapturePolicy::Automatic, "k1"))
+        let ok = pay(&sb, "sandbox_card_ok", CapturePolicy::Automatic, "k1")
             .await
             .unwrap();
         assert_eq!((ok.state, ok.captured), (PaymentState::Captured, 5_000));
         // The same key replays the first answer: one payment, not two.
-        let again = sb
-            .create(new("sandbox_card_ok", CapturePolicy::Automatic, "k1"))
+        let again = pay(&sb, "sandbox_card_ok", CapturePolicy::Automatic, "k1")
             .await
             .unwrap();
         assert_eq!(again.reference, ok.reference);
 
-        let declined = sb
-            .create(new("sandbox_card_declined", CapturePolicy::Automatic, "k2"))
-            .await;
+        let declined = pay(&sb, "sandbox_card_declined", CapturePolicy::Automatic, "k2").await;
         assert_eq!(
             declined,
             Err(ProviderError::Declined {
@@ -365,8 +423,7 @@ mod tests {
             })
         );
 
-        let manual = sb
-            .create(new("sandbox_card_ok", CapturePolicy::Manual, "k3"))
+        let manual = pay(&sb, "sandbox_card_ok", CapturePolicy::Manual, "k3")
             .await
             .unwrap();
         assert_eq!(
@@ -376,7 +433,16 @@ mod tests {
         let captured = sb.capture(&manual.reference, 4_000, "k4").await.unwrap();
         assert_eq!(
             (captured.state, captured.captured, captured.capturable),
-            (PaymentState::Captured, 4_000, 0)
+            (PaymentState::Authorized, 4_000, 1_000),
+            "a partial capture leaves the rest to capture"
+        );
+        let rest = sb.capture(&manual.reference, 1_000, "k4b").await.unwrap();
+        assert_eq!((rest.state, rest.captured), (PaymentState::Captured, 5_000));
+        assert!(
+            sb.refund(&manual.reference, 1_000, "k4c")
+                .await
+                .unwrap()
+                .succeeded
         );
         assert!(
             sb.refund(&manual.reference, 4_001, "k5").await.is_err(),
@@ -390,14 +456,14 @@ mod tests {
         );
         assert!(sb.refund(&manual.reference, 1, "k7").await.is_err());
 
-        let flaky = sb
-            .create(new(
-                "sandbox_card_capture_fails_2",
-                CapturePolicy::Manual,
-                "k8",
-            ))
-            .await
-            .unwrap();
+        let flaky = pay(
+            &sb,
+            "sandbox_card_capture_fails_2",
+            CapturePolicy::Manual,
+            "k8",
+        )
+        .await
+        .unwrap();
         for _ in 0..2 {
             assert!(matches!(
                 sb.capture(&flaky.reference, 5_000, "k9").await,
@@ -412,14 +478,14 @@ mod tests {
             5_000,
             "the same key, now run"
         );
-        let broken = sb
-            .create(new(
-                "sandbox_card_capture_fails",
-                CapturePolicy::Automatic,
-                "k10",
-            ))
-            .await
-            .unwrap();
+        let broken = pay(
+            &sb,
+            "sandbox_card_capture_fails",
+            CapturePolicy::Automatic,
+            "k10",
+        )
+        .await
+        .unwrap();
         assert_eq!(
             broken.state,
             PaymentState::Authorized,
@@ -430,8 +496,7 @@ mod tests {
             Err(ProviderError::Transient(_))
         ));
 
-        let step = sb
-            .create(new("sandbox_card_3ds", CapturePolicy::Automatic, "k12"))
+        let step = pay(&sb, "sandbox_card_3ds", CapturePolicy::Automatic, "k12")
             .await
             .unwrap();
         assert_eq!(step.state, PaymentState::RequiresAction);
@@ -439,8 +504,7 @@ mod tests {
             sb.authenticate(&step.reference, true).unwrap().state,
             PaymentState::Captured
         );
-        let failed = sb
-            .create(new("sandbox_card_3ds", CapturePolicy::Automatic, "k13"))
+        let failed = pay(&sb, "sandbox_card_3ds", CapturePolicy::Automatic, "k13")
             .await
             .unwrap();
         let failed = sb.authenticate(&failed.reference, false).unwrap();
@@ -452,9 +516,7 @@ mod tests {
             )
         );
 
-        let lost = sb
-            .create(new("sandbox_card_timeout", CapturePolicy::Automatic, "k14"))
-            .await;
+        let lost = pay(&sb, "sandbox_card_timeout", CapturePolicy::Automatic, "k14").await;
         let Err(ProviderError::Unknown(why)) = lost else {
             panic!("{lost:?}")
         };
@@ -464,8 +526,7 @@ mod tests {
             PaymentState::Captured,
             "fetching settles it"
         );
-        let replayed = sb
-            .create(new("sandbox_card_timeout", CapturePolicy::Automatic, "k14"))
+        let replayed = pay(&sb, "sandbox_card_timeout", CapturePolicy::Automatic, "k14")
             .await
             .unwrap();
         assert_eq!(
@@ -473,8 +534,7 @@ mod tests {
             "the same key: the same charge, not a second"
         );
 
-        let cancelled = sb
-            .create(new("sandbox_card_ok", CapturePolicy::Manual, "k15"))
+        let cancelled = pay(&sb, "sandbox_card_ok", CapturePolicy::Manual, "k15")
             .await
             .unwrap();
         assert_eq!(
@@ -483,8 +543,7 @@ mod tests {
         );
         assert!(sb.capture(&cancelled.reference, 1, "k17").await.is_err());
         assert!(matches!(
-            sb.create(new("4242424242424242", CapturePolicy::Automatic, "k18"))
-                .await,
+            pay(&sb, "4242424242424242", CapturePolicy::Automatic, "k18").await,
             Err(ProviderError::Invalid(_))
         ));
     }

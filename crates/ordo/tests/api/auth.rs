@@ -383,7 +383,8 @@ async fn the_sensitive_actions_are_published(app: TestApp) {
             "cancel_paid_order",
             "manage_users",
             "change_pricing_rules",
-            "remove_totp"
+            "remove_totp",
+            "refund_payment"
         ]
     );
     assert!(

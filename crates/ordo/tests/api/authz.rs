@@ -128,6 +128,13 @@ const ROWS: &[Row] = &[
     ("POST", "/api/v1/orders/{id}/actions/{action}", Some("cvsa"), Object::Order, Some(r#"{}"#)),
     ("GET", "/api/v1/orders/{id}/events", Some("cvsa"), Object::Order, None),
     ("GET", "/api/v1/orders/{id}/notifications", Some("cvsa"), Object::Order, None),
+    ("GET", "/api/v1/orders/{id}/payments", Some("cvsa"), Object::Order, None),
+    // By now the own order is cancelled (the actions row): allowed callers get a 409.
+    ("POST", "/api/v1/orders/{id}/payments/confirm", Some("c"), Object::Order, Some(r#"{"payment_method": "sandbox_card_declined"}"#)),
+    ("POST", "/api/v1/orders/{id}/payments/authenticate", Some("c"), Object::Order, Some(r#"{"success": true}"#)),
+    ("POST", "/api/v1/orders/{id}/payments/capture", Some("va"), Object::Order, Some(r#"{}"#)),
+    ("POST", "/api/v1/orders/{id}/payments/void", Some("va"), Object::Order, Some(r#"{}"#)),
+    ("POST", "/api/v1/orders/{id}/refunds", Some("sa"), Object::Order, Some(r#"{"amount": 100}"#)),
     ("GET", "/api/v1/me/notification-preferences", Some("cvsar"), Object::None, None),
     ("PUT", "/api/v1/me/notification-preferences", Some("cvsar"), Object::None, Some(r#"{"locale": "de"}"#)),
     ("GET", "/api/v1/events", Some("cvsar"), Object::None, None),

@@ -9,6 +9,7 @@ mod harness;
 mod idempotency;
 mod jobs;
 mod notifications;
+mod payments;
 mod stream;
 mod webhooks;
 

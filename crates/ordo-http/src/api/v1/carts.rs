@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::v1::payments::PaymentView;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, CartToken, Json, optional_body, path_id};
 use crate::views::{AddressView, MoneyView, OrderView};
@@ -349,6 +350,11 @@ pub struct CheckoutRequest {
     /// Ships here instead of the cart's address.
     #[schema(value_type = Option<AddressView>)]
     pub shipping_address: Option<AddressInput>,
+    /// How to pay (a provider's method reference: a sandbox test card such as
+    /// `sandbox_card_ok`, or `pm_card_visa` at Stripe): Ordo confirms the payment at once.
+    /// Without it the answer's `payment.client_secret` lets the client confirm it.
+    #[schema(example = "sandbox_card_ok", min_length = 1, max_length = 255)]
+    pub payment_method: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -358,6 +364,10 @@ pub struct CheckoutView {
     pub orders: Vec<OrderView>,
     /// What the customer pays in all.
     pub total: MoneyView,
+    /// The checkout's one payment, as the provider left it (none with payments off or nothing
+    /// to pay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentView>,
 }
 
 /// Checks the cart out (the customer who owns it): one order per vendor sharing a
@@ -381,7 +391,7 @@ async fn checkout(
     let req: CheckoutRequest = optional_body(&body)?;
     let actor = caller.as_ref().map(|c| c.actor);
     let done: Checkout = app
-        .checkout_cart(actor.as_ref(), id, req.shipping_address)
+        .checkout_cart(actor.as_ref(), id, req.shipping_address, req.payment_method)
         .await?;
     let viewer = actor.unwrap_or_else(ordo_domain::identity::Actor::system);
     let currency = done.orders.first().map(|o| o.currency);
@@ -390,6 +400,7 @@ async fn checkout(
         StatusCode::CREATED,
         axum::Json(CheckoutView {
             checkout_id: done.checkout_id.0,
+            payment: done.payment.map(|p| PaymentView::new(p, &viewer)),
             total: MoneyView {
                 amount: total,
                 currency: currency.map(|c| c.code().to_owned()).unwrap_or_default(),

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod notifications;
 pub mod orders;
+pub mod payments;
 pub mod pricing;
 pub mod users;
 pub mod webhooks;
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(catalog::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(payments::router())
         .merge(events::router())
         .merge(webhooks::router())
         .merge(notifications::router())

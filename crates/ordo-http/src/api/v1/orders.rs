@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::v1::payments::PaymentView;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Query, optional_body, path_id};
 use crate::views::{AddressView, EventList, EventView, OrderList, OrderView};
@@ -51,6 +52,12 @@ pub struct PlaceOrderRequest {
     pub shipping_address: AddressInput,
     /// A promotion code; it must apply, or the order is refused (422/409).
     pub promo_code: Option<String>,
+    /// How to pay (a provider's method reference: a sandbox test card such as
+    /// `sandbox_card_ok`, or `pm_card_visa` at Stripe): Ordo confirms the payment at once and
+    /// the order is `paid` when it goes through. Without it the answer's `payment.client_secret`
+    /// lets the client confirm it.
+    #[schema(example = "sandbox_card_ok", min_length = 1, max_length = 255)]
+    pub payment_method: Option<String>,
 }
 
 /// Places an order (customers). Stock is reserved atomically: all items or none.
@@ -67,16 +74,16 @@ async fn place_order(
     Json(req): Json<PlaceOrderRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<OrderView>)> {
     let input = PlaceOrder {
+        payment_method: req.payment_method,
         currency: req.currency,
         items: req.items.into_iter().map(|i| (i.sku, i.quantity)).collect(),
         shipping_address: req.shipping_address,
         promo_code: req.promo_code,
     };
     let placed = app.place_order(&caller.actor, input).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(OrderView::new(placed.order, &caller.actor)),
-    ))
+    let mut view = OrderView::new(placed.order, &caller.actor);
+    view.payment = placed.payment.map(|p| PaymentView::new(p, &caller.actor));
+    Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 #[derive(Deserialize, IntoParams)]

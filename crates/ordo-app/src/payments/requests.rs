@@ -1,0 +1,407 @@
+//! Moving a payment's money on request: capture, void, refund (people or Ordo ask), and
+//! payments made outside any provider (`pay` by an admin).
+//!
+//! A request is two transactions around one provider call. The first locks the payment,
+//! checks the amount against its ledger — the order's share and the payment as a whole,
+//! counting what is already on its way, so twenty concurrent refunds of 30 % each let three
+//! through — and writes the `*_requested` row with a `payment.request` job of the same id.
+//! Then the provider is called with that id as its idempotency key; the second transaction
+//! writes the outcome row, which names its request, so an outcome is stored once however many
+//! times it is reported. A provider that fails for a passing reason (timeout, 5xx, rate limit)
+//! leaves the request open and its job tries again — first after
+//! `PaymentSettings::retry_after` (five minutes), then twice as long each time — with the same
+//! key, so a call whose answer was lost is never made twice. A refusal, or the last try, ends
+//! the request as failed and frees its amount.
+
+use chrono::{DateTime, Utc};
+use ordo_domain::identity::{Actor, Proof, Sensitive};
+use ordo_domain::ids::OrderId;
+use ordo_domain::order::Order;
+use ordo_domain::payment::{CapturePolicy, EntryKind, PaymentState, Refused};
+use ordo_store::{JobEnd, Payment, PaymentAllocation, PaymentEntry, StoreTx};
+use uuid::Uuid;
+
+use super::settle::{Books, entry};
+use super::{PaymentDetail, ProviderError, may_move_money};
+use crate::jobs::{JobKind, new_job};
+use crate::{App, AppError, AppResult, with_retry};
+
+/// What a person (or Ordo) asks of an order's payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Take this much of what is authorized (all of the order's share when `None`).
+    Capture(Option<i64>),
+    /// Let the order's uncaptured share go.
+    Void,
+    /// Send this much of what was captured back.
+    Refund(i64),
+}
+
+impl Ask {
+    fn kind(self) -> EntryKind {
+        match self {
+            Ask::Capture(_) => EntryKind::CaptureRequested,
+            Ask::Void => EntryKind::VoidRequested,
+            Ask::Refund(_) => EntryKind::RefundRequested,
+        }
+    }
+}
+
+fn refused(e: Refused) -> AppError {
+    match e {
+        Refused::NotPositive => {
+            AppError::Invalid(ordo_domain::ParseError::new(e.code(), e.to_string()).at("amount"))
+        }
+        other => AppError::conflict(other.code(), other.to_string(), Some("amount")),
+    }
+}
+
+/// Checks `ask` against the order's share and the whole payment, and writes its request row
+/// and job. Returns the request row.
+async fn request(
+    tx: &mut dyn StoreTx,
+    order: OrderId,
+    ask: Ask,
+    actor: Actor,
+    reason: Option<String>,
+    first_try: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<PaymentEntry> {
+    let payment = tx.order_payment_for_update(order).await?.ok_or_else(|| {
+        AppError::conflict(
+            "no_payment",
+            "this order has no payment to move money on",
+            None,
+        )
+    })?;
+    let mut books = Books::of(tx, payment).await?;
+    if books.payment.provider_ref.is_none() {
+        return Err(AppError::conflict(
+            "payment_not_at_provider",
+            format!(
+                "this payment is {} and held by no provider: there is no money to move through one",
+                books.payment.provider
+            ),
+            None,
+        ));
+    }
+    let mine = books.order(order);
+    let whole = books.payment.amounts;
+    let amount = match ask {
+        Ask::Capture(amount) => {
+            // Left out: all the order's share still to capture (if any is).
+            let amount = match amount {
+                Some(amount) => amount,
+                None if mine.capturable() > 0 => mine.capturable(),
+                None => {
+                    return Err(refused(Refused::CaptureExceeds {
+                        available: 0,
+                        capturing: mine.capturing,
+                    }));
+                }
+            };
+            mine.check_capture(amount).map_err(refused)?;
+            whole.check_capture(amount).map_err(refused)?;
+            amount
+        }
+        Ask::Void => mine.check_void().map_err(refused)?,
+        Ask::Refund(amount) => {
+            mine.check_refund(amount).map_err(refused)?;
+            whole.check_refund(amount).map_err(refused)?;
+            amount
+        }
+    };
+    let mut row = entry(&books.payment, Some(order), ask.kind(), amount, now);
+    row.actor = Some(actor);
+    row.reason = reason;
+    books.post(tx, &row, None).await?;
+    books.save(tx, now).await?;
+    let mut job = new_job(JobKind::PaymentRequest, &row.id.to_string(), first_try);
+    job.id = row.id;
+    tx.enqueue_job(&job, now).await?;
+    Ok(row)
+}
+
+/// How a provider call for a request ended.
+enum Outcome {
+    /// Done: the outcome row's amount, the provider's reference of it (a refund's id), and
+    /// the payment's state at the provider after it.
+    Succeeded(i64, Option<String>, Option<PaymentState>),
+    /// Refused: not worth trying again as it is.
+    Failed(String),
+    /// Not now: try again later with the same key.
+    Later(String),
+}
+
+impl App {
+    /// Captures, voids or refunds (see [`Ask`]) an order's share of its payment, as `actor`
+    /// may. Answers once the provider has answered (or the request waits for a retry: its
+    /// status shows `capturing`, `refunding`…).
+    pub async fn move_money(
+        &self,
+        actor: &Actor,
+        proof: Proof,
+        order: OrderId,
+        ask: Ask,
+        reason: Option<String>,
+    ) -> AppResult<PaymentDetail> {
+        may_move_money(actor, matches!(ask, Ask::Refund(_)))?;
+        let o = self.order(actor, order).await?;
+        if matches!(ask, Ask::Refund(_)) {
+            self.require_fresh(actor, proof, Sensitive::RefundPayment)?;
+        }
+        // Checked as an order action's reason is (length, no control characters).
+        let reason = ordo_domain::order::ActionInput::parse(reason, None)?.reason;
+        let (actor, now) = (*actor, self.now());
+        // The job is the safety net: the call below normally ends the request first.
+        let first_try = now + chrono::Duration::seconds(30);
+        let request_id: Uuid = with_retry(|| {
+            let reason = reason.clone();
+            self.write_once(move |tx| {
+                Box::pin(async move {
+                    let row = request(tx, order, ask, actor, reason, first_try, now).await?;
+                    Ok(row.id)
+                })
+            })
+        })
+        .await?;
+        self.run_request(request_id, None).await?;
+        self.payment_of(&o).await
+    }
+
+    async fn payment_of(&self, order: &Order) -> AppResult<PaymentDetail> {
+        let payment = self
+            .store
+            .order_payment(order.id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        self.payment_detail(payment).await
+    }
+
+    /// Sends an open request to the provider and records how it ended. `attempt`: the job's
+    /// try (`None` for the call made while the person waits). Returns how the job ends.
+    pub(crate) async fn run_request(&self, id: Uuid, attempt: Option<i32>) -> AppResult<JobEnd> {
+        let Some(provider) = self.provider.clone() else {
+            return Ok(JobEnd::Dead {
+                error: "no payment provider is configured on this node".into(),
+            });
+        };
+        let Some((payment, row)) = self.open_request(id).await? else {
+            return Ok(JobEnd::Done);
+        };
+        let reference = payment.provider_ref.clone().unwrap_or_default();
+        let key = id.to_string();
+        let outcome = match row.kind {
+            EntryKind::CaptureRequested => {
+                match provider.capture(&reference, row.amount, &key).await {
+                    Ok(pp) => Outcome::Succeeded(row.amount, None, Some(pp.state)),
+                    Err(e) => outcome_of(e),
+                }
+            }
+            EntryKind::VoidRequested => {
+                // The provider lets an authorization go as a whole: only when nothing else of
+                // it is left to capture is it cancelled there; otherwise this share is simply
+                // never captured, and goes with the payment's final capture or lapse.
+                let whole = payment.amounts.capturable() + payment.amounts.voiding;
+                if whole > row.amount {
+                    Outcome::Succeeded(row.amount, None, None)
+                } else {
+                    match provider.cancel(&reference, &key).await {
+                        Ok(pp) => Outcome::Succeeded(row.amount, None, Some(pp.state)),
+                        Err(e) => outcome_of(e),
+                    }
+                }
+            }
+            EntryKind::RefundRequested => {
+                match provider.refund(&reference, row.amount, &key).await {
+                    Ok(r) if r.succeeded => Outcome::Succeeded(r.amount, Some(r.reference), None),
+                    Ok(r) => {
+                        Outcome::Failed(format!("the provider refused refund {}", r.reference))
+                    }
+                    Err(e) => outcome_of(e),
+                }
+            }
+            other => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "ledger row {id} is {other}, not a request"
+                )));
+            }
+        };
+        let retry_after = self.settings.payments.retry_after;
+        let last = attempt.is_some_and(|n| n >= self.settings.payments.attempts);
+        let (end, outcome) = match outcome {
+            Outcome::Later(why) if last => (
+                JobEnd::Dead { error: why.clone() },
+                Outcome::Failed(format!(
+                    "gave up after {} tries: {why}",
+                    self.settings.payments.attempts
+                )),
+            ),
+            Outcome::Later(why) => {
+                let n = attempt.unwrap_or(0).clamp(0, 10) as u32;
+                let run_at = self.now() + retry_after * 2_i32.pow(n);
+                tracing::warn!(request = %id, error = %why, %run_at, "payment request failed for now; will retry");
+                let end = JobEnd::Retry { run_at, error: why };
+                if attempt.is_none() {
+                    // The job is told when to try (its own tries set it themselves).
+                    let (at, end2) = (self.now(), end.clone());
+                    self.write(move |tx| {
+                        Box::pin(async move { Ok(tx.finish_job(id, &end2, at).await?) })
+                    })
+                    .await?;
+                }
+                return Ok(end);
+            }
+            other => (JobEnd::Done, other),
+        };
+        self.end_request(&payment, &row, outcome).await?;
+        Ok(end)
+    }
+
+    /// The request row `id` and its payment, if the request is still open.
+    async fn open_request(&self, id: Uuid) -> AppResult<Option<(Payment, PaymentEntry)>> {
+        let Some(row) = self.store.payment_entry(id).await? else {
+            return Ok(None);
+        };
+        let entries = self.store.payment_entries(row.payment_id).await?;
+        if entries.iter().any(|e| e.request_id == Some(id)) {
+            return Ok(None);
+        }
+        let payment = self
+            .store
+            .payment(row.payment_id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        Ok(Some((payment, row)))
+    }
+
+    /// Writes a request's outcome row (once) and ends its job.
+    async fn end_request(
+        &self,
+        payment: &Payment,
+        row: &PaymentEntry,
+        outcome: Outcome,
+    ) -> AppResult<()> {
+        let (payment_id, row) = (payment.id, row.clone());
+        let outcome = std::sync::Arc::new(outcome);
+        with_retry(|| {
+            let (row, outcome, now) = (row.clone(), std::sync::Arc::clone(&outcome), self.now());
+            self.write(move |tx| {
+                Box::pin(async move {
+                    let mut books = Books::open(tx, payment_id).await?;
+                    let (kind, amount, provider_ref, detail, state) = match &*outcome {
+                        Outcome::Succeeded(amount, provider_ref, state) => (
+                            succeeded(row.kind),
+                            *amount,
+                            provider_ref.clone(),
+                            None,
+                            *state,
+                        ),
+                        Outcome::Failed(why) | Outcome::Later(why) => {
+                            (failed(row.kind), row.amount, None, Some(why.clone()), None)
+                        }
+                    };
+                    let mut end = entry(&books.payment, row.order_id, kind, amount, now);
+                    end.request_id = Some(row.id);
+                    end.provider_ref = provider_ref;
+                    end.detail = detail;
+                    books.post(tx, &end, Some(row.amount)).await?;
+                    if let Some(state) = state
+                        && books.payment.state.may_become(state)
+                    {
+                        books.payment.state = state;
+                    }
+                    books.save(tx, now).await?;
+                    tx.finish_job(row.id, &JobEnd::Done, now).await?;
+                    Ok(())
+                })
+            })
+        })
+        .await
+    }
+}
+
+/// Records `order` as paid outside any provider (`pay` by an admin: bank transfer, cash on
+/// delivery) by `actor`, in the order's own transaction: the rest of its share not yet
+/// authorized, posted as `manual_payment` with `reference` — on the order's payment, or on a
+/// new `manual` payment when it has none.
+pub(crate) async fn record_manual_payment(
+    tx: &mut dyn StoreTx,
+    order: &Order,
+    actor: Actor,
+    reference: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let payment = match tx.order_payment_for_update(order.id).await? {
+        Some(p) => p,
+        None => {
+            let p = Payment {
+                id: Uuid::now_v7(),
+                checkout_id: order.checkout_id,
+                customer_id: order.customer_id,
+                provider: "manual".into(),
+                provider_ref: None,
+                currency: order.currency,
+                amount: order.total.amount,
+                capture_policy: CapturePolicy::Automatic,
+                state: PaymentState::Captured,
+                amounts: Default::default(),
+                decline_code: None,
+                capture_before: None,
+                client_secret: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            if p.amount <= 0 {
+                return Ok(());
+            }
+            let share = PaymentAllocation {
+                order_id: order.id,
+                vendor_id: order.vendor_id,
+                amount: order.total.amount,
+            };
+            tx.insert_payment(&p, &[share]).await?;
+            p
+        }
+    };
+    let mut books = Books::of(tx, payment).await?;
+    let owed = order.total.amount - books.order(order.id).authorized;
+    if owed <= 0 {
+        return Ok(());
+    }
+    let mut row = entry(
+        &books.payment,
+        Some(order.id),
+        EntryKind::ManualPayment,
+        owed,
+        now,
+    );
+    row.actor = Some(actor);
+    row.reference = reference;
+    books.post(tx, &row, None).await?;
+    books.save(tx, now).await
+}
+
+fn succeeded(request: EntryKind) -> EntryKind {
+    match request {
+        EntryKind::CaptureRequested => EntryKind::CaptureSucceeded,
+        EntryKind::VoidRequested => EntryKind::VoidSucceeded,
+        _ => EntryKind::RefundSucceeded,
+    }
+}
+
+fn failed(request: EntryKind) -> EntryKind {
+    match request {
+        EntryKind::CaptureRequested => EntryKind::CaptureFailed,
+        EntryKind::VoidRequested => EntryKind::VoidFailed,
+        _ => EntryKind::RefundFailed,
+    }
+}
+
+fn outcome_of(e: ProviderError) -> Outcome {
+    match e {
+        ProviderError::Transient(why) | ProviderError::Unknown(why) => Outcome::Later(why),
+        other => Outcome::Failed(other.to_string()),
+    }
+}

@@ -1,0 +1,542 @@
+//! Settling a payment with its provider: creating it after its checkout, confirming it with a
+//! method, and applying whatever the provider reports — an answer, a webhook, the reconciler's
+//! look — under the payment's row lock.
+//!
+//! A report is applied the same way whoever brings it, and as often as it comes: the state
+//! moves only forward (`PaymentState::may_become`), money the provider holds that the ledger
+//! lacks is posted once (each such row carries a provider reference stored once), and once an
+//! order's share is authorized the order moves to `paid` through the order table in the same
+//! transaction. So a webhook that arrives twice, late, or after the answer it repeats changes
+//! nothing the second time.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::identity::{Actor, Role};
+use ordo_domain::ids::OrderId;
+use ordo_domain::order::{Action, ActionInput, OrderStatus};
+use ordo_domain::payment::{Amounts, CapturePolicy, EntryKind, PaymentState, Share, split};
+use ordo_store::{
+    JobEnd, Payment, PaymentAllocation, PaymentEntry, StoreError, StoreTx, constraints,
+};
+use uuid::Uuid;
+
+use super::{NewPayment, PaymentDetail, ProviderError, ProviderPayment};
+use crate::{App, AppError, AppResult, with_retry};
+
+/// What a provider said about a payment.
+#[derive(Debug, Clone)]
+pub(crate) enum Report {
+    /// The payment as the provider holds it now.
+    Payment(ProviderPayment),
+    /// The method was declined; the payment waits for another.
+    Declined(String),
+}
+
+/// A payment's money while a transaction changes it: the payment's totals and each order's
+/// share, both folded from the ledger and kept up to date row by row.
+pub(crate) struct Books {
+    pub payment: Payment,
+    pub orders: HashMap<OrderId, Amounts>,
+    /// The payment as read, to tell whether it changed.
+    read: Payment,
+}
+
+impl Books {
+    /// Locks the payment and reads its ledger.
+    pub async fn open(tx: &mut dyn StoreTx, id: Uuid) -> AppResult<Books> {
+        let payment = tx
+            .payment_for_update(id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        Self::of(tx, payment).await
+    }
+
+    pub async fn of(tx: &mut dyn StoreTx, payment: Payment) -> AppResult<Books> {
+        let ledger = tx.payment_ledger(payment.id).await?;
+        let mut orders: HashMap<OrderId, Vec<_>> = HashMap::new();
+        for e in &ledger {
+            if let Some(o) = e.order_id {
+                orders.entry(o).or_default().push(e.entry());
+            }
+        }
+        Ok(Books {
+            read: payment.clone(),
+            orders: orders
+                .into_iter()
+                .map(|(o, rows)| (o, Amounts::fold(&rows)))
+                .collect(),
+            payment,
+        })
+    }
+
+    pub fn order(&self, id: OrderId) -> Amounts {
+        self.orders.get(&id).copied().unwrap_or_default()
+    }
+
+    /// Adds a ledger row and its effect on the amounts; `false` (nothing changed) when the
+    /// ledger already holds it. `asked`: for an outcome of a request, what the request asked.
+    pub async fn post(
+        &mut self,
+        tx: &mut dyn StoreTx,
+        entry: &PaymentEntry,
+        asked: Option<i64>,
+    ) -> AppResult<bool> {
+        if !tx.append_payment_entry(entry).await? {
+            return Ok(false);
+        }
+        self.payment.amounts.record(entry.kind, entry.amount, asked);
+        if let Some(o) = entry.order_id {
+            self.orders
+                .entry(o)
+                .or_default()
+                .record(entry.kind, entry.amount, asked);
+        }
+        Ok(true)
+    }
+
+    /// Writes the payment back if anything changed (a collision with another writer of it is
+    /// a retry).
+    pub async fn save(&mut self, tx: &mut dyn StoreTx, now: DateTime<Utc>) -> AppResult<()> {
+        if self.read == self.payment {
+            return Ok(());
+        }
+        let expected = self.read.version;
+        self.payment.version = expected + 1;
+        self.payment.updated_at = now;
+        match tx.update_payment(&self.payment, expected).await {
+            Err(StoreError::Conflict(name)) if name == constraints::PAYMENTS_VERSION => {
+                Err(AppError::Contention)
+            }
+            Err(StoreError::Conflict(name)) => Err(AppError::Internal(anyhow::anyhow!(
+                "the payment's money would not add up ({name}): refused by the database"
+            ))),
+            other => Ok(other?),
+        }
+    }
+}
+
+/// A ledger row of `kind` for `order`, as Ordo or its provider records it.
+pub(crate) fn entry(
+    payment: &Payment,
+    order: Option<OrderId>,
+    kind: EntryKind,
+    amount: i64,
+    now: DateTime<Utc>,
+) -> PaymentEntry {
+    PaymentEntry {
+        id: Uuid::now_v7(),
+        payment_id: payment.id,
+        order_id: order,
+        kind,
+        amount,
+        request_id: None,
+        provider_ref: None,
+        actor: None,
+        reason: None,
+        reference: None,
+        detail: None,
+        created_at: now,
+    }
+}
+
+/// Applies a provider's report to payment `id` (see the module docs), and pays the orders
+/// whose share is now authorized. Returns the payment as it now stands.
+pub(crate) async fn apply(
+    tx: &mut dyn StoreTx,
+    id: Uuid,
+    report: &Report,
+    allocations: &[PaymentAllocation],
+    authorization_ttl: chrono::Duration,
+    now: DateTime<Utc>,
+) -> AppResult<Payment> {
+    let mut books = Books::open(tx, id).await?;
+    match report {
+        Report::Declined(code) => {
+            if books.payment.state == PaymentState::RequiresPaymentMethod {
+                books.payment.decline_code = Some(code.clone());
+            }
+        }
+        Report::Payment(pp) => {
+            take_in(tx, &mut books, pp, allocations, authorization_ttl, now).await?;
+        }
+    }
+    books.save(tx, now).await?;
+    if matches!(
+        books.payment.state,
+        PaymentState::Authorized | PaymentState::Captured
+    ) {
+        for a in allocations {
+            if books.order(a.order_id).authorized >= a.amount {
+                pay_order(tx, a.order_id, now).await?;
+            }
+        }
+    }
+    Ok(books.payment)
+}
+
+/// Folds what the provider holds into the books: its reference and state, the authorization,
+/// a capture it made by itself, and the uncaptured rest it let go.
+async fn take_in(
+    tx: &mut dyn StoreTx,
+    books: &mut Books,
+    pp: &ProviderPayment,
+    allocations: &[PaymentAllocation],
+    authorization_ttl: chrono::Duration,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let p = &mut books.payment;
+    match &p.provider_ref {
+        None => p.provider_ref = Some(pp.reference.clone()),
+        Some(mine) if *mine != pp.reference => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "the provider reported {} for payment {} ({mine})",
+                pp.reference,
+                p.id
+            )));
+        }
+        Some(_) => {}
+    }
+    if p.client_secret.is_none() {
+        p.client_secret.clone_from(&pp.client_secret);
+    }
+    if p.state.may_become(pp.state) {
+        p.state = pp.state;
+    }
+    match p.state {
+        PaymentState::RequiresPaymentMethod if pp.decline.is_some() => {
+            p.decline_code.clone_from(&pp.decline);
+        }
+        PaymentState::Authorized | PaymentState::Captured => p.decline_code = None,
+        _ => {}
+    }
+    let reference = pp.reference.clone();
+    let held = matches!(pp.state, PaymentState::Authorized | PaymentState::Captured);
+    if held && p.amounts.authorized == 0 {
+        if p.capture_policy == CapturePolicy::Manual {
+            p.capture_before = Some(now + authorization_ttl);
+        }
+        for a in allocations {
+            let mut row = entry(
+                &books.payment,
+                Some(a.order_id),
+                EntryKind::Authorized,
+                a.amount,
+                now,
+            );
+            row.provider_ref = Some(format!("{reference}/authorized/{}", a.order_id));
+            books.post(tx, &row, None).await?;
+        }
+    }
+    // A capture the provider made by itself (automatic capture): shared out by what each
+    // order had left to capture. Ordo's own captures end their requests instead.
+    let p = &books.payment;
+    if p.amounts.capturing == 0 && pp.captured > p.amounts.captured {
+        let extra = pp.captured - p.amounts.captured;
+        let shares: Vec<Share<OrderId>> = allocations
+            .iter()
+            .map(|a| Share {
+                key: a.order_id,
+                due: books.order(a.order_id).capturable().max(0),
+            })
+            .collect();
+        for (order, part) in split(extra, &shares) {
+            if part > 0 {
+                let mut row = entry(
+                    &books.payment,
+                    Some(order),
+                    EntryKind::CaptureSucceeded,
+                    part,
+                    now,
+                );
+                row.provider_ref = Some(format!("{reference}/captured/{order}"));
+                books.post(tx, &row, Some(0)).await?;
+            }
+        }
+    }
+    // Captured, cancelled or lapsed at the provider: what is left uncaptured is let go.
+    let p = &books.payment;
+    let ended = matches!(
+        p.state,
+        PaymentState::Captured | PaymentState::Canceled | PaymentState::Expired
+    );
+    if ended && p.amounts.capturing == 0 && p.amounts.voiding == 0 {
+        let kind = if p.state == PaymentState::Expired {
+            EntryKind::AuthorizationExpired
+        } else {
+            EntryKind::VoidSucceeded
+        };
+        for a in allocations {
+            let rest = books.order(a.order_id).capturable();
+            if rest > 0 {
+                let mut row = entry(&books.payment, Some(a.order_id), kind, rest, now);
+                row.provider_ref = Some(format!("{reference}/released/{}", a.order_id));
+                books.post(tx, &row, Some(0)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves a paid-for order to `paid` through the order table (as Ordo itself). An order that
+/// moved on already is fine; one cancelled meanwhile keeps its money until a person or the
+/// exception queue decides (its ledger shows it).
+async fn pay_order(tx: &mut dyn StoreTx, order: OrderId, now: DateTime<Utc>) -> AppResult<()> {
+    let done = crate::orders::act(
+        tx,
+        &Actor::system(),
+        order,
+        Action::Pay,
+        ActionInput::default(),
+        now,
+        None,
+    )
+    .await;
+    match done {
+        Ok(acted) if acted.short.is_some() => {
+            tracing::warn!(order_id = %order, "paid, but stock taken at payment was gone: the order was cancelled and its money must go back");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(AppError::InvalidTransition { status, .. }) => {
+            if status == OrderStatus::Cancelled {
+                tracing::warn!(order_id = %order, "money arrived for a cancelled order: it must go back");
+            }
+            Ok(())
+        }
+        Err(AppError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl App {
+    /// Applies `report` to payment `id` in its own transaction (with retries on collisions).
+    pub(crate) async fn apply_report(&self, id: Uuid, report: Report) -> AppResult<Payment> {
+        let allocations = self.store.payment_allocations(id).await?;
+        let ttl = self.settings.payments.authorization_ttl;
+        with_retry(|| {
+            let (report, allocations, now) = (report.clone(), allocations.clone(), self.now());
+            self.write(move |tx| {
+                Box::pin(async move { apply(tx, id, &report, &allocations, ttl, now).await })
+            })
+        })
+        .await
+    }
+
+    /// Settles a provider's answer to a call on payment `id`: applied if it is the payment,
+    /// fetched again if the outcome is unknown. A failure to reach the provider is logged and
+    /// left to the payment's sync job.
+    pub(crate) async fn settle(
+        &self,
+        id: Uuid,
+        reference: &str,
+        answer: Result<ProviderPayment, ProviderError>,
+    ) -> AppResult<Payment> {
+        let answer = match answer {
+            Err(ProviderError::Unknown(why)) => {
+                tracing::warn!(payment_id = %id, %why, "payment outcome unknown: fetching it");
+                match &self.provider {
+                    Some(provider) => provider.fetch(reference).await,
+                    None => Err(ProviderError::Unknown(why)),
+                }
+            }
+            other => other,
+        };
+        let report = match answer {
+            Ok(pp) => Report::Payment(pp),
+            Err(ProviderError::Declined { code }) => Report::Declined(code),
+            Err(e) => {
+                tracing::warn!(payment_id = %id, error = %e, "payment not settled now: its sync job will ask again");
+                return self
+                    .store
+                    .payment(id)
+                    .await?
+                    .ok_or(AppError::NotFound("payment"));
+            }
+        };
+        self.apply_report(id, report).await
+    }
+
+    /// After a checkout committed: creates its payment at the provider and, given a method
+    /// (and not a replay), confirms it. The orders are placed whatever happens here; a
+    /// provider out of reach leaves the payment to its sync job.
+    pub(crate) async fn open_payment(
+        &self,
+        id: Uuid,
+        method: Option<&str>,
+        replayed: bool,
+    ) -> AppResult<Payment> {
+        let mut payment = self
+            .store
+            .payment(id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
+        let Some(provider) = self.provider.clone() else {
+            return Ok(payment);
+        };
+        if payment.provider_ref.is_none() {
+            let answer = provider.create(new_payment(&payment)).await;
+            payment = self.settle(id, "", answer).await?;
+        }
+        if let (Some(method), false, Some(reference)) =
+            (method, replayed, payment.provider_ref.clone())
+            && payment.state == PaymentState::RequiresPaymentMethod
+        {
+            let key = Uuid::now_v7().to_string();
+            let answer = provider.confirm(&reference, method, &key).await;
+            payment = self.settle(id, &reference, answer).await?;
+        }
+        Ok(payment)
+    }
+
+    /// Pays an unpaid order with `method` (its customer): confirms the order's payment — after
+    /// a decline, or when its checkout was placed without a method.
+    pub async fn confirm_payment(
+        &self,
+        actor: &Actor,
+        order: OrderId,
+        method: &str,
+    ) -> AppResult<PaymentDetail> {
+        let payment = self.payment_to_pay(actor, order).await?;
+        let provider = self.provider.clone().ok_or_else(payments_off)?;
+        provider.check_method(method).map_err(|why| {
+            AppError::Invalid(
+                ordo_domain::ParseError::new("invalid_payment_method", why).at("payment_method"),
+            )
+        })?;
+        let payment = match &payment.provider_ref {
+            None => self.open_payment(payment.id, Some(method), false).await?,
+            Some(_) if payment.state != PaymentState::RequiresPaymentMethod => {
+                return Err(AppError::conflict(
+                    "payment_not_awaiting_method",
+                    format!(
+                        "the payment is {}: it is not waiting for a payment method",
+                        payment.state
+                    ),
+                    None,
+                ));
+            }
+            Some(reference) => {
+                let key = Uuid::now_v7().to_string();
+                let answer = provider.confirm(reference, method, &key).await;
+                self.settle(payment.id, reference, answer).await?
+            }
+        };
+        self.payment_detail(payment).await
+    }
+
+    /// The sandbox's "bank page": completes (or fails) the second step a `sandbox_card_3ds`
+    /// payment of `order` waits for, as its customer.
+    pub async fn authenticate_sandbox_payment(
+        &self,
+        actor: &Actor,
+        order: OrderId,
+        success: bool,
+    ) -> AppResult<PaymentDetail> {
+        let sandbox = std::sync::Arc::clone(self.sandbox()?);
+        let payment = self.payment_to_pay(actor, order).await?;
+        let reference = match (&payment.provider_ref, payment.state) {
+            (Some(r), PaymentState::RequiresAction) => r.clone(),
+            _ => {
+                return Err(AppError::conflict(
+                    "payment_not_awaiting_action",
+                    format!("the payment is {}: no step is waiting", payment.state),
+                    None,
+                ));
+            }
+        };
+        let answer = sandbox.authenticate(&reference, success);
+        let payment = self.settle(payment.id, &reference, answer).await?;
+        self.payment_detail(payment).await
+    }
+
+    /// The payment of an order its customer is about to pay.
+    async fn payment_to_pay(&self, actor: &Actor, order: OrderId) -> AppResult<Payment> {
+        if actor.role != Role::Customer {
+            return Err(AppError::Forbidden(
+                "customers pay for their own orders".into(),
+            ));
+        }
+        let o = self.order(actor, order).await?;
+        if o.status != OrderStatus::PendingPayment {
+            return Err(AppError::conflict(
+                "order_not_awaiting_payment",
+                format!("the order is {}: there is nothing to pay", o.status),
+                None,
+            ));
+        }
+        self.store.order_payment(order).await?.ok_or_else(|| {
+            AppError::conflict("no_payment", "this order has no payment to pay", None)
+        })
+    }
+
+    /// The `payment.sync` job (the reconciler): asks the provider how payment `id` stands and
+    /// applies it — creating it there first if the checkout's own call never made it. Keeps
+    /// watching, less and less often, while the payment is unsettled and its orders wait; once
+    /// they are all cancelled, an intent still open is cancelled at the provider so it can no
+    /// longer be paid.
+    pub(crate) async fn sync_payment(&self, id: Uuid) -> AppResult<JobEnd> {
+        let (Some(provider), Some(payment)) =
+            (self.provider.clone(), self.store.payment(id).await?)
+        else {
+            return Ok(JobEnd::Done);
+        };
+        let answer = match &payment.provider_ref {
+            None => provider.create(new_payment(&payment)).await,
+            Some(reference) => provider.fetch(reference).await,
+        };
+        let payment = match answer {
+            Ok(pp) => self.apply_report(id, Report::Payment(pp)).await?,
+            Err(e) => return Err(AppError::Unavailable(e.into())),
+        };
+        if !matches!(
+            payment.state,
+            PaymentState::RequiresPaymentMethod
+                | PaymentState::RequiresAction
+                | PaymentState::Processing
+        ) {
+            return Ok(JobEnd::Done);
+        }
+        let allocations = self.store.payment_allocations(id).await?;
+        let mut waiting = false;
+        for a in &allocations {
+            if let Some(order) = self.store.order(a.order_id).await?
+                && order.status == OrderStatus::PendingPayment
+            {
+                waiting = true;
+            }
+        }
+        if !waiting {
+            if let Some(reference) = &payment.provider_ref {
+                let answer = provider.cancel(reference, &format!("{id}/cancel")).await;
+                self.settle(id, reference, answer).await?;
+            }
+            return Ok(JobEnd::Done);
+        }
+        // Half the payment's age: a minute, then about half as often again each time.
+        let now = self.now();
+        let wait = ((now - payment.created_at) / 2).max(self.settings.payments.sync_after);
+        Ok(JobEnd::Again { run_at: now + wait })
+    }
+}
+
+/// The creation call for a stored payment: its own id is the idempotency key, so the checkout's
+/// call and the sync job's create one payment between them.
+fn new_payment(p: &Payment) -> NewPayment {
+    NewPayment {
+        amount: p.amount,
+        currency: p.currency,
+        capture: p.capture_policy,
+        ordo_id: p.id.to_string(),
+        idempotency_key: p.id.to_string(),
+    }
+}
+
+/// A method given where no provider takes payments.
+pub(crate) fn payments_off() -> AppError {
+    AppError::unprocessable(
+        "payments_off",
+        "this shop takes no payments through a provider: orders are paid by hand",
+        Some("payment_method"),
+    )
+}
