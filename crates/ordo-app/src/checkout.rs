@@ -88,7 +88,7 @@ pub struct Checkout {
     /// An earlier request with the same Idempotency-Key placed them.
     #[serde(skip)]
     pub replayed: bool,
-    /// The payment as it stands once the provider answered (read after the commit).
+    /// The payment as written, then as it stands once the provider answered.
     #[serde(skip)]
     pub payment: Option<ordo_store::Payment>,
 }
@@ -393,7 +393,7 @@ pub(crate) async fn place(
         tx.append_event(&event).await?;
         tx.enqueue(&outbox_for(&event, order)?).await?;
     }
-    let payment_id = match cx.payment {
+    let payment = match cx.payment {
         Some((provider, capture)) => {
             open_payment(
                 tx,
@@ -411,9 +411,9 @@ pub(crate) async fn place(
     Ok(Checkout {
         checkout_id,
         orders,
-        payment_id,
+        payment_id: payment.as_ref().map(|p| p.id),
         replayed: false,
-        payment: None,
+        payment,
     })
 }
 
@@ -428,7 +428,7 @@ async fn open_payment(
     checkout_id: CheckoutId,
     orders: &[Order],
     currency: Currency,
-) -> AppResult<Option<uuid::Uuid>> {
+) -> AppResult<Option<Payment>> {
     let due: i64 = orders.iter().map(|o| o.total.amount).sum();
     if due <= 0 {
         return Ok(None);
@@ -462,7 +462,7 @@ async fn open_payment(
     tx.insert_payment(&payment, &shares).await?;
     let job = new_job(JobKind::SyncPayment, &payment.id.to_string(), cx.sync_at);
     tx.enqueue_job(&job, cx.now).await?;
-    Ok(Some(payment.id))
+    Ok(Some(payment))
 }
 
 /// Refuses the placement if one of its SKUs was just found with nothing available.
@@ -567,18 +567,30 @@ impl App {
         })?;
         done.replayed = App::replayed();
         if let Some(id) = done.payment_id {
-            let payment = self
-                .open_payment(id, method.as_deref(), done.replayed)
-                .await?;
-            if payment.amounts.authorized > 0 || done.replayed {
-                // Paid (or a replay): the orders as they now stand.
-                for order in &mut done.orders {
-                    if let Some(now) = self.store.order(order.id).await? {
-                        *order = now;
+            let payment = match done.payment.take() {
+                Some(new) => new,
+                // A replay: the payment and its orders as they stand now.
+                None => {
+                    for order in &mut done.orders {
+                        if let Some(now) = self.store.order(order.id).await? {
+                            *order = now;
+                        }
                     }
+                    self.store
+                        .payment(id)
+                        .await?
+                        .ok_or(AppError::NotFound("payment"))?
+                }
+            };
+            let settled = self
+                .open_payment(payment, method.as_deref(), done.replayed)
+                .await?;
+            for paid in settled.orders {
+                if let Some(order) = done.orders.iter_mut().find(|o| o.id == paid.id) {
+                    *order = paid;
                 }
             }
-            done.payment = Some(payment);
+            done.payment = Some(settled.payment);
         }
         Ok(done)
     }

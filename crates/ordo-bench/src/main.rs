@@ -44,6 +44,8 @@ enum Scenario {
     /// The event relay: checkout with it on (webhooks, live streams) vs off, webhook lag, and
     /// 10,000 open streams (memory per stream, fan-out latency).
     Events(scenarios::events::Args),
+    /// Checkout paying with the sandbox provider vs a twin with payments off: orders/s, p99.
+    Payments(scenarios::payments::Args),
     /// Order detail and lists at a fixed offered rate (open loop), over a loaded folder.
     Read(scenarios::read::Args),
     /// The database writes of one placement as raw SQL: what the database alone can do.
@@ -81,6 +83,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::PeakUpdates(args) => scenarios::peak_updates::run(&run, args).await,
             Scenario::Read(args) => scenarios::read::run(&run, args).await,
             Scenario::Events(args) => scenarios::events::run(&run, args).await,
+            Scenario::Payments(args) => scenarios::payments::run(&run, args).await,
             Scenario::Ceiling(args) => scenarios::ceiling::run(&run, *args).await,
             Scenario::Load(_) => unreachable!("handled above"),
         };

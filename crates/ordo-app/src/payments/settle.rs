@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::OrderId;
-use ordo_domain::order::{Action, ActionInput, OrderStatus};
+use ordo_domain::order::{Action, ActionInput, Order, OrderStatus};
 use ordo_domain::payment::{Amounts, CapturePolicy, EntryKind, PaymentState, Share, split};
 use ordo_store::{
     JobEnd, Payment, PaymentAllocation, PaymentEntry, StoreError, StoreTx, constraints,
@@ -29,8 +29,19 @@ use crate::{App, AppError, AppResult, with_retry};
 pub(crate) enum Report {
     /// The payment as the provider holds it now.
     Payment(ProviderPayment),
-    /// The method was declined; the payment waits for another.
-    Declined(String),
+    /// The method was declined; the payment waits for another. With the payment as just
+    /// created when the decline answered the first confirmation.
+    Declined {
+        code: String,
+        created: Option<ProviderPayment>,
+    },
+}
+
+/// A payment after a report was applied, and the orders it moved (to `paid`).
+#[derive(Debug, Clone)]
+pub(crate) struct Settled {
+    pub payment: Payment,
+    pub orders: Vec<Order>,
 }
 
 /// A payment's money while a transaction changes it: the payment's totals and each order's
@@ -149,10 +160,13 @@ pub(crate) async fn apply(
     allocations: &[PaymentAllocation],
     authorization_ttl: chrono::Duration,
     now: DateTime<Utc>,
-) -> AppResult<Payment> {
+) -> AppResult<Settled> {
     let mut books = Books::open(tx, id).await?;
     match report {
-        Report::Declined(code) => {
+        Report::Declined { code, created } => {
+            if let Some(pp) = created {
+                take_in(tx, &mut books, pp, allocations, authorization_ttl, now).await?;
+            }
             if books.payment.state == PaymentState::RequiresPaymentMethod {
                 books.payment.decline_code = Some(code.clone());
             }
@@ -162,17 +176,23 @@ pub(crate) async fn apply(
         }
     }
     books.save(tx, now).await?;
+    let mut orders = Vec::new();
     if matches!(
         books.payment.state,
         PaymentState::Authorized | PaymentState::Captured
     ) {
         for a in allocations {
-            if books.order(a.order_id).authorized >= a.amount {
-                pay_order(tx, a.order_id, now).await?;
+            if books.order(a.order_id).authorized >= a.amount
+                && let Some(order) = pay_order(tx, a.order_id, now).await?
+            {
+                orders.push(order);
             }
         }
     }
-    Ok(books.payment)
+    Ok(Settled {
+        payment: books.payment,
+        orders,
+    })
 }
 
 /// Folds what the provider holds into the books: its reference and state, the authorization,
@@ -281,7 +301,11 @@ async fn take_in(
 /// Moves a paid-for order to `paid` through the order table (as Ordo itself). An order that
 /// moved on already is fine; one cancelled meanwhile keeps its money until a person or the
 /// exception queue decides (its ledger shows it).
-async fn pay_order(tx: &mut dyn StoreTx, order: OrderId, now: DateTime<Utc>) -> AppResult<()> {
+async fn pay_order(
+    tx: &mut dyn StoreTx,
+    order: OrderId,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Order>> {
     let done = crate::orders::act(
         tx,
         &Actor::system(),
@@ -293,25 +317,26 @@ async fn pay_order(tx: &mut dyn StoreTx, order: OrderId, now: DateTime<Utc>) -> 
     )
     .await;
     match done {
-        Ok(acted) if acted.short.is_some() => {
-            tracing::warn!(order_id = %order, "paid, but stock taken at payment was gone: the order was cancelled and its money must go back");
-            Ok(())
+        Ok(acted) => {
+            if acted.short.is_some() {
+                tracing::warn!(order_id = %order, "paid, but stock taken at payment was gone: the order was cancelled and its money must go back");
+            }
+            Ok(Some(acted.order))
         }
-        Ok(_) => Ok(()),
         Err(AppError::InvalidTransition { status, .. }) => {
             if status == OrderStatus::Cancelled {
                 tracing::warn!(order_id = %order, "money arrived for a cancelled order: it must go back");
             }
-            Ok(())
+            Ok(None)
         }
-        Err(AppError::NotFound(_)) => Ok(()),
+        Err(AppError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 impl App {
     /// Applies `report` to payment `id` in its own transaction (with retries on collisions).
-    pub(crate) async fn apply_report(&self, id: Uuid, report: Report) -> AppResult<Payment> {
+    pub(crate) async fn apply_report(&self, id: Uuid, report: Report) -> AppResult<Settled> {
         let allocations = self.store.payment_allocations(id).await?;
         let ttl = self.settings.payments.authorization_ttl;
         with_retry(|| {
@@ -324,14 +349,16 @@ impl App {
     }
 
     /// Settles a provider's answer to a call on payment `id`: applied if it is the payment,
-    /// fetched again if the outcome is unknown. A failure to reach the provider is logged and
-    /// left to the payment's sync job.
+    /// fetched again if the outcome is unknown. `created`: the payment as just created, when
+    /// this answers its first confirmation (a decline, or no answer, still records it). A
+    /// failure to reach the provider is logged and left to the payment's sync job.
     pub(crate) async fn settle(
         &self,
         id: Uuid,
         reference: &str,
         answer: Result<ProviderPayment, ProviderError>,
-    ) -> AppResult<Payment> {
+        created: Option<ProviderPayment>,
+    ) -> AppResult<Settled> {
         let answer = match answer {
             Err(ProviderError::Unknown(why)) => {
                 tracing::warn!(payment_id = %id, %why, "payment outcome unknown: fetching it");
@@ -342,51 +369,80 @@ impl App {
             }
             other => other,
         };
-        let report = match answer {
-            Ok(pp) => Report::Payment(pp),
-            Err(ProviderError::Declined { code }) => Report::Declined(code),
-            Err(e) => {
+        let report = match (answer, created) {
+            (Ok(pp), _) => Report::Payment(pp),
+            (Err(ProviderError::Declined { code }), created) => Report::Declined { code, created },
+            (Err(e), created) => {
                 tracing::warn!(payment_id = %id, error = %e, "payment not settled now: its sync job will ask again");
-                return self
-                    .store
-                    .payment(id)
-                    .await?
-                    .ok_or(AppError::NotFound("payment"));
+                match created {
+                    Some(pp) => Report::Payment(pp),
+                    None => {
+                        let payment = self
+                            .store
+                            .payment(id)
+                            .await?
+                            .ok_or(AppError::NotFound("payment"))?;
+                        return Ok(Settled {
+                            payment,
+                            orders: Vec::new(),
+                        });
+                    }
+                }
             }
         };
         self.apply_report(id, report).await
     }
 
     /// After a checkout committed: creates its payment at the provider and, given a method
-    /// (and not a replay), confirms it. The orders are placed whatever happens here; a
-    /// provider out of reach leaves the payment to its sync job.
+    /// (and not a replay), confirms it — both answers applied in one transaction. The orders
+    /// are placed whatever happens here; a provider out of reach leaves the payment to its
+    /// sync job.
     pub(crate) async fn open_payment(
         &self,
-        id: Uuid,
+        payment: Payment,
         method: Option<&str>,
         replayed: bool,
-    ) -> AppResult<Payment> {
-        let mut payment = self
-            .store
-            .payment(id)
-            .await?
-            .ok_or(AppError::NotFound("payment"))?;
+    ) -> AppResult<Settled> {
         let Some(provider) = self.provider.clone() else {
-            return Ok(payment);
+            return Ok(Settled {
+                payment,
+                orders: Vec::new(),
+            });
         };
+        let method = method.filter(|_| !replayed);
+        let id = payment.id;
         if payment.provider_ref.is_none() {
-            let answer = provider.create(new_payment(&payment)).await;
-            payment = self.settle(id, "", answer).await?;
+            let created = match provider.create(new_payment(&payment)).await {
+                Ok(created) => created,
+                Err(e) => {
+                    tracing::warn!(payment_id = %id, error = %e, "payment not created at the provider now: its sync job will");
+                    return Ok(Settled {
+                        payment,
+                        orders: Vec::new(),
+                    });
+                }
+            };
+            let reference = created.reference.clone();
+            return match method {
+                Some(m) => {
+                    let key = Uuid::now_v7().to_string();
+                    let answer = provider.confirm(&reference, m, &key).await;
+                    self.settle(id, &reference, answer, Some(created)).await
+                }
+                None => self.settle(id, &reference, Ok(created), None).await,
+            };
         }
-        if let (Some(method), false, Some(reference)) =
-            (method, replayed, payment.provider_ref.clone())
-            && payment.state == PaymentState::RequiresPaymentMethod
-        {
-            let key = Uuid::now_v7().to_string();
-            let answer = provider.confirm(&reference, method, &key).await;
-            payment = self.settle(id, &reference, answer).await?;
+        match (method, payment.provider_ref.clone()) {
+            (Some(m), Some(reference)) if payment.state == PaymentState::RequiresPaymentMethod => {
+                let key = Uuid::now_v7().to_string();
+                let answer = provider.confirm(&reference, m, &key).await;
+                self.settle(id, &reference, answer, None).await
+            }
+            _ => Ok(Settled {
+                payment,
+                orders: Vec::new(),
+            }),
         }
-        Ok(payment)
     }
 
     /// Pays an unpaid order with `method` (its customer): confirms the order's payment — after
@@ -405,7 +461,11 @@ impl App {
             )
         })?;
         let payment = match &payment.provider_ref {
-            None => self.open_payment(payment.id, Some(method), false).await?,
+            None => {
+                self.open_payment(payment, Some(method), false)
+                    .await?
+                    .payment
+            }
             Some(_) if payment.state != PaymentState::RequiresPaymentMethod => {
                 return Err(AppError::conflict(
                     "payment_not_awaiting_method",
@@ -419,7 +479,9 @@ impl App {
             Some(reference) => {
                 let key = Uuid::now_v7().to_string();
                 let answer = provider.confirm(reference, method, &key).await;
-                self.settle(payment.id, reference, answer).await?
+                self.settle(payment.id, reference, answer, None)
+                    .await?
+                    .payment
             }
         };
         self.payment_detail(payment).await
@@ -446,7 +508,10 @@ impl App {
             }
         };
         let answer = sandbox.authenticate(&reference, success);
-        let payment = self.settle(payment.id, &reference, answer).await?;
+        let payment = self
+            .settle(payment.id, &reference, answer, None)
+            .await?
+            .payment;
         self.payment_detail(payment).await
     }
 
@@ -486,7 +551,7 @@ impl App {
             Some(reference) => provider.fetch(reference).await,
         };
         let payment = match answer {
-            Ok(pp) => self.apply_report(id, Report::Payment(pp)).await?,
+            Ok(pp) => self.apply_report(id, Report::Payment(pp)).await?.payment,
             Err(e) => return Err(AppError::Unavailable(e.into())),
         };
         if !matches!(
@@ -509,7 +574,7 @@ impl App {
         if !waiting {
             if let Some(reference) = &payment.provider_ref {
                 let answer = provider.cancel(reference, &format!("{id}/cancel")).await;
-                self.settle(id, reference, answer).await?;
+                self.settle(id, reference, answer, None).await?;
             }
             return Ok(JobEnd::Done);
         }

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::api::{self, Api};
 use crate::report::{Latency, Report, Target};
-use crate::scenarios::{Run, bar, spinner};
+use crate::scenarios::{Run, bar, median, rush, spinner};
 use crate::server::Server;
 
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
@@ -184,56 +184,6 @@ fn timestamp_of(message: &str) -> Option<DateTime<Utc>> {
     data[start..end].parse().ok()
 }
 
-/// Places orders as fast as `customers` can for `seconds` (after a second's warm-up); returns
-/// orders placed per second (warm-up not counted) and orders placed in all.
-async fn rush(
-    api: &Api,
-    customers: &[String],
-    skus: &Arc<Vec<String>>,
-    seconds: u64,
-) -> (f64, usize) {
-    let start = Instant::now();
-    let counted_from = start + Duration::from_secs(1);
-    let end = counted_from + Duration::from_secs(seconds);
-    let placed = Arc::new(AtomicUsize::new(0));
-    let all = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = customers
-        .iter()
-        .map(|token| {
-            let (api, skus, token) = (api.clone(), Arc::clone(skus), token.clone());
-            let (placed, all) = (Arc::clone(&placed), Arc::clone(&all));
-            tokio::spawn(async move {
-                while Instant::now() < end {
-                    let answer = api.post(&token, "/orders", &api::random_order(&skus)).await;
-                    if answer.status.as_u16() == 201 {
-                        all.fetch_add(1, Ordering::Relaxed);
-                        if Instant::now() >= counted_from {
-                            placed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        let _ = w.await;
-    }
-    (
-        placed.load(Ordering::Relaxed) as f64 / seconds as f64,
-        all.load(Ordering::Relaxed),
-    )
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// Waits until the receiver has `count` distinct deliveries, or `within` passes.
 async fn deliveries(got: &Mutex<Received>, count: usize, within: Duration) -> usize {
     let deadline = Instant::now() + within;
@@ -310,14 +260,14 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     let mut placed = 0;
     let rounds = bar(args.rounds as u64 * 2, "checkout rounds, relay on/off");
     for _ in 0..args.rounds {
-        let (rate, all) = rush(&on_api, &on_shop.customers, &on_skus, args.seconds).await;
-        on_rates.push(rate);
-        placed += all;
+        let on = rush(&on_api, &on_shop.customers, &on_skus, args.seconds, None).await;
+        on_rates.push(on.rate);
+        placed += on.all;
         rounds.inc(1);
         off_rates.push(
-            rush(&off_api, &off_shop.customers, &off_skus, args.seconds)
+            rush(&off_api, &off_shop.customers, &off_skus, args.seconds, None)
                 .await
-                .0,
+                .rate,
         );
         rounds.inc(1);
     }

@@ -4,6 +4,7 @@ pub mod ceiling;
 pub mod checkout;
 pub mod events;
 pub mod flash_sale;
+pub mod payments;
 pub mod peak_updates;
 pub mod read;
 
@@ -135,4 +136,85 @@ pub async fn burst(
     }
     progress.finish();
     answers
+}
+
+/// What a [`rush`] did.
+pub struct Rush {
+    /// Orders placed per second, warm-up not counted.
+    pub rate: f64,
+    /// Orders placed in all, warm-up included.
+    pub all: usize,
+    /// Latency of the counted placements.
+    pub latency: crate::report::Latency,
+    /// Counted placements whose answer says `paid`.
+    pub paid: usize,
+}
+
+/// Places orders as fast as `customers` can for `seconds` (after a second's warm-up), each
+/// with `payment_method` when one is given.
+pub async fn rush(
+    api: &crate::api::Api,
+    customers: &[String],
+    skus: &std::sync::Arc<Vec<String>>,
+    seconds: u64,
+    payment_method: Option<&str>,
+) -> Rush {
+    use std::sync::Arc;
+    use std::time::Instant;
+    let start = Instant::now();
+    let counted_from = start + Duration::from_secs(1);
+    let end = counted_from + Duration::from_secs(seconds);
+    let method = payment_method.map(str::to_owned);
+    let workers: Vec<_> = customers
+        .iter()
+        .map(|token| {
+            let (api, skus, token, method) =
+                (api.clone(), Arc::clone(skus), token.clone(), method.clone());
+            tokio::spawn(async move {
+                let (mut all, mut paid) = (0, 0);
+                let mut latency = crate::report::Latency::default();
+                while Instant::now() < end {
+                    let mut order = crate::api::random_order(&skus);
+                    if let Some(m) = &method {
+                        order["payment_method"] = serde_json::json!(m);
+                    }
+                    let answer = api.post(&token, "/orders", &order).await;
+                    if answer.status.as_u16() == 201 {
+                        all += 1;
+                        if Instant::now() >= counted_from {
+                            latency.record(answer.latency);
+                            paid += usize::from(answer.body["status"] == "paid");
+                        }
+                    }
+                }
+                (all, paid, latency)
+            })
+        })
+        .collect();
+    let mut rush = Rush {
+        rate: 0.0,
+        all: 0,
+        latency: crate::report::Latency::default(),
+        paid: 0,
+    };
+    for w in workers {
+        if let Ok((all, paid, latency)) = w.await {
+            rush.all += all;
+            rush.paid += paid;
+            rush.latency.add(&latency);
+        }
+    }
+    rush.rate = rush.latency.count() as f64 / seconds as f64;
+    rush
+}
+
+/// The median of `values` (0 for none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
