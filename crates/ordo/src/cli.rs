@@ -166,8 +166,8 @@ impl NotifyArgs {
 /// How payments are taken (docs/payments.md).
 #[derive(Debug, Args)]
 pub struct PayArgs {
-    /// Who takes payments: `sandbox` (built in, offline, test cards; the default) or `off`
-    /// (orders are paid by hand by an admin).
+    /// Who takes payments: `sandbox` (built in, offline, test cards; the default), `stripe`
+    /// (with the --stripe-* settings) or `off` (orders are paid by hand by an admin).
     #[arg(long, env = "ORDO_PAYMENTS", default_value = "sandbox")]
     pub payments: PaymentsChoice,
     /// When a payment is captured: `automatic` (at authorization) or `manual` (by the vendor,
@@ -181,11 +181,26 @@ pub struct PayArgs {
     /// Tries of such a request before it is handed to people.
     #[arg(long, env = "ORDO_PAYMENT_ATTEMPTS", default_value_t = 5)]
     pub payment_attempts: i32,
+    /// Stripe's secret API key (`sk_…`), for `--payments stripe`.
+    #[arg(long, env = "ORDO_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+    /// The signing secret of Ordo's Stripe webhook endpoint (`whsec_…`):
+    /// `/api/v1/payments/webhooks/stripe`.
+    #[arg(long, env = "ORDO_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+    /// Where Stripe's API is (a stand-in such as localstripe for tests).
+    #[arg(
+        long,
+        env = "ORDO_STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: String,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PaymentsChoice {
     Sandbox,
+    Stripe,
     Off,
 }
 
@@ -202,6 +217,20 @@ impl PayArgs {
             provider: match self.payments {
                 PaymentsChoice::Sandbox => ProviderChoice::Sandbox,
                 PaymentsChoice::Off => ProviderChoice::Off,
+                PaymentsChoice::Stripe => {
+                    let (Some(secret_key), Some(webhook_secret)) =
+                        (&self.stripe_secret_key, &self.stripe_webhook_secret)
+                    else {
+                        anyhow::bail!(
+                            "--payments stripe needs --stripe-secret-key and --stripe-webhook-secret"
+                        );
+                    };
+                    ProviderChoice::Stripe(ordo_app::payments::stripe::StripeSettings {
+                        secret_key: secret_key.clone(),
+                        webhook_secret: webhook_secret.clone(),
+                        api_base: self.stripe_api_base.clone(),
+                    })
+                }
             },
             capture: match self.capture {
                 CaptureChoice::Automatic => CapturePolicy::Automatic,

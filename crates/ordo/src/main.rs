@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
                     prefix: args.nats_subject_prefix,
                 }),
                 notifications,
-                payments: args.pay.settings().context("--payment-retry-after")?,
+                payments: args.pay.settings().context("Payment settings")?,
                 ..Settings::default()
             };
             let app = app_with(&backend, settings);

@@ -17,11 +17,15 @@
 //! with a `payment.request` job, sent, and ended by their outcome row — retried when the
 //! provider fails for a passing reason.
 //!
-//! Adapters: [`sandbox`] (built in, offline, documented test cards). Stripe comes next.
+//! Adapters: [`sandbox`] (built in, offline, documented test cards) and [`stripe`]
+//! (PaymentIntents over Stripe's HTTP API). Their webhooks come in through one intake
+//! ([`webhook`], `App::receive_payment_webhook`).
 
 pub mod requests;
 pub mod sandbox;
 pub mod settle;
+pub mod stripe;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -43,6 +47,8 @@ pub enum ProviderChoice {
     /// The built-in sandbox (the default: it needs no network and no account).
     #[default]
     Sandbox,
+    /// Stripe's API (or a server that speaks it, such as localstripe in tests).
+    Stripe(stripe::StripeSettings),
 }
 
 /// How Ordo takes payments.
@@ -85,12 +91,13 @@ pub(crate) fn provider_for(
     Option<Arc<dyn PaymentProvider>>,
     Option<Arc<sandbox::Sandbox>>,
 ) {
-    match settings.provider {
+    match &settings.provider {
         ProviderChoice::Off => (None, None),
         ProviderChoice::Sandbox => {
             let sandbox = Arc::new(sandbox::Sandbox::default());
             (Some(Arc::clone(&sandbox) as _), Some(sandbox))
         }
+        ProviderChoice::Stripe(s) => (Some(Arc::new(stripe::Stripe::new(s.clone()))), None),
     }
 }
 
@@ -272,6 +279,13 @@ pub trait PaymentProvider: Send + Sync {
     fn name(&self) -> &'static str;
     /// Checks a payment method's form before anything is placed (`Err`: why, for the client).
     fn check_method(&self, method: &str) -> Result<(), String>;
+    /// Checks a webhook's signature over its raw body and reads the event (`Err`: why).
+    fn verify_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<webhook::WebhookEvent, String>;
     /// Creates the payment, waiting for a method (the answer's `client_secret` lets a client
     /// confirm it itself).
     async fn create(&self, payment: NewPayment) -> Result<ProviderPayment, ProviderError>;

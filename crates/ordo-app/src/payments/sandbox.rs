@@ -37,6 +37,8 @@ pub const CARDS: &[&str] = &[
 #[derive(Debug, Clone)]
 struct Held {
     payment: ProviderPayment,
+    /// Ordo's id of the payment (the metadata a real provider keeps).
+    ordo_id: String,
     method: Option<String>,
     capture: CapturePolicy,
     refunded: i64,
@@ -49,9 +51,19 @@ enum Answer {
     Refund(Result<ProviderRefund, ProviderError>),
 }
 
-#[derive(Default)]
 pub struct Sandbox {
     state: Mutex<State>,
+    /// Signs the sandbox's webhooks (made up at start: they never leave the process).
+    secret: String,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            secret: format!("whsec_sandbox_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -89,6 +101,20 @@ impl State {
 }
 
 impl Sandbox {
+    /// A webhook about payment `reference`, as the sandbox sends it: the `Stripe-Signature`
+    /// header and the body.
+    pub fn webhook(
+        &self,
+        reference: &str,
+        kind: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(String, Vec<u8>)> {
+        let ordo_id = self.with(|s| s.payments.get(reference).map(|h| h.ordo_id.clone()))?;
+        let id = format!("evt_sbx_{}", uuid::Uuid::now_v7().simple());
+        let body = super::webhook::payment_event(&id, kind, reference, &ordo_id, at);
+        Some((super::webhook::sign(&self.secret, at, &body), body))
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self
             .state
@@ -155,6 +181,16 @@ impl PaymentProvider for Sandbox {
         "sandbox"
     }
 
+    fn verify_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::webhook::WebhookEvent, String> {
+        super::webhook::verify(&self.secret, signature, body, now)?;
+        super::webhook::event(body)
+    }
+
     fn check_method(&self, method: &str) -> Result<(), String> {
         let known = matches!(
             method,
@@ -195,6 +231,7 @@ impl PaymentProvider for Sandbox {
                 reference,
                 Held {
                     payment: payment.clone(),
+                    ordo_id: new.ordo_id.clone(),
                     method: None,
                     capture: new.capture,
                     refunded: 0,

@@ -507,12 +507,94 @@ impl App {
                 ));
             }
         };
-        let answer = sandbox.authenticate(&reference, success);
+        sandbox
+            .authenticate(&reference, success)
+            .map_err(|e| AppError::conflict("payment_not_awaiting_action", e.to_string(), None))?;
+        // The sandbox tells Ordo as a provider does: a signed webhook, through the intake.
+        let now = self.now();
+        let (signature, body) = sandbox
+            .webhook(&reference, "payment_intent.updated", now)
+            .ok_or(AppError::NotFound("payment"))?;
+        self.receive_payment_webhook("sandbox", Some(&signature), &body)
+            .await?;
         let payment = self
-            .settle(payment.id, &reference, answer, None)
+            .store
+            .payment(payment.id)
             .await?
-            .payment;
+            .ok_or(AppError::NotFound("payment"))?;
         self.payment_detail(payment).await
+    }
+
+    /// A provider's webhook (`POST /api/v1/payments/webhooks/{provider}`): checked against its
+    /// signature (a bad one, or an old timestamp, is refused and changes nothing), taken once
+    /// by its event id, and applied by asking the provider for the payment as it is now — a
+    /// webhook may come late, twice or never, so it is a hint, not the truth.
+    pub async fn receive_payment_webhook(
+        &self,
+        provider: &str,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> AppResult<()> {
+        let p = self
+            .provider
+            .clone()
+            .filter(|p| p.name() == provider)
+            .ok_or(AppError::NotFound("payment provider"))?;
+        let event = p
+            .verify_webhook(signature, body, self.now())
+            .map_err(|why| {
+                AppError::Invalid(ordo_domain::ParseError::new("invalid_webhook", why))
+            })?;
+        let name = p.name();
+        let (Some(id), Some(reference)) = (event.ordo_id, event.reference.clone()) else {
+            // Not about a payment of Ordo's: taken, so it is not asked about again.
+            let at = self.now();
+            self.write(move |tx| {
+                Box::pin(async move {
+                    tx.take_payment_event(name, &event.id, at).await?;
+                    Ok(())
+                })
+            })
+            .await?;
+            return Ok(());
+        };
+        let Some(payment) = self.store.payment(id).await? else {
+            return Err(AppError::NotFound("payment"));
+        };
+        if payment
+            .provider_ref
+            .as_ref()
+            .is_some_and(|mine| *mine != reference)
+        {
+            return Err(AppError::Invalid(ordo_domain::ParseError::new(
+                "invalid_webhook",
+                "the event's payment is not the one Ordo holds under that id",
+            )));
+        }
+        // The truth, from the provider; unreachable now is a 503 and the provider retries.
+        let pp = p
+            .fetch(&reference)
+            .await
+            .map_err(|e| AppError::Unavailable(e.into()))?;
+        let allocations = self.store.payment_allocations(id).await?;
+        let ttl = self.settings.payments.authorization_ttl;
+        let report = Report::Payment(pp);
+        let applied = with_retry(|| {
+            let (report, allocations, now) = (report.clone(), allocations.clone(), self.now());
+            let event_id = event.id.clone();
+            self.write(move |tx| {
+                Box::pin(async move {
+                    if !tx.take_payment_event(name, &event_id, now).await? {
+                        return Ok(false);
+                    }
+                    apply(tx, id, &report, &allocations, ttl, now).await?;
+                    Ok(true)
+                })
+            })
+        })
+        .await?;
+        tracing::info!(payment_id = %id, event = %event.id, kind = %event.kind, applied, "payment webhook");
+        Ok(())
     }
 
     /// The payment of an order its customer is about to pay.

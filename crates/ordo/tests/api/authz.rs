@@ -135,6 +135,8 @@ const ROWS: &[Row] = &[
     ("POST", "/api/v1/orders/{id}/payments/capture", Some("va"), Object::Order, Some(r#"{}"#)),
     ("POST", "/api/v1/orders/{id}/payments/void", Some("va"), Object::Order, Some(r#"{}"#)),
     ("POST", "/api/v1/orders/{id}/refunds", Some("sa"), Object::Order, Some(r#"{"amount": 100}"#)),
+    // Anyone may send one (the signature, not a login, proves the provider): unsigned is a 400.
+    ("POST", "/api/v1/payments/webhooks/{provider}", Some("gcvsar"), Object::None, Some(r#"{"id": "evt_1"}"#)),
     ("GET", "/api/v1/me/notification-preferences", Some("cvsar"), Object::None, None),
     ("PUT", "/api/v1/me/notification-preferences", Some("cvsar"), Object::None, Some(r#"{"locale": "de"}"#)),
     ("GET", "/api/v1/events", Some("cvsar"), Object::None, None),
@@ -314,6 +316,7 @@ fn fill(path: &str, object: Object, whose: Whose, caller: Caller, w: &World) -> 
             },
         )
         .replace("{action}", "cancel")
+        .replace("{provider}", "sandbox")
 }
 
 async fn call(

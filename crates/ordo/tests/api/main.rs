@@ -11,6 +11,7 @@ mod jobs;
 mod notifications;
 mod payments;
 mod stream;
+mod stripe;
 mod webhooks;
 
 use futures_util::future::join_all;

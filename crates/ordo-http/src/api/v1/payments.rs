@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(capture))
         .routes(routes!(void))
         .routes(routes!(refund))
+        .routes(routes!(provider_webhook))
 }
 
 /// A payment's money, in minor units of its currency.
@@ -422,4 +423,36 @@ async fn refund(
         )
         .await?;
     Ok(axum::Json(PaymentView::detail(d, &caller.actor)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookReceived {
+    pub received: bool,
+}
+
+/// A payment provider's webhook (`stripe`; `sandbox` for the built-in one). No login: the
+/// `Stripe-Signature` header (`t=…,v1=…`, HMAC-SHA256 of `"{t}.{raw body}"` with the
+/// endpoint's secret, any of several `v1`, at most 300 s old) proves the sender; a bad one is a
+/// 400 and changes nothing. Each event is taken once (a repeat is acknowledged and ignored) and
+/// applied by asking the provider for the payment as it is now.
+#[utoipa::path(post, path = "/payments/webhooks/{provider}", tag = "payments",
+    params(("provider" = String, Path, description = "`stripe` or `sandbox`"),
+        ("Stripe-Signature" = String, Header, description = "t=<unix time>,v1=<hex HMAC-SHA256>")),
+    request_body(content = Object, description = "The provider's event, as it sent it"),
+    responses((status = 200, body = WebhookReceived),
+              (status = 400, description = "invalid_webhook: a bad or old signature, or not an event", body = ErrorBody),
+              (status = 404, description = "this node takes no payments through that provider", body = ErrorBody),
+              (status = 503, description = "the provider could not be asked: send it again", body = ErrorBody)))]
+async fn provider_webhook(
+    State(app): State<App>,
+    Path(provider): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::Json<WebhookReceived>> {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    app.receive_payment_webhook(&provider, signature, &body)
+        .await?;
+    Ok(axum::Json(WebhookReceived { received: true }))
 }
