@@ -31,7 +31,9 @@
 //! - `payment.sync` (one per payment, from its checkout): the reconciler — asks the provider
 //!   how the payment stands until it is settled (see [`crate::payments::settle`]);
 //! - `payment.request` (one per capture, void or refund): sends it, retried from five minutes
-//!   when the provider fails for a passing reason (see [`crate::payments::requests`]).
+//!   when the provider fails for a passing reason (see [`crate::payments::requests`]);
+//! - `payments.scan` (recurring, hourly, where payments are taken): flags authorizations about
+//!   to lapse uncaptured in the exception queue (see [`crate::exceptions`]).
 //!
 //! Recurring jobs are one row each (key = kind), re-queued when they finish, so however many
 //! nodes run, each runs once per period.
@@ -68,6 +70,7 @@ pub enum JobKind {
     SendNotification,
     SyncPayment,
     PaymentRequest,
+    ScanPayments,
 }
 
 ordo_domain::names!(JobKind, "invalid_job_kind" {
@@ -84,6 +87,7 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     SendNotification => "notification.send",
     SyncPayment => "payment.sync",
     PaymentRequest => "payment.request",
+    ScanPayments => "payments.scan",
 });
 
 impl JobKind {
@@ -145,6 +149,7 @@ impl App {
         let now = self.now();
         let nats = self.settings.nats.is_some();
         let notify = self.notifications_on();
+        let payments = self.provider.is_some();
         self.write(move |tx| {
             Box::pin(async move {
                 for kind in [
@@ -169,6 +174,11 @@ impl App {
                 if notify {
                     let kind = JobKind::DispatchNotifications;
                     tx.wake_job(&new_job(kind, kind.as_str(), now), now).await?;
+                }
+                if payments {
+                    let kind = JobKind::ScanPayments;
+                    tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
+                        .await?;
                 }
                 Ok(())
             })
@@ -396,6 +406,10 @@ impl App {
             JobKind::SendNotification => self.send_notification(job).await,
             JobKind::SyncPayment => self.sync_payment(uuid_key(job)?).await,
             JobKind::PaymentRequest => self.run_request(uuid_key(job)?, Some(job.attempts)).await,
+            JobKind::ScanPayments => {
+                self.scan_authorizations().await?;
+                every(Duration::from_secs(3_600))
+            }
             JobKind::PurgeOutbox => {
                 let before = now - self.settings.event_retention;
                 self.purge(Purge::Outbox, before, now).await

@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod clock;
 pub mod demo;
+pub mod exceptions;
 pub mod idempotency;
 pub mod inventory;
 pub mod jobs;

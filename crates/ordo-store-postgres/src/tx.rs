@@ -17,10 +17,10 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    AuthChange, IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences,
-    OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry, Purge, RuleKind, Session,
-    StockAdjustment, StoreError, StoreResult, StoreTx, TxWork, WebhookDelivery, WebhookEndpoint,
-    constraints,
+    AuthChange, ExceptionItem, IdempotencyRecord, Job, JobEnd, Notification,
+    NotificationPreferences, OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry,
+    Purge, RuleKind, Session, StockAdjustment, StoreError, StoreResult, StoreTx, TxWork,
+    WebhookDelivery, WebhookEndpoint, constraints,
 };
 use serde_json::value::RawValue;
 use sqlx::types::Json;
@@ -1035,6 +1035,34 @@ impl StoreTx for PgTx {
             .await
             .map_err(|err| self.fail(err))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn raise_exception(&mut self, e: &ExceptionItem) -> StoreResult<bool> {
+        let done = sqlx::query(sql::RAISE_EXCEPTION)
+            .bind(e.id)
+            .bind(&e.kind)
+            .bind(&e.key)
+            .bind(&e.status)
+            .bind(e.order_id.map(|o| o.0))
+            .bind(&e.body)
+            .bind(e.created_at)
+            .bind(e.updated_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|err| self.fail(err))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_exception(&mut self, e: &ExceptionItem) -> StoreResult<()> {
+        sqlx::query(sql::UPDATE_EXCEPTION)
+            .bind(&e.status)
+            .bind(&e.body)
+            .bind(e.updated_at)
+            .bind(e.id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|err| self.fail(err))?;
+        Ok(())
     }
 
     async fn take_payment_event(

@@ -21,9 +21,10 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences, OutboxMessage, Payment,
-    PaymentAllocation, PaymentEntry, Purge, RuleKind, Session, StockAdjustment, StoreError,
-    StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint, constraints,
+    ExceptionItem, IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences,
+    OutboxMessage, Payment, PaymentAllocation, PaymentEntry, Purge, RuleKind, Session,
+    StockAdjustment, StoreError, StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint,
+    constraints,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::value::RawValue;
@@ -1001,6 +1002,30 @@ impl StoreTx for SqliteTx {
                 ts(&e.created_at)
             ],
         )? == 1)
+    }
+
+    async fn raise_exception(&mut self, e: &ExceptionItem) -> StoreResult<bool> {
+        Ok(self.execute(
+            sql::RAISE_EXCEPTION,
+            params![
+                e.id,
+                e.kind,
+                e.key,
+                e.status,
+                e.order_id.map(|o| o.0),
+                e.body,
+                ts(&e.created_at),
+                ts(&e.updated_at)
+            ],
+        )? == 1)
+    }
+
+    async fn update_exception(&mut self, e: &ExceptionItem) -> StoreResult<()> {
+        self.execute(
+            sql::UPDATE_EXCEPTION,
+            params![e.status, e.body, ts(&e.updated_at), e.id],
+        )?;
+        Ok(())
     }
 
     async fn take_payment_event(

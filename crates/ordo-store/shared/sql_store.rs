@@ -32,12 +32,12 @@ use ordo_domain::order::{
 };
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
-    Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, IdempotencyRecord, Job,
-    JobCounts, JobEnd, JobState, LiveSession, LocationStock, LowStock, Notification,
-    NotificationPreferences, NotificationState, OrderQuery, OrderScope, OutboxMessage, Outcome,
-    Payment, PaymentAllocation, PaymentEntry, PriceListEntry, Purge, RelayState, RelayedEvent,
-    SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork, WebhookDelivery,
-    WebhookEndpoint,
+    Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, ExceptionFilter,
+    ExceptionItem, IdempotencyRecord, Job, JobCounts, JobEnd, JobState, LiveSession, LocationStock,
+    LowStock, Notification, NotificationPreferences, NotificationState, OrderQuery, OrderScope,
+    OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry, PriceListEntry, Purge,
+    RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
+    WebhookDelivery, WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -392,6 +392,22 @@ pub(crate) fn payment_entry_from_row(r: &impl Cols) -> StoreResult<PaymentEntry>
     })
 }
 
+pub(crate) const EXCEPTION_COLUMNS: &str =
+    "id, kind, key, status, order_id, body, created_at, updated_at";
+
+pub(crate) fn exception_from_row(r: &impl Cols) -> StoreResult<ExceptionItem> {
+    Ok(ExceptionItem {
+        id: r.uuid("id")?,
+        kind: r.text("kind")?,
+        key: r.text("key")?,
+        status: r.text("status")?,
+        order_id: r.opt_uuid("order_id")?.map(OrderId),
+        body: r.text("body")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
 pub(crate) const NOTIFICATION_COLUMNS: &str = "id, event_type, position, order_id, data, \
     recipient_id, to_staff, channel, address, locale, subject, state, attempts, last_error, \
     created_at, sent_at";
@@ -726,6 +742,11 @@ pub(crate) mod sql {
         order_id, kind, amount, request_id, provider_ref, actor, reason, reference, detail, \
         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
         ON CONFLICT DO NOTHING";
+    pub const RAISE_EXCEPTION: &str = "INSERT INTO exceptions (id, kind, key, status, order_id, \
+        body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+        ON CONFLICT (key) DO NOTHING";
+    pub const UPDATE_EXCEPTION: &str =
+        "UPDATE exceptions SET status = $1, body = $2, updated_at = $3 WHERE id = $4";
     pub const TAKE_PAYMENT_EVENT: &str = "INSERT INTO payment_events_inbox (provider, event_id, \
         received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
     pub const RETRY_JOB: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, \
@@ -1620,6 +1641,54 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn expiring_authorizations(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query(
+            "SELECT id FROM payments WHERE state = 'authorized' AND capture_before < $1 \
+             AND captured + capturing + voided + voiding < authorized ORDER BY capture_before \
+             LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(|r| r.uuid("id")).collect()
+    }
+
+    async fn exceptions(&self, f: &ExceptionFilter) -> StoreResult<Vec<ExceptionItem>> {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE 1 = 1"
+        ));
+        if let Some(status) = &f.status {
+            qb.push(" AND status = ").push_bind(status.clone());
+        }
+        if let Some(kind) = &f.kind {
+            qb.push(" AND kind = ").push_bind(kind.clone());
+        }
+        if let Some(order) = f.order_id {
+            qb.push(" AND order_id = ").push_bind(order.0);
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(f.limit));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(exception_from_row).collect()
+    }
+
+    async fn exception(&self, id: Uuid) -> StoreResult<Option<ExceptionItem>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(exception_from_row).transpose()
     }
 
     async fn payment_entry(&self, id: Uuid) -> StoreResult<Option<PaymentEntry>> {

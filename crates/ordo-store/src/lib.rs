@@ -434,6 +434,31 @@ impl PaymentEntry {
     }
 }
 
+/// An item of the exception queue: what Ordo could not settle by itself. The app owns the
+/// shape of `body` (JSON); the store keeps it and filters by the columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionItem {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    /// What it is about: raised once per key.
+    pub key: String,
+    /// `open`, `resolved`, `escalated`.
+    pub status: String,
+    pub order_id: Option<OrderId>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which exceptions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExceptionFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub order_id: Option<OrderId>,
+    pub limit: u32,
+}
+
 /// Jobs by state (for operators).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JobCounts {
@@ -698,6 +723,16 @@ pub trait Store: Send + Sync + 'static {
     async fn payment_entries(&self, payment: uuid::Uuid) -> StoreResult<Vec<PaymentEntry>>;
     /// One ledger row.
     async fn payment_entry(&self, id: uuid::Uuid) -> StoreResult<Option<PaymentEntry>>;
+    /// Authorized payments with something left to capture whose authorization lapses before
+    /// `before` (manual capture).
+    async fn expiring_authorizations(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<uuid::Uuid>>;
+    /// The exception queue, newest first.
+    async fn exceptions(&self, filter: &ExceptionFilter) -> StoreResult<Vec<ExceptionItem>>;
+    async fn exception(&self, id: uuid::Uuid) -> StoreResult<Option<ExceptionItem>>;
     /// Pokes from other nodes that relayed events (PostgreSQL's LISTEN/NOTIFY, carrying the
     /// last position), as they happen. `None` where there is only ever one node (SQLite).
     async fn event_wakeups(
@@ -973,6 +1008,10 @@ pub trait StoreTx: Send {
     /// Adds a ledger row; `false` (and nothing added) when its outcome or provider reference is
     /// already recorded — a duplicate report.
     async fn append_payment_entry(&mut self, entry: &PaymentEntry) -> StoreResult<bool>;
+    /// Raises an exception: `false` (nothing written) when one with its key exists.
+    async fn raise_exception(&mut self, item: &ExceptionItem) -> StoreResult<bool>;
+    /// Writes an exception's status and body.
+    async fn update_exception(&mut self, item: &ExceptionItem) -> StoreResult<()>;
     /// Takes a provider's webhook event once: `false` when it was taken before.
     async fn take_payment_event(
         &mut self,

@@ -127,10 +127,11 @@ enum Outcome {
     /// Done: the outcome row's amount, the provider's reference of it (a refund's id), and
     /// the payment's state at the provider after it.
     Succeeded(i64, Option<String>, Option<PaymentState>),
-    /// Refused: not worth trying again as it is.
-    Failed(String),
-    /// Not now: try again later with the same key.
-    Later(String),
+    /// Refused (or given up): not worth trying again as it is. The provider's answer, and
+    /// whether the request was given up after its tries.
+    Failed(String, bool),
+    /// Not now: try again later with the same key. `unknown`: it may have been done.
+    Later { why: String, unknown: bool },
 }
 
 impl App {
@@ -215,9 +216,10 @@ impl App {
             EntryKind::RefundRequested => {
                 match provider.refund(&reference, row.amount, &key).await {
                     Ok(r) if r.succeeded => Outcome::Succeeded(r.amount, Some(r.reference), None),
-                    Ok(r) => {
-                        Outcome::Failed(format!("the provider refused refund {}", r.reference))
-                    }
+                    Ok(r) => Outcome::Failed(
+                        format!("the provider refused refund {}", r.reference),
+                        false,
+                    ),
                     Err(e) => outcome_of(e),
                 }
             }
@@ -230,14 +232,17 @@ impl App {
         let retry_after = self.settings.payments.retry_after;
         let last = attempt.is_some_and(|n| n >= self.settings.payments.attempts);
         let (end, outcome) = match outcome {
-            Outcome::Later(why) if last => (
+            // It may have been done: never ended as failed (its amount stays on its way, so
+            // no cap is freed), but handed to people, who may ask again with the same key.
+            Outcome::Later { why, unknown: true } if last => {
+                self.outcome_unknown(&payment, &row, &why).await?;
+                return Ok(JobEnd::Dead { error: why });
+            }
+            Outcome::Later { why, .. } if last => (
                 JobEnd::Dead { error: why.clone() },
-                Outcome::Failed(format!(
-                    "gave up after {} tries: {why}",
-                    self.settings.payments.attempts
-                )),
+                Outcome::Failed(why, true),
             ),
-            Outcome::Later(why) => {
+            Outcome::Later { why, .. } => {
                 let n = attempt.unwrap_or(0).clamp(0, 10) as u32;
                 let run_at = self.now() + retry_after * 2_i32.pow(n);
                 tracing::warn!(request = %id, error = %why, %run_at, "payment request failed for now; will retry");
@@ -256,6 +261,64 @@ impl App {
         };
         self.end_request(&payment, &row, outcome).await?;
         Ok(end)
+    }
+
+    /// A request whose outcome stayed unknown through its tries: handed to people.
+    async fn outcome_unknown(
+        &self,
+        payment: &Payment,
+        row: &PaymentEntry,
+        why: &str,
+    ) -> AppResult<()> {
+        use crate::exceptions::{Body, ExceptionKind, Tried, money, raise, short};
+        let (now, attempts) = (self.now(), self.settings.payments.attempts);
+        let order = row.order_id;
+        let body = Body {
+            summary: format!(
+                "Ordo asked the payment provider to {} {} for order {}, but never heard whether it happened ({attempts} tries). Nothing is sent again without you: retrying asks the provider the same request again, which cannot make it happen twice.",
+                verb(row.kind),
+                money(row.amount, payment.currency),
+                order.map(short).unwrap_or_default()
+            ),
+            payment_id: Some(payment.id),
+            request_id: Some(row.id),
+            tried: vec![
+                Tried {
+                    at: row.created_at,
+                    what: format!("asked to {}", verb(row.kind)),
+                },
+                Tried {
+                    at: now,
+                    what: format!("no clear answer after {attempts} tries"),
+                },
+            ],
+            detail: Some(why.to_owned()),
+            ..Body::default()
+        };
+        let key = format!("payment-request/{}", row.id);
+        self.write(move |tx| {
+            Box::pin(async move {
+                raise(
+                    tx,
+                    ExceptionKind::PaymentOutcomeUnknown,
+                    key,
+                    order,
+                    body,
+                    now,
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Queues a request given up with an unknown outcome again (its job was dead).
+    pub(crate) async fn reopen_request(&self, id: Uuid) -> AppResult<()> {
+        let now = self.now();
+        self.write(move |tx| Box::pin(async move { Ok(tx.retry_job(id, now).await?) }))
+            .await?;
+        Ok(())
     }
 
     /// The request row `id` and its payment, if the request is still open.
@@ -284,6 +347,7 @@ impl App {
     ) -> AppResult<()> {
         let (payment_id, row) = (payment.id, row.clone());
         let outcome = std::sync::Arc::new(outcome);
+        let attempts = self.settings.payments.attempts;
         with_retry(|| {
             let (row, outcome, now) = (row.clone(), std::sync::Arc::clone(&outcome), self.now());
             self.write(move |tx| {
@@ -297,7 +361,7 @@ impl App {
                             None,
                             *state,
                         ),
-                        Outcome::Failed(why) | Outcome::Later(why) => {
+                        Outcome::Failed(why, _) | Outcome::Later { why, .. } => {
                             (failed(row.kind), row.amount, None, Some(why.clone()), None)
                         }
                     };
@@ -313,6 +377,9 @@ impl App {
                     }
                     books.save(tx, now).await?;
                     tx.finish_job(row.id, &JobEnd::Done, now).await?;
+                    if let Outcome::Failed(why, given_up) = &*outcome {
+                        request_failed(tx, &books, &row, why, *given_up, attempts, now).await?;
+                    }
                     Ok(())
                 })
             })
@@ -401,7 +468,88 @@ fn failed(request: EntryKind) -> EntryKind {
 
 fn outcome_of(e: ProviderError) -> Outcome {
     match e {
-        ProviderError::Transient(why) | ProviderError::Unknown(why) => Outcome::Later(why),
-        other => Outcome::Failed(other.to_string()),
+        ProviderError::Transient(why) => Outcome::Later {
+            why,
+            unknown: false,
+        },
+        ProviderError::Unknown(why) => Outcome::Later { why, unknown: true },
+        other => Outcome::Failed(other.to_string(), false),
     }
+}
+
+/// What a request asks, in words.
+fn verb(request: EntryKind) -> &'static str {
+    match request {
+        EntryKind::CaptureRequested => "capture",
+        EntryKind::VoidRequested => "release",
+        _ => "refund",
+    }
+}
+
+/// Raises the exception of a request that ended failed (refused, or given up).
+async fn request_failed(
+    tx: &mut dyn StoreTx,
+    books: &Books,
+    row: &PaymentEntry,
+    why: &str,
+    given_up: bool,
+    attempts: i32,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    use crate::exceptions::{Body, ExceptionKind, Tried, money, raise, short};
+    let p = &books.payment;
+    let amount = money(row.amount, p.currency);
+    let order = row.order_id.map(short).unwrap_or_default();
+    let cause = if given_up {
+        format!("the payment provider could not be reached or did not answer ({attempts} tries)")
+    } else {
+        "the payment provider refused it".to_owned()
+    };
+    let (kind, summary) = match row.kind {
+        EntryKind::CaptureRequested => (
+            ExceptionKind::PaymentCaptureFailed,
+            format!(
+                "Taking {amount} from the customer for order {order} failed: {cause}. The money is still only reserved on their card{}; the order is not paid for until it is captured.",
+                p.capture_before
+                    .map(|t| format!(" (until {})", t.format("%Y-%m-%d")))
+                    .unwrap_or_default()
+            ),
+        ),
+        EntryKind::RefundRequested => (
+            ExceptionKind::RefundFailed,
+            format!(
+                "Refunding {amount} to the customer of order {order} failed: {cause}. The customer has not got this money back."
+            ),
+        ),
+        _ => (
+            ExceptionKind::PaymentVoidFailed,
+            format!(
+                "Releasing the {amount} reserved on the customer's card for order {order} failed: {cause}. It stays reserved until the authorization lapses."
+            ),
+        ),
+    };
+    let body = Body {
+        summary,
+        payment_id: Some(p.id),
+        request_id: Some(row.id),
+        tried: vec![
+            Tried {
+                at: row.created_at,
+                what: format!("asked to {} {amount}", verb(row.kind)),
+            },
+            Tried {
+                at: now,
+                what: if given_up {
+                    format!("gave up after {attempts} tries")
+                } else {
+                    "refused by the provider".into()
+                },
+            },
+        ],
+        detail: Some(why.to_owned()),
+        ..Body::default()
+    };
+    let key = format!("payment-request/{}", row.id);
+    raise(tx, kind, key, row.order_id, body, now).await?;
+    Ok(())
 }

@@ -182,10 +182,15 @@ pub(crate) async fn apply(
         PaymentState::Authorized | PaymentState::Captured
     ) {
         for a in allocations {
-            if books.order(a.order_id).authorized >= a.amount
-                && let Some(order) = pay_order(tx, a.order_id, now).await?
-            {
-                orders.push(order);
+            if books.order(a.order_id).authorized < a.amount {
+                continue;
+            }
+            match pay_order(tx, a.order_id, now).await? {
+                Paid::Moved(order) => orders.push(*order),
+                Paid::Cancelled(why) => {
+                    money_for_cancelled_order(tx, &books, a.order_id, why, now).await?;
+                }
+                Paid::Already => {}
             }
         }
     }
@@ -298,14 +303,17 @@ async fn take_in(
     Ok(())
 }
 
-/// Moves a paid-for order to `paid` through the order table (as Ordo itself). An order that
-/// moved on already is fine; one cancelled meanwhile keeps its money until a person or the
-/// exception queue decides (its ledger shows it).
-async fn pay_order(
-    tx: &mut dyn StoreTx,
-    order: OrderId,
-    now: DateTime<Utc>,
-) -> AppResult<Option<Order>> {
+/// What paying an order did.
+enum Paid {
+    Moved(Box<Order>),
+    /// The order was cancelled (before, or now for want of stock taken at payment).
+    Cancelled(&'static str),
+    /// Paid or further along already.
+    Already,
+}
+
+/// Moves a paid-for order to `paid` through the order table (as Ordo itself).
+async fn pay_order(tx: &mut dyn StoreTx, order: OrderId, now: DateTime<Utc>) -> AppResult<Paid> {
     let done = crate::orders::act(
         tx,
         &Actor::system(),
@@ -317,21 +325,52 @@ async fn pay_order(
     )
     .await;
     match done {
-        Ok(acted) => {
-            if acted.short.is_some() {
-                tracing::warn!(order_id = %order, "paid, but stock taken at payment was gone: the order was cancelled and its money must go back");
-            }
-            Ok(Some(acted.order))
-        }
-        Err(AppError::InvalidTransition { status, .. }) => {
-            if status == OrderStatus::Cancelled {
-                tracing::warn!(order_id = %order, "money arrived for a cancelled order: it must go back");
-            }
-            Ok(None)
-        }
-        Err(AppError::NotFound(_)) => Ok(None),
+        Ok(acted) if acted.short.is_some() => Ok(Paid::Cancelled(
+            "stock taken at payment had run out when the payment came, so the order was cancelled",
+        )),
+        Ok(acted) => Ok(Paid::Moved(Box::new(acted.order))),
+        Err(AppError::InvalidTransition {
+            status: OrderStatus::Cancelled,
+            ..
+        }) => Ok(Paid::Cancelled(
+            "the order had been cancelled (its reservation ran out, or someone cancelled it) before the payment came",
+        )),
+        Err(AppError::InvalidTransition { .. } | AppError::NotFound(_)) => Ok(Paid::Already),
         Err(e) => Err(e),
     }
+}
+
+/// Raises `payment_for_cancelled_order`: the money must go back (a person decides how).
+async fn money_for_cancelled_order(
+    tx: &mut dyn StoreTx,
+    books: &Books,
+    order: OrderId,
+    why: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    use crate::exceptions::{Body, ExceptionKind, money, raise, short};
+    let p = &books.payment;
+    let held = books.order(order).authorized;
+    let body = Body {
+        summary: format!(
+            "The customer's payment of {} for order {} went through, but {why}. The money must go back to the customer: refund it.",
+            money(held, p.currency),
+            short(order)
+        ),
+        payment_id: Some(p.id),
+        ..Body::default()
+    };
+    let key = format!("payment-for-cancelled-order/{order}");
+    raise(
+        tx,
+        ExceptionKind::PaymentForCancelledOrder,
+        key,
+        Some(order),
+        body,
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 impl App {

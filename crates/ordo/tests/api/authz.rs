@@ -87,6 +87,11 @@ const ROWS: &[Row] = &[
     ("POST", "/api/v1/webhook-endpoints", Some("va"), Object::None, Some(r#"{"url": "http://127.0.0.1:9/hook", "events": ["*"]}"#)),
     ("GET", "/api/v1/webhook-endpoints", Some("va"), Object::None, None),
     ("GET", "/api/v1/jobs", Some("sa"), Object::None, None),
+    ("GET", "/api/v1/exceptions", Some("sa"), Object::None, None),
+    // An exception's own operations need one: tests/api/exceptions.rs checks who may use them.
+    ("GET", "/api/v1/exceptions/{id}", None, Object::None, None),
+    ("POST", "/api/v1/exceptions/{id}/resolve", None, Object::None, None),
+    ("POST", "/api/v1/exceptions/{id}/escalate", None, Object::None, None),
     // Needs a dead job: tests/api/jobs.rs (staff retry it, others are refused).
     ("POST", "/api/v1/jobs/{id}/retry", None, Object::None, None),
     // An endpoint's own operations: owner, other vendor, customer and support are checked in

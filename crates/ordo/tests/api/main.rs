@@ -5,6 +5,7 @@ mod auth;
 mod authz;
 mod checkout;
 mod events;
+mod exceptions;
 mod harness;
 mod idempotency;
 mod jobs;

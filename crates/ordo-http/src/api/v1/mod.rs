@@ -7,6 +7,7 @@ pub mod auth;
 pub mod carts;
 pub mod catalog;
 pub mod events;
+pub mod exceptions;
 pub mod inventory;
 pub mod jobs;
 pub mod notifications;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(webhooks::router())
         .merge(notifications::router())
         .merge(jobs::router())
+        .merge(exceptions::router())
         .merge(carts::router())
         .merge(pricing::router())
 }
