@@ -90,6 +90,16 @@ fn small(scenario: &str) -> &'static [&'static str] {
             "--rate-seconds",
             "1",
         ],
+        "payments" => &[
+            "--seconds",
+            "1",
+            "--rounds",
+            "1",
+            "--skus",
+            "40",
+            "--connections",
+            "4",
+        ],
         other => panic!("the README runs `ordo-bench {other}`: give it a small scale in smoke.rs"),
     }
 }
@@ -150,6 +160,7 @@ fn every_benchmark_line_of_the_readme_runs_and_counts_what_the_server_did() {
         "read",
         "ceiling",
         "events",
+        "payments",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -196,6 +207,11 @@ fn every_benchmark_line_of_the_readme_runs_and_counts_what_the_server_did() {
                 assert_eq!(figures["webhooks delivered of orders placed"], 100.0);
                 assert_eq!(figures["streams open on one node"], 40.0);
                 assert_eq!(figures["stream messages received of expected"], 100.0);
+            }
+            "payments" => {
+                assert!(figures["orders/s, paid with the sandbox in the checkout"] > 0.0);
+                assert!(figures["orders/s, payments off"] > 0.0);
+                assert_eq!(figures["paid orders answered as not paid"], 0.0);
             }
             other => unreachable!("{other} has no small scale"),
         }
