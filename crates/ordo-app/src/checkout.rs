@@ -395,16 +395,19 @@ pub(crate) async fn place(
     }
     let payment = match cx.payment {
         Some((provider, capture)) => {
-            open_payment(
-                tx,
-                &cx,
+            // Each vendor's commission as it stands now, frozen on its order's share.
+            let commissions: HashMap<_, _> = resolved
+                .iter()
+                .map(|r| (r.variant.vendor_id, r.variant.commission_bp))
+                .collect();
+            let opening = Opening {
                 provider,
                 capture,
                 checkout_id,
-                &orders,
-                basket.currency,
-            )
-            .await?
+                currency: basket.currency,
+                commissions: &commissions,
+            };
+            open_payment(tx, &cx, opening, &orders).await?
         }
         None => None,
     };
@@ -420,15 +423,28 @@ pub(crate) async fn place(
 /// Writes the checkout's payment — one for all its orders, a share per order — and the job
 /// that makes sure the provider hears of it (see [`crate::payments::settle`]). Nothing to pay
 /// (every order free) is no payment.
+/// What a checkout's payment is opened with.
+struct Opening<'a> {
+    provider: &'a str,
+    capture: CapturePolicy,
+    checkout_id: CheckoutId,
+    currency: Currency,
+    commissions: &'a HashMap<ordo_domain::ids::VendorId, u16>,
+}
+
 async fn open_payment(
     tx: &mut dyn StoreTx,
     cx: &Context<'_>,
-    provider: &str,
-    capture: CapturePolicy,
-    checkout_id: CheckoutId,
+    opening: Opening<'_>,
     orders: &[Order],
-    currency: Currency,
 ) -> AppResult<Option<Payment>> {
+    let Opening {
+        provider,
+        capture,
+        checkout_id,
+        currency,
+        commissions,
+    } = opening;
     let due: i64 = orders.iter().map(|o| o.total.amount).sum();
     if due <= 0 {
         return Ok(None);
@@ -457,6 +473,7 @@ async fn open_payment(
             order_id: o.id,
             vendor_id: o.vendor_id,
             amount: o.total.amount,
+            commission_bp: commissions.get(&o.vendor_id).copied().unwrap_or(0),
         })
         .collect();
     tx.insert_payment(&payment, &shares).await?;

@@ -207,6 +207,9 @@ pub struct VariantForSale {
     pub deduction: StockDeduction,
     pub weight_grams: u32,
     pub low_stock_threshold: Option<i64>,
+    /// The platform's commission on the vendor's sales, in basis points (frozen on each order's
+    /// share of a payment at checkout).
+    pub commission_bp: u16,
 }
 
 #[cfg(test)]

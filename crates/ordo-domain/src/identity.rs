@@ -209,6 +209,8 @@ pub enum Sensitive {
     RemoveTotp,
     /// Sending a customer's money back (a refund through the payment provider).
     RefundPayment,
+    /// Asking for or marking a vendor payout, or changing a vendor's commission.
+    ManagePayouts,
 }
 
 crate::names!(Sensitive, "invalid_sensitive_action" {
@@ -217,6 +219,7 @@ crate::names!(Sensitive, "invalid_sensitive_action" {
     ChangePricingRules => "change_pricing_rules",
     RemoveTotp => "remove_totp",
     RefundPayment => "refund_payment",
+    ManagePayouts => "manage_payouts",
 });
 
 impl Sensitive {
@@ -230,6 +233,9 @@ impl Sensitive {
             }
             Sensitive::RemoveTotp => "removing your TOTP second factor",
             Sensitive::RefundPayment => "refunding a payment",
+            Sensitive::ManagePayouts => {
+                "asking for or marking a vendor payout, or changing a vendor's commission"
+            }
         }
     }
 
@@ -260,6 +266,11 @@ impl Sensitive {
             ],
             Sensitive::RemoveTotp => &["DELETE /api/v1/auth/totp"],
             Sensitive::RefundPayment => &["POST /api/v1/orders/{id}/refunds"],
+            Sensitive::ManagePayouts => &[
+                "POST /api/v1/vendors/{id}/payouts",
+                "POST /api/v1/vendors/{id}/payouts/{payout_id}/paid",
+                "PUT /api/v1/vendors/{id}/commission",
+            ],
         }
     }
 }

@@ -17,9 +17,9 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    AuthChange, ExceptionItem, IdempotencyRecord, Job, JobEnd, Notification,
+    AuthChange, ExceptionItem, IdempotencyRecord, Job, JobEnd, MoneyRow, Notification,
     NotificationPreferences, OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry,
-    Purge, RuleKind, Session, StockAdjustment, StoreError, StoreResult, StoreTx, TxWork,
+    Payout, Purge, RuleKind, Session, StockAdjustment, StoreError, StoreResult, StoreTx, TxWork,
     WebhookDelivery, WebhookEndpoint, constraints,
 };
 use serde_json::value::RawValue;
@@ -29,8 +29,8 @@ use uuid::Uuid;
 
 use crate::sql_store::{
     CHECKOUT_ORDERS, Cols, cart_from_row, fetch_variants_for_sale, idempotency_from_row, job_end,
-    job_from_row, location_from_row, locked, orders_with_lines, payment_entry_from_row,
-    payment_from_row, purge_sql, sql, stock_level_from_row,
+    job_from_row, location_from_row, locked, money_row_from, orders_with_lines,
+    payment_entry_from_row, payment_from_row, payout_from, purge_sql, sql, stock_level_from_row,
 };
 use crate::{Db, map_err};
 
@@ -949,6 +949,7 @@ impl StoreTx for PgTx {
                 .bind(al.order_id.0)
                 .bind(al.vendor_id.0)
                 .bind(al.amount)
+                .bind(i64::from(al.commission_bp))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|e| self.fail(e))?;
@@ -1034,6 +1035,83 @@ impl StoreTx for PgTx {
             .execute(&mut *self.tx)
             .await
             .map_err(|err| self.fail(err))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn vendor_money_for_update(
+        &mut self,
+        vendor: VendorId,
+    ) -> StoreResult<Option<(Vec<MoneyRow>, Vec<Payout>)>> {
+        let found = sqlx::query(locked::VENDOR.as_str())
+            .bind(vendor.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(locked::VENDOR_MONEY.as_str())
+            .bind(vendor.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let payouts = sqlx::query(locked::VENDOR_PAYOUTS.as_str())
+            .bind(vendor.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(Some((
+            rows.iter()
+                .map(money_row_from)
+                .collect::<StoreResult<_>>()?,
+            payouts
+                .iter()
+                .map(payout_from)
+                .collect::<StoreResult<_>>()?,
+        )))
+    }
+
+    async fn put_payout(&mut self, p: &Payout) -> StoreResult<()> {
+        let actor = |a: &ordo_domain::identity::Actor| {
+            serde_json::to_string(a).map_err(|e| StoreError::Other(e.into()))
+        };
+        sqlx::query(sql::PUT_PAYOUT)
+            .bind(p.id)
+            .bind(p.vendor_id.0)
+            .bind(p.currency.code())
+            .bind(p.amount)
+            .bind(&p.state)
+            .bind(actor(&p.requested_by)?)
+            .bind(p.requested_at)
+            .bind(p.paid_by.as_ref().map(actor).transpose()?)
+            .bind(p.paid_at)
+            .bind(p.reference.as_deref())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn vendor_commission_now(&mut self, vendor: VendorId) -> StoreResult<Option<u16>> {
+        let row = sqlx::query(sql::VENDOR_COMMISSION)
+            .bind(vendor.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.map(|r| {
+            u16::try_from(r.int("commission_bp")?)
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("commission: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn set_vendor_commission(&mut self, vendor: VendorId, bp: u16) -> StoreResult<bool> {
+        let done = sqlx::query(sql::SET_COMMISSION)
+            .bind(i64::from(bp))
+            .bind(vendor.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -21,8 +21,8 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
-    ExceptionItem, IdempotencyRecord, Job, JobEnd, Notification, NotificationPreferences,
-    OutboxMessage, Payment, PaymentAllocation, PaymentEntry, Purge, RuleKind, Session,
+    ExceptionItem, IdempotencyRecord, Job, JobEnd, MoneyRow, Notification, NotificationPreferences,
+    OutboxMessage, Payment, PaymentAllocation, PaymentEntry, Payout, Purge, RuleKind, Session,
     StockAdjustment, StoreError, StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint,
     constraints,
 };
@@ -32,9 +32,9 @@ use uuid::Uuid;
 
 use crate::sql_store::{
     CHECKOUT_ORDERS, Cols, LINE_COLUMNS, cart_from_row, corrupt, idempotency_from_row, job_end,
-    job_from_row, line_from_row, location_from_row, locked, order_currency, order_from_row,
-    payment_entry_from_row, payment_from_row, purge_sql, push_variant_for_sale, sql,
-    stock_level_from_row,
+    job_from_row, line_from_row, location_from_row, locked, money_row_from, order_currency,
+    order_from_row, payment_entry_from_row, payment_from_row, payout_from, purge_sql,
+    push_variant_for_sale, sql, stock_level_from_row,
 };
 
 /// One order's lines (PostgreSQL reads them for many orders at once, in `orders_with_lines`).
@@ -928,7 +928,13 @@ impl StoreTx for SqliteTx {
         for al in allocations {
             self.execute(
                 sql::INSERT_PAYMENT_ALLOCATION,
-                params![p.id, al.order_id.0, al.vendor_id.0, al.amount],
+                params![
+                    p.id,
+                    al.order_id.0,
+                    al.vendor_id.0,
+                    al.amount,
+                    i64::from(al.commission_bp)
+                ],
             )?;
         }
         Ok(())
@@ -1002,6 +1008,53 @@ impl StoreTx for SqliteTx {
                 ts(&e.created_at)
             ],
         )? == 1)
+    }
+
+    async fn vendor_money_for_update(
+        &mut self,
+        vendor: VendorId,
+    ) -> StoreResult<Option<(Vec<MoneyRow>, Vec<Payout>)>> {
+        let found = self.query(&locked::VENDOR, params![vendor.0], |r| r.uuid("id"))?;
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let rows = self.query(&locked::VENDOR_MONEY, params![vendor.0], |r| {
+            money_row_from(r)
+        })?;
+        let payouts = self.query(&locked::VENDOR_PAYOUTS, params![vendor.0], |r| {
+            payout_from(r)
+        })?;
+        Ok(Some((rows, payouts)))
+    }
+
+    async fn put_payout(&mut self, p: &Payout) -> StoreResult<()> {
+        self.execute(
+            sql::PUT_PAYOUT,
+            params![
+                p.id,
+                p.vendor_id.0,
+                p.currency.code(),
+                p.amount,
+                p.state,
+                json(&p.requested_by)?,
+                ts(&p.requested_at),
+                p.paid_by.as_ref().map(json).transpose()?,
+                p.paid_at.as_ref().map(ts),
+                p.reference
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn vendor_commission_now(&mut self, vendor: VendorId) -> StoreResult<Option<u16>> {
+        self.query(sql::VENDOR_COMMISSION, params![vendor.0], |r| {
+            u16::try_from(r.int("commission_bp")?).map_err(|e| corrupt("commission", e))
+        })
+        .map(|mut v| v.pop())
+    }
+
+    async fn set_vendor_commission(&mut self, vendor: VendorId, bp: u16) -> StoreResult<bool> {
+        Ok(self.execute(sql::SET_COMMISSION, params![i64::from(bp), vendor.0])? == 1)
     }
 
     async fn raise_exception(&mut self, e: &ExceptionItem) -> StoreResult<bool> {

@@ -34,10 +34,10 @@ use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClas
 use ordo_store::{
     Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, ExceptionFilter,
     ExceptionItem, IdempotencyRecord, Job, JobCounts, JobEnd, JobState, LiveSession, LocationStock,
-    LowStock, Notification, NotificationPreferences, NotificationState, OrderQuery, OrderScope,
-    OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry, PriceListEntry, Purge,
-    RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError, StoreResult, TxWork,
-    WebhookDelivery, WebhookEndpoint,
+    LowStock, MoneyRow, Notification, NotificationPreferences, NotificationState, OrderQuery,
+    OrderScope, OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry, Payout,
+    PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError,
+    StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -257,6 +257,8 @@ fn variant_for_sale_from_row(row: &impl Cols) -> StoreResult<VariantForSale> {
             .map_err(|e| corrupt("stock deduction", e))?,
         weight_grams: u32::try_from(row.int("weight_grams")?).map_err(|e| corrupt("weight", e))?,
         low_stock_threshold: row.opt_int("low_stock_threshold")?,
+        commission_bp: u16::try_from(row.int("commission_bp")?)
+            .map_err(|e| corrupt("commission", e))?,
     })
 }
 
@@ -389,6 +391,54 @@ pub(crate) fn payment_entry_from_row(r: &impl Cols) -> StoreResult<PaymentEntry>
         reference: r.opt_text("reference")?,
         detail: r.opt_text("detail")?,
         created_at: r.time("created_at")?,
+    })
+}
+
+/// Money moved on orders, with the vendor and commission of each order's share; followed by
+/// ` AND …` filters and an `ORDER BY`.
+pub(crate) const MONEY_ROWS: &str = "SELECT e.id AS entry_id, e.created_at AS at, \
+    e.payment_id, e.order_id, a.vendor_id, e.kind, e.amount, p.currency, a.commission_bp \
+    FROM payment_ledger e JOIN payment_allocations a ON a.order_id = e.order_id \
+    JOIN payments p ON p.id = e.payment_id \
+    WHERE e.kind IN ('capture_succeeded', 'manual_payment', 'refund_succeeded')";
+pub(crate) const MONEY_ORDER: &str = " ORDER BY e.created_at, e.id";
+
+pub(crate) fn money_row_from(r: &impl Cols) -> StoreResult<MoneyRow> {
+    Ok(MoneyRow {
+        entry_id: r.uuid("entry_id")?,
+        at: r.time("at")?,
+        payment_id: r.uuid("payment_id")?,
+        order_id: OrderId(r.uuid("order_id")?),
+        vendor_id: VendorId(r.uuid("vendor_id")?),
+        kind: ordo_domain::payment::EntryKind::parse(&r.text("kind")?)
+            .map_err(|e| corrupt("ledger kind", e))?,
+        amount: r.int("amount")?,
+        currency: currency(&r.text("currency")?)?,
+        commission_bp: u16::try_from(r.int("commission_bp")?)
+            .map_err(|e| corrupt("commission", e))?,
+    })
+}
+
+pub(crate) const PAYOUT_COLUMNS: &str = "id, vendor_id, currency, amount, state, requested_by, \
+    requested_at, paid_by, paid_at, reference";
+
+pub(crate) fn payout_from(r: &impl Cols) -> StoreResult<Payout> {
+    let actor = |col: &str| -> StoreResult<Option<Actor>> {
+        r.opt_text(col)?
+            .map(|a| serde_json::from_str(&a).map_err(|e| corrupt("actor", e)))
+            .transpose()
+    };
+    Ok(Payout {
+        id: r.uuid("id")?,
+        vendor_id: VendorId(r.uuid("vendor_id")?),
+        currency: currency(&r.text("currency")?)?,
+        amount: r.int("amount")?,
+        state: r.text("state")?,
+        requested_by: actor("requested_by")?.ok_or_else(|| corrupt("payout", "no requester"))?,
+        requested_at: r.time("requested_at")?,
+        paid_by: actor("paid_by")?,
+        paid_at: r.opt_time("paid_at")?,
+        reference: r.opt_text("reference")?,
     })
 }
 
@@ -622,8 +672,9 @@ pub(crate) mod sql {
     /// Followed by one placeholder per SKU and `)`.
     pub const VARIANTS_FOR_SALE: &str = "SELECT v.id, v.product_id, p.vendor_id, v.sku, \
         p.title AS product_title, v.title AS variant_title, p.tax_class, p.stock_deduction, \
-        v.weight_grams, v.low_stock_threshold, vp.currency, vp.amount_minor \
+        v.weight_grams, v.low_stock_threshold, ve.commission_bp, vp.currency, vp.amount_minor \
         FROM variants v JOIN products p ON p.id = v.product_id \
+        JOIN vendors ve ON ve.id = p.vendor_id \
         LEFT JOIN variant_prices vp ON vp.variant_id = v.id WHERE v.sku IN (";
     /// `WHERE` before `ON CONFLICT` also keeps SQLite's parser from reading the upsert as a join.
     pub const SET_PRICE: &str = "INSERT INTO variant_prices (variant_id, currency, amount_minor) \
@@ -732,7 +783,14 @@ pub(crate) mod sql {
         client_secret, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
         $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
     pub const INSERT_PAYMENT_ALLOCATION: &str = "INSERT INTO payment_allocations \
-        (payment_id, order_id, vendor_id, amount) VALUES ($1, $2, $3, $4)";
+        (payment_id, order_id, vendor_id, amount, commission_bp) VALUES ($1, $2, $3, $4, $5)";
+    pub const PUT_PAYOUT: &str = "INSERT INTO vendor_payouts (id, vendor_id, currency, amount, \
+        state, requested_by, requested_at, paid_by, paid_at, reference) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET \
+        state = excluded.state, paid_by = excluded.paid_by, paid_at = excluded.paid_at, \
+        reference = excluded.reference";
+    pub const VENDOR_COMMISSION: &str = "SELECT commission_bp FROM vendors WHERE id = $1";
+    pub const SET_COMMISSION: &str = "UPDATE vendors SET commission_bp = $1 WHERE id = $2";
     /// Placeholders in number order (SQLite numbers `$N` by first appearance).
     pub const UPDATE_PAYMENT: &str = "UPDATE payments SET provider_ref = $1, state = $2, \
         authorized = $3, captured = $4, voided = $5, refunded = $6, capturing = $7, \
@@ -825,6 +883,23 @@ pub(crate) mod locked {
         format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = \
              (SELECT payment_id FROM payment_allocations WHERE order_id = $1){FOR_UPDATE}"
+        )
+    });
+    /// A vendor's row, locked: its money is changed by one payout at a time.
+    pub static VENDOR: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT id FROM vendors WHERE id = $1{FOR_UPDATE}"));
+    /// Read under the vendor's lock.
+    pub static VENDOR_MONEY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{} AND a.vendor_id = $1{}",
+            super::MONEY_ROWS,
+            super::MONEY_ORDER
+        )
+    });
+    pub static VENDOR_PAYOUTS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM vendor_payouts WHERE vendor_id = $1 ORDER BY requested_at, id",
+            super::PAYOUT_COLUMNS
         )
     });
     /// Not locked itself: read under its payment's lock.
@@ -1625,8 +1700,8 @@ impl Store for SqlStore {
 
     async fn payment_allocations(&self, payment: Uuid) -> StoreResult<Vec<PaymentAllocation>> {
         let rows = sqlx::query(
-            "SELECT order_id, vendor_id, amount FROM payment_allocations WHERE payment_id = $1 \
-             ORDER BY order_id",
+            "SELECT order_id, vendor_id, amount, commission_bp FROM payment_allocations \
+             WHERE payment_id = $1 ORDER BY order_id",
         )
         .bind(payment)
         .fetch_all(&self.reader)
@@ -1638,6 +1713,8 @@ impl Store for SqlStore {
                     order_id: OrderId(r.uuid("order_id")?),
                     vendor_id: VendorId(r.uuid("vendor_id")?),
                     amount: r.int("amount")?,
+                    commission_bp: u16::try_from(r.int("commission_bp")?)
+                        .map_err(|e| corrupt("commission", e))?,
                 })
             })
             .collect()
@@ -1659,6 +1736,60 @@ impl Store for SqlStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(|r| r.uuid("id")).collect()
+    }
+
+    async fn money_rows(
+        &self,
+        vendor: Option<VendorId>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<MoneyRow>> {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(MONEY_ROWS);
+        if let Some(v) = vendor {
+            qb.push(" AND a.vendor_id = ").push_bind(v.0);
+        }
+        if let Some(from) = from {
+            qb.push(" AND e.created_at >= ").push_bind(from);
+        }
+        if let Some(to) = to {
+            qb.push(" AND e.created_at < ").push_bind(to);
+        }
+        qb.push(MONEY_ORDER);
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(money_row_from).collect()
+    }
+
+    async fn payouts(
+        &self,
+        vendor: Option<VendorId>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Payout>> {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "SELECT {PAYOUT_COLUMNS} FROM vendor_payouts WHERE 1 = 1"
+        ));
+        if let Some(v) = vendor {
+            qb.push(" AND vendor_id = ").push_bind(v.0);
+        }
+        if let Some(from) = from {
+            qb.push(" AND requested_at >= ").push_bind(from);
+        }
+        if let Some(to) = to {
+            qb.push(" AND requested_at < ").push_bind(to);
+        }
+        qb.push(" ORDER BY requested_at, id");
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(payout_from).collect()
+    }
+
+    async fn vendor_commission(&self, vendor: VendorId) -> StoreResult<Option<u16>> {
+        let row = sqlx::query(sql::VENDOR_COMMISSION)
+            .bind(vendor.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| u16::try_from(r.int("commission_bp")?).map_err(|e| corrupt("commission", e)))
+            .transpose()
     }
 
     async fn exceptions(&self, f: &ExceptionFilter) -> StoreResult<Vec<ExceptionItem>> {

@@ -801,6 +801,7 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
         order_id: order.id,
         vendor_id: f.vendor,
         amount: order.total.amount,
+        commission_bp: 1_250,
     };
     let (o, p) = (order.clone(), payment.clone());
     unit(store, move |tx| {

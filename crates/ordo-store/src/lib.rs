@@ -398,6 +398,40 @@ pub struct PaymentAllocation {
     pub order_id: OrderId,
     pub vendor_id: VendorId,
     pub amount: i64,
+    /// The vendor's commission when the order was placed (basis points).
+    pub commission_bp: u16,
+}
+
+/// One movement of money on a vendor's orders (a capture, a payment by hand, a refund): a row
+/// of the payment ledger with what the ledger export and balances need beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoneyRow {
+    pub entry_id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+    pub payment_id: uuid::Uuid,
+    pub order_id: OrderId,
+    pub vendor_id: VendorId,
+    pub kind: ordo_domain::payment::EntryKind,
+    pub amount: i64,
+    pub currency: Currency,
+    pub commission_bp: u16,
+}
+
+/// A payout of a vendor's balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payout {
+    pub id: uuid::Uuid,
+    pub vendor_id: VendorId,
+    pub currency: Currency,
+    pub amount: i64,
+    /// `requested`, `paid`.
+    pub state: String,
+    pub requested_by: Actor,
+    pub requested_at: DateTime<Utc>,
+    pub paid_by: Option<Actor>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The bank transfer's reference, once paid.
+    pub reference: Option<String>,
 }
 
 /// One row of a payment's ledger.
@@ -730,6 +764,22 @@ pub trait Store: Send + Sync + 'static {
         before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<uuid::Uuid>>;
+    /// Money moved on orders (captures, payments by hand, refunds), oldest first: one
+    /// vendor's, or everyone's between two times (the ledger export).
+    async fn money_rows(
+        &self,
+        vendor: Option<VendorId>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<MoneyRow>>;
+    /// Payouts, oldest first: one vendor's, or everyone's requested between two times.
+    async fn payouts(
+        &self,
+        vendor: Option<VendorId>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Payout>>;
+    async fn vendor_commission(&self, vendor: VendorId) -> StoreResult<Option<u16>>;
     /// The exception queue, newest first.
     async fn exceptions(&self, filter: &ExceptionFilter) -> StoreResult<Vec<ExceptionItem>>;
     async fn exception(&self, id: uuid::Uuid) -> StoreResult<Option<ExceptionItem>>;
@@ -1008,6 +1058,18 @@ pub trait StoreTx: Send {
     /// Adds a ledger row; `false` (and nothing added) when its outcome or provider reference is
     /// already recorded — a duplicate report.
     async fn append_payment_entry(&mut self, entry: &PaymentEntry) -> StoreResult<bool>;
+    /// Locks a vendor's money (its row) and reads its movements and payouts, so a payout is
+    /// checked against a balance no other payout changes meanwhile. `None`: no such vendor.
+    async fn vendor_money_for_update(
+        &mut self,
+        vendor: VendorId,
+    ) -> StoreResult<Option<(Vec<MoneyRow>, Vec<Payout>)>>;
+    /// Writes a payout whole (new, or marked paid).
+    async fn put_payout(&mut self, payout: &Payout) -> StoreResult<()>;
+    /// A vendor's commission (basis points), read in this transaction.
+    async fn vendor_commission_now(&mut self, vendor: VendorId) -> StoreResult<Option<u16>>;
+    /// Sets a vendor's commission; `false` when there is no such vendor.
+    async fn set_vendor_commission(&mut self, vendor: VendorId, bp: u16) -> StoreResult<bool>;
     /// Raises an exception: `false` (nothing written) when one with its key exists.
     async fn raise_exception(&mut self, item: &ExceptionItem) -> StoreResult<bool>;
     /// Writes an exception's status and body.

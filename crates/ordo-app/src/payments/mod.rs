@@ -21,6 +21,7 @@
 //! (PaymentIntents over Stripe's HTTP API). Their webhooks come in through one intake
 //! ([`webhook`], `App::receive_payment_webhook`).
 
+pub mod balances;
 pub mod requests;
 pub mod sandbox;
 pub mod settle;

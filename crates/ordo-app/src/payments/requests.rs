@@ -427,6 +427,10 @@ pub(crate) async fn record_manual_payment(
                 order_id: order.id,
                 vendor_id: order.vendor_id,
                 amount: order.total.amount,
+                commission_bp: tx
+                    .vendor_commission_now(order.vendor_id)
+                    .await?
+                    .unwrap_or(0),
             };
             tx.insert_payment(&p, &[share]).await?;
             p

@@ -384,7 +384,8 @@ async fn the_sensitive_actions_are_published(app: TestApp) {
             "manage_users",
             "change_pricing_rules",
             "remove_totp",
-            "refund_payment"
+            "refund_payment",
+            "manage_payouts"
         ]
     );
     assert!(

@@ -166,6 +166,14 @@ const ROWS: &[Row] = &[
     ("GET", "/api/v1/vendors/{id}", Some("vsa"), Object::Vendor, None),
     ("GET", "/api/v1/vendors/{id}/locations", Some("vsa"), Object::Vendor, None),
     ("POST", "/api/v1/vendors/{id}/locations", Some("va"), Object::Vendor, Some(r#"{"code": "m-{uniq}", "name": "Matrix depot"}"#)),
+    ("GET", "/api/v1/vendors/{id}/balance", Some("vsa"), Object::Vendor, None),
+    ("PUT", "/api/v1/vendors/{id}/commission", Some("a"), Object::Vendor, Some(r#"{"basis_points": 1000}"#)),
+    ("GET", "/api/v1/vendors/{id}/payouts", Some("vsa"), Object::Vendor, None),
+    // Nothing is captured in the matrix's world: allowed callers get 409 payout_exceeds_balance.
+    ("POST", "/api/v1/vendors/{id}/payouts", Some("va"), Object::Vendor, Some(r#"{"amount": 1, "currency": "EUR"}"#)),
+    // Needs a payout: tests/api/payouts.rs.
+    ("POST", "/api/v1/vendors/{id}/payouts/{payout_id}/paid", None, Object::None, None),
+    ("GET", "/api/v1/ledger", Some("a"), Object::None, None),
 ];
 
 fn letter(c: Caller) -> char {

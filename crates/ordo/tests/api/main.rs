@@ -11,6 +11,7 @@ mod idempotency;
 mod jobs;
 mod notifications;
 mod payments;
+mod payouts;
 mod stream;
 mod stripe;
 mod webhooks;

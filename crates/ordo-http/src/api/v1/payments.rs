@@ -29,6 +29,11 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(void))
         .routes(routes!(refund))
         .routes(routes!(provider_webhook))
+        .routes(routes!(vendor_balance))
+        .routes(routes!(set_commission))
+        .routes(routes!(list_payouts, request_payout))
+        .routes(routes!(mark_payout_paid))
+        .routes(routes!(ledger))
 }
 
 /// A payment's money, in minor units of its currency.
@@ -455,4 +460,338 @@ async fn provider_webhook(
     app.receive_payment_webhook(&provider, signature, &body)
         .await?;
     Ok(axum::Json(WebhookReceived { received: true }))
+}
+
+/// A vendor's money in one currency (minor units).
+#[derive(Serialize, ToSchema)]
+pub struct BalanceView {
+    pub currency: String,
+    /// Captured on the vendor's orders (and paid by hand).
+    pub sales: i64,
+    pub refunded: i64,
+    /// The platform's commission, net of refunds.
+    pub commission: i64,
+    /// Owed to the vendor in all: sales − refunded − commission.
+    pub earned: i64,
+    /// Payouts asked for, not yet marked paid.
+    pub payouts_pending: i64,
+    pub paid_out: i64,
+    /// What may still be paid out.
+    pub available: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VendorBalanceView {
+    pub vendor_id: Uuid,
+    /// The platform's commission on new orders, in basis points (1,250 = 12.5 %).
+    pub commission_bp: u16,
+    /// One per currency the vendor sold in.
+    pub balances: Vec<BalanceView>,
+}
+
+impl From<ordo_app::payments::balances::VendorBalance> for VendorBalanceView {
+    fn from(v: ordo_app::payments::balances::VendorBalance) -> Self {
+        Self {
+            vendor_id: v.vendor_id.0,
+            commission_bp: v.commission_bp,
+            balances: v
+                .balances
+                .into_iter()
+                .map(|b| BalanceView {
+                    currency: b.currency.map(|c| c.code().to_owned()).unwrap_or_default(),
+                    sales: b.sales,
+                    refunded: b.refunded,
+                    commission: b.commission,
+                    earned: b.earned,
+                    payouts_pending: b.payouts_pending,
+                    paid_out: b.paid_out,
+                    available: b.available,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn vendor_id(raw: &str) -> ApiResult<ordo_domain::ids::VendorId> {
+    path_id::<ordo_domain::ids::VendorId>(raw, "vendor")
+}
+
+/// A vendor's balances (its staff, support, admins): what it earned — captured, less refunds
+/// and the platform's commission — what was paid out, and what is available.
+#[utoipa::path(get, path = "/vendors/{id}/balance", tag = "payments", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = VendorBalanceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn vendor_balance(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<VendorBalanceView>> {
+    let b = app.vendor_balance(&caller.actor, vendor_id(&id)?).await?;
+    Ok(axum::Json(b.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommissionRequest {
+    /// 0 to 10,000 (0–100 %).
+    #[schema(minimum = 0, maximum = 10000, example = 1250)]
+    pub basis_points: i64,
+}
+
+/// Sets a vendor's commission (admins; a sensitive action: step up first). Orders placed from
+/// now on carry it; placed orders keep theirs.
+#[utoipa::path(put, path = "/vendors/{id}/commission", tag = "payments", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = CommissionRequest,
+    responses((status = 200, body = VendorBalanceView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn set_commission(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<CommissionRequest>,
+) -> ApiResult<axum::Json<VendorBalanceView>> {
+    let b = app
+        .set_commission(
+            &caller.actor,
+            caller.proof,
+            vendor_id(&id)?,
+            req.basis_points,
+        )
+        .await?;
+    Ok(axum::Json(b.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutView {
+    pub id: Uuid,
+    pub vendor_id: Uuid,
+    pub amount: MoneyView,
+    /// `requested` or `paid`.
+    pub state: String,
+    pub requested_by: ActorView,
+    pub requested_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_by: Option<ActorView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The bank transfer's reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl PayoutView {
+    fn new(p: ordo_store::Payout, viewer: &Actor) -> Self {
+        Self {
+            id: p.id,
+            vendor_id: p.vendor_id.0,
+            amount: MoneyView {
+                amount: p.amount,
+                currency: p.currency.code().to_owned(),
+            },
+            state: p.state,
+            requested_by: ActorView::new(&p.requested_by, viewer),
+            requested_at: p.requested_at,
+            paid_by: p.paid_by.as_ref().map(|a| ActorView::new(a, viewer)),
+            paid_at: p.paid_at,
+            reference: p.reference,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutList {
+    pub data: Vec<PayoutView>,
+}
+
+/// A vendor's payouts, oldest first (its staff, support, admins).
+#[utoipa::path(get, path = "/vendors/{id}/payouts", tag = "payments", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = PayoutList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_payouts(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<PayoutList>> {
+    let list = app.payouts(&caller.actor, vendor_id(&id)?).await?;
+    Ok(axum::Json(PayoutList {
+        data: list
+            .into_iter()
+            .map(|p| PayoutView::new(p, &caller.actor))
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutRequest {
+    /// Minor units: at most what is available (409 `payout_exceeds_balance`).
+    #[schema(minimum = 1)]
+    pub amount: i64,
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
+    pub currency: String,
+}
+
+/// Asks for a payout of the vendor's balance (its staff, admins; a sensitive action: step up
+/// first). Concurrent requests never take out more than is available.
+#[utoipa::path(post, path = "/vendors/{id}/payouts", tag = "payments", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PayoutRequest,
+    responses((status = 201, body = PayoutView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "payout_exceeds_balance", body = ErrorBody)))]
+async fn request_payout(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<PayoutRequest>,
+) -> ApiResult<(axum::http::StatusCode, axum::Json<PayoutView>)> {
+    let p = app
+        .request_payout(
+            &caller.actor,
+            caller.proof,
+            vendor_id(&id)?,
+            req.amount,
+            &req.currency,
+        )
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        axum::Json(PayoutView::new(p, &caller.actor)),
+    ))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PaidRequest {
+    /// The bank transfer's reference.
+    #[schema(max_length = 500)]
+    pub reference: Option<String>,
+}
+
+/// Marks a payout paid (admins; a sensitive action), with the bank transfer's reference.
+#[utoipa::path(post, path = "/vendors/{id}/payouts/{payout_id}/paid", tag = "payments", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("payout_id" = Uuid, Path)), request_body(content = Option<PaidRequest>),
+    responses((status = 200, body = PayoutView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "payout_paid", body = ErrorBody)))]
+async fn mark_payout_paid(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, payout)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::Json<PayoutView>> {
+    let req: PaidRequest = optional_body(&body)?;
+    let payout = payout
+        .parse()
+        .map_err(|_| crate::error::ApiError::not_found("payout"))?;
+    let p = app
+        .mark_payout_paid(
+            &caller.actor,
+            caller.proof,
+            vendor_id(&id)?,
+            payout,
+            req.reference,
+        )
+        .await?;
+    Ok(axum::Json(PayoutView::new(p, &caller.actor)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LedgerRange {
+    /// From this time (RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// Up to this time (RFC 3339), exclusive.
+    pub to: Option<String>,
+}
+
+/// One side of a balanced posting.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerLineView {
+    /// The ledger row or payout that moved the money: its lines sum to zero.
+    pub entry_id: Uuid,
+    pub at: DateTime<Utc>,
+    /// `capture`, `manual_payment`, `refund`, `payout`.
+    pub movement: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
+    pub vendor_id: Uuid,
+    /// `provider_clearing`, `vendor_payable`, `platform_revenue`, `payouts`.
+    pub account: String,
+    pub currency: String,
+    /// Debit > 0, credit < 0 (minor units).
+    pub amount: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LedgerView {
+    pub data: Vec<LedgerLineView>,
+}
+
+/// The double-entry ledger for accounting (admins): every capture, payment by hand, refund and
+/// payout between `from` and `to`, as postings that balance per entry. JSON, or CSV with
+/// `Accept: text/csv`.
+#[utoipa::path(get, path = "/ledger", tag = "payments", security(("bearer" = [])), params(LedgerRange),
+    responses((status = 200, description = "The postings", content((LedgerView = "application/json"), (String = "text/csv"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn ledger(
+    State(app): State<App>,
+    caller: Caller,
+    crate::extract::Query(range): crate::extract::Query<LedgerRange>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let lines = app
+        .ledger(&caller.actor, range.from.as_deref(), range.to.as_deref())
+        .await?;
+    let views: Vec<LedgerLineView> = lines
+        .into_iter()
+        .map(|l| LedgerLineView {
+            entry_id: l.entry_id,
+            at: l.at,
+            movement: l.movement.to_owned(),
+            payment_id: l.payment_id,
+            order_id: l.order_id,
+            vendor_id: l.vendor_id.0,
+            account: match l.account {
+                ordo_domain::payment::Account::ProviderClearing => "provider_clearing",
+                ordo_domain::payment::Account::VendorPayable(_) => "vendor_payable",
+                ordo_domain::payment::Account::PlatformRevenue => "platform_revenue",
+                ordo_domain::payment::Account::Payouts => "payouts",
+            }
+            .to_owned(),
+            currency: l.currency.code().to_owned(),
+            amount: l.amount,
+        })
+        .collect();
+    let csv = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    if !csv {
+        return Ok(axum::Json(LedgerView { data: views }).into_response());
+    }
+    // Every field is an id, a name, a number or an RFC 3339 time: nothing to quote.
+    let mut out = String::from(
+        "entry_id,at,movement,payment_id,order_id,vendor_id,account,currency,amount\n",
+    );
+    for v in views {
+        let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            v.entry_id,
+            v.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            v.movement,
+            opt(v.payment_id),
+            opt(v.order_id),
+            v.vendor_id,
+            v.account,
+            v.currency,
+            v.amount
+        ));
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        out,
+    )
+        .into_response())
 }
