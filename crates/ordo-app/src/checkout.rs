@@ -107,6 +107,8 @@ pub(crate) struct Context<'a> {
     /// Who takes the payment (the provider's name) and when it is captured; `None`: payments
     /// are off and orders are paid by hand.
     pub payment: Option<(&'static str, CapturePolicy)>,
+    /// The provider, when it answers in this process (see `PaymentProvider::in_process`).
+    pub in_process: Option<Arc<dyn crate::payments::PaymentProvider>>,
     /// When the payment's sync job first looks.
     pub sync_at: DateTime<Utc>,
 }
@@ -467,6 +469,19 @@ async fn open_payment(
         updated_at: cx.now,
         version: 1,
     };
+    let mut payment = payment;
+    if let Some(provider) = &cx.in_process {
+        // No network: created here, so the answer needs no second transaction to record it
+        // (a failure leaves it to the steps after the commit).
+        if let Ok(created) = provider
+            .create(crate::payments::settle::new_payment(&payment))
+            .await
+        {
+            payment.provider_ref = Some(created.reference);
+            payment.client_secret = created.client_secret;
+            payment.state = created.state;
+        }
+    }
     let shares: Vec<PaymentAllocation> = orders
         .iter()
         .map(|o| PaymentAllocation {
@@ -532,6 +547,7 @@ impl App {
             .provider
             .as_ref()
             .map(|p| (p.name(), self.settings.payments.capture));
+        let in_process = self.provider.clone().filter(|p| p.in_process());
         let sync_after = self.settings.payments.sync_after;
         let source = Arc::new(source);
         let book = self.pricing_book().await?;
@@ -539,6 +555,7 @@ impl App {
         let mut done = with_retry(|| {
             let (source, book, now) = (Arc::clone(&source), Arc::clone(&book), self.now());
             let sold_out = self.sold_out.clone();
+            let in_process = in_process.clone();
             self.write_once(move |tx| {
                 Box::pin(async move {
                     let checkout_id = CheckoutId::new();
@@ -562,6 +579,7 @@ impl App {
                         one_vendor,
                         lines_field,
                         payment,
+                        in_process,
                         sync_at: now + sync_after,
                     };
                     let done = place(tx, cx, basket, checkout_id).await?;

@@ -278,6 +278,12 @@ pub enum ProviderError {
 pub trait PaymentProvider: Send + Sync {
     /// `sandbox`, `stripe`.
     fn name(&self) -> &'static str;
+    /// Whether the provider answers in this process, without a network (the sandbox): a
+    /// checkout then creates its payment there inside its own transaction, saving one. A
+    /// provider over the network is only called after the commit, so it never holds a write.
+    fn in_process(&self) -> bool {
+        false
+    }
     /// Checks a payment method's form before anything is placed (`Err`: why, for the client).
     fn check_method(&self, method: &str) -> Result<(), String>;
     /// Checks a webhook's signature over its raw body and reads the event (`Err`: why).

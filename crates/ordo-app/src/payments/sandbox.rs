@@ -191,6 +191,10 @@ impl PaymentProvider for Sandbox {
         super::webhook::event(body)
     }
 
+    fn in_process(&self) -> bool {
+        true
+    }
+
     fn check_method(&self, method: &str) -> Result<(), String> {
         let known = matches!(
             method,

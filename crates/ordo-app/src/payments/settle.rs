@@ -708,7 +708,7 @@ impl App {
 
 /// The creation call for a stored payment: its own id is the idempotency key, so the checkout's
 /// call and the sync job's create one payment between them.
-fn new_payment(p: &Payment) -> NewPayment {
+pub(crate) fn new_payment(p: &Payment) -> NewPayment {
     NewPayment {
         amount: p.amount,
         currency: p.currency,
