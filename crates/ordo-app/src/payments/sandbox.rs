@@ -13,6 +13,7 @@
 //! | `sandbox_card_capture_fails_N` | the same for the first N captures, then they succeed |
 //! | `sandbox_card_3ds` | needs a second step (`requires_action`) the customer completes, or fails |
 //! | `sandbox_card_timeout` | the charge goes through but the answer never comes (outcome unknown); fetching shows it |
+//! | `sandbox_card_capture_unknown` | the first capture goes through but its answer never comes; asking again with the same key gets it |
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,6 +33,7 @@ pub const CARDS: &[&str] = &[
     "sandbox_card_capture_fails_N",
     "sandbox_card_3ds",
     "sandbox_card_timeout",
+    "sandbox_card_capture_unknown",
 ];
 
 #[derive(Debug, Clone)]
@@ -202,6 +204,7 @@ impl PaymentProvider for Sandbox {
                 | "sandbox_card_declined"
                 | "sandbox_card_3ds"
                 | "sandbox_card_timeout"
+                | "sandbox_card_capture_unknown"
         ) || failing_captures(Some(method)).is_some();
         if known {
             Ok(())
@@ -282,7 +285,7 @@ impl PaymentProvider for Sandbox {
                         "no answer for {reference} (the charge went through)"
                     )))
                 }
-                "sandbox_card_ok" => {
+                "sandbox_card_ok" | "sandbox_card_capture_unknown" => {
                     authorize(held);
                     Ok(held.payment.clone())
                 }
@@ -354,7 +357,16 @@ impl PaymentProvider for Sandbox {
                 held.payment.state = PaymentState::Captured;
             }
             let payment = held.payment.clone();
-            s.answer(key, payment)
+            let lost = held.method.as_deref() == Some("sandbox_card_capture_unknown")
+                && held.capture_attempts == 1;
+            let answer = s.answer(key, payment);
+            if lost {
+                // Done, and remembered under the key, but the answer never came back.
+                return Err(ProviderError::Unknown(format!(
+                    "no answer to the capture of {reference}"
+                )));
+            }
+            answer
         })
     }
 

@@ -460,6 +460,49 @@ async fn manual_capture_and_retried_captures(kind: Kind) {
         ["authorized", "capture_requested", "capture_succeeded"]
     );
 
+    // The provider captures but its answer is lost: the request stays open (its amount counted),
+    // and the retry with the same key learns it was done — captured once, not twice.
+    let lost = pay(
+        &app,
+        &customer,
+        &shop.sku,
+        Some("sandbox_card_capture_unknown"),
+    )
+    .await
+    .expect(201);
+    let capture = format!("/api/v1/orders/{}/payments/capture", id(&lost));
+    let asked = app.post(&capture, &shop.token, json!({})).await.expect(200);
+    assert_eq!(
+        (
+            asked["amounts"]["capturing"].as_i64(),
+            asked["amounts"]["captured"].as_i64()
+        ),
+        (Some(total), Some(0))
+    );
+    app.advance(chrono::Duration::minutes(5));
+    app.run_jobs().await;
+    let p = payment(&app, &customer, &lost).await;
+    assert_eq!(
+        (
+            p["amounts"]["captured"].as_i64(),
+            p["amounts"]["capturing"].as_i64()
+        ),
+        (Some(total), Some(0))
+    );
+    let reference = p["provider_ref"].as_str().unwrap();
+    use ordo_app::payments::PaymentProvider;
+    assert_eq!(
+        app.app
+            .sandbox()
+            .unwrap()
+            .fetch(reference)
+            .await
+            .unwrap()
+            .captured,
+        total,
+        "charged once"
+    );
+
     // A void lets the authorization go.
     let third = pay(&app, &customer, &shop.sku, Some("sandbox_card_ok"))
         .await
