@@ -6,8 +6,8 @@
 //! capture, refund or void given up or refused, a request whose outcome stayed unknown, an
 //! authorization about to lapse uncaptured, money that arrived for a cancelled order. Each item
 //! says in plain words what happened, what was tried and when, and which resolutions fit its
-//! kind; support and admins resolve it (`retry_now`, `capture_now`, `cancel_order`, `refund`,
-//! `contact_customer`, `dismiss`), and each resolution runs through the same use cases as
+//! kind; support and admins resolve it (`retry_now`, `capture_now`, `mark_paid`,
+//! `cancel_order`, `refund`, `contact_customer`, `dismiss`), and each resolution runs through the same use cases as
 //! everything else and is recorded with who, when, a note and what came of it. Stage 3:
 //! escalating hands it to engineering (admins), who see the technical detail (the provider's
 //! answers) that the summary leaves out.
@@ -56,6 +56,9 @@ pub enum Resolution {
     CancelOrder,
     /// Send the order's money back (or let its authorization go).
     Refund,
+    /// The money came in outside the provider (a bank transfer): the order's authorization is
+    /// let go and the payment recorded by hand, the note its reference.
+    MarkPaid,
     /// Handled with the customer outside Ordo (a note says how).
     ContactCustomer,
     /// Nothing to do (a note says why).
@@ -69,6 +72,7 @@ ordo_domain::names!(Resolution, "invalid_resolution" {
     Refund => "refund",
     ContactCustomer => "contact_customer",
     Dismiss => "dismiss",
+    MarkPaid => "mark_paid",
 });
 
 impl ExceptionKind {
@@ -76,15 +80,22 @@ impl ExceptionKind {
     pub fn resolutions(self) -> &'static [Resolution] {
         use Resolution as R;
         match self {
-            ExceptionKind::PaymentCaptureFailed => {
-                &[R::RetryNow, R::CancelOrder, R::ContactCustomer, R::Dismiss]
-            }
+            ExceptionKind::PaymentCaptureFailed => &[
+                R::RetryNow,
+                R::MarkPaid,
+                R::CancelOrder,
+                R::ContactCustomer,
+                R::Dismiss,
+            ],
             ExceptionKind::PaymentOutcomeUnknown => &[R::RetryNow, R::ContactCustomer],
             ExceptionKind::RefundFailed => &[R::RetryNow, R::ContactCustomer, R::Dismiss],
             ExceptionKind::PaymentVoidFailed => &[R::RetryNow, R::Dismiss],
-            ExceptionKind::AuthorizationExpiring => {
-                &[R::CaptureNow, R::CancelOrder, R::ContactCustomer]
-            }
+            ExceptionKind::AuthorizationExpiring => &[
+                R::CaptureNow,
+                R::MarkPaid,
+                R::CancelOrder,
+                R::ContactCustomer,
+            ],
             ExceptionKind::PaymentForCancelledOrder => &[R::Refund, R::ContactCustomer],
         }
     }
@@ -338,10 +349,10 @@ impl App {
             note,
             matches!(
                 resolution,
-                Resolution::ContactCustomer | Resolution::Dismiss
+                Resolution::ContactCustomer | Resolution::Dismiss | Resolution::MarkPaid
             ),
         )?;
-        let outcome = self.carry_out(&e, resolution).await?;
+        let outcome = self.carry_out(&e, resolution, actor, note.clone()).await?;
         let now = self.now();
         e.status = "resolved".into();
         e.updated_at = now;
@@ -396,7 +407,13 @@ impl App {
     }
 
     /// Runs a resolution through the use cases; returns what came of it.
-    async fn carry_out(&self, e: &Exception, resolution: Resolution) -> AppResult<String> {
+    async fn carry_out(
+        &self,
+        e: &Exception,
+        resolution: Resolution,
+        by: &Actor,
+        note: Option<String>,
+    ) -> AppResult<String> {
         let system = Actor::system();
         let order = e.order_id;
         let reason = Some(format!("resolving exception {}", e.id));
@@ -449,6 +466,35 @@ impl App {
                 let d = self
                     .move_money(&system, Proof::SYSTEM, on_order()?, ask, reason)
                     .await?;
+                Ok(described(d))
+            }
+            Resolution::MarkPaid => {
+                let id = on_order()?;
+                // The card hold goes (nothing to let go is fine), then the money by hand.
+                match self
+                    .move_money(&system, Proof::SYSTEM, id, Ask::Void, reason)
+                    .await
+                {
+                    Ok(_) | Err(AppError::Conflict { .. }) => {}
+                    Err(other) => return Err(other),
+                }
+                let order = self
+                    .store
+                    .order(id)
+                    .await?
+                    .ok_or(AppError::NotFound("order"))?;
+                let (by, now) = (*by, self.now());
+                self.write(move |tx| {
+                    Box::pin(async move {
+                        crate::payments::requests::record_manual_payment(tx, &order, by, note, now)
+                            .await
+                    })
+                })
+                .await?;
+                let d = self
+                    .order_payment(&system, id)
+                    .await?
+                    .ok_or(AppError::NotFound("payment"))?;
                 Ok(described(d))
             }
             Resolution::CaptureNow => {

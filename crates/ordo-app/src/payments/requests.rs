@@ -437,7 +437,9 @@ pub(crate) async fn record_manual_payment(
         }
     };
     let mut books = Books::of(tx, payment).await?;
-    let owed = order.total.amount - books.order(order.id).authorized;
+    // What is not held for it already: an authorization let go (voided) holds nothing.
+    let mine = books.order(order.id);
+    let owed = order.total.amount - (mine.authorized - mine.voided - mine.voiding);
     if owed <= 0 {
         return Ok(());
     }

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Kind, TestApp, address};
+use crate::harness::{Kind, TestApp, on_both_kinds};
 
 async fn spawn(kind: Kind) -> Option<TestApp> {
     let settings = ordo_app::Settings {
@@ -21,12 +21,7 @@ async fn spawn(kind: Kind) -> Option<TestApp> {
 }
 
 async fn place(app: &TestApp, token: &str, sku: &str, method: Option<&str>) -> Value {
-    let mut body = json!({ "currency": "EUR", "items": [{ "sku": sku, "quantity": 1 }],
-                           "shipping_address": address() });
-    if let Some(m) = method {
-        body["payment_method"] = json!(m);
-    }
-    app.post("/api/v1/orders", token, body).await.expect(201)
+    app.order_paying(token, sku, 1, method).await.expect(201)
 }
 
 async fn open_items(app: &TestApp, token: &str) -> Vec<Value> {
@@ -84,7 +79,13 @@ async fn a_failing_capture_is_retried_then_queued_and_support_retries_it(kind: K
     assert!(summary.contains("€"), "{summary}");
     assert_eq!(
         item["resolutions"],
-        json!(["retry_now", "cancel_order", "contact_customer", "dismiss"])
+        json!([
+            "retry_now",
+            "mark_paid",
+            "cancel_order",
+            "contact_customer",
+            "dismiss"
+        ])
     );
     assert!(
         item.get("detail").is_none(),
@@ -257,28 +258,79 @@ async fn money_for_a_cancelled_order_is_flagged_escalated_and_refunded(kind: Kin
     assert_eq!(p["amounts"]["captured"], 0);
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::harness::Kind::Sqlite).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::harness::Kind::Postgres).await;
-                }
-            )*
-        }
-    };
+/// An authorization about to lapse uncaptured is flagged a day before; the customer paid by bank
+/// transfer instead, so support marks it paid: the card hold is let go and the money recorded
+/// by hand with its reference.
+async fn a_lapsing_authorization_is_flagged_and_marked_paid_by_hand(kind: Kind) {
+    let Some(app) = spawn(kind).await else { return };
+    let shop = app.shop(10).await;
+    let customer = app.customer().await;
+    let (_, support) = app.user("support", None).await;
+    let order = place(&app, &customer, &shop.sku, Some("sandbox_card_ok")).await;
+    let id = order["id"].as_str().unwrap();
+    app.run_jobs().await;
+    assert!(open_items(&app, &support).await.is_empty(), "a week to go");
+    app.advance(chrono::Duration::hours(6 * 24 + 12));
+    app.run_jobs().await;
+    let items = open_items(&app, &support).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    assert_eq!(item["kind"], "authorization_expiring");
+    assert!(item["summary"].as_str().unwrap().contains("lapses on"));
+    assert_eq!(
+        item["resolutions"],
+        json!([
+            "capture_now",
+            "mark_paid",
+            "cancel_order",
+            "contact_customer"
+        ])
+    );
+    // Found once, however often the hourly scan looks.
+    app.advance(chrono::Duration::hours(2));
+    app.run_jobs().await;
+    assert_eq!(open_items(&app, &support).await.len(), 1);
+
+    let resolve = format!(
+        "/api/v1/exceptions/{}/resolve",
+        item["id"].as_str().unwrap()
+    );
+    app.post(&resolve, &support, json!({ "resolution": "mark_paid" }))
+        .await
+        .expect_error(400, "note_required");
+    let done = app
+        .post(
+            &resolve,
+            &support,
+            json!({ "resolution": "mark_paid", "note": "bank transfer 4711" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(done["status"], "resolved");
+    let p = app
+        .get(&format!("/api/v1/orders/{id}/payments"), &support)
+        .await
+        .expect(200)["data"][0]
+        .clone();
+    assert_eq!(p["status"], "paid", "{p}");
+    assert_eq!(p["state"], "canceled", "the card hold was let go");
+    assert_eq!(
+        kinds(&p),
+        [
+            "authorized",
+            "void_requested",
+            "void_succeeded",
+            "manual_payment"
+        ]
+    );
+    let by_hand = &p["ledger"][3];
+    assert_eq!(by_hand["reference"], "bank transfer 4711");
+    assert_eq!(by_hand["actor"]["role"], "support");
+    assert_eq!(by_hand["amount"], order["total"]["amount"]);
 }
 
-both!(
+on_both_kinds!(
+    a_lapsing_authorization_is_flagged_and_marked_paid_by_hand,
     a_failing_capture_is_retried_then_queued_and_support_retries_it,
     money_for_a_cancelled_order_is_flagged_escalated_and_refunded,
 );

@@ -42,6 +42,30 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
+/// Generates one test per backend for each scenario `async fn name(kind: Kind)` that spawns its
+/// own server (with its own settings); a scenario returns early when its backend is missing.
+macro_rules! on_both_kinds {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::harness::Kind::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::harness::Kind::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_kinds;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Sqlite,
@@ -681,6 +705,22 @@ impl TestApp {
             body: res.json().await.unwrap_or(Value::Null),
             headers,
         }
+    }
+
+    /// Places an order for `quantity` of one SKU in EUR, paying with `method` when given.
+    pub async fn order_paying(
+        &self,
+        token: &str,
+        sku: &str,
+        quantity: i64,
+        method: Option<&str>,
+    ) -> Res {
+        let mut body = json!({ "currency": "EUR", "items": [{ "sku": sku, "quantity": quantity }],
+                               "shipping_address": address() });
+        if let Some(m) = method {
+            body["payment_method"] = json!(m);
+        }
+        self.post("/api/v1/orders", token, body).await
     }
 
     pub async fn act(&self, token: &str, order_id: &str, action: &str, body: Value) -> Res {

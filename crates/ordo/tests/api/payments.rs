@@ -9,7 +9,7 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::harness::{Kind, TestApp, address, on_both_backends};
+use crate::harness::{Kind, TestApp, address, on_both_backends, on_both_kinds};
 
 on_both_backends!(
     a_card_that_pays_moves_the_order_to_paid_and_the_ledger_shows_it,
@@ -21,12 +21,7 @@ on_both_backends!(
 );
 
 async fn pay(app: &TestApp, token: &str, sku: &str, method: Option<&str>) -> crate::harness::Res {
-    let mut body = json!({ "currency": "EUR", "items": [{ "sku": sku, "quantity": 1 }],
-                           "shipping_address": address() });
-    if let Some(m) = method {
-        body["payment_method"] = json!(m);
-    }
-    app.post("/api/v1/orders", token, body).await
+    app.order_paying(token, sku, 1, method).await
 }
 
 async fn payment(app: &TestApp, token: &str, order: &Value) -> Value {
@@ -518,16 +513,6 @@ async fn manual_capture_and_retried_captures(kind: Kind) {
         .expect_error(409, "nothing_to_void");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manual_capture_and_retried_captures_sqlite() {
-    manual_capture_and_retried_captures(Kind::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manual_capture_and_retried_captures_postgres() {
-    manual_capture_and_retried_captures(Kind::Postgres).await;
-}
-
 /// With payments off (`--payments off`) orders are paid by hand: the admin's `pay` is in the
 /// ledger with who and a reference, and a method is refused.
 async fn payments_by_hand(kind: Kind) {
@@ -585,12 +570,4 @@ async fn payments_by_hand(kind: Kind) {
     .expect_error(409, "payment_not_at_provider");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payments_by_hand_sqlite() {
-    payments_by_hand(Kind::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payments_by_hand_postgres() {
-    payments_by_hand(Kind::Postgres).await;
-}
+on_both_kinds!(manual_capture_and_retried_captures, payments_by_hand);

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 #[path = "../process/localstripe.rs"]
 mod localstripe;
 
-use crate::harness::{Kind, TestApp, address};
+use crate::harness::{Kind, TestApp, on_both_kinds};
 use localstripe::LocalStripe;
 
 /// Ordo over `kind` taking payments through a fresh localstripe.
@@ -36,12 +36,7 @@ async fn spawn(
 }
 
 async fn place(app: &TestApp, token: &str, sku: &str, method: Option<&str>) -> crate::harness::Res {
-    let mut body = json!({ "currency": "EUR", "items": [{ "sku": sku, "quantity": 2 }],
-                           "shipping_address": address() });
-    if let Some(m) = method {
-        body["payment_method"] = json!(m);
-    }
-    app.post("/api/v1/orders", token, body).await
+    app.order_paying(token, sku, 2, method).await
 }
 
 async fn status(app: &TestApp, token: &str, order: &Value) -> String {
@@ -328,28 +323,7 @@ async fn webhooks_are_signed_fresh_and_taken_once(kind: Kind) {
     );
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::harness::Kind::Sqlite).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::harness::Kind::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+on_both_kinds!(
     paying_refunding_and_declines,
     manual_capture_at_shipment,
     the_webhook_and_the_reconciler_each_reach_paid_alone,
