@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test file uses the helpers it needs")]
 
+pub mod localstripe;
 pub mod smtp;
 
 use std::io::{BufRead, BufReader};
