@@ -33,6 +33,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod live;
 pub mod views;
+pub mod web;
 
 use error::{ApiError, REQUEST_ID};
 
@@ -206,7 +207,9 @@ pub fn router(app: App) -> Router {
         app.settings.max_waiting,
         app.settings.request_timeout,
     );
+    // The web UI's pages share the API's admission control.
     let api = api
+        .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

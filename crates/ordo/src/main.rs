@@ -80,7 +80,9 @@ async fn main() -> anyhow::Result<()> {
             let addr = listener
                 .local_addr()
                 .context("Failed to read the listening address")?;
-            println!("Ordo is listening on http://{addr} (API docs: http://{addr}/api/docs)");
+            println!(
+                "Ordo is listening on http://{addr} (the shop: http://{addr}/, API docs: http://{addr}/api/docs)"
+            );
             launch(listener, app, shutdown_signal()).await?;
             backend.close().await;
             tracing::info!("stopped cleanly");

@@ -14,6 +14,7 @@ mod payments;
 mod payouts;
 mod stream;
 mod stripe;
+mod web;
 mod webhooks;
 
 use futures_util::future::join_all;
