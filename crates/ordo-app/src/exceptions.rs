@@ -352,7 +352,15 @@ impl App {
                 Resolution::ContactCustomer | Resolution::Dismiss | Resolution::MarkPaid
             ),
         )?;
-        let outcome = self.carry_out(&e, resolution, actor, note.clone()).await?;
+        // A resolution may run several use cases, each its own transaction: they run outside
+        // the request's Idempotency-Key (a task of their own), which only the resolution's own
+        // record below claims; a retry finds the exception resolved.
+        let outcome = {
+            let (app, e, actor, note) = (self.clone(), e.clone(), *actor, note.clone());
+            tokio::spawn(async move { app.carry_out(&e, resolution, &actor, note).await })
+                .await
+                .map_err(|j| AppError::Internal(anyhow::anyhow!("a resolution stopped: {j}")))??
+        };
         let now = self.now();
         e.status = "resolved".into();
         e.updated_at = now;

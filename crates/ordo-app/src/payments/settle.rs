@@ -376,12 +376,34 @@ async fn money_for_cancelled_order(
 impl App {
     /// Applies `report` to payment `id` in its own transaction (with retries on collisions).
     pub(crate) async fn apply_report(&self, id: Uuid, report: Report) -> AppResult<Settled> {
+        self.apply_once(id, report, None).await?.ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("a report without an event was not applied"))
+        })
+    }
+
+    /// Applies `report` to payment `id` in its own transaction (with retries on collisions);
+    /// with a provider's webhook event (provider, event id), only if that event is taken now,
+    /// in the same transaction — `None` when it was taken before.
+    async fn apply_once(
+        &self,
+        id: Uuid,
+        report: Report,
+        event: Option<(&'static str, String)>,
+    ) -> AppResult<Option<Settled>> {
         let allocations = self.store.payment_allocations(id).await?;
         let ttl = self.settings.payments.authorization_ttl;
         with_retry(|| {
             let (report, allocations, now) = (report.clone(), allocations.clone(), self.now());
+            let event = event.clone();
             self.write(move |tx| {
-                Box::pin(async move { apply(tx, id, &report, &allocations, ttl, now).await })
+                Box::pin(async move {
+                    if let Some((provider, event_id)) = &event
+                        && !tx.take_payment_event(provider, event_id, now).await?
+                    {
+                        return Ok(None);
+                    }
+                    Ok(Some(apply(tx, id, &report, &allocations, ttl, now).await?))
+                })
             })
         })
         .await
@@ -615,23 +637,10 @@ impl App {
             .fetch(&reference)
             .await
             .map_err(|e| AppError::Unavailable(e.into()))?;
-        let allocations = self.store.payment_allocations(id).await?;
-        let ttl = self.settings.payments.authorization_ttl;
-        let report = Report::Payment(pp);
-        let applied = with_retry(|| {
-            let (report, allocations, now) = (report.clone(), allocations.clone(), self.now());
-            let event_id = event.id.clone();
-            self.write(move |tx| {
-                Box::pin(async move {
-                    if !tx.take_payment_event(name, &event_id, now).await? {
-                        return Ok(false);
-                    }
-                    apply(tx, id, &report, &allocations, ttl, now).await?;
-                    Ok(true)
-                })
-            })
-        })
-        .await?;
+        let applied = self
+            .apply_once(id, Report::Payment(pp), Some((name, event.id.clone())))
+            .await?
+            .is_some();
         tracing::info!(payment_id = %id, event = %event.id, kind = %event.kind, applied, "payment webhook");
         Ok(())
     }
