@@ -87,6 +87,16 @@ impl App {
             .ok_or(AppError::NotFound("vendor"))
     }
 
+    /// Every vendor, as shoppers see them (the storefront names who sells what).
+    pub async fn shop_vendors(&self) -> AppResult<Vec<Vendor>> {
+        Ok(self.store.vendors().await?)
+    }
+
+    /// Units available now per SKU (over all locations), as shoppers see them.
+    pub async fn availability(&self, skus: &[Sku]) -> AppResult<Vec<(Sku, i64)>> {
+        Ok(self.store.available(skus).await?)
+    }
+
     /// The vendors the actor may see: all for admins and support, its own for a vendor.
     pub async fn vendors(&self, actor: &Actor) -> AppResult<Vec<Vendor>> {
         match actor.role {

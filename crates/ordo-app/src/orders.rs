@@ -183,6 +183,18 @@ impl App {
         Ok(OrderPage { orders, has_more })
     }
 
+    /// How many of the orders the actor may see have `status`, counted no further than `cap`
+    /// (a busy page says "1,000+" rather than scanning every order to be exact).
+    pub async fn count_orders(
+        &self,
+        actor: &Actor,
+        status: Option<OrderStatus>,
+        cap: u32,
+    ) -> AppResult<u32> {
+        let scope = scope_of(actor)?;
+        Ok(self.store.count_orders(scope, status, cap).await?)
+    }
+
     pub async fn order_events(&self, actor: &Actor, id: OrderId) -> AppResult<Vec<OrderEvent>> {
         self.order(actor, id).await?;
         Ok(self.store.order_events(id).await?)

@@ -30,10 +30,25 @@ impl App {
             return Err(AppError::Forbidden("only admins create users".into()));
         }
         self.require_fresh(actor, proof, Sensitive::ManageUsers)?;
-        let email = EmailAddress::parse(&input.email).map_err(|e| e.at("email"))?;
-        let password = Password::parse(input.password).map_err(|e| e.at("password"))?;
         let role = Role::of_user(&input.role).map_err(|e| e.at("role"))?;
         self.check_membership(role, input.vendor_id).await?;
+        self.insert_user(input, role).await
+    }
+
+    /// A shopper makes their own customer account (the storefront's registration).
+    pub async fn register_customer(&self, email: &str, password: String) -> AppResult<User> {
+        let input = NewUser {
+            email: email.to_owned(),
+            password,
+            role: Role::Customer.to_string(),
+            vendor_id: None,
+        };
+        self.insert_user(input, Role::Customer).await
+    }
+
+    async fn insert_user(&self, input: NewUser, role: Role) -> AppResult<User> {
+        let email = EmailAddress::parse(&input.email).map_err(|e| e.at("email"))?;
+        let password = Password::parse(input.password).map_err(|e| e.at("password"))?;
         let user = User {
             id: UserId::new(),
             email,

@@ -103,6 +103,19 @@ impl FromRequestParts<App> for Caller {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim)
+            .map(str::to_owned)
+            // A page's session cookie reads too (a browser's `EventSource` cannot send a
+            // header), but only on safe methods: a cookie rides along on cross-site requests,
+            // so nothing that changes state may be authorized by one here.
+            .or_else(|| {
+                parts
+                    .method
+                    .is_safe()
+                    .then(|| {
+                        crate::web::session::cookie(&parts.headers, crate::web::session::SESSION)
+                    })
+                    .flatten()
+            })
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -110,7 +123,7 @@ impl FromRequestParts<App> for Caller {
                     "send Authorization: Bearer <token>",
                 )
             })?;
-        let principal = app.authenticate(token).await.map_err(|e| match e {
+        let principal = app.authenticate(&token).await.map_err(|e| match e {
             ordo_app::AppError::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -136,7 +149,7 @@ impl FromRequestParts<App> for Caller {
             user: principal.user.clone(),
             actor: principal.actor,
             proof: principal.proof,
-            token: token.to_owned(),
+            token,
             principal,
         })
     }
@@ -147,7 +160,9 @@ impl OptionalFromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Option<Self>, ApiError> {
-        if parts.headers.get(AUTHORIZATION).is_none() {
+        let cookie = parts.method.is_safe()
+            && crate::web::session::cookie(&parts.headers, crate::web::session::SESSION).is_some();
+        if parts.headers.get(AUTHORIZATION).is_none() && !cookie {
             return Ok(None);
         }
         <Caller as FromRequestParts<App>>::from_request_parts(parts, app)

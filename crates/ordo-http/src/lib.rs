@@ -209,7 +209,7 @@ pub fn router(app: App) -> Router {
     );
     // The web UI's pages share the API's admission control.
     let api = api
-        .merge(web::router())
+        .merge(web::router(&app))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

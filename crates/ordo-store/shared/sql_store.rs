@@ -1312,6 +1312,26 @@ impl Store for SqlStore {
         orders_with_lines(&self.reader, rows).await
     }
 
+    async fn count_orders(
+        &self,
+        scope: OrderScope,
+        status: Option<OrderStatus>,
+        cap: u32,
+    ) -> StoreResult<u32> {
+        // Counting stops at the cap: a hot page never scans a vendor's whole history.
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT count(*) AS n FROM (SELECT 1 FROM orders WHERE 1 = 1");
+        push_scope(&mut qb, scope);
+        if let Some(status) = status {
+            qb.push(" AND status = ").push_bind(status.as_str());
+        }
+        qb.push(" LIMIT ")
+            .push_bind(i64::from(cap))
+            .push(") capped");
+        let row = qb.build().fetch_one(&self.reader).await.map_err(map_err)?;
+        Ok(u32::try_from(row.int("n")?).unwrap_or(cap))
+    }
+
     async fn order_events(&self, id: OrderId) -> StoreResult<Vec<OrderEvent>> {
         let rows = sqlx::query(
             "SELECT order_id, seq, type, actor_id, actor_role, actor_vendor_id, at, data FROM order_events \

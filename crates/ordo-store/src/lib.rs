@@ -666,6 +666,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn order(&self, id: OrderId) -> StoreResult<Option<Order>>;
     async fn orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>>;
+    /// How many orders of `scope` (with `status`) there are, counting no further than `cap`.
+    async fn count_orders(
+        &self,
+        scope: OrderScope,
+        status: Option<OrderStatus>,
+        cap: u32,
+    ) -> StoreResult<u32>;
     async fn order_events(&self, id: OrderId) -> StoreResult<Vec<OrderEvent>>;
     /// Unpaid orders whose reservation ran out before `now` and that have no expiry job yet
     /// (one that keeps failing must not hide the ones behind it), oldest deadline first.

@@ -217,6 +217,12 @@ impl App {
         Ok(self.store.relay_state().await?)
     }
 
+    /// Where the feed stands: a stream opened after this position sends only what comes
+    /// next (a page that is already current follows from here).
+    pub async fn feed_head(&self) -> AppResult<i64> {
+        Ok(sequencer_position(&self.store.relay_state().await?))
+    }
+
     /// A page of the caller's event feed: the events they may see after position `after`.
     /// A cursor older than what is kept is refused (`cursor_expired`): the caller resyncs.
     pub async fn events(

@@ -1,42 +1,313 @@
-//! The web UI (issue 12, in progress): server-rendered pages beside the API, in the same
-//! binary. Templates live in files (`templates/web/…`, askama, checked at compile time), one
-//! layout serves every page (skip link, landmarks, one `h1`, a visible focus), and every page
-//! works without JavaScript. One module per area: [`storefront`] today; the account, vendor,
-//! support and admin areas come next (see docs/web.md).
+//! The web UI: server-rendered pages beside the API, in the same binary. Templates live in
+//! files (`templates/web/…`, askama, checked at compile time), one layout and one set of
+//! components (`templates/web/components.html`: error summary, inline errors, status tags,
+//! timelines) serve every page, and every page and form works without JavaScript; one
+//! vendored script (`assets/live.js`) only refreshes a page's live region when its order
+//! moves. One module per area: [`storefront`] (products, cart, checkout), [`account`]
+//! (sign-in, registration, a customer's orders) and [`vendor`] (the order queue); the
+//! support and admin areas come next (see docs/web.md). [`session`] says who is reading.
 
+pub mod account;
+pub mod session;
 pub mod storefront;
+pub mod vendor;
 
 use askama::Template;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use ordo_app::App;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use ordo_app::{App, AppError};
+use ordo_domain::identity::Role;
+use ordo_domain::money::Money;
+
+use crate::error::ApiError;
+use session::Visitor;
+
+/// One link of the main navigation.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+}
 
 /// What the layout needs of every page.
 pub struct Page {
     /// The page's `h1` and the start of its `<title>`.
     pub title: String,
-    /// The `lang` of the document.
+    /// The `lang` of the document (the words are English; money and dates follow `locale`).
     pub lang: &'static str,
+    /// How money and dates are written for this reader (`en`, `de`).
+    pub locale: &'static str,
     pub shop: String,
     /// The page shows a form's errors: the title says so first.
     pub error: bool,
+    /// The signed-in person's e-mail address.
+    pub who: Option<String>,
+    /// The areas this reader may open.
+    pub nav: Vec<NavLink>,
+    /// A one-line confirmation of what the last action did.
+    pub flash: Option<String>,
 }
 
 impl Page {
-    pub fn new(app: &App, title: impl Into<String>) -> Self {
+    pub fn new(app: &App, visitor: &Visitor, title: impl Into<String>) -> Self {
+        let mut nav = vec![NavLink {
+            href: "/",
+            label: "Shop",
+        }];
+        if visitor
+            .signed
+            .as_ref()
+            .is_none_or(|s| s.role() == Role::Customer)
+        {
+            nav.push(NavLink {
+                href: "/cart",
+                label: "Cart",
+            });
+        }
+        if let Some(s) = &visitor.signed {
+            let area = match s.role() {
+                Role::Customer => Some(("/account", "Your orders")),
+                Role::Vendor => Some(("/vendor", "Vendor console")),
+                _ => None,
+            };
+            if let Some((href, label)) = area {
+                nav.push(NavLink { href, label });
+            }
+        }
         Self {
             title: title.into(),
             lang: "en",
+            locale: visitor.lang,
             shop: app.settings.notifications.shop_name.clone(),
             error: false,
+            who: visitor
+                .signed
+                .as_ref()
+                .map(|s| s.principal.user.email.to_string()),
+            nav,
+            flash: None,
         }
     }
+
+    /// The page shows these errors.
+    pub fn with_errors(mut self, errors: &Errors) -> Self {
+        self.error = !errors.is_empty();
+        self
+    }
+
+    pub fn with_flash(mut self, flash: Option<String>) -> Self {
+        self.flash = flash;
+        self
+    }
+
+    pub fn money(&self, m: &Money) -> String {
+        m.format_for(self.locale)
+    }
+
+    pub fn date(&self, at: &DateTime<Utc>) -> String {
+        date_for(self.locale, at)
+    }
+}
+
+/// A time as people of `locale` write it (UTC, said so).
+pub fn date_for(locale: &str, at: &DateTime<Utc>) -> String {
+    let pattern = if locale == "de" {
+        "%d.%m.%Y, %H:%M UTC"
+    } else {
+        "%-d %b %Y, %H:%M UTC"
+    };
+    at.format(pattern).to_string()
+}
+
+/// One error of a form: the control it belongs to (its `id`) and what to do.
+pub struct FieldError {
+    pub id: String,
+    pub message: String,
+}
+
+/// A form's errors, shown in the error summary at the top and beside each control.
+#[derive(Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    /// One error (for `id`, or for the form as a whole when `id` is empty).
+    pub fn one(id: &str, message: impl Into<String>) -> Self {
+        Self(vec![FieldError {
+            id: id.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    /// A use case's refusal as a form error: the field it names becomes the control's id
+    /// (`shipping_address.city` → `shipping_address-city`), else `fallback`.
+    pub fn of(e: AppError, fallback: &str) -> Self {
+        let api = ApiError::from(e);
+        let id = api
+            .field
+            .map_or_else(|| fallback.to_owned(), |f| control_id(&f));
+        Self::one(&id, api.message)
+    }
+
+    pub fn push(&mut self, id: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            id: id.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The error of one control.
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// The `id` of the control a use case's field names.
+pub fn control_id(field: &str) -> String {
+    field
+        .replace(['.', '[', ']'], "-")
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// A status as a tag: words (never colour alone) and a class for its colour.
+pub struct Tag {
+    pub text: String,
+    pub class: &'static str,
+}
+
+impl Tag {
+    pub fn order(status: ordo_domain::order::OrderStatus) -> Self {
+        use ordo_domain::order::OrderStatus as S;
+        let class = match status {
+            S::PendingPayment => "tag-wait",
+            S::Paid | S::Processing => "tag-act",
+            S::Shipped | S::Delivered | S::Completed => "tag-done",
+            S::Cancelled => "tag-stop",
+        };
+        Self {
+            text: status.to_string().replace('_', " "),
+            class,
+        }
+    }
+
+    pub fn payment(status: ordo_domain::payment::PaymentStatus) -> Self {
+        use ordo_domain::payment::PaymentStatus as P;
+        let class = match status {
+            P::Pending | P::Authorized => "tag-wait",
+            P::Paid | P::PartiallyPaid => "tag-done",
+            P::PartiallyRefunded | P::Refunded | P::Voided => "tag-info",
+            P::Failed | P::Expired => "tag-stop",
+        };
+        Self {
+            text: status.to_string().replace('_', " "),
+            class,
+        }
+    }
+}
+
+/// One entry of an order's timeline.
+pub struct Moment {
+    pub when: String,
+    pub what: String,
+    pub who: String,
+}
+
+impl Moment {
+    pub fn of(page: &Page, e: &ordo_domain::order::OrderEvent) -> Self {
+        let what = e
+            .event_type
+            .strip_prefix("order.")
+            .unwrap_or(&e.event_type)
+            .replace('_', " ");
+        let mut what = capitalize(&what);
+        if let ordo_domain::order::OrderChange::Transitioned {
+            reason: Some(r), ..
+        } = &e.change
+        {
+            what = format!("{what}: {r}");
+        }
+        Self {
+            when: page.date(&e.at),
+            what,
+            who: e.actor.role.to_string(),
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "web/message.html")]
+struct Message {
+    page: Page,
+    lines: Vec<String>,
+    link: Option<(String, String)>,
+}
+
+/// A page that only says something (not found, refused, sign in first).
+pub fn message(
+    app: &App,
+    visitor: &Visitor,
+    status: StatusCode,
+    title: &str,
+    lines: Vec<String>,
+    link: Option<(&str, &str)>,
+) -> Response {
+    let mut page = Page::new(app, visitor, title);
+    page.error = status.is_client_error() || status.is_server_error();
+    let body = Message {
+        page,
+        lines,
+        link: link.map(|(h, t)| (h.to_owned(), t.to_owned())),
+    };
+    (status, render(&body)).into_response()
+}
+
+/// A use case's refusal as a page (for errors no form can show beside a control).
+pub fn failure(app: &App, visitor: &Visitor, e: AppError) -> Response {
+    if matches!(e, AppError::Unauthenticated) {
+        return Redirect::to("/sign-in").into_response();
+    }
+    let api = ApiError::from(e);
+    let title = match api.status {
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::FORBIDDEN => "You cannot do that",
+        s if s.is_server_error() => "Sorry, something went wrong",
+        _ => "That could not be done",
+    };
+    message(
+        app,
+        visitor,
+        api.status,
+        title,
+        vec![api.message],
+        Some(("/", "Go to the shop")),
+    )
 }
 
 /// Renders a page (a template that failed to render is a bug: logged, a plain 500).
 pub fn render(t: &impl Template) -> Response {
     match t.render() {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => {
+            let mut res = Html(html).into_response();
+            // Pages show a person's own data: never kept by shared caches.
+            res.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -44,7 +315,127 @@ pub fn render(t: &impl Template) -> Response {
     }
 }
 
-/// The pages' routes.
-pub fn router() -> axum::Router<App> {
-    axum::Router::new().route("/", axum::routing::get(storefront::index))
+/// A redirect after a form (303: the browser GETs the next page), with a flash message
+/// (one of [`FLASHES`]) for it.
+pub fn see_other(to: &str, flash: Option<&str>) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    if let Some(f) = flash {
+        res.headers_mut().append(
+            SET_COOKIE,
+            HeaderValue::from_str(&format!(
+                "ordo_flash={f}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+            ))
+            .expect("flash keys are plain words"),
+        );
+    }
+    res
+}
+
+/// The flash messages a redirect can leave (a key in a cookie; the words live here).
+pub const FLASHES: &[(&str, &str)] = &[
+    ("signed_in", "You are signed in."),
+    ("signed_out", "You are signed out."),
+    ("registered", "Your account is ready and you are signed in."),
+    ("added", "Added to your cart."),
+    ("cart_updated", "Your cart is updated."),
+    ("cancelled", "The order is cancelled."),
+    ("accepted", "The order is accepted."),
+    ("shipped", "The order is marked as shipped."),
+    ("captured", "The payment is captured."),
+    ("paid", "The payment went through."),
+    (
+        "placed",
+        "Thank you: your order is placed. We will e-mail you as it moves.",
+    ),
+];
+
+/// The flash message a redirect left, and the header that forgets it.
+pub fn take_flash(headers: &axum::http::HeaderMap) -> (Option<String>, Option<HeaderValue>) {
+    match session::cookie(headers, "ordo_flash") {
+        Some(key) => (
+            FLASHES
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, text)| (*text).to_owned()),
+            Some(HeaderValue::from_static(
+                "ordo_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+            )),
+        ),
+        None => (None, None),
+    }
+}
+
+/// Renders a page that may show a flash message, forgetting it once shown.
+pub fn render_flashed(t: &impl Template, forget: Option<HeaderValue>) -> Response {
+    forgetting(render(t), forget)
+}
+
+/// Adds the header that forgets a shown flash message.
+pub fn forgetting(mut res: Response, forget: Option<HeaderValue>) -> Response {
+    if let Some(v) = forget {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
+    res
+}
+
+/// Renders a page holding a form: 422 when it shows errors (the form came back), else 200.
+pub fn render_form(t: &impl Template, errors: &Errors) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (status, render(t)).into_response()
+}
+
+const LIVE_JS: &str = include_str!("../../assets/live.js");
+
+/// `GET /assets/live.js`: the one script, shipped in the binary.
+async fn live_js() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LIVE_JS,
+    )
+        .into_response()
+}
+
+/// The pages' routes. State-changing requests must come from our own pages
+/// ([`session::forms_from_here`]).
+pub fn router(app: &App) -> axum::Router<App> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(storefront::index))
+        .route("/products/{id}", get(storefront::product))
+        .route("/cart", get(storefront::cart))
+        .route("/cart/lines", post(storefront::add_line))
+        .route("/cart/lines/{sku}", post(storefront::set_line))
+        .route("/cart/promo", post(storefront::set_promo))
+        .route(
+            "/checkout",
+            get(storefront::checkout).post(storefront::place),
+        )
+        .route(
+            "/sign-in",
+            get(account::sign_in_page).post(account::sign_in),
+        )
+        .route("/sign-out", post(account::sign_out))
+        .route(
+            "/register",
+            get(account::register_page).post(account::register),
+        )
+        .route("/account", get(account::orders))
+        .route("/account/orders/{id}", get(account::order))
+        .route("/account/orders/{id}/cancel", post(account::cancel))
+        .route("/account/orders/{id}/pay", post(account::pay))
+        .route("/vendor", get(vendor::queue))
+        .route("/vendor/orders/{id}", get(vendor::order))
+        .route("/vendor/orders/{id}/{action}", post(vendor::act))
+        .route("/assets/live.js", get(live_js))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            session::forms_from_here,
+        ))
 }

@@ -1,28 +1,121 @@
-//! The web UI, over HTTP on both databases (the browser tests come with the pages' forms): the
-//! storefront lists the catalog as HTML for anyone, searches it, and shows prices in the
-//! chosen currency, in one accessible layout (language, skip link, main landmark, one `h1`).
+//! The web UI over HTTP on both databases (the same pages in real Chromium, with axe and the
+//! keyboard journeys, are `tests/browser.rs`): the storefront lists, searches and prices the
+//! catalog; a shopper's cart follows them from guest to sign-in; the checkout keeps the address
+//! exactly as typed; the session cookie is HttpOnly and SameSite, Secure behind TLS, renewed
+//! at sign-in and revoked at sign-out; forms from other sites change nothing; the cookie reads
+//! the API (a browser's live stream) but never changes anything there; the consoles show each
+//! person only what is theirs.
 
-use crate::harness::{TestApp, on_both_backends};
+use std::collections::HashMap;
 
-on_both_backends!(the_storefront_lists_searches_and_prices_the_catalog,);
+use serde_json::json;
 
-async fn page(app: &TestApp, path: &str) -> (u16, String, String) {
-    let res = app
-        .client
-        .get(format!("{}{path}", app.base))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
-    (status, kind, res.text().await.unwrap())
+use crate::harness::{PASSWORD, TestApp, on_both_backends};
+
+on_both_backends!(
+    the_storefront_lists_searches_and_prices_the_catalog,
+    a_shopper_signs_in_checks_out_and_signs_out,
+    forms_from_other_sites_change_nothing,
+    the_session_cookie_reads_the_api_but_never_writes_it,
+    the_consoles_show_each_person_only_theirs,
+);
+
+/// A browser as the server sees one: cookies kept, redirects not followed, forms posted from
+/// the server's own origin (as a page of the shop would).
+struct Browser {
+    base: String,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Answer {
+    status: u16,
+    location: String,
+    set_cookies: Vec<String>,
+    html: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            base: app.base.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let res = req
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let set_cookies: Vec<String> = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Answer {
+            status,
+            location,
+            set_cookies,
+            html: res.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// A form posted from one of the shop's pages.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .form(form);
+        self.send(req).await
+    }
+
+    fn session(&self) -> Option<&String> {
+        self.cookies.get("ordo_session")
+    }
 }
 
 async fn the_storefront_lists_searches_and_prices_the_catalog(app: TestApp) {
     app.shop(10).await;
-    let (status, kind, html) = page(&app, "/").await;
-    assert_eq!(status, 200);
-    assert!(kind.starts_with("text/html"), "{kind}");
+    let mut b = Browser::new(&app);
+    let page = b.get("/").await;
+    assert_eq!(page.status, 200);
+    let html = page.html;
     assert!(html.contains(r#"<html lang="en">"#));
     assert!(html.contains(r##"<a class="skip" href="#main">Skip to main content</a>"##));
     assert!(html.contains(r#"<main id="main""#));
@@ -31,11 +124,385 @@ async fn the_storefront_lists_searches_and_prices_the_catalog(app: TestApp) {
     assert!(html.contains("Mug ☕"), "the catalog is listed");
     assert!(html.contains("€12.50"), "{html}");
 
-    let (_, _, found) = page(&app, "/?q=mug&currency=USD").await;
+    let found = b.get("/?q=mug&currency=USD").await.html;
     assert!(found.contains("Mug ☕"));
     assert!(found.contains("$13.00"), "{found}");
     assert!(found.contains(r#"<option value="USD" selected>"#));
-    let (_, _, none) = page(&app, "/?q=%3Cscript%3E").await;
+    let none = b.get("/?q=%3Cscript%3E").await.html;
     assert!(none.contains("No products match"), "{none}");
     assert!(!none.contains("<script>"), "what people type is escaped");
+    // Filters: a price range that excludes it, one that includes it, and a bad bound.
+    assert!(b.get("/?min=20").await.html.contains("No products match"));
+    assert!(b.get("/?min=12&max=12.50").await.html.contains("Mug ☕"));
+    let bad = b.get("/?min=cheap").await.html;
+    assert!(bad.contains("<title>Error: "), "{bad}");
+    assert!(bad.contains(r##"<a href="#min">Enter the lowest price as a number"##));
+    // German readers get German money.
+    let de = b
+        .client
+        .get(format!("{}/", app.base))
+        .header("accept-language", "de-DE,de;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(de.contains("12,50\u{a0}€"), "{de}");
+}
+
+async fn a_shopper_signs_in_checks_out_and_signs_out(app: TestApp) {
+    let shop = app.shop(10).await;
+    let email = format!("shopper-{}@test.example", uuid::Uuid::now_v7().simple());
+    app.post(
+        "/api/v1/users",
+        app.admin(),
+        json!({ "email": email, "password": PASSWORD, "role": "customer" }),
+    )
+    .await
+    .expect(201);
+    let products = app.get("/api/v1/products", app.admin()).await.expect(200);
+    let product = products["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["variants"][0]["sku"] == shop.sku.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A guest's cart lives in a cookie.
+    let mut b = Browser::new(&app);
+    let bad = b
+        .post(
+            "/cart/lines",
+            &[("product", &product), ("sku", &shop.sku), ("quantity", "0")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains("<title>Error: "));
+    assert!(
+        bad.html.contains(r##"<a href="#quantity">"##),
+        "{}",
+        bad.html
+    );
+    assert!(
+        !b.cookies.contains_key("ordo_cart"),
+        "a refused add makes no cart"
+    );
+    let added = b
+        .post(
+            "/cart/lines",
+            &[("product", &product), ("sku", &shop.sku), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!((added.status, added.location.as_str()), (303, "/cart"));
+    let cart_cookie = added
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("ordo_cart="))
+        .unwrap();
+    assert!(cart_cookie.contains("HttpOnly") && cart_cookie.contains("SameSite=Lax"));
+    assert!(b.get("/cart").await.html.contains(r#"value="2""#));
+    // Checking out asks a guest to sign in first.
+    let gate = b.get("/checkout").await;
+    assert_eq!(gate.location, "/sign-in?next=/checkout");
+
+    let wrong = b
+        .post(
+            "/sign-in",
+            &[("email", &email), ("password", "wrong password!")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong
+            .html
+            .contains("The e-mail address or password is wrong")
+    );
+    assert!(b.session().is_none());
+    let signed = b
+        .post(
+            "/sign-in",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "/checkout"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (signed.status, signed.location.as_str()),
+        (303, "/checkout")
+    );
+    let session = signed
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("ordo_session="))
+        .unwrap();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(attr), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP here: {session}");
+    // The guest's cart is now the customer's.
+    let token = b.session().unwrap().clone();
+    let cart = b.get("/checkout").await;
+    assert_eq!(cart.status, 200);
+    assert!(cart.html.contains("Mug ☕"), "{}", cart.html);
+
+    // The address form: every empty field said at once, then the exact Unicode kept.
+    let empty = b.post("/checkout", &[("step", "address")]).await;
+    assert_eq!(empty.status, 422);
+    for id in ["name", "line1", "city", "postal_code", "country"] {
+        assert!(
+            empty
+                .html
+                .contains(&format!(r##"<a href="#shipping_address-{id}">"##)),
+            "{id}"
+        );
+    }
+    let name = "Zoë Ünal 🏠";
+    let line1 = "東京都港区 1-2-3 🏢";
+    let saved = b
+        .post(
+            "/checkout",
+            &[
+                ("step", "address"),
+                ("name", name),
+                ("line1", line1),
+                ("city", "Zürich"),
+                ("postal_code", "8001"),
+                ("country", "CH"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let unchosen = b.post("/checkout", &[("step", "pay")]).await;
+    assert_eq!(unchosen.status, 422);
+    assert!(unchosen.html.contains("Choose how to pay"));
+    let placed = b
+        .post(
+            "/checkout",
+            &[("step", "pay"), ("payment_method", "sandbox_card_ok")],
+        )
+        .await;
+    assert_eq!(placed.status, 303, "{}", placed.html);
+    let order_path = placed.location.clone();
+    assert!(order_path.starts_with("/account/orders/"), "{order_path}");
+    let page = b.get(&order_path).await;
+    assert!(
+        page.html.contains("your order is placed"),
+        "the flash says so"
+    );
+    assert!(page.html.contains(name) && page.html.contains(line1));
+    assert!(
+        page.html
+            .contains(r#"<strong class="tag tag-act">paid</strong>"#),
+        "paid by the sandbox card"
+    );
+    // The same order through the API, with the same session (a bearer token).
+    let id = order_path.rsplit('/').next().unwrap();
+    let order = app
+        .get(&format!("/api/v1/orders/{id}"), &token)
+        .await
+        .expect(200);
+    assert_eq!(order["shipping_address"]["name"], name);
+    assert_eq!(order["items"][0]["quantity"], 2);
+
+    // Signing in again renews the session and revokes the old one.
+    let again = b
+        .post("/sign-in", &[("email", &email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(again.status, 303);
+    let renewed = b.session().unwrap().clone();
+    assert_ne!(renewed, token);
+    app.get("/api/v1/orders", &token).await.expect(401);
+    // Signing out revokes the session, not only the cookie.
+    let out = b.post("/sign-out", &[]).await;
+    assert_eq!(out.status, 303);
+    assert!(b.session().is_none());
+    app.get("/api/v1/orders", &renewed).await.expect(401);
+    assert_eq!(b.get("/account").await.location, "/sign-in?next=/account");
+
+    // Behind TLS the cookie is Secure.
+    let secure = b
+        .client
+        .post(format!("{}/sign-in", app.base))
+        .header("origin", &app.base)
+        .header("x-forwarded-proto", "https")
+        .form(&[("email", email.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = secure
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("ordo_session="))
+        .unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+async fn forms_from_other_sites_change_nothing(app: TestApp) {
+    let shop = app.shop(10).await;
+    let b = Browser::new(&app);
+    let form = [
+        ("product", "x"),
+        ("sku", shop.sku.as_str()),
+        ("quantity", "1"),
+    ];
+    let url = format!("{}/cart/lines", app.base);
+    let cross_origin = b
+        .client
+        .post(&url)
+        .header("origin", "http://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let cross_site = b
+        .client
+        .post(&url)
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", &app.base)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let neither = b.client.post(&url).form(&form).send().await.unwrap();
+    for res in [cross_origin, cross_site, neither] {
+        assert_eq!(res.status(), 403);
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "no cart was made"
+        );
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("This form was not sent from this shop")
+        );
+    }
+    // Sign-out is a form too: another site cannot sign people out.
+    let same_site = b
+        .client
+        .post(&url)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_site.status(), 303, "a page of the shop may");
+    assert_eq!(
+        app.count("SELECT count(*) FROM carts").await,
+        1,
+        "only the same-origin post made a cart"
+    );
+}
+
+async fn the_session_cookie_reads_the_api_but_never_writes_it(app: TestApp) {
+    let customer = app.customer().await;
+    let shop = app.shop(10).await;
+    let placed = app.order(&customer, &shop.sku, 1, None).await.expect(201);
+    let id = placed["id"].as_str().unwrap();
+    let cookie = format!("ordo_session={customer}");
+    let read = app
+        .client
+        .get(format!("{}/api/v1/orders/{id}", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "a page's script reads with the cookie");
+    let write = app
+        .client
+        .post(format!("{}/api/v1/orders/{id}/actions/cancel", app.base))
+        .header("cookie", &cookie)
+        .header("origin", &app.base)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 401, "a cookie never authorizes a change");
+    let order = app
+        .get(&format!("/api/v1/orders/{id}"), &customer)
+        .await
+        .expect(200);
+    assert_eq!(order["status"], "pending_payment");
+}
+
+async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
+    let customer_email = format!("c-{}@test.example", uuid::Uuid::now_v7().simple());
+    let mine = app.shop(10).await;
+    let theirs = app.shop(10).await;
+    app.post(
+        "/api/v1/users",
+        app.admin(),
+        json!({ "email": customer_email, "password": PASSWORD, "role": "customer" }),
+    )
+    .await
+    .expect(201);
+    let customer = app.login(&customer_email, PASSWORD).await;
+    let order = app.order(&customer, &theirs.sku, 1, None).await.expect(201);
+    let id = order["id"].as_str().unwrap().to_owned();
+    let mine_order = app.order(&customer, &mine.sku, 1, None).await.expect(201);
+    let mine_id = mine_order["id"].as_str().unwrap().to_owned();
+
+    // A vendor's console, signed in through its form.
+    let vendor_email = format!("v-{}@test.example", uuid::Uuid::now_v7().simple());
+    app.post(
+        "/api/v1/users",
+        app.admin(),
+        json!({ "email": vendor_email, "password": PASSWORD, "role": "vendor", "vendor_id": mine.vendor_id }),
+    )
+    .await
+    .expect(201);
+    let mut v = Browser::new(&app);
+    let signed = v
+        .post(
+            "/sign-in",
+            &[("email", &vendor_email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(signed.location, "/vendor");
+    let queue = v.get("/vendor").await.html;
+    assert!(
+        queue.contains(&format!("/vendor/orders/{mine_id}")),
+        "{queue}"
+    );
+    assert!(!queue.contains(&id), "another vendor's order is not listed");
+    assert_eq!(v.get(&format!("/vendor/orders/{id}")).await.status, 404);
+    // Unpaid: accepting is refused, and the page says why.
+    let refused = v
+        .post(&format!("/vendor/orders/{mine_id}/accept"), &[])
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.html.contains("There is a problem"),
+        "{}",
+        refused.html
+    );
+    let cancelled = v
+        .post(
+            &format!("/vendor/orders/{mine_id}/cancel"),
+            &[("reason", "out of stock at the warehouse")],
+        )
+        .await;
+    assert_eq!(cancelled.status, 303);
+    let page = v.get(&format!("/vendor/orders/{mine_id}")).await.html;
+    assert!(page.contains("out of stock at the warehouse"));
+    assert!(page.contains("The order is cancelled."));
+
+    // A customer may not open the vendor console.
+    let mut c = Browser::new(&app);
+    c.post(
+        "/sign-in",
+        &[("email", &customer_email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(c.get("/vendor").await.status, 403);
+    let orders = c.get("/account").await.html;
+    assert!(orders.contains(&id) && orders.contains(&mine_id));
 }

@@ -1,0 +1,644 @@
+//! A person's account: sign-in (a new session in the cookie; a guest's cart merged into the
+//! customer's), sign-out, a shopper's own registration, and a customer's orders — each with
+//! its live timeline, items, totals, payment and address, and the actions the order's table
+//! allows its customer (cancel, with a password step-up when the action needs one; paying
+//! again after a decline; the sandbox bank's confirmation).
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::SET_COOKIE;
+use axum::response::Response;
+use ordo_app::auth::StepUpInput;
+use ordo_app::{App, AppError};
+use ordo_domain::identity::Role;
+use ordo_domain::ids::OrderId;
+use ordo_domain::order::{Action, Order, OrderStatus, allowed_actions};
+use ordo_domain::payment::PaymentState;
+use serde::Deserialize;
+
+use super::session::{CartCookie, SESSION, Visitor, set_cookie};
+use super::storefront::cart_cookie;
+use super::{
+    Errors, Moment, Page, Tag, failure, forgetting, render, render_flashed, render_form, see_other,
+    take_flash,
+};
+
+#[derive(Deserialize, Default)]
+pub struct Next {
+    pub next: Option<String>,
+}
+
+/// Only a path of this site is a place to go back to (never `//elsewhere`).
+fn local(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_owned)
+}
+
+#[derive(Template)]
+#[template(path = "web/account/sign_in.html")]
+struct SignIn {
+    page: Page,
+    errors: Errors,
+    email: String,
+    next: String,
+}
+
+/// `GET /sign-in`.
+pub async fn sign_in_page(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Query(n): Query<Next>,
+) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    let page = Page::new(&app, &visitor, "Sign in").with_flash(flash);
+    render_flashed(
+        &SignIn {
+            page,
+            errors: Errors::default(),
+            email: String::new(),
+            next: local(n.next.as_deref()).unwrap_or_default(),
+        },
+        forget,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub totp: String,
+    #[serde(default)]
+    pub next: String,
+}
+
+/// `POST /sign-in`: a new session (the old one, if any, revoked), the guest cart merged.
+pub async fn sign_in(
+    State(app): State<App>,
+    visitor: Visitor,
+    Form(f): Form<Credentials>,
+) -> Response {
+    let mut errors = Errors::default();
+    if f.email.trim().is_empty() {
+        errors.push("email", "Enter your e-mail address");
+    }
+    if f.password.is_empty() {
+        errors.push("password", "Enter your password");
+    }
+    if errors.is_empty() {
+        let next = local(Some(&f.next));
+        match start_session(
+            &app,
+            &visitor,
+            &f.email,
+            f.password,
+            &f.totp,
+            next,
+            "signed_in",
+        )
+        .await
+        {
+            Ok(res) => return res,
+            Err(e) => errors = e,
+        }
+    }
+    let page = Page::new(&app, &visitor, "Sign in").with_errors(&errors);
+    let body = SignIn {
+        page,
+        errors,
+        email: f.email,
+        next: local(Some(&f.next)).unwrap_or_default(),
+    };
+    render_form(&body, &body.errors)
+}
+
+/// Logs in and answers with the cookies of the new session (and cart), going on to `next`.
+async fn start_session(
+    app: &App,
+    visitor: &Visitor,
+    email: &str,
+    password: String,
+    totp: &str,
+    next: Option<String>,
+    flash: &str,
+) -> Result<Response, Errors> {
+    let guest_cart = visitor.cart.as_ref().and_then(|c| c.token.as_deref());
+    let totp = (!totp.trim().is_empty()).then(|| totp.trim());
+    let grant = app
+        .login(email.trim(), password, totp, guest_cart)
+        .await
+        .map_err(|e| match e {
+            AppError::BadCredentials => Errors::one(
+                "email",
+                "The e-mail address or password is wrong (or a second factor is needed)",
+            ),
+            other => Errors::of(other, "email"),
+        })?;
+    // The browser's old session ends: a session id known before login is worthless after it.
+    if let Some(old) = &visitor.signed
+        && let Err(e) = app.logout(&old.token).await
+    {
+        tracing::warn!(error = %e, "the replaced session could not be revoked");
+    }
+    let role = grant.user.role;
+    let to = next.unwrap_or_else(|| {
+        match role {
+            Role::Customer => "/account",
+            Role::Vendor => "/vendor",
+            _ => "/",
+        }
+        .to_owned()
+    });
+    let mut res = see_other(&to, Some(flash));
+    let ttl = (grant.expires_at - app.now()).num_seconds().max(0);
+    res.headers_mut()
+        .append(SET_COOKIE, set_cookie(SESSION, &grant.token, ttl, visitor));
+    if role == Role::Customer {
+        // The customer's open cart (the guest's merged into it), named by the cart cookie.
+        let cart = match grant.cart_id {
+            Some(id) => Some(id),
+            None => {
+                let actor = ordo_domain::identity::Actor::of(&grant.user);
+                app.create_cart(Some(&actor), "EUR", Default::default())
+                    .await
+                    .ok()
+                    .map(|(c, ..)| c.id)
+            }
+        };
+        if let Some(id) = cart {
+            let cookie = CartCookie { id, token: None };
+            res.headers_mut()
+                .append(SET_COOKIE, cart_cookie(&cookie, visitor));
+        }
+    } else if visitor.cart.is_some() {
+        res.headers_mut()
+            .append(SET_COOKIE, set_cookie(super::session::CART, "", 0, visitor));
+    }
+    Ok(res)
+}
+
+/// `POST /sign-out`: the session revoked (the cookie alone would not be enough) and forgotten.
+pub async fn sign_out(State(app): State<App>, visitor: Visitor) -> Response {
+    if let Some(s) = &visitor.signed
+        && let Err(e) = app.logout(&s.token).await
+    {
+        return failure(&app, &visitor, e);
+    }
+    let mut res = see_other("/sign-in", Some("signed_out"));
+    for name in [SESSION, super::session::CART] {
+        res.headers_mut()
+            .append(SET_COOKIE, set_cookie(name, "", 0, &visitor));
+    }
+    res
+}
+
+#[derive(Template)]
+#[template(path = "web/account/register.html")]
+struct Register {
+    page: Page,
+    errors: Errors,
+    email: String,
+    next: String,
+}
+
+/// `GET /register`.
+pub async fn register_page(
+    State(app): State<App>,
+    visitor: Visitor,
+    Query(n): Query<Next>,
+) -> Response {
+    render(&Register {
+        page: Page::new(&app, &visitor, "Create an account"),
+        errors: Errors::default(),
+        email: String::new(),
+        next: local(n.next.as_deref()).unwrap_or_default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewAccount {
+    pub email: String,
+    pub password: String,
+    pub confirm: String,
+    #[serde(default)]
+    pub next: String,
+}
+
+/// `POST /register`: a customer account, then signed in (keeping the guest's cart).
+pub async fn register(
+    State(app): State<App>,
+    visitor: Visitor,
+    Form(f): Form<NewAccount>,
+) -> Response {
+    let mut errors = Errors::default();
+    if f.email.trim().is_empty() {
+        errors.push("email", "Enter your e-mail address");
+    }
+    if f.password.is_empty() {
+        errors.push("password", "Enter a password");
+    } else if f.password != f.confirm {
+        errors.push("confirm", "The two passwords are not the same");
+    }
+    if errors.is_empty() {
+        match app
+            .register_customer(f.email.trim(), f.password.clone())
+            .await
+        {
+            Ok(_) => {
+                let next = local(Some(&f.next));
+                match start_session(&app, &visitor, &f.email, f.password, "", next, "registered")
+                    .await
+                {
+                    Ok(res) => return res,
+                    Err(e) => errors = e,
+                }
+            }
+            Err(e) => errors = Errors::of(e, "email"),
+        }
+    }
+    let page = Page::new(&app, &visitor, "Create an account").with_errors(&errors);
+    let body = Register {
+        page,
+        errors,
+        email: f.email,
+        next: local(Some(&f.next)).unwrap_or_default(),
+    };
+    render_form(&body, &body.errors)
+}
+
+/// One order in a list.
+pub struct OrderRow {
+    pub id: String,
+    pub short: String,
+    pub placed: String,
+    pub status: Tag,
+    pub total: String,
+    pub items: usize,
+}
+
+impl OrderRow {
+    pub fn of(page: &Page, o: &Order) -> Self {
+        let id = o.id.to_string();
+        Self {
+            short: short_id(&id),
+            id,
+            placed: page.date(&o.created_at),
+            status: Tag::order(o.status),
+            total: page.money(&o.total),
+            items: o.lines.iter().map(|l| l.quantity as usize).sum(),
+        }
+    }
+}
+
+/// The end of an order's id: what people read out (the whole id is in the link).
+pub fn short_id(id: &str) -> String {
+    id.rsplit('-').next().unwrap_or(id).to_uppercase()
+}
+
+#[derive(Template)]
+#[template(path = "web/account/orders.html")]
+struct Orders {
+    page: Page,
+    orders: Vec<OrderRow>,
+    more: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct After {
+    pub after: Option<String>,
+}
+
+/// Sends a signed-out reader to sign in, coming back here.
+fn sign_in_first(path: &str) -> Response {
+    see_other(&format!("/sign-in?next={path}"), None)
+}
+
+/// `GET /account`: the customer's orders, newest first, a page at a time.
+pub async fn orders(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<After>,
+) -> Response {
+    let Some(signed) = &visitor.signed else {
+        return sign_in_first("/account");
+    };
+    let (flash, forget) = take_flash(&headers);
+    let page = Page::new(&app, &visitor, "Your orders").with_flash(flash);
+    match app
+        .orders(&signed.principal.actor, None, Some(20), q.after.as_deref())
+        .await
+    {
+        Ok(found) => {
+            let orders: Vec<OrderRow> = found
+                .orders
+                .iter()
+                .map(|o| OrderRow::of(&page, o))
+                .collect();
+            let more = found
+                .has_more
+                .then(|| orders.last().map(|o| o.id.clone()))
+                .flatten();
+            render_flashed(&Orders { page, orders, more }, forget)
+        }
+        Err(e) => failure(&app, &visitor, e),
+    }
+}
+
+/// An order line as the order page shows it.
+pub struct ItemRow {
+    pub title: String,
+    pub sku: String,
+    pub quantity: u32,
+    pub price: String,
+    pub total: String,
+}
+
+/// Everything an order page shows, for any role that may see the order.
+pub struct OrderView {
+    pub id: String,
+    pub short: String,
+    pub status: Tag,
+    pub payment: Option<Tag>,
+    /// Said to screen readers when the live region refreshes.
+    pub announce: String,
+    pub placed: String,
+    pub items: Vec<ItemRow>,
+    pub subtotal: String,
+    pub shipping: String,
+    pub tax: String,
+    pub discount: Option<String>,
+    pub total: String,
+    pub address: Vec<String>,
+    pub timeline: Vec<Moment>,
+    /// The payment waits for the customer (declined: another card; or the bank's step).
+    pub needs_card: bool,
+    pub needs_bank: bool,
+    pub decline: Option<String>,
+    /// Where the page follows the order live, and after which event.
+    pub stream: String,
+    pub cancel_reason: Option<String>,
+}
+
+impl OrderView {
+    pub async fn load(
+        app: &App,
+        page: &Page,
+        actor: &ordo_domain::identity::Actor,
+        id: OrderId,
+    ) -> Result<(Self, Order), AppError> {
+        let (order, events, payment) = tokio::try_join!(
+            app.order(actor, id),
+            app.order_events(actor, id),
+            app.order_payment(actor, id)
+        )?;
+        let id = order.id.to_string();
+        let pay = payment
+            .as_ref()
+            .and_then(|p| p.order(order.id).map(|(_, s)| s));
+        let state = payment.as_ref().map(|p| p.payment.state);
+        let p = &order.pricing;
+        let money = |amount: i64| {
+            page.money(&ordo_domain::money::Money {
+                amount,
+                currency: order.currency,
+            })
+        };
+        let a = &order.shipping_address;
+        let address = [
+            Some(a.name.clone()),
+            Some(a.line1.clone()),
+            a.line2.clone(),
+            Some(format!("{} {}", a.postal_code, a.city)),
+            a.region.clone(),
+            Some(a.country.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let status = Tag::order(order.status);
+        let view = Self {
+            short: short_id(&id),
+            announce: format!("Order status: {}", status.text),
+            status,
+            payment: pay.map(Tag::payment),
+            placed: page.date(&order.created_at),
+            items: order
+                .lines
+                .iter()
+                .map(|l| ItemRow {
+                    title: l.title.clone(),
+                    sku: l.sku.to_string(),
+                    quantity: l.quantity,
+                    price: page.money(&l.unit_price),
+                    total: page.money(&l.line_total),
+                })
+                .collect(),
+            subtotal: page.money(&order.subtotal),
+            shipping: money(p.shipping),
+            tax: money(p.tax),
+            discount: (p.discount != 0).then(|| money(p.discount)),
+            total: page.money(&order.total),
+            address,
+            timeline: events.iter().map(|e| Moment::of(page, e)).collect(),
+            needs_card: order.status == OrderStatus::PendingPayment
+                && state == Some(PaymentState::RequiresPaymentMethod),
+            needs_bank: order.status == OrderStatus::PendingPayment
+                && state == Some(PaymentState::RequiresAction),
+            decline: payment
+                .as_ref()
+                .and_then(|p| p.payment.decline_code.as_deref())
+                .map(|d| d.replace('_', " ")),
+            stream: format!("/api/v1/orders/{id}/events?after={}", order.version),
+            cancel_reason: order.cancel_reason.clone(),
+            id,
+        };
+        Ok((view, order))
+    }
+}
+
+/// The event types that refresh an order page.
+pub const ORDER_EVENTS: &str =
+    "order.paid order.accepted order.shipped order.delivered order.completed order.cancelled";
+
+#[derive(Template)]
+#[template(path = "web/account/order.html")]
+struct OrderPage {
+    page: Page,
+    errors: Errors,
+    order: OrderView,
+    can_cancel: bool,
+    /// Cancelling asked for the password (a step-up): the form shows its field.
+    ask_password: bool,
+    methods: Vec<super::storefront::Method>,
+    events: &'static str,
+}
+
+/// `GET /account/orders/{id}`: the order, its payment and its live timeline.
+pub async fn order(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        order_page(&app, &visitor, &id, Errors::default(), false, flash).await,
+        forget,
+    )
+}
+
+async fn order_page(
+    app: &App,
+    visitor: &Visitor,
+    id: &str,
+    errors: Errors,
+    ask_password: bool,
+    flash: Option<String>,
+) -> Response {
+    let Some(signed) = &visitor.signed else {
+        return sign_in_first(&format!("/account/orders/{id}"));
+    };
+    let Ok(order_id) = id.parse::<OrderId>() else {
+        return failure(app, visitor, AppError::NotFound("order"));
+    };
+    let page = Page::new(app, visitor, "")
+        .with_errors(&errors)
+        .with_flash(flash);
+    let actor = signed.principal.actor;
+    match OrderView::load(app, &page, &actor, order_id).await {
+        Ok((view, order)) => {
+            let mut page = page;
+            page.title = format!("Order {}", view.short);
+            let body = OrderPage {
+                can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
+                ask_password,
+                methods: if view.needs_card {
+                    super::storefront::methods(app)
+                } else {
+                    Vec::new()
+                },
+                events: ORDER_EVENTS,
+                order: view,
+                page,
+                errors,
+            };
+            render_form(&body, &body.errors)
+        }
+        Err(e) => failure(app, visitor, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `POST /account/orders/{id}/cancel`: cancels, proving who they are first when asked to.
+pub async fn cancel(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<CancelForm>,
+) -> Response {
+    let Some(signed) = &visitor.signed else {
+        return sign_in_first(&format!("/account/orders/{id}"));
+    };
+    let Ok(order_id) = id.parse::<OrderId>() else {
+        return failure(&app, &visitor, AppError::NotFound("order"));
+    };
+    let mut proof = signed.principal.proof;
+    if let Some(password) = f.password.filter(|p| !p.is_empty()) {
+        let input = StepUpInput {
+            password: Some(password),
+            ..StepUpInput::default()
+        };
+        match app.step_up(&signed.principal, &signed.token, input).await {
+            Ok(until) => proof = ordo_domain::identity::Proof::until(Some(until)),
+            Err(e) => {
+                let errors = Errors::of(e, "password");
+                return order_page(&app, &visitor, &id, errors, true, None).await;
+            }
+        }
+    }
+    let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
+    match app
+        .act(
+            &signed.principal.actor,
+            proof,
+            order_id,
+            "cancel",
+            reason,
+            None,
+        )
+        .await
+    {
+        Ok(_) => see_other(&format!("/account/orders/{id}"), Some("cancelled")),
+        Err(AppError::StepUpRequired { .. }) => {
+            let errors = Errors::one(
+                "password",
+                "Cancelling this order needs your password again: enter it to confirm",
+            );
+            order_page(&app, &visitor, &id, errors, true, None).await
+        }
+        Err(e) => order_page(&app, &visitor, &id, Errors::of(e, "reason"), false, None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PayForm {
+    #[serde(default)]
+    pub payment_method: String,
+    /// The sandbox bank's answer (`approve`, `fail`) to a payment waiting for it.
+    #[serde(default)]
+    pub bank: String,
+}
+
+/// `POST /account/orders/{id}/pay`: pays an order whose card was declined with another card,
+/// or answers the sandbox bank's confirmation step.
+pub async fn pay(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<PayForm>,
+) -> Response {
+    let Some(signed) = &visitor.signed else {
+        return sign_in_first(&format!("/account/orders/{id}"));
+    };
+    let Ok(order_id) = id.parse::<OrderId>() else {
+        return failure(&app, &visitor, AppError::NotFound("order"));
+    };
+    let actor = signed.principal.actor;
+    let done = if f.bank.is_empty() {
+        app.confirm_payment(&actor, order_id, &f.payment_method)
+            .await
+    } else {
+        app.authenticate_sandbox_payment(&actor, order_id, f.bank == "approve")
+            .await
+    };
+    match done {
+        Ok(detail) => {
+            let paid = matches!(
+                detail.payment.state,
+                PaymentState::Authorized | PaymentState::Captured
+            );
+            see_other(&format!("/account/orders/{id}"), paid.then_some("paid"))
+        }
+        Err(e) => {
+            order_page(
+                &app,
+                &visitor,
+                &id,
+                Errors::of(e, "payment_method"),
+                false,
+                None,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The vendor console: the order queue ("needs action" first: paid and not yet accepted,
+//! accepted and not yet shipped; then every order, filtered by status, a page at a time by
+//! keyset, with counts that stop at "1,000+"), new orders appearing live, and an order's page
+//! with its timeline and the actions the table allows the vendor (accept, ship, cancel) and
+//! the capture of an authorized payment.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use ordo_app::payments::requests::Ask;
+use ordo_app::{App, AppError};
+use ordo_domain::identity::Role;
+use ordo_domain::ids::OrderId;
+use ordo_domain::order::{Action, OrderStatus, allowed_actions};
+use ordo_domain::payment::PaymentState;
+use serde::Deserialize;
+
+use super::account::{ORDER_EVENTS, OrderRow, OrderView};
+use super::session::Visitor;
+use super::{
+    Errors, Page, failure, forgetting, render_flashed, render_form, see_other, take_flash,
+};
+
+/// Counts on the queue stop here.
+const COUNT_CAP: u32 = 1000;
+/// Orders per page of the queue.
+const PAGE: i64 = 25;
+
+/// A count as the queue shows it: exact below the cap, "1,000+" at it.
+fn capped(n: u32) -> String {
+    if n >= COUNT_CAP {
+        "1,000+".to_owned()
+    } else {
+        n.to_string()
+    }
+}
+
+/// One part of the queue that needs the vendor.
+pub struct Section {
+    pub title: &'static str,
+    pub count: String,
+    pub orders: Vec<OrderRow>,
+    pub more: Option<String>,
+}
+
+pub struct StatusChoice {
+    pub value: &'static str,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "web/vendor/queue.html")]
+struct Queue {
+    page: Page,
+    needs_action: Vec<Section>,
+    all: Section,
+    statuses: Vec<StatusChoice>,
+    status: String,
+    stream: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct QueueQuery {
+    pub status: Option<String>,
+    pub after: Option<String>,
+}
+
+/// The vendor behind the page, or where they should go instead.
+fn vendor_only(
+    app: &App,
+    visitor: &Visitor,
+    path: &str,
+) -> Result<ordo_domain::identity::Actor, Box<Response>> {
+    match &visitor.signed {
+        None => Err(Box::new(see_other(&format!("/sign-in?next={path}"), None))),
+        Some(s) if matches!(s.role(), Role::Vendor | Role::Admin) => Ok(s.principal.actor),
+        Some(_) => Err(Box::new(failure(
+            app,
+            visitor,
+            AppError::Forbidden("the vendor console is for vendor staff".into()),
+        ))),
+    }
+}
+
+/// `GET /vendor`: the queue.
+pub async fn queue(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<QueueQuery>,
+) -> Response {
+    let actor = match vendor_only(&app, &visitor, "/vendor") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let (flash, forget) = take_flash(&headers);
+    let page = Page::new(&app, &visitor, "Order queue").with_flash(flash);
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse::<OrderStatus>().ok());
+    let section = |title: &'static str, status: Option<OrderStatus>, after: Option<String>| {
+        let (app, page) = (&app, &page);
+        async move {
+            let (found, count) = tokio::try_join!(
+                app.orders(
+                    &actor,
+                    status.map(|s| s.as_str()),
+                    Some(PAGE),
+                    after.as_deref()
+                ),
+                app.count_orders(&actor, status, COUNT_CAP)
+            )?;
+            let orders: Vec<OrderRow> =
+                found.orders.iter().map(|o| OrderRow::of(page, o)).collect();
+            let more = found
+                .has_more
+                .then(|| orders.last().map(|o| o.id.clone()))
+                .flatten();
+            Ok::<_, AppError>(Section {
+                title,
+                count: capped(count),
+                orders,
+                more,
+            })
+        }
+    };
+    let loaded = tokio::try_join!(
+        section(
+            "Paid, waiting for you to accept",
+            Some(OrderStatus::Paid),
+            None
+        ),
+        section(
+            "Accepted, waiting to ship",
+            Some(OrderStatus::Processing),
+            None
+        ),
+        section("All orders", status, q.after.clone()),
+    );
+    let (paid, accepted, all) = match loaded {
+        Ok(s) => s,
+        Err(e) => return failure(&app, &visitor, e),
+    };
+    let head = app.feed_head().await.unwrap_or(0);
+    let statuses = std::iter::once(StatusChoice {
+        value: "",
+        label: "Any status".into(),
+        selected: status.is_none(),
+    })
+    .chain(
+        [
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid,
+            OrderStatus::Processing,
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+            OrderStatus::Completed,
+            OrderStatus::Cancelled,
+        ]
+        .into_iter()
+        .map(|s| StatusChoice {
+            value: s.as_str(),
+            label: super::Tag::order(s).text,
+            selected: Some(s) == status,
+        }),
+    )
+    .collect();
+    render_flashed(
+        &Queue {
+            page,
+            needs_action: vec![paid, accepted],
+            all,
+            statuses,
+            status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            stream: format!("/api/v1/events?after={head}"),
+        },
+        forget,
+    )
+}
+
+/// One action button on the vendor's order page.
+pub struct ActionButton {
+    pub action: &'static str,
+    pub label: &'static str,
+    pub warning: bool,
+}
+
+#[derive(Template)]
+#[template(path = "web/vendor/order.html")]
+struct OrderPage {
+    page: Page,
+    errors: Errors,
+    order: OrderView,
+    actions: Vec<ActionButton>,
+    events: &'static str,
+}
+
+/// `GET /vendor/orders/{id}`: the order with its live timeline and the vendor's actions.
+pub async fn order(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        order_page(&app, &visitor, &id, Errors::default(), flash).await,
+        forget,
+    )
+}
+
+async fn order_page(
+    app: &App,
+    visitor: &Visitor,
+    id: &str,
+    errors: Errors,
+    flash: Option<String>,
+) -> Response {
+    let actor = match vendor_only(app, visitor, &format!("/vendor/orders/{id}")) {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let Ok(order_id) = id.parse::<OrderId>() else {
+        return failure(app, visitor, AppError::NotFound("order"));
+    };
+    let mut page = Page::new(app, visitor, "")
+        .with_errors(&errors)
+        .with_flash(flash);
+    let (view, order) = match OrderView::load(app, &page, &actor, order_id).await {
+        Ok(v) => v,
+        Err(e) => return failure(app, visitor, e),
+    };
+    page.title = format!("Order {}", view.short);
+    let mut actions: Vec<ActionButton> = allowed_actions(order.status, actor.role)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Accept => Some(ActionButton {
+                action: "accept",
+                label: "Accept order",
+                warning: false,
+            }),
+            Action::Ship => Some(ActionButton {
+                action: "ship",
+                label: "Mark as shipped",
+                warning: false,
+            }),
+            Action::Cancel => Some(ActionButton {
+                action: "cancel",
+                label: "Cancel order",
+                warning: true,
+            }),
+            _ => None,
+        })
+        .collect();
+    let authorized = app
+        .order_payment(&actor, order_id)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|p| p.payment.state == PaymentState::Authorized);
+    if authorized {
+        actions.insert(
+            0,
+            ActionButton {
+                action: "capture",
+                label: "Capture payment",
+                warning: false,
+            },
+        );
+    }
+    let body = OrderPage {
+        page,
+        errors,
+        order: view,
+        actions,
+        events: ORDER_EVENTS,
+    };
+    render_form(&body, &body.errors)
+}
+
+#[derive(Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `POST /vendor/orders/{id}/{action}`: accept, ship, cancel or capture.
+pub async fn act(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<ActForm>,
+) -> Response {
+    let actor = match vendor_only(&app, &visitor, &format!("/vendor/orders/{id}")) {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let Ok(order_id) = id.parse::<OrderId>() else {
+        return failure(&app, &visitor, AppError::NotFound("order"));
+    };
+    let proof = visitor
+        .signed
+        .as_ref()
+        .map_or(ordo_domain::identity::Proof::until(None), |s| {
+            s.principal.proof
+        });
+    let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
+    let (done, flash) = match action.as_str() {
+        "capture" => (
+            app.move_money(&actor, proof, order_id, Ask::Capture(None), reason)
+                .await
+                .map(|_| ()),
+            "captured",
+        ),
+        "accept" | "ship" | "cancel" => (
+            app.act(&actor, proof, order_id, &action, reason, None)
+                .await
+                .map(|_| ()),
+            match action.as_str() {
+                "accept" => "accepted",
+                "ship" => "shipped",
+                _ => "cancelled",
+            },
+        ),
+        _ => return failure(&app, &visitor, AppError::NotFound("action")),
+    };
+    match done {
+        Ok(()) => see_other(&format!("/vendor/orders/{id}"), Some(flash)),
+        Err(e) => order_page(&app, &visitor, &id, Errors::of(e, ""), None).await,
+    }
+}

@@ -1,0 +1,79 @@
+//! The web UI in real Chromium: runs `tests/browser/journeys.mjs` (Playwright's library with
+//! Debian's Chromium, axe for WCAG 2.2 AA, keyboard-only journeys, screenshots at 390 and
+//! 1280 px into `target/screenshots/`) against a real `ordo serve --demo`.
+//!
+//! Without Chromium or the npm packages (`npm ci` in `tests/browser`) the test is skipped
+//! with a notice; with `ORDO_TEST_REQUIRE_BROWSER=1` (as `.ci/run` sets) that is a failure.
+
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The whole run's deadline (it takes well under a minute here).
+const DEADLINE: Duration = Duration::from_secs(600);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether everything the run needs is here; says what is missing otherwise.
+fn ready(scripts: &Path) -> Result<(), String> {
+    let chromium = std::env::var("ORDO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Err(format!(
+            "no Chromium at {chromium} (apt-get install -y chromium)"
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("no node on PATH".into());
+    }
+    if !scripts.join("node_modules/playwright-core").exists() {
+        return Err(format!(
+            "no npm packages in {} (npm ci there)",
+            scripts.display()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn every_page_passes_axe_and_the_keyboard_journeys() {
+    let scripts = root().join("tests/browser");
+    if let Err(missing) = ready(&scripts) {
+        assert!(
+            std::env::var("ORDO_TEST_REQUIRE_BROWSER").is_err(),
+            "the browser tests are required here: {missing}"
+        );
+        eprintln!("SKIPPED: the browser tests need {missing}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = process::serve(data.path());
+    let shots = root().join("target/screenshots");
+    let mut child = Command::new("node")
+        .arg("journeys.mjs")
+        .current_dir(&scripts)
+        .env("ORDO_BASE", &server.base)
+        .env("ORDO_SHOTS", &shots)
+        .env("ORDO_DEMO_PASSWORD", ordo_app::demo::PASSWORD)
+        .spawn()
+        .expect("run node");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("the browser run passed its {DEADLINE:?} deadline");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        status.success(),
+        "the browser checks failed (their output is above; screenshots in {})",
+        shots.display()
+    );
+}

@@ -1,0 +1,282 @@
+// Ordo's pages in real Chromium (Debian's, never a downloaded one), against a running
+// `ordo serve --demo` at ORDO_BASE:
+//   - every page, in its empty, filled and error states, scanned by axe for WCAG 2.0–2.2 A
+//     and AA (0 violations), with one h1, a main landmark, no sideways scrolling at 390 px
+//     and at 200 % zoom, and (error states) "Error:" in the title and the summary focused;
+//   - keyboard-only journeys: a shopper finds a product, signs in, checks out and pays with
+//     the sandbox card, then follows the order live while the vendor (a second browser
+//     context) accepts and ships it from the queue;
+//   - screenshots of every page at 390 and 1280 px into ORDO_SHOTS (not committed).
+// Exits 1 with every failure listed. Run by crates/ordo/tests/browser.rs.
+
+import { chromium } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
+import { mkdirSync } from "node:fs";
+
+const BASE = process.env.ORDO_BASE;
+const SHOTS = process.env.ORDO_SHOTS || "target/screenshots";
+const PASSWORD = process.env.ORDO_DEMO_PASSWORD || "ordo-demo-password";
+if (!BASE) throw new Error("set ORDO_BASE to the running server's address");
+mkdirSync(SHOTS, { recursive: true });
+
+const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
+// Each wait has its own deadline: a step that never happens fails, it does not hang.
+const STEP_MS = 15_000;
+const failures = [];
+const checked = [];
+
+function fail(what) {
+  failures.push(what);
+  console.error(`FAIL ${what}`);
+}
+
+/** Scans the page as it stands and writes its screenshots; `state` names it in reports. */
+async function check(page, name, { error = false } = {}) {
+  checked.push(name);
+  const axe = await new AxeBuilder({ page }).withTags(TAGS).analyze();
+  for (const v of axe.violations) {
+    const where = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ");
+    fail(`${name}: axe ${v.id} (${v.impact}): ${v.help} at ${where}`);
+  }
+  const facts = await page.evaluate(() => ({
+    h1: document.querySelectorAll("h1").length,
+    main: document.querySelectorAll("main").length,
+    title: document.title,
+    lang: document.documentElement.lang,
+    focused: document.activeElement ? document.activeElement.className : "",
+  }));
+  if (facts.h1 !== 1) fail(`${name}: ${facts.h1} h1 elements (want 1)`);
+  if (facts.main !== 1) fail(`${name}: ${facts.main} main landmarks (want 1)`);
+  if (!facts.lang) fail(`${name}: no lang on <html>`);
+  if (error) {
+    if (!facts.title.startsWith("Error:")) fail(`${name}: error page title "${facts.title}" lacks "Error:"`);
+    if (!String(facts.focused).includes("error-summary")) fail(`${name}: the error summary is not focused (focus on "${facts.focused}")`);
+  }
+  const size = page.viewportSize();
+  for (const width of [390, 640, 1280]) {
+    // 640 px of CSS width is a 1280 px window at 200 % zoom.
+    await page.setViewportSize({ width, height: 900 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    if (overflow > 1) fail(`${name}: scrolls sideways by ${overflow} px at ${width} px wide`);
+    if (width !== 640) await page.screenshot({ path: `${SHOTS}/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize(size);
+}
+
+/** What has the keyboard focus now. */
+async function focused(page) {
+  return page.evaluate(() => {
+    const a = document.activeElement;
+    if (!a || a === document.body) return null;
+    const style = getComputedStyle(a);
+    return {
+      tag: a.tagName.toLowerCase(),
+      id: a.id,
+      name: a.getAttribute("name") || "",
+      value: a.value ?? "",
+      text: (a.innerText || a.textContent || "").trim().replace(/\s+/g, " "),
+      href: a.getAttribute("href") || "",
+      visible: style.outlineStyle !== "none" || style.boxShadow !== "none",
+    };
+  });
+}
+
+/** Presses Tab until the focused element passes `test` (at most `max` presses). */
+async function tabTo(page, what, test, max = 120) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    const el = await focused(page);
+    if (el && test(el)) {
+      if (!el.visible) fail(`${page.url()}: focus on ${what} is not visible`);
+      return el;
+    }
+  }
+  throw new Error(`keyboard: ${what} never took the focus in ${max} tabs on ${page.url()}`);
+}
+
+const byId = (id) => (el) => el.id === id;
+const byText = (text) => (el) => el.text.includes(text);
+
+/** Tabs to a field and types into it. */
+async function fill(page, id, text) {
+  await tabTo(page, `#${id}`, byId(id));
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type(text);
+}
+
+/** Tabs to a button or link, presses Enter, waits for the next page and checks where it is. */
+async function press(page, what, test, url) {
+  await tabTo(page, what, test);
+  await Promise.all([page.waitForEvent("load", { timeout: STEP_MS }), page.keyboard.press("Enter")]);
+  if (!url.test(page.url())) throw new Error(`after ${what}: at ${page.url()}, expected ${url}`);
+}
+
+/** Starts each page's keyboard walk from the top, as a person arriving does. */
+async function fromTop(page) {
+  await page.evaluate(() => {
+    document.activeElement && document.activeElement.blur();
+    window.scrollTo(0, 0);
+  });
+  await page.locator("body").focus().catch(() => {});
+  await page.evaluate(() => document.body.setAttribute("tabindex", "-1"));
+  await page.evaluate(() => document.body.focus());
+}
+
+async function signIn(page, email, next) {
+  await fromTop(page);
+  await fill(page, "email", email);
+  await fill(page, "password", PASSWORD);
+  await press(page, "Sign in button", (el) => el.tag === "button" && el.text === "Sign in", next);
+}
+
+async function shopperJourney(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + "/");
+  // The first Tab reaches the skip link, and it skips to the content.
+  await page.keyboard.press("Tab");
+  const skip = await focused(page);
+  if (!skip || !skip.text.includes("Skip to main content")) fail(`the first Tab reaches "${skip && skip.text}", not the skip link`);
+  await check(page, "storefront");
+
+  await fromTop(page);
+  await fill(page, "q", "tea cups");
+  await press(page, "Search button", (el) => el.tag === "button" && el.text === "Search", /q=tea/);
+  await check(page, "storefront-search");
+  await page.goto(BASE + "/?q=nothing-is-called-this");
+  await check(page, "storefront-empty");
+  await page.goto(BASE + "/?min=abc&max=1");
+  await check(page, "storefront-error", { error: true });
+
+  await page.goto(BASE + "/?q=tea+cups");
+  await fromTop(page);
+  await press(page, "the product link", (el) => el.tag === "a" && el.text.includes("Tea Cups"), /\/products\//);
+  await check(page, "product");
+  const productUrl = page.url();
+
+  // A guest's cart: empty, then an error (0 units), then filled.
+  await page.goto(BASE + "/cart");
+  await check(page, "cart-empty");
+  await page.goto(productUrl);
+  await fromTop(page);
+  await fill(page, "quantity", "0");
+  await press(page, "Add to cart", byText("Add to cart"), /\/cart\/lines/);
+  await check(page, "product-error", { error: true });
+  await fromTop(page);
+  await fill(page, "quantity", "2");
+  await press(page, "Add to cart", byText("Add to cart"), /\/cart$/);
+  await check(page, "cart");
+  await fromTop(page);
+  await fill(page, "promo_code", "NO-SUCH-CODE");
+  await press(page, "Apply code", byText("Apply code"), /\/cart\/promo/);
+  await check(page, "cart-error", { error: true });
+
+  // Checking out asks a guest to sign in; the cart comes along.
+  await page.goto(BASE + "/cart");
+  await fromTop(page);
+  await press(page, "Check out", (el) => el.tag === "a" && el.text === "Check out", /\/sign-in/);
+  await check(page, "sign-in");
+  await fromTop(page);
+  await fill(page, "email", "ada@customer.example");
+  await fill(page, "password", "not-the-password");
+  await press(page, "Sign in button", (el) => el.tag === "button" && el.text === "Sign in", /\/sign-in/);
+  await check(page, "sign-in-error", { error: true });
+  await signIn(page, "ada@customer.example", /\/checkout$/);
+  await check(page, "checkout");
+
+  await fromTop(page);
+  await press(page, "Save address", byText("Save address"), /\/checkout/);
+  await check(page, "checkout-error", { error: true });
+  await fromTop(page);
+  await fill(page, "shipping_address-name", "Zoë Łukasiewicz-Øster");
+  await fill(page, "shipping_address-line1", "Straße des 17. Juni 135");
+  await fill(page, "shipping_address-city", "Berlin");
+  await fill(page, "shipping_address-postal_code", "10623");
+  await fill(page, "shipping_address-country", "DE");
+  await press(page, "Save address", byText("Save address"), /\/checkout/);
+  await check(page, "checkout-address");
+  await fromTop(page);
+  await press(page, "Place order and pay", byText("Place order and pay"), /\/account\/orders\//);
+  await check(page, "order");
+  const orderUrl = page.url();
+  const name = await page.locator("address").innerText();
+  if (!name.includes("Zoë Łukasiewicz-Øster")) fail(`the order's address lost its letters: ${name}`);
+
+  await page.goto(BASE + "/account");
+  await check(page, "account-orders");
+  await page.goto(BASE + "/register");
+  await check(page, "register");
+  return { ctx, page, orderUrl };
+}
+
+async function vendorJourney(browser, orderUrl) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + "/sign-in");
+  await signIn(page, "vendor@sakura.example", /\/vendor/);
+  await check(page, "vendor-queue");
+  const id = orderUrl.split("/").pop();
+  await fromTop(page);
+  await press(page, "the new order in the queue", (el) => el.href === `/vendor/orders/${id}`, /\/vendor\/orders\//);
+  await check(page, "vendor-order");
+  await fromTop(page);
+  await press(page, "Accept order", byText("Accept order"), /\/vendor\/orders\//);
+  await fromTop(page);
+  await press(page, "Mark as shipped", byText("Mark as shipped"), /\/vendor\/orders\//);
+  await check(page, "vendor-order-shipped");
+  // Shipping again is refused, and said so.
+  const again = await ctx.request.post(`${BASE}/vendor/orders/${id}/ship`, {
+    headers: { Origin: BASE }, form: { reason: "" }, maxRedirects: 0,
+  });
+  if (again.status() !== 422) fail(`shipping twice answered ${again.status()} (want 422)`);
+  await page.goto(`${BASE}/vendor?status=shipped`);
+  await check(page, "vendor-queue-filtered");
+  return ctx;
+}
+
+async function refusesForeignForms(browser) {
+  const ctx = await browser.newContext();
+  const res = await ctx.request.post(`${BASE}/cart/promo`, {
+    headers: { Origin: "http://evil.example" }, form: { promo_code: "X" }, maxRedirects: 0,
+  });
+  if (res.status() !== 403) fail(`a cross-site form post answered ${res.status()} (want 403)`);
+  await ctx.close();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.ORDO_CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+try {
+  const shopper = await shopperJourney(browser);
+  // The shopper watches the order page; the vendor acts in another context.
+  const live = shopper.page;
+  await live.goto(shopper.orderUrl);
+  await live.waitForSelector("[data-following=yes]", { timeout: STEP_MS });
+  await live.evaluate(() => { window.__notReloaded = true; });
+  const vendor = await vendorJourney(browser, shopper.orderUrl);
+  await live.waitForFunction(
+    () => document.querySelector("[data-announce]").textContent.includes("shipped"),
+    null,
+    { timeout: STEP_MS },
+  ).catch(() => fail("the customer's order page did not show the shipment live"));
+  if (!(await live.evaluate(() => window.__notReloaded === true))) fail("the order page reloaded instead of updating live");
+  const said = await live.locator("#live-status").textContent();
+  if (!said.includes("shipped")) fail(`the live change was not announced (status region: "${said}")`);
+  await check(live, "order-shipped-live");
+  await refusesForeignForms(browser);
+  await vendor.close();
+  await shopper.ctx.close();
+} catch (e) {
+  fail(`journey stopped: ${e.stack || e}`);
+} finally {
+  await browser.close();
+}
+
+console.log(`checked ${checked.length} page states: ${checked.join(", ")}`);
+console.log(`screenshots in ${SHOTS}`);
+if (failures.length) {
+  console.error(`${failures.length} failure(s)`);
+  process.exit(1);
+}
+console.log("all browser checks passed");
