@@ -5,7 +5,8 @@
 //     and at 200 % zoom, and (error states) "Error:" in the title and the summary focused;
 //   - keyboard-only journeys: a shopper finds a product, signs in, checks out and pays with
 //     the sandbox card, then follows the order live while the vendor (a second browser
-//     context) accepts and ships it from the queue;
+//     context) accepts and ships it from the queue; support finds a customer and resolves the
+//     demo's stuck payment from the exception queue, confirming first;
 //   - screenshots of every page at 390 and 1280 px into ORDO_SHOTS (not committed).
 // Exits 1 with every failure listed. Run by crates/ordo/tests/browser.rs.
 
@@ -234,6 +235,48 @@ async function vendorJourney(browser, orderUrl) {
   return ctx;
 }
 
+async function supportJourney(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + "/sign-in");
+  await signIn(page, "support@ordo.example", /\/support$/);
+  await check(page, "support");
+  // Find a customer by e-mail, then a miss.
+  await fromTop(page);
+  await fill(page, "q", "li.wei@customer.example");
+  await press(page, "Find", (el) => el.tag === "button" && el.text === "Find", /\/support\/customers\//);
+  await check(page, "support-customer");
+  await fromTop(page);
+  await press(page, "an order of theirs", (el) => el.tag === "a" && el.href.startsWith("/support/orders/"), /\/support\/orders\//);
+  await check(page, "support-order");
+  await page.goto(BASE + "/support?q=nobody@nowhere.example");
+  await check(page, "support-search-error", { error: true });
+
+  // The stuck payment: open it from the queue, try to dismiss it without a note, then mark
+  // it paid (with the transfer's reference) after confirming.
+  await page.goto(BASE + "/support");
+  await fromTop(page);
+  await press(page, "the stuck payment", (el) => el.tag === "a" && el.text.includes("Payment capture failed"), /\/support\/exceptions\//);
+  await check(page, "support-exception");
+  const itemUrl = page.url();
+  await fromTop(page);
+  await press(page, "Dismiss…", (el) => el.tag === "button" && el.text === "Dismiss…", /\/resolve$/);
+  await check(page, "support-exception-error", { error: true });
+  await page.goto(itemUrl);
+  await fromTop(page);
+  await fill(page, "note-mark_paid", "Bank transfer ref. ÜW-2026-1129");
+  await press(page, "Mark as paid…", (el) => el.tag === "button" && el.text === "Mark as paid…", /\/resolve$/);
+  await check(page, "support-exception-confirm");
+  await fromTop(page);
+  await press(page, "Yes, mark as paid", byText("Yes, mark as paid"), /\/support\/exceptions\/[^/]+$/);
+  const resolved = await page.locator("main").innerText();
+  if (!resolved.includes("The exception is resolved.") || !resolved.includes("ÜW-2026-1129")) {
+    fail(`the resolved exception does not say so: ${resolved.slice(0, 300)}`);
+  }
+  await check(page, "support-exception-resolved");
+  await ctx.close();
+}
+
 async function refusesForeignForms(browser) {
   const ctx = await browser.newContext();
   const res = await ctx.request.post(`${BASE}/cart/promo`, {
@@ -264,6 +307,7 @@ try {
   const said = await live.locator("#live-status").textContent();
   if (!said.includes("shipped")) fail(`the live change was not announced (status region: "${said}")`);
   await check(live, "order-shipped-live");
+  await supportJourney(browser);
   await refusesForeignForms(browser);
   await vendor.close();
   await shopper.ctx.close();

@@ -323,6 +323,28 @@ impl App {
                 .await?;
             }
         }
+        // A stuck payment for support to resolve (in the exception queue): a card whose
+        // captures keep failing, tried as many times as Ordo would over the next hour — the
+        // demo does not wait for the retries.
+        if self
+            .provider
+            .as_ref()
+            .is_some_and(|p| p.name() == "sandbox")
+        {
+            let placed = self
+                .place_order(
+                    &Actor::of(&wei),
+                    PlaceOrder {
+                        payment_method: Some("sandbox_card_capture_fails".into()),
+                        currency: "EUR".into(),
+                        items: vec![("NL-BEANIE-RED".into(), 1)],
+                        shipping_address: wei_office.clone(),
+                        promo_code: None,
+                    },
+                )
+                .await?;
+            self.capture_given_up(placed.order.id).await?;
+        }
         tracing::info!(skus = skus.len(), "demo data loaded");
         Ok(logins)
     }

@@ -161,6 +161,34 @@ impl App {
             .map(str::parse::<OrderStatus>)
             .transpose()
             .map_err(|e| e.at("status"))?;
+        self.order_page(scope, status, limit, starting_after).await
+    }
+
+    /// One customer's orders, newest first, a page at a time (support and admins).
+    pub async fn customer_orders(
+        &self,
+        actor: &Actor,
+        customer: UserId,
+        limit: Option<i64>,
+        starting_after: Option<&str>,
+    ) -> AppResult<OrderPage> {
+        if scope_of(actor)? != OrderScope::All {
+            return Err(AppError::Forbidden(
+                "only support and admins look up a customer's orders".into(),
+            ));
+        }
+        self.order_page(OrderScope::Customer(customer), None, limit, starting_after)
+            .await
+    }
+
+    /// A page of orders by keyset (`starting_after`: the last id of the page before).
+    async fn order_page(
+        &self,
+        scope: OrderScope,
+        status: Option<OrderStatus>,
+        limit: Option<i64>,
+        starting_after: Option<&str>,
+    ) -> AppResult<OrderPage> {
         let limit = crate::paging::page_limit(limit)?;
         let starting_after = starting_after
             .map(|s| s.parse::<OrderId>())

@@ -80,6 +80,23 @@ impl App {
         Ok(user)
     }
 
+    /// A user found by e-mail address or id (support and admins: the support console's search).
+    pub async fn find_user(&self, actor: &Actor, email_or_id: &str) -> AppResult<Option<User>> {
+        if !matches!(actor.role, Role::Admin | Role::Support | Role::System) {
+            return Err(AppError::Forbidden(
+                "only admins and support look people up".into(),
+            ));
+        }
+        let wanted = email_or_id.trim();
+        if let Ok(id) = wanted.parse::<UserId>() {
+            return Ok(self.store.user(id).await?);
+        }
+        match EmailAddress::parse(wanted) {
+            Ok(email) => Ok(self.store.credentials(&email).await?.map(|c| c.user)),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Every user, by e-mail, a page at a time (admins and support).
     pub async fn users(
         &self,

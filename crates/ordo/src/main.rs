@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
             println!("  The shop:           http://{addr}/  (guests browse; sign in at /sign-in)");
             println!("  Customers' orders:  http://{addr}/account  (a customer login)");
             println!("  Vendor console:     http://{addr}/vendor  (a vendor login)");
+            println!("  Support console:    http://{addr}/support  (support or admin)");
             launch(listener, app, shutdown_signal()).await?;
             backend.close().await;
             tracing::info!("stopped cleanly");

@@ -9,7 +9,6 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::SET_COOKIE;
 use axum::response::Response;
-use ordo_app::auth::StepUpInput;
 use ordo_app::{App, AppError};
 use ordo_domain::identity::Role;
 use ordo_domain::ids::OrderId;
@@ -147,7 +146,8 @@ async fn start_session(
         match role {
             Role::Customer => "/account",
             Role::Vendor => "/vendor",
-            _ => "/",
+            Role::Support | Role::Admin => "/support",
+            Role::Carrier | Role::System => "/",
         }
         .to_owned()
     });
@@ -459,6 +459,31 @@ impl OrderView {
     }
 }
 
+/// The top of every order page (customer, vendor, support): the page titled by the order, the
+/// order as shown and as it is. A malformed id, or an order the actor may not see, answers the
+/// "not found" page.
+pub async fn order_head(
+    app: &App,
+    visitor: &Visitor,
+    actor: &ordo_domain::identity::Actor,
+    id: &str,
+    errors: &Errors,
+    flash: Option<String>,
+) -> Result<(Page, OrderView, Order), Box<Response>> {
+    let fail = |e| Box::new(failure(app, visitor, e));
+    let order_id = id
+        .parse::<OrderId>()
+        .map_err(|_| fail(AppError::NotFound("order")))?;
+    let mut page = Page::new(app, visitor, "")
+        .with_errors(errors)
+        .with_flash(flash);
+    let (view, order) = OrderView::load(app, &page, actor, order_id)
+        .await
+        .map_err(fail)?;
+    page.title = format!("Order {}", view.short);
+    Ok((page, view, order))
+}
+
 /// The event types that refresh an order page.
 pub const ORDER_EVENTS: &str =
     "order.paid order.accepted order.shipped order.delivered order.completed order.cancelled";
@@ -501,34 +526,25 @@ async fn order_page(
     let Some(signed) = &visitor.signed else {
         return sign_in_first(&format!("/account/orders/{id}"));
     };
-    let Ok(order_id) = id.parse::<OrderId>() else {
-        return failure(app, visitor, AppError::NotFound("order"));
-    };
-    let page = Page::new(app, visitor, "")
-        .with_errors(&errors)
-        .with_flash(flash);
     let actor = signed.principal.actor;
-    match OrderView::load(app, &page, &actor, order_id).await {
-        Ok((view, order)) => {
-            let mut page = page;
-            page.title = format!("Order {}", view.short);
-            let body = OrderPage {
-                can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
-                ask_password,
-                methods: if view.needs_card {
-                    super::storefront::methods(app)
-                } else {
-                    Vec::new()
-                },
-                events: ORDER_EVENTS,
-                order: view,
-                page,
-                errors,
-            };
-            render_form(&body, &body.errors)
-        }
-        Err(e) => failure(app, visitor, e),
-    }
+    let (page, view, order) = match order_head(app, visitor, &actor, id, &errors, flash).await {
+        Ok(head) => head,
+        Err(to) => return *to,
+    };
+    let body = OrderPage {
+        can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
+        ask_password,
+        methods: if view.needs_card {
+            super::storefront::methods(app)
+        } else {
+            Vec::new()
+        },
+        events: ORDER_EVENTS,
+        order: view,
+        page,
+        errors,
+    };
+    render_form(&body, &body.errors)
 }
 
 #[derive(Deserialize)]
@@ -536,7 +552,7 @@ pub struct CancelForm {
     #[serde(default)]
     pub reason: String,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: String,
 }
 
 /// `POST /account/orders/{id}/cancel`: cancels, proving who they are first when asked to.
@@ -552,20 +568,13 @@ pub async fn cancel(
     let Ok(order_id) = id.parse::<OrderId>() else {
         return failure(&app, &visitor, AppError::NotFound("order"));
     };
-    let mut proof = signed.principal.proof;
-    if let Some(password) = f.password.filter(|p| !p.is_empty()) {
-        let input = StepUpInput {
-            password: Some(password),
-            ..StepUpInput::default()
-        };
-        match app.step_up(&signed.principal, &signed.token, input).await {
-            Ok(until) => proof = ordo_domain::identity::Proof::until(Some(until)),
-            Err(e) => {
-                let errors = Errors::of(e, "password");
-                return order_page(&app, &visitor, &id, errors, true, None).await;
-            }
+    let proof = match signed.proof(&app, &f.password).await {
+        Ok(p) => p,
+        Err(e) => {
+            let errors = Errors::of(e, "password");
+            return order_page(&app, &visitor, &id, errors, true, None).await;
         }
-    }
+    };
     let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
     match app
         .act(

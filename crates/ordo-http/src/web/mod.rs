@@ -4,12 +4,14 @@
 //! timelines) serve every page, and every page and form works without JavaScript; one
 //! vendored script (`assets/live.js`) only refreshes a page's live region when its order
 //! moves. One module per area: [`storefront`] (products, cart, checkout), [`account`]
-//! (sign-in, registration, a customer's orders) and [`vendor`] (the order queue); the
-//! support and admin areas come next (see docs/web.md). [`session`] says who is reading.
+//! (sign-in, registration, a customer's orders), [`vendor`] (the order queue) and [`support`]
+//! (search, customers, any order, the exception queue); admin comes next (see docs/web.md).
+//! [`session`] says who is reading.
 
 pub mod account;
 pub mod session;
 pub mod storefront;
+pub mod support;
 pub mod vendor;
 
 use askama::Template;
@@ -69,7 +71,8 @@ impl Page {
             let area = match s.role() {
                 Role::Customer => Some(("/account", "Your orders")),
                 Role::Vendor => Some(("/vendor", "Vendor console")),
-                _ => None,
+                Role::Support | Role::Admin => Some(("/support", "Support")),
+                Role::Carrier | Role::System => None,
             };
             if let Some((href, label)) = area {
                 nav.push(NavLink { href, label });
@@ -343,6 +346,8 @@ pub const FLASHES: &[(&str, &str)] = &[
     ("shipped", "The order is marked as shipped."),
     ("captured", "The payment is captured."),
     ("paid", "The payment went through."),
+    ("refunded", "The refund is on its way to the customer."),
+    ("resolved", "The exception is resolved."),
     (
         "placed",
         "Thank you: your order is placed. We will e-mail you as it moves.",
@@ -433,6 +438,12 @@ pub fn router(app: &App) -> axum::Router<App> {
         .route("/vendor", get(vendor::queue))
         .route("/vendor/orders/{id}", get(vendor::order))
         .route("/vendor/orders/{id}/{action}", post(vendor::act))
+        .route("/support", get(support::home))
+        .route("/support/customers/{id}", get(support::customer))
+        .route("/support/orders/{id}", get(support::order))
+        .route("/support/orders/{id}/{action}", post(support::act))
+        .route("/support/exceptions/{id}", get(support::exception))
+        .route("/support/exceptions/{id}/resolve", post(support::resolve))
         .route("/assets/live.js", get(live_js))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ordo_app::App;
 use ordo_app::auth::Principal;
-use ordo_domain::identity::Role;
+use ordo_domain::identity::{Proof, Role};
 use ordo_domain::ids::CartId;
 
 /// The session cookie: an API session token.
@@ -71,6 +71,20 @@ pub struct Signed {
 impl Signed {
     pub fn role(&self) -> Role {
         self.principal.user.role
+    }
+
+    /// The session's proof of identity for a sensitive action — freshened first by the
+    /// password a form carried (a step-up, counted and locked out as the API's).
+    pub async fn proof(&self, app: &App, password: &str) -> Result<Proof, ordo_app::AppError> {
+        if password.is_empty() {
+            return Ok(self.principal.proof);
+        }
+        let input = ordo_app::auth::StepUpInput {
+            password: Some(password.to_owned()),
+            ..Default::default()
+        };
+        let until = app.step_up(&self.principal, &self.token, input).await?;
+        Ok(Proof::until(Some(until)))
     }
 }
 

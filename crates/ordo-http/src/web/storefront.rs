@@ -82,7 +82,7 @@ fn chosen_currency(raw: Option<&str>) -> Currency {
 }
 
 /// An amount as a shopper types it (`12`, `12.50`, `12,50`) in minor units of `currency`.
-fn parse_amount(raw: &str, currency: Currency) -> Option<i64> {
+pub fn parse_amount(raw: &str, currency: Currency) -> Option<i64> {
     let raw = raw.trim().replace(',', ".");
     let digits = u32::from(currency.minor_digits());
     let (whole, fraction) = raw.split_once('.').unwrap_or((&raw, ""));

@@ -16,7 +16,7 @@ use ordo_domain::order::{Action, OrderStatus, allowed_actions};
 use ordo_domain::payment::PaymentState;
 use serde::Deserialize;
 
-use super::account::{ORDER_EVENTS, OrderRow, OrderView};
+use super::account::{ORDER_EVENTS, OrderRow, OrderView, order_head};
 use super::session::Visitor;
 use super::{
     Errors, Page, failure, forgetting, render_flashed, render_form, see_other, take_flash,
@@ -224,17 +224,11 @@ async fn order_page(
         Ok(a) => a,
         Err(to) => return *to,
     };
-    let Ok(order_id) = id.parse::<OrderId>() else {
-        return failure(app, visitor, AppError::NotFound("order"));
+    let (page, view, order) = match order_head(app, visitor, &actor, id, &errors, flash).await {
+        Ok(head) => head,
+        Err(to) => return *to,
     };
-    let mut page = Page::new(app, visitor, "")
-        .with_errors(&errors)
-        .with_flash(flash);
-    let (view, order) = match OrderView::load(app, &page, &actor, order_id).await {
-        Ok(v) => v,
-        Err(e) => return failure(app, visitor, e),
-    };
-    page.title = format!("Order {}", view.short);
+    let order_id = order.id;
     let mut actions: Vec<ActionButton> = allowed_actions(order.status, actor.role)
         .into_iter()
         .filter_map(|a| match a {

@@ -4,13 +4,14 @@
 //! exactly as typed; the session cookie is HttpOnly and SameSite, Secure behind TLS, renewed
 //! at sign-in and revoked at sign-out; forms from other sites change nothing; the cookie reads
 //! the API (a browser's live stream) but never changes anything there; the consoles show each
-//! person only what is theirs.
+//! person only what is theirs; support finds a customer and resolves a stuck payment from the
+//! exception queue only after confirming.
 
 use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::harness::{PASSWORD, TestApp, on_both_backends};
+use crate::harness::{Kind, PASSWORD, TestApp, on_both_backends, on_both_kinds};
 
 on_both_backends!(
     the_storefront_lists_searches_and_prices_the_catalog,
@@ -19,6 +20,7 @@ on_both_backends!(
     the_session_cookie_reads_the_api_but_never_writes_it,
     the_consoles_show_each_person_only_theirs,
 );
+on_both_kinds!(support_resolves_a_stuck_payment_after_confirming);
 
 /// A browser as the server sees one: cookies kept, redirects not followed, forms posted from
 /// the server's own origin (as a page of the shop would).
@@ -110,6 +112,19 @@ impl Browser {
     }
 }
 
+/// A new user (made by the admin through the API), by e-mail address; password [`PASSWORD`].
+async fn person(app: &TestApp, role: &str, vendor_id: Option<&str>) -> String {
+    let email = format!("{role}-{}@test.example", uuid::Uuid::now_v7().simple());
+    app.post(
+        "/api/v1/users",
+        app.admin(),
+        json!({ "email": email, "password": PASSWORD, "role": role, "vendor_id": vendor_id }),
+    )
+    .await
+    .expect(201);
+    email
+}
+
 async fn the_storefront_lists_searches_and_prices_the_catalog(app: TestApp) {
     app.shop(10).await;
     let mut b = Browser::new(&app);
@@ -153,14 +168,7 @@ async fn the_storefront_lists_searches_and_prices_the_catalog(app: TestApp) {
 
 async fn a_shopper_signs_in_checks_out_and_signs_out(app: TestApp) {
     let shop = app.shop(10).await;
-    let email = format!("shopper-{}@test.example", uuid::Uuid::now_v7().simple());
-    app.post(
-        "/api/v1/users",
-        app.admin(),
-        json!({ "email": email, "password": PASSWORD, "role": "customer" }),
-    )
-    .await
-    .expect(201);
+    let email = person(&app, "customer", None).await;
     let products = app.get("/api/v1/products", app.admin()).await.expect(200);
     let product = products["data"]
         .as_array()
@@ -434,16 +442,9 @@ async fn the_session_cookie_reads_the_api_but_never_writes_it(app: TestApp) {
 }
 
 async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
-    let customer_email = format!("c-{}@test.example", uuid::Uuid::now_v7().simple());
     let mine = app.shop(10).await;
     let theirs = app.shop(10).await;
-    app.post(
-        "/api/v1/users",
-        app.admin(),
-        json!({ "email": customer_email, "password": PASSWORD, "role": "customer" }),
-    )
-    .await
-    .expect(201);
+    let customer_email = person(&app, "customer", None).await;
     let customer = app.login(&customer_email, PASSWORD).await;
     let order = app.order(&customer, &theirs.sku, 1, None).await.expect(201);
     let id = order["id"].as_str().unwrap().to_owned();
@@ -451,14 +452,7 @@ async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
     let mine_id = mine_order["id"].as_str().unwrap().to_owned();
 
     // A vendor's console, signed in through its form.
-    let vendor_email = format!("v-{}@test.example", uuid::Uuid::now_v7().simple());
-    app.post(
-        "/api/v1/users",
-        app.admin(),
-        json!({ "email": vendor_email, "password": PASSWORD, "role": "vendor", "vendor_id": mine.vendor_id }),
-    )
-    .await
-    .expect(201);
+    let vendor_email = person(&app, "vendor", Some(&mine.vendor_id)).await;
     let mut v = Browser::new(&app);
     let signed = v
         .post(
@@ -505,4 +499,128 @@ async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
     assert_eq!(c.get("/vendor").await.status, 403);
     let orders = c.get("/account").await.html;
     assert!(orders.contains(&id) && orders.contains(&mine_id));
+}
+
+async fn support_resolves_a_stuck_payment_after_confirming(kind: Kind) {
+    let settings = ordo_app::Settings {
+        payments: ordo_app::payments::PaymentSettings {
+            capture: ordo_app::payments::CapturePolicy::Manual,
+            attempts: 1,
+            ..Default::default()
+        },
+        ..ordo_app::Settings::default()
+    };
+    let Some(app) = TestApp::spawn_with(kind, settings).await else {
+        return;
+    };
+    let shop = app.shop(10).await;
+    let customer_email = person(&app, "customer", None).await;
+    let customer = app.login(&customer_email, PASSWORD).await;
+    // (Made before the clock moves: an admin's fresh sign-in lasts minutes.)
+    let support_email = person(&app, "support", None).await;
+    let order = app
+        .order_paying(&customer, &shop.sku, 1, Some("sandbox_card_capture_fails"))
+        .await
+        .expect(201);
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/orders/{id}/payments/capture"),
+        &shop.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.advance(chrono::Duration::minutes(5));
+    app.run_jobs().await;
+
+    let mut s = Browser::new(&app);
+    let signed = s
+        .post(
+            "/sign-in",
+            &[("email", &support_email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(signed.location, "/support");
+    let home = s.get("/support").await.html;
+    let start = home
+        .find("/support/exceptions/")
+        .expect("the stuck payment is listed");
+    let item = home[start..].split('"').next().unwrap().to_owned();
+    assert!(home.contains("Payment capture failed"), "{home}");
+
+    // Finding the customer by e-mail leads to their page and the order.
+    let found = s.get(&format!("/support?q={customer_email}")).await;
+    assert_eq!(found.status, 303);
+    let theirs = s.get(&found.location).await.html;
+    assert!(
+        theirs.contains(&format!("/support/orders/{id}")),
+        "{theirs}"
+    );
+    let missing = s.get("/support?q=nobody%40nowhere.example").await;
+    assert_eq!(missing.status, 422);
+
+    // Mark as paid needs a note; then a confirmation page that changes nothing; then done.
+    let resolve = format!("{item}/resolve");
+    let no_note = s.post(&resolve, &[("resolution", "mark_paid")]).await;
+    assert_eq!(no_note.status, 422);
+    assert!(
+        no_note.html.contains(r##"<a href="#note-mark_paid">"##),
+        "{}",
+        no_note.html
+    );
+    let asked = s
+        .post(
+            &resolve,
+            &[("resolution", "mark_paid"), ("note", "transfer 4711")],
+        )
+        .await;
+    assert_eq!(asked.status, 200);
+    assert!(asked.html.contains("Are you sure?"));
+    assert!(asked.html.contains("Yes, mark as paid"));
+    let open = app
+        .get("/api/v1/exceptions?status=open", app.admin())
+        .await
+        .expect(200);
+    assert_eq!(
+        open["data"].as_array().unwrap().len(),
+        1,
+        "nothing changed yet"
+    );
+    let done = s
+        .post(
+            &resolve,
+            &[
+                ("resolution", "mark_paid"),
+                ("note", "transfer 4711"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!((done.status, done.location.as_str()), (303, item.as_str()));
+    let page = s.get(&item).await.html;
+    assert!(page.contains("The exception is resolved.") && page.contains("transfer 4711"));
+    let payment = app
+        .get(&format!("/api/v1/orders/{id}/payments"), app.admin())
+        .await
+        .expect(200)["data"][0]
+        .clone();
+    assert_eq!(payment["status"], "paid", "{payment}");
+    // Resolving again is refused, and said so.
+    let again = s
+        .post(
+            &resolve,
+            &[("resolution", "dismiss"), ("note", "x"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(again.status, 422);
+    assert!(again.html.contains("resolved already"));
+
+    // Customers do not get in.
+    let mut c = Browser::new(&app);
+    c.post(
+        "/sign-in",
+        &[("email", &customer_email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(c.get("/support").await.status, 403);
 }

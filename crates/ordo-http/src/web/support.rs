@@ -1,0 +1,568 @@
+//! The support console: find a customer or an order (by e-mail address or id), a customer's
+//! page with their orders, any order with the actions the table allows support (cancel with a
+//! reason, refund with a password step-up), and the exception queue — each item's
+//! plain-language summary, what was tried, and its allowed resolutions as buttons that ask for
+//! confirmation (saying what will happen) before anything is done.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use ordo_app::exceptions::{Exception, Resolution};
+use ordo_app::payments::requests::Ask;
+use ordo_app::{App, AppError};
+use ordo_domain::identity::{Actor, Role};
+use ordo_domain::ids::{OrderId, UserId};
+use ordo_domain::order::{Action, allowed_actions};
+use serde::Deserialize;
+
+use super::account::{ORDER_EVENTS, OrderRow, OrderView, order_head};
+use super::session::{Signed, Visitor};
+use super::{
+    Errors, Page, failure, forgetting, render_flashed, render_form, see_other, take_flash,
+};
+
+/// The staff member behind the page, or where they should go instead.
+fn staff_only<'a>(
+    app: &App,
+    visitor: &'a Visitor,
+    path: &str,
+) -> Result<&'a Signed, Box<Response>> {
+    match &visitor.signed {
+        None => Err(Box::new(see_other(&format!("/sign-in?next={path}"), None))),
+        Some(s) if matches!(s.role(), Role::Support | Role::Admin) => Ok(s),
+        Some(_) => Err(Box::new(failure(
+            app,
+            visitor,
+            AppError::Forbidden("the support console is for support staff".into()),
+        ))),
+    }
+}
+
+/// What a resolution does, in the words its button and confirmation use.
+pub fn resolution_words(r: Resolution) -> (&'static str, &'static str) {
+    match r {
+        Resolution::RetryNow => (
+            "Try again now",
+            "Ordo asks the payment provider again, once, now.",
+        ),
+        Resolution::CaptureNow => (
+            "Capture now",
+            "Ordo takes the reserved money from the customer's card now.",
+        ),
+        Resolution::CancelOrder => (
+            "Cancel the order",
+            "The order is cancelled, its stock goes back, and the reservation on the customer's card is let go.",
+        ),
+        Resolution::Refund => ("Refund", "The money goes back to the customer."),
+        Resolution::MarkPaid => (
+            "Mark as paid",
+            "The money is recorded as received outside the provider (a bank transfer, say), and the reservation on the card is let go. Write the payment's reference in the note.",
+        ),
+        Resolution::ContactCustomer => (
+            "Sorted out with the customer",
+            "Nothing is changed in Ordo: the item is closed with your note saying how it was sorted out.",
+        ),
+        Resolution::Dismiss => (
+            "Dismiss",
+            "Nothing is changed in Ordo: the item is closed with your note saying why.",
+        ),
+    }
+}
+
+/// Whether a resolution needs a note.
+fn needs_note(r: Resolution) -> bool {
+    matches!(
+        r,
+        Resolution::ContactCustomer | Resolution::Dismiss | Resolution::MarkPaid
+    )
+}
+
+/// One exception as the queue lists it.
+pub struct ItemRow {
+    pub id: String,
+    pub kind: String,
+    pub status: super::Tag,
+    pub summary: String,
+    pub order: Option<String>,
+    pub raised: String,
+}
+
+impl ItemRow {
+    fn of(page: &Page, e: &Exception) -> Self {
+        Self {
+            id: e.id.to_string(),
+            kind: e.kind.as_str().replace('_', " "),
+            status: status_tag(&e.status),
+            summary: e.body.summary.clone(),
+            order: e.order_id.map(|o| o.to_string()),
+            raised: page.date(&e.created_at),
+        }
+    }
+}
+
+fn status_tag(status: &str) -> super::Tag {
+    super::Tag {
+        text: status.to_owned(),
+        class: match status {
+            "open" => "tag-stop",
+            "escalated" => "tag-wait",
+            _ => "tag-done",
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/support/home.html")]
+struct Home {
+    page: Page,
+    errors: Errors,
+    q: String,
+    items: Vec<ItemRow>,
+    status: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct HomeQuery {
+    pub q: Option<String>,
+    pub status: Option<String>,
+}
+
+/// `GET /support`: the search, and the exception queue (open items first).
+pub async fn home(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<HomeQuery>,
+) -> Response {
+    let signed = match staff_only(&app, &visitor, "/support") {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    let actor = signed.principal.actor;
+    let wanted = q.q.unwrap_or_default().trim().to_owned();
+    let mut errors = Errors::default();
+    if !wanted.is_empty() {
+        if let Ok(id) = wanted.parse::<OrderId>()
+            && app.order(&actor, id).await.is_ok()
+        {
+            return see_other(&format!("/support/orders/{id}"), None);
+        }
+        match app.find_user(&actor, &wanted).await {
+            Ok(Some(user)) => return see_other(&format!("/support/customers/{}", user.id), None),
+            Ok(None) => errors.push(
+                "q",
+                format!(
+                    "No customer or order is “{wanted}”: enter a full e-mail address or order id"
+                ),
+            ),
+            Err(e) => return failure(&app, &visitor, e),
+        }
+    }
+    let status = q
+        .status
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "open".into());
+    let (flash, forget) = take_flash(&headers);
+    let page = Page::new(&app, &visitor, "Support")
+        .with_errors(&errors)
+        .with_flash(flash);
+    let items = match app
+        .exceptions(&actor, Some(&status), None, None, Some(50))
+        .await
+    {
+        Ok(items) => items.iter().map(|e| ItemRow::of(&page, e)).collect(),
+        Err(e) => return failure(&app, &visitor, e),
+    };
+    let body = Home {
+        page,
+        errors,
+        q: wanted,
+        items,
+        status,
+    };
+    forgetting(render_form(&body, &body.errors), forget)
+}
+
+#[derive(Template)]
+#[template(path = "web/support/customer.html")]
+struct CustomerPage {
+    page: Page,
+    role: String,
+    orders: Vec<OrderRow>,
+    more: Option<String>,
+    id: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct After {
+    pub after: Option<String>,
+}
+
+/// `GET /support/customers/{id}`: who they are and their orders.
+pub async fn customer(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<After>,
+) -> Response {
+    let signed = match staff_only(&app, &visitor, &format!("/support/customers/{id}")) {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    let actor = signed.principal.actor;
+    let Ok(user_id) = id.parse::<UserId>() else {
+        return failure(&app, &visitor, AppError::NotFound("customer"));
+    };
+    let user = match app.find_user(&actor, &id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return failure(&app, &visitor, AppError::NotFound("customer")),
+        Err(e) => return failure(&app, &visitor, e),
+    };
+    let page = Page::new(&app, &visitor, user.email.to_string());
+    match app
+        .customer_orders(&actor, user_id, Some(25), q.after.as_deref())
+        .await
+    {
+        Ok(found) => {
+            let orders: Vec<OrderRow> = found
+                .orders
+                .iter()
+                .map(|o| OrderRow::of(&page, o))
+                .collect();
+            let more = found
+                .has_more
+                .then(|| orders.last().map(|o| o.id.clone()))
+                .flatten();
+            render_flashed(
+                &CustomerPage {
+                    page,
+                    role: user.role.to_string(),
+                    orders,
+                    more,
+                    id,
+                },
+                None,
+            )
+        }
+        Err(e) => failure(&app, &visitor, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/support/order.html")]
+struct OrderPage {
+    page: Page,
+    errors: Errors,
+    order: OrderView,
+    can_cancel: bool,
+    can_refund: bool,
+    ask_password: bool,
+    items: Vec<ItemRow>,
+    events: &'static str,
+}
+
+/// `GET /support/orders/{id}`: the order, its exceptions, and support's actions.
+pub async fn order(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        order_page(&app, &visitor, &id, Errors::default(), false, flash).await,
+        forget,
+    )
+}
+
+async fn order_page(
+    app: &App,
+    visitor: &Visitor,
+    id: &str,
+    errors: Errors,
+    ask_password: bool,
+    flash: Option<String>,
+) -> Response {
+    let signed = match staff_only(app, visitor, &format!("/support/orders/{id}")) {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    let actor = signed.principal.actor;
+    let (page, view, order) = match order_head(app, visitor, &actor, id, &errors, flash).await {
+        Ok(head) => head,
+        Err(to) => return *to,
+    };
+    let items = app
+        .exceptions(&actor, None, None, Some(id), Some(20))
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|e| ItemRow::of(&page, e))
+        .collect();
+    let can_refund = view.payment.as_ref().is_some_and(|t| {
+        matches!(
+            t.text.as_str(),
+            "paid" | "partially paid" | "partially refunded"
+        )
+    });
+    let body = OrderPage {
+        can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
+        can_refund,
+        ask_password,
+        items,
+        events: ORDER_EVENTS,
+        order: view,
+        page,
+        errors,
+    };
+    render_form(&body, &body.errors)
+}
+
+#[derive(Deserialize)]
+pub struct OrderActForm {
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// `POST /support/orders/{id}/{action}`: cancel (with a reason) or refund (an amount).
+pub async fn act(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<OrderActForm>,
+) -> Response {
+    let signed = match staff_only(&app, &visitor, &format!("/support/orders/{id}")) {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    let actor: Actor = signed.principal.actor;
+    let Ok(order_id) = id.parse::<OrderId>() else {
+        return failure(&app, &visitor, AppError::NotFound("order"));
+    };
+    let proof = match signed.proof(&app, &f.password).await {
+        Ok(p) => p,
+        Err(e) => {
+            return order_page(&app, &visitor, &id, Errors::of(e, "password"), true, None).await;
+        }
+    };
+    let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
+    let done = match action.as_str() {
+        "cancel" => app
+            .act(&actor, proof, order_id, "cancel", reason, None)
+            .await
+            .map(|_| "cancelled"),
+        "refund" => {
+            let order = match app.order(&actor, order_id).await {
+                Ok(o) => o,
+                Err(e) => return failure(&app, &visitor, e),
+            };
+            let Some(amount) = super::storefront::parse_amount(&f.amount, order.currency) else {
+                let errors = Errors::one("amount", "Enter the amount to refund, like 12.50");
+                return order_page(&app, &visitor, &id, errors, false, None).await;
+            };
+            app.move_money(&actor, proof, order_id, Ask::Refund(amount), reason)
+                .await
+                .map(|_| "refunded")
+        }
+        _ => return failure(&app, &visitor, AppError::NotFound("action")),
+    };
+    match done {
+        Ok(flash) => see_other(&format!("/support/orders/{id}"), Some(flash)),
+        Err(AppError::StepUpRequired { .. }) => {
+            let errors = Errors::one(
+                "password",
+                "This needs your password again: enter it and send the form once more",
+            );
+            order_page(&app, &visitor, &id, errors, true, None).await
+        }
+        Err(e) => {
+            let field = if action == "refund" {
+                "amount"
+            } else {
+                "reason"
+            };
+            order_page(&app, &visitor, &id, Errors::of(e, field), false, None).await
+        }
+    }
+}
+
+/// One resolution offered for an item.
+pub struct Offer {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub explains: &'static str,
+    pub note_required: bool,
+}
+
+#[derive(Template)]
+#[template(path = "web/support/exception.html")]
+struct ExceptionPage {
+    page: Page,
+    errors: Errors,
+    item: ItemRow,
+    tried: Vec<(String, String)>,
+    resolved: Option<String>,
+    offers: Vec<Offer>,
+    /// Confirming this resolution (with this note) is what the page asks.
+    confirm: Option<Offer>,
+    note: String,
+}
+
+/// `GET /support/exceptions/{id}`: the item, what was tried, and what may be done.
+pub async fn exception(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        exception_page(
+            &app,
+            &visitor,
+            &id,
+            None,
+            String::new(),
+            Errors::default(),
+            flash,
+        )
+        .await,
+        forget,
+    )
+}
+
+async fn exception_page(
+    app: &App,
+    visitor: &Visitor,
+    id: &str,
+    confirm: Option<Resolution>,
+    note: String,
+    errors: Errors,
+    flash: Option<String>,
+) -> Response {
+    let signed = match staff_only(app, visitor, &format!("/support/exceptions/{id}")) {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    let Ok(item_id) = id.parse::<uuid::Uuid>() else {
+        return failure(app, visitor, AppError::NotFound("exception"));
+    };
+    let e = match app.exception(&signed.principal.actor, item_id).await {
+        Ok(e) => e,
+        Err(err) => return failure(app, visitor, err),
+    };
+    let offer = |r: Resolution| {
+        let (label, explains) = resolution_words(r);
+        Offer {
+            value: r.as_str(),
+            label,
+            explains,
+            note_required: needs_note(r),
+        }
+    };
+    let title = if confirm.is_some() {
+        "Are you sure?".to_owned()
+    } else {
+        format!("Exception: {}", e.kind.as_str().replace('_', " "))
+    };
+    let page = Page::new(app, visitor, title)
+        .with_errors(&errors)
+        .with_flash(flash);
+    let body = ExceptionPage {
+        item: ItemRow::of(&page, &e),
+        tried: e
+            .body
+            .tried
+            .iter()
+            .map(|t| (page.date(&t.at), t.what.clone()))
+            .collect(),
+        resolved: e.body.resolution.as_ref().map(|r| {
+            format!(
+                "{} by {} on {}: {}{}",
+                r.resolution.replace('_', " "),
+                r.by.role,
+                page.date(&r.at),
+                r.outcome,
+                r.note
+                    .as_ref()
+                    .map(|n| format!(" Note: {n}"))
+                    .unwrap_or_default()
+            )
+        }),
+        offers: if e.status == "resolved" {
+            Vec::new()
+        } else {
+            e.kind.resolutions().iter().map(|r| offer(*r)).collect()
+        },
+        confirm: confirm.map(offer),
+        note,
+        page,
+        errors,
+    };
+    render_form(&body, &body.errors)
+}
+
+#[derive(Deserialize)]
+pub struct ResolveForm {
+    pub resolution: String,
+    #[serde(default)]
+    pub note: String,
+    /// `yes` once the person confirmed on the confirmation page.
+    #[serde(default)]
+    pub confirm: String,
+}
+
+/// `POST /support/exceptions/{id}/resolve`: asks for confirmation, then resolves.
+pub async fn resolve(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<ResolveForm>,
+) -> Response {
+    let signed = match staff_only(&app, &visitor, &format!("/support/exceptions/{id}")) {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    let Ok(resolution) = Resolution::parse(&f.resolution) else {
+        return failure(&app, &visitor, AppError::NotFound("resolution"));
+    };
+    let note = f.note.trim().to_owned();
+    if needs_note(resolution) && note.is_empty() {
+        let errors = Errors::one(
+            &format!("note-{}", resolution.as_str()),
+            "Write a note: it says what was done (for “mark as paid”, the payment's reference)",
+        );
+        return exception_page(&app, &visitor, &id, None, note, errors, None).await;
+    }
+    if f.confirm != "yes" {
+        return exception_page(
+            &app,
+            &visitor,
+            &id,
+            Some(resolution),
+            note,
+            Errors::default(),
+            None,
+        )
+        .await;
+    }
+    let Ok(item_id) = id.parse::<uuid::Uuid>() else {
+        return failure(&app, &visitor, AppError::NotFound("exception"));
+    };
+    let note = (!note.is_empty()).then_some(note);
+    match app
+        .resolve_exception(&signed.principal.actor, item_id, resolution.as_str(), note)
+        .await
+    {
+        Ok(_) => see_other(&format!("/support/exceptions/{id}"), Some("resolved")),
+        Err(e) => {
+            let errors = Errors::of(e, "");
+            exception_page(&app, &visitor, &id, None, String::new(), errors, None).await
+        }
+    }
+}
