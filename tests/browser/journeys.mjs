@@ -3,9 +3,11 @@
 //   - every page, in its empty, filled and error states, scanned by axe for WCAG 2.0–2.2 A
 //     and AA (0 violations), with one h1, a main landmark, no sideways scrolling at 390 px
 //     and at 200 % zoom, and (error states) "Error:" in the title and the summary focused;
-//   - keyboard-only journeys: a shopper finds a product, signs in, checks out and pays with
-//     the sandbox card, then follows the order live while the vendor (a second browser
-//     context) accepts and ships it from the queue; support finds a customer and resolves the
+//   - keyboard-only journeys: a guest finds a product, checks out with an e-mail address and
+//     pays with the sandbox card, then follows the order live (by its unguessable link) while
+//     the vendor (a second browser context) accepts and ships it from the queue; the guest
+//     then makes an account from the order's page, which claims the order; a demo customer
+//     signs in to their orders; support finds a customer and resolves the
 //     demo's stuck payment from the exception queue, confirming first;
 //   - screenshots of every page at 390 and 1280 px into ORDO_SHOTS (not committed).
 // Exits 1 with every failure listed. Run by crates/ordo/tests/browser.rs.
@@ -17,6 +19,8 @@ import { mkdirSync } from "node:fs";
 const BASE = process.env.ORDO_BASE;
 const SHOTS = process.env.ORDO_SHOTS || "target/screenshots";
 const PASSWORD = process.env.ORDO_DEMO_PASSWORD || "ordo-demo-password";
+// The guest's address: new on every run, so a run never finds an account from the last one.
+const GUEST = `guest-${Date.now()}@example.com`;
 if (!BASE) throw new Error("set ORDO_BASE to the running server's address");
 mkdirSync(SHOTS, { recursive: true });
 
@@ -172,19 +176,11 @@ async function shopperJourney(browser) {
   await press(page, "Apply code", byText("Apply code"), /\/cart\/promo/);
   await check(page, "cart-error", { error: true });
 
-  // Checking out asks a guest to sign in; the cart comes along.
+  // A guest checks out with an e-mail address and no account.
   await page.goto(BASE + "/cart");
   await fromTop(page);
-  await press(page, "Check out", (el) => el.tag === "a" && el.text === "Check out", /\/sign-in/);
-  await check(page, "sign-in");
-  await fromTop(page);
-  await fill(page, "email", "ada@customer.example");
-  await fill(page, "password", "not-the-password");
-  await press(page, "Sign in button", (el) => el.tag === "button" && el.text === "Sign in", /\/sign-in/);
-  await check(page, "sign-in-error", { error: true });
-  await signIn(page, "ada@customer.example", /\/checkout$/);
+  await press(page, "Check out", (el) => el.tag === "a" && el.text === "Check out", /\/checkout$/);
   await check(page, "checkout");
-
   await fromTop(page);
   await press(page, "Save address", byText("Save address"), /\/checkout/);
   await check(page, "checkout-error", { error: true });
@@ -197,18 +193,52 @@ async function shopperJourney(browser) {
   await press(page, "Save address", byText("Save address"), /\/checkout/);
   await check(page, "checkout-address");
   await fromTop(page);
-  await press(page, "Place order and pay", byText("Place order and pay"), /\/account\/orders\//);
-  await check(page, "order");
+  await press(page, "Place order and pay", byText("Place order and pay"), /\/checkout$/);
+  await check(page, "checkout-pay-error", { error: true });
+  await fromTop(page);
+  await fill(page, "email", GUEST);
+  await press(page, "Place order and pay", byText("Place order and pay"), /\/track\/ordo_track_[0-9a-f]+\/orders\//);
+  await check(page, "track");
   const orderUrl = page.url();
   const name = await page.locator("address").innerText();
   if (!name.includes("Zoë Łukasiewicz-Øster")) fail(`the order's address lost its letters: ${name}`);
-
-  await page.goto(BASE + "/account");
-  await check(page, "account-orders");
-  await page.goto(BASE + "/register");
-  await check(page, "register");
   return { ctx, page, orderUrl };
 }
+
+/** After the shipment: the guest makes an account from the order's page (claiming the order),
+ *  signs out, and a demo customer signs in (a wrong password first) to their orders. */
+async function accountJourney(page, orderUrl) {
+  await page.goto(orderUrl);
+  await fromTop(page);
+  await press(page, "Create an account", (el) => el.tag === "a" && el.text === "Create an account", /\/register\?link=/);
+  await check(page, "register");
+  await fromTop(page);
+  await fill(page, "email", GUEST);
+  await fill(page, "password", "short");
+  await fill(page, "confirm", "short");
+  await press(page, "Create account", (el) => el.tag === "button" && el.text === "Create account", /\/register$/);
+  await check(page, "register-error", { error: true });
+  await fromTop(page);
+  await fill(page, "password", "a long and lovely password");
+  await fill(page, "confirm", "a long and lovely password");
+  await press(page, "Create account", (el) => el.tag === "button" && el.text === "Create account", /\/account$/);
+  await check(page, "account-orders");
+  const mine = await page.locator("main").innerText();
+  if (!mine.includes("shipped")) fail(`the claimed guest order is not in the new account: ${mine.slice(0, 300)}`);
+  await fromTop(page);
+  await press(page, "Sign out", (el) => el.tag === "button" && el.text === "Sign out", /\/sign-in$/);
+  await check(page, "sign-in");
+  await fromTop(page);
+  await fill(page, "email", "ada@customer.example");
+  await fill(page, "password", "not-the-password");
+  await press(page, "Sign in button", (el) => el.tag === "button" && el.text === "Sign in", /\/sign-in/);
+  await check(page, "sign-in-error", { error: true });
+  await signIn(page, "ada@customer.example", /\/account$/);
+  await fromTop(page);
+  await press(page, "an order", (el) => el.tag === "a" && el.href.startsWith("/account/orders/"), /\/account\/orders\//);
+  await check(page, "order");
+}
+
 
 async function vendorJourney(browser, orderUrl) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -307,6 +337,7 @@ try {
   const said = await live.locator("#live-status").textContent();
   if (!said.includes("shipped")) fail(`the live change was not announced (status region: "${said}")`);
   await check(live, "order-shipped-live");
+  await accountJourney(live, shopper.orderUrl);
   await supportJourney(browser);
   await refusesForeignForms(browser);
   await vendor.close();

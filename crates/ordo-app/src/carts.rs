@@ -99,7 +99,7 @@ pub struct CartPatch {
 /// Guest cart tokens start with this.
 const CART_TOKEN_PREFIX: &str = "ordo_cart_";
 
-fn parse_address(input: AddressInput) -> Result<Address, ParseError> {
+pub(crate) fn parse_address(input: AddressInput) -> Result<Address, ParseError> {
     Address::parse(input).map_err(|e| {
         let field = format!("shipping_address.{}", e.field.as_deref().unwrap_or(""));
         ParseError {
@@ -163,10 +163,13 @@ async fn save(tx: &mut dyn StoreTx, mut cart: Cart, now: DateTime<Utc>) -> AppRe
 }
 
 /// A cart as the checkout sees it: a basket to read and close in its transaction.
-struct CartBasket {
-    id: CartId,
+pub(crate) struct CartBasket {
+    pub(crate) id: CartId,
     /// Overrides the cart's own address when given.
-    address: Option<Address>,
+    pub(crate) address: Option<Address>,
+    /// A guest's checkout (see [`crate::guests`]): the cart is the one its token opened (checked
+    /// before), and the checkout gets this link to its orders' pages.
+    pub(crate) guest_link: Option<String>,
 }
 
 impl StoredBasket for CartBasket {
@@ -175,12 +178,19 @@ impl StoredBasket for CartBasket {
         tx: &'a mut dyn StoreTx,
         actor: Actor,
     ) -> Pin<Box<dyn Future<Output = AppResult<Basket>> + Send + 'a>> {
-        Box::pin(basket_for_checkout(
-            tx,
-            self.id,
-            actor,
-            self.address.clone(),
-        ))
+        let (access, token_ok) = match self.guest_link {
+            Some(_) => (CartAccess::default(), true),
+            None => (
+                CartAccess {
+                    actor: Some(actor),
+                    token: None,
+                },
+                false,
+            ),
+        };
+        Box::pin(async move {
+            basket_for_checkout(tx, self.id, &access, token_ok, self.address.clone()).await
+        })
     }
 
     fn close<'a>(
@@ -189,7 +199,13 @@ impl StoredBasket for CartBasket {
         checkout_id: CheckoutId,
         now: DateTime<Utc>,
     ) -> Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>> {
-        Box::pin(close_cart(tx, self.id, checkout_id, now))
+        Box::pin(async move {
+            close_cart(tx, self.id, checkout_id, now).await?;
+            if let Some(link) = &self.guest_link {
+                tx.insert_checkout_link(checkout_id, link, now).await?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -197,14 +213,11 @@ impl StoredBasket for CartBasket {
 async fn basket_for_checkout(
     tx: &mut dyn StoreTx,
     id: CartId,
-    actor: Actor,
+    access: &CartAccess,
+    token_ok: bool,
     address: Option<Address>,
 ) -> AppResult<Basket> {
-    let access = CartAccess {
-        actor: Some(actor),
-        token: None,
-    };
-    let cart = open_cart(tx, id, &access, false).await?;
+    let cart = open_cart(tx, id, access, token_ok).await?;
     if cart.lines.is_empty() {
         return Err(ParseError::new("empty_cart", "the cart has no items")
             .at("lines")
@@ -397,7 +410,7 @@ impl App {
         Ok(c)
     }
 
-    async fn token_opens(&self, id: CartId, access: &CartAccess) -> AppResult<bool> {
+    pub(crate) async fn token_opens(&self, id: CartId, access: &CartAccess) -> AppResult<bool> {
         Ok(match &access.token {
             Some(t) => self
                 .store
@@ -653,7 +666,11 @@ impl App {
             .run_checkout(
                 *actor,
                 customer,
-                BasketSource::Stored(Box::new(CartBasket { id, address })),
+                BasketSource::Stored(Box::new(CartBasket {
+                    id,
+                    address,
+                    guest_link: None,
+                })),
                 false,
                 "lines",
                 payment_method,

@@ -21,6 +21,7 @@ pub mod checkout;
 pub mod clock;
 pub mod demo;
 pub mod exceptions;
+pub mod guests;
 pub mod idempotency;
 pub mod inventory;
 pub mod jobs;

@@ -607,6 +607,11 @@ impl App {
             .map(|v| v.name.to_string())
             .unwrap_or_default();
         let id = order.id.to_string();
+        // A guest's messages link to the checkout's unguessable page; a customer's to the order.
+        let path = match self.guest_link_of(&order).await? {
+            Some(link) => format!("/track/{link}/orders/{id}"),
+            None => format!("/orders/{id}"),
+        };
         Ok(OrderContext {
             number: id[id.len() - 8..].to_uppercase(),
             url: self
@@ -614,7 +619,7 @@ impl App {
                 .notifications
                 .public_url
                 .as_ref()
-                .map(|base| format!("{}/orders/{id}", base.trim_end_matches('/'))),
+                .map(|base| format!("{}{path}", base.trim_end_matches('/'))),
             id,
             status: order.status.to_string(),
             vendor,

@@ -35,8 +35,21 @@ impl App {
         self.insert_user(input, role).await
     }
 
-    /// A shopper makes their own customer account (the storefront's registration).
-    pub async fn register_customer(&self, email: &str, password: String) -> AppResult<User> {
+    /// A shopper makes their own customer account (the storefront's registration). An address
+    /// that checked out as a guest is claimed instead, by whoever holds one of its checkout
+    /// links (see [`crate::guests`]).
+    pub async fn register_customer(
+        &self,
+        email: &str,
+        password: String,
+        guest_link: Option<&str>,
+    ) -> AppResult<User> {
+        if let Ok(parsed) = EmailAddress::parse(email.trim())
+            && let Some(c) = self.store.credentials(&parsed).await?
+            && self.store.guest_account(c.user.id).await? == Some(false)
+        {
+            return self.claim_guest(c.user, password, guest_link).await;
+        }
         let input = NewUser {
             email: email.to_owned(),
             password,

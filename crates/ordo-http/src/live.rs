@@ -60,19 +60,26 @@ pub fn message(id: i64, kind: &str, data: &impl serde::Serialize) -> Event {
 }
 
 /// Serves `events` (already rendered as messages) as an SSE response for as long as the
-/// client stays and `token` is valid. An error ends the stream with an `error` message (the
-/// client reconnects and resumes).
-pub fn serve<S>(app: App, token: String, events: S) -> Response
+/// client stays and `token` (a session's) is valid; a guest's stream, opened by its checkout's
+/// link (`None`), lasts as long as the client stays. An error ends the stream with an `error`
+/// message (the client reconnects and resumes).
+pub fn serve<S>(app: App, token: Option<String>, events: S) -> Response
 where
     S: Stream<Item = AppResult<Event>> + Send + 'static,
 {
     struct State<S> {
         app: App,
-        token: String,
+        token: Option<String>,
         events: std::pin::Pin<Box<S>>,
         check: tokio::time::Interval,
         greeted: bool,
         ended: bool,
+    }
+    async fn still_valid(app: &App, token: Option<&str>) -> bool {
+        match token {
+            Some(t) => app.authenticate(t).await.is_ok(),
+            None => true,
+        }
     }
     let mut check = tokio::time::interval(KEEP_ALIVE);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -99,7 +106,7 @@ where
             tokio::select! {
                 next = s.events.next() => {
                     let next = next?;
-                    if s.app.authenticate(&s.token).await.is_err() {
+                    if !still_valid(&s.app, s.token.as_deref()).await {
                         return None;
                     }
                     return Some((Ok(match next {
@@ -112,7 +119,7 @@ where
                     }), s));
                 }
                 _ = s.check.tick() => {
-                    if s.app.authenticate(&s.token).await.is_err() {
+                    if !still_valid(&s.app, s.token.as_deref()).await {
                         return None;
                     }
                 }

@@ -784,6 +784,56 @@ impl StoreTx for PgTx {
         Ok(())
     }
 
+    async fn insert_guest_account(&mut self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_GUEST_ACCOUNT)
+            .bind(user.0)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn claim_guest_account(
+        &mut self,
+        user: UserId,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let claimed = sqlx::query(sql::CLAIM_GUEST_ACCOUNT)
+            .bind(at)
+            .bind(user.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if claimed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(sql::SET_PASSWORD)
+            .bind(password_hash)
+            .bind(user.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(true)
+    }
+
+    async fn insert_checkout_link(
+        &mut self,
+        checkout: CheckoutId,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_CHECKOUT_LINK)
+            .bind(token)
+            .bind(checkout.0)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
     async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool> {
         Ok(self.put_job(sql::ENQUEUE_JOB, job, at).await? == 1)
     }

@@ -769,6 +769,37 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn insert_guest_account(&mut self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        self.execute(sql::INSERT_GUEST_ACCOUNT, params![user.0, ts(&at)])?;
+        Ok(())
+    }
+
+    async fn claim_guest_account(
+        &mut self,
+        user: UserId,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        if self.execute(sql::CLAIM_GUEST_ACCOUNT, params![ts(&at), user.0])? == 0 {
+            return Ok(false);
+        }
+        self.execute(sql::SET_PASSWORD, params![password_hash, user.0])?;
+        Ok(true)
+    }
+
+    async fn insert_checkout_link(
+        &mut self,
+        checkout: CheckoutId,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_CHECKOUT_LINK,
+            params![token, checkout.0, ts(&at)],
+        )?;
+        Ok(())
+    }
+
     async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool> {
         Ok(self.put_job(sql::ENQUEUE_JOB, job, at)? == 1)
     }

@@ -631,6 +631,13 @@ fn parse_role(role: &str) -> StoreResult<Role> {
 pub(crate) mod sql {
     pub const INSERT_USER: &str = "INSERT INTO users (id, email, password_hash, role, vendor_id, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const INSERT_GUEST_ACCOUNT: &str =
+        "INSERT INTO guest_accounts (user_id, created_at) VALUES ($1, $2)";
+    pub const CLAIM_GUEST_ACCOUNT: &str =
+        "UPDATE guest_accounts SET claimed_at = $1 WHERE user_id = $2 AND claimed_at IS NULL";
+    pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
+    pub const INSERT_CHECKOUT_LINK: &str =
+        "INSERT INTO checkout_links (token, checkout_id, created_at) VALUES ($1, $2, $3)";
     pub const INSERT_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, fresh_until) \
         VALUES ($1, $2, $3, $4, $5)";
     pub const SESSION_FRESH: &str =
@@ -1309,6 +1316,46 @@ impl Store for SqlStore {
         qb.push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::from(query.limit));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        orders_with_lines(&self.reader, rows).await
+    }
+
+    async fn guest_account(&self, user: UserId) -> StoreResult<Option<bool>> {
+        let row = sqlx::query(
+            "SELECT CAST(CASE WHEN claimed_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS claimed \
+             FROM guest_accounts WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        row.map(|r| Ok(r.int("claimed")? != 0)).transpose()
+    }
+
+    async fn checkout_by_link(&self, token: &str) -> StoreResult<Option<CheckoutId>> {
+        let row = sqlx::query("SELECT checkout_id FROM checkout_links WHERE token = $1")
+            .bind(token)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| Ok(CheckoutId(r.uuid("checkout_id")?)))
+            .transpose()
+    }
+
+    async fn checkout_link(&self, checkout: CheckoutId) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT token FROM checkout_links WHERE checkout_id = $1")
+            .bind(checkout.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| r.text("token")).transpose()
+    }
+
+    async fn orders_of_checkout(&self, checkout: CheckoutId) -> StoreResult<Vec<Order>> {
+        let rows = sqlx::query(CHECKOUT_ORDERS.as_str())
+            .bind(checkout.0)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
         orders_with_lines(&self.reader, rows).await
     }
 

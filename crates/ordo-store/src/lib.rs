@@ -686,6 +686,15 @@ pub trait Store: Send + Sync + 'static {
     async fn cart(&self, id: CartId) -> StoreResult<Option<Cart>>;
     /// The guest cart a token opens.
     async fn cart_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Cart>>;
+    /// Whether a user is a guest account: `None` if not, `Some(claimed)` if it is (claimed:
+    /// its owner registered and set a password).
+    async fn guest_account(&self, user: UserId) -> StoreResult<Option<bool>>;
+    /// The guest checkout a link opens.
+    async fn checkout_by_link(&self, token: &str) -> StoreResult<Option<CheckoutId>>;
+    /// A guest checkout's link.
+    async fn checkout_link(&self, checkout: CheckoutId) -> StoreResult<Option<String>>;
+    /// The orders of one checkout, oldest first.
+    async fn orders_of_checkout(&self, checkout: CheckoutId) -> StoreResult<Vec<Order>>;
 
     /// Every pricing rule and promotion, as one book.
     async fn pricing_book(&self) -> StoreResult<PricingBook>;
@@ -984,6 +993,22 @@ pub trait StoreTx: Send {
     ) -> StoreResult<()>;
     /// Gives a guest cart a new token (its old one stops opening it).
     async fn set_cart_token(&mut self, id: CartId, token_hash: &[u8]) -> StoreResult<()>;
+    /// Marks a new user as a guest account (no usable password until it is claimed).
+    async fn insert_guest_account(&mut self, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Claims an unclaimed guest account: its password set. `false` if it was claimed already.
+    async fn claim_guest_account(
+        &mut self,
+        user: UserId,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Records a guest checkout's link.
+    async fn insert_checkout_link(
+        &mut self,
+        checkout: CheckoutId,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     /// Enqueues `job` unless a job of its kind and key exists; returns whether it was added.
     async fn enqueue_job(&mut self, job: &Job, at: DateTime<Utc>) -> StoreResult<bool>;

@@ -83,7 +83,9 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "Ordo is listening on http://{addr} (the shop: http://{addr}/, API docs: http://{addr}/api/docs)"
             );
-            println!("  The shop:           http://{addr}/  (guests browse; sign in at /sign-in)");
+            println!(
+                "  The shop:           http://{addr}/  (buy as a guest, or sign in at /sign-in)"
+            );
             println!("  Customers' orders:  http://{addr}/account  (a customer login)");
             println!("  Vendor console:     http://{addr}/vendor  (a vendor login)");
             println!("  Support console:    http://{addr}/support  (support or admin)");

@@ -16,7 +16,7 @@ use ordo_domain::order::{Action, Order, OrderStatus, allowed_actions};
 use ordo_domain::payment::PaymentState;
 use serde::Deserialize;
 
-use super::session::{CartCookie, SESSION, Visitor, set_cookie};
+use super::session::{CartCookie, SESSION, Signed, Visitor, set_cookie};
 use super::storefront::cart_cookie;
 use super::{
     Errors, Moment, Page, Tag, failure, forgetting, render, render_flashed, render_form, see_other,
@@ -26,6 +26,9 @@ use super::{
 #[derive(Deserialize, Default)]
 pub struct Next {
     pub next: Option<String>,
+    /// Registration from a guest's order page: the checkout link that claims the orders.
+    pub link: Option<String>,
+    pub email: Option<String>,
 }
 
 /// Only a path of this site is a place to go back to (never `//elsewhere`).
@@ -201,6 +204,7 @@ struct Register {
     errors: Errors,
     email: String,
     next: String,
+    link: String,
 }
 
 /// `GET /register`.
@@ -212,8 +216,9 @@ pub async fn register_page(
     render(&Register {
         page: Page::new(&app, &visitor, "Create an account"),
         errors: Errors::default(),
-        email: String::new(),
+        email: n.email.unwrap_or_default(),
         next: local(n.next.as_deref()).unwrap_or_default(),
+        link: n.link.unwrap_or_default(),
     })
 }
 
@@ -224,6 +229,8 @@ pub struct NewAccount {
     pub confirm: String,
     #[serde(default)]
     pub next: String,
+    #[serde(default)]
+    pub link: String,
 }
 
 /// `POST /register`: a customer account, then signed in (keeping the guest's cart).
@@ -241,9 +248,13 @@ pub async fn register(
     } else if f.password != f.confirm {
         errors.push("confirm", "The two passwords are not the same");
     }
+    // The link proves the address's guest orders are theirs (the page's, else this browser's).
+    let guest_link = Some(f.link.as_str())
+        .filter(|l| !l.is_empty())
+        .or(visitor.guest.as_deref());
     if errors.is_empty() {
         match app
-            .register_customer(f.email.trim(), f.password.clone())
+            .register_customer(f.email.trim(), f.password.clone(), guest_link)
             .await
         {
             Ok(_) => {
@@ -264,6 +275,7 @@ pub async fn register(
         errors,
         email: f.email,
         next: local(Some(&f.next)).unwrap_or_default(),
+        link: f.link,
     };
     render_form(&body, &body.errors)
 }
@@ -379,6 +391,8 @@ pub struct OrderView {
     pub decline: Option<String>,
     /// Where the page follows the order live, and after which event.
     pub stream: String,
+    /// The order's last event (the stream follows from it).
+    pub version: i64,
     pub cancel_reason: Option<String>,
 }
 
@@ -452,6 +466,7 @@ impl OrderView {
                 .and_then(|p| p.payment.decline_code.as_deref())
                 .map(|d| d.replace('_', " ")),
             stream: format!("/api/v1/orders/{id}/events?after={}", order.version),
+            version: order.version,
             cancel_reason: order.cancel_reason.clone(),
             id,
         };
@@ -619,25 +634,8 @@ pub async fn pay(
     let Some(signed) = &visitor.signed else {
         return sign_in_first(&format!("/account/orders/{id}"));
     };
-    let Ok(order_id) = id.parse::<OrderId>() else {
-        return failure(&app, &visitor, AppError::NotFound("order"));
-    };
-    let actor = signed.principal.actor;
-    let done = if f.bank.is_empty() {
-        app.confirm_payment(&actor, order_id, &f.payment_method)
-            .await
-    } else {
-        app.authenticate_sandbox_payment(&actor, order_id, f.bank == "approve")
-            .await
-    };
-    match done {
-        Ok(detail) => {
-            let paid = matches!(
-                detail.payment.state,
-                PaymentState::Authorized | PaymentState::Captured
-            );
-            see_other(&format!("/account/orders/{id}"), paid.then_some("paid"))
-        }
+    match pay_as(&app, &signed.principal.actor, &id, &f).await {
+        Ok(paid) => see_other(&format!("/account/orders/{id}"), paid.then_some("paid")),
         Err(e) => {
             order_page(
                 &app,
@@ -650,4 +648,189 @@ pub async fn pay(
             .await
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "web/account/track.html")]
+struct TrackPage {
+    page: Page,
+    errors: Errors,
+    order: OrderView,
+    /// The checkout's orders (one per seller), to move between them.
+    siblings: Vec<OrderRow>,
+    link: String,
+    methods: Vec<super::storefront::Method>,
+    events: &'static str,
+}
+
+/// `GET /track/{link}`: a guest's checkout, opened by its link: its first order.
+pub async fn track(State(app): State<App>, visitor: Visitor, Path(link): Path<String>) -> Response {
+    match app.tracked(&link).await {
+        Ok(Some(t)) => {
+            let first = t
+                .orders
+                .first()
+                .map(|o| o.id.to_string())
+                .unwrap_or_default();
+            see_other(&format!("/track/{link}/orders/{first}"), None)
+        }
+        Ok(None) => failure(&app, &visitor, AppError::NotFound("order")),
+        Err(e) => failure(&app, &visitor, e),
+    }
+}
+
+/// `GET /track/{link}/orders/{id}`: a guest's order, live, as its customer sees it.
+pub async fn track_order(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path((link, id)): Path<(String, String)>,
+) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        track_page(&app, &visitor, &link, &id, Errors::default(), flash).await,
+        forget,
+    )
+}
+
+async fn track_page(
+    app: &App,
+    visitor: &Visitor,
+    link: &str,
+    id: &str,
+    errors: Errors,
+    flash: Option<String>,
+) -> Response {
+    let tracked = match app.tracked(link).await {
+        Ok(Some(t)) if t.orders.iter().any(|o| o.id.to_string() == id) => t,
+        Ok(_) => return failure(app, visitor, AppError::NotFound("order")),
+        Err(e) => return failure(app, visitor, e),
+    };
+    let actor = tracked.actor();
+    let (page, mut view, _) = match order_head(app, visitor, &actor, id, &errors, flash).await {
+        Ok(head) => head,
+        Err(to) => return *to,
+    };
+    view.stream = format!("/track/{link}/orders/{id}/events?after={}", view.version);
+    let body = TrackPage {
+        siblings: tracked
+            .orders
+            .iter()
+            .map(|o| OrderRow::of(&page, o))
+            .collect(),
+        link: link.to_owned(),
+        methods: if view.needs_card {
+            super::storefront::methods(app)
+        } else {
+            Vec::new()
+        },
+        events: ORDER_EVENTS,
+        order: view,
+        page,
+        errors,
+    };
+    render_form(&body, &body.errors)
+}
+
+/// `GET /track/{link}/orders/{id}/events`: the order's live stream for its guest (the link is
+/// the credential, as the page's).
+pub async fn track_events(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path((link, id)): Path<(String, String)>,
+    Query(q): Query<After>,
+) -> Response {
+    let tracked = match app.tracked(&link).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return failure(&app, &visitor, AppError::NotFound("order")),
+        Err(e) => return failure(&app, &visitor, e),
+    };
+    let Some(order) = tracked.orders.iter().find(|o| o.id.to_string() == id) else {
+        return failure(&app, &visitor, AppError::NotFound("order"));
+    };
+    let after = q.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let after = match crate::live::last_event_id(&headers, after) {
+        Ok(a) => a,
+        Err(e) => return axum::response::IntoResponse::into_response(e),
+    };
+    let viewer = tracked.actor();
+    match app.follow_order(&viewer, order.id, after).await {
+        Ok(events) => {
+            use futures_util::StreamExt;
+            let events = events.map(move |e| {
+                e.map(|e| {
+                    let (seq, kind) = (e.seq, e.event_type.clone());
+                    crate::live::message(seq, &kind, &crate::views::EventView::new(e, &viewer))
+                })
+            });
+            crate::live::serve(app, None, events)
+        }
+        Err(e) => failure(&app, &visitor, e),
+    }
+}
+
+/// `POST /track/{link}/orders/{id}/pay`: a guest pays again after a decline, or answers the
+/// sandbox bank's step.
+pub async fn track_pay(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path((link, id)): Path<(String, String)>,
+    Form(f): Form<PayForm>,
+) -> Response {
+    let tracked = match app.tracked(&link).await {
+        Ok(Some(t)) if t.orders.iter().any(|o| o.id.to_string() == id) => t,
+        Ok(_) => return failure(&app, &visitor, AppError::NotFound("order")),
+        Err(e) => return failure(&app, &visitor, e),
+    };
+    let here = format!("/track/{link}/orders/{id}");
+    match pay_as(&app, &tracked.actor(), &id, &f).await {
+        Ok(paid) => see_other(&here, paid.then_some("paid")),
+        Err(e) => {
+            track_page(
+                &app,
+                &visitor,
+                &link,
+                &id,
+                Errors::of(e, "payment_method"),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// Pays an order with another card, or answers the sandbox bank's step; `true` once the money
+/// is held or taken.
+async fn pay_as(
+    app: &App,
+    actor: &ordo_domain::identity::Actor,
+    id: &str,
+    f: &PayForm,
+) -> Result<bool, AppError> {
+    let order_id = id
+        .parse::<OrderId>()
+        .map_err(|_| AppError::NotFound("order"))?;
+    let detail = if f.bank.is_empty() {
+        app.confirm_payment(actor, order_id, &f.payment_method)
+            .await?
+    } else {
+        app.authenticate_sandbox_payment(actor, order_id, f.bank == "approve")
+            .await?
+    };
+    Ok(matches!(
+        detail.payment.state,
+        PaymentState::Authorized | PaymentState::Captured
+    ))
+}
+
+/// `GET /orders/{id}` (the link in a customer's messages): the order's page in the reader's
+/// area.
+pub async fn any_order(visitor: Visitor, Path(id): Path<String>) -> Response {
+    let area = match visitor.signed.as_ref().map(Signed::role) {
+        Some(Role::Vendor) => "vendor",
+        Some(Role::Support | Role::Admin) => "support",
+        _ => "account",
+    };
+    see_other(&format!("/{area}/orders/{id}"), None)
 }

@@ -435,6 +435,14 @@ pub fn router(app: &App) -> axum::Router<App> {
         .route("/account/orders/{id}", get(account::order))
         .route("/account/orders/{id}/cancel", post(account::cancel))
         .route("/account/orders/{id}/pay", post(account::pay))
+        .route("/orders/{id}", get(account::any_order))
+        .route("/track/{link}", get(account::track))
+        .route("/track/{link}/orders/{id}", get(account::track_order))
+        .route(
+            "/track/{link}/orders/{id}/events",
+            get(account::track_events),
+        )
+        .route("/track/{link}/orders/{id}/pay", post(account::track_pay))
         .route("/vendor", get(vendor::queue))
         .route("/vendor/orders/{id}", get(vendor::order))
         .route("/vendor/orders/{id}/{action}", post(vendor::act))

@@ -27,6 +27,9 @@ use ordo_domain::ids::CartId;
 pub const SESSION: &str = "ordo_session";
 /// The cart cookie: `<cart id>` for a customer, `<cart id>.<token>` for a guest.
 pub const CART: &str = "ordo_cart";
+/// A guest's checkout link, kept by the browser that checked out: registering from it claims
+/// the guest's orders.
+pub const GUEST: &str = "ordo_guest";
 /// The reader's chosen language (`en`, `de`), overriding `Accept-Language`.
 pub const LANG: &str = "ordo_lang";
 
@@ -100,6 +103,8 @@ pub struct CartCookie {
 pub struct Visitor {
     pub signed: Option<Signed>,
     pub cart: Option<CartCookie>,
+    /// The link of the guest checkout this browser made, if any.
+    pub guest: Option<String>,
     pub lang: &'static str,
     pub secure: bool,
 }
@@ -145,6 +150,7 @@ impl FromRequestParts<App> for Visitor {
         Ok(Visitor {
             signed,
             cart,
+            guest: cookie(headers, GUEST),
             lang: lang(headers),
             secure: secure(headers),
         })

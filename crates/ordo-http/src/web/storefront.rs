@@ -19,7 +19,7 @@ use ordo_domain::ids::{ProductId, VendorId};
 use ordo_domain::money::{Currency, Money};
 use serde::Deserialize;
 
-use super::session::{CART, CartCookie, Visitor, set_cookie};
+use super::session::{CART, CartCookie, GUEST, Visitor, set_cookie};
 use super::{
     Errors, Page, failure, forgetting, render_flashed, render_form, see_other, take_flash,
 };
@@ -711,17 +711,27 @@ struct CheckoutPage {
     totals: TotalsView,
     methods: Vec<Method>,
     method: String,
+    /// A guest checks out with an e-mail address (or signs in first).
+    guest: bool,
+    email: String,
 }
 
 /// `GET /checkout`: the address, then shipping and tax, then the card.
 pub async fn checkout(State(app): State<App>, visitor: Visitor) -> Response {
-    checkout_page(&app, &visitor, None, String::new(), Errors::default()).await
+    checkout_page(&app, &visitor, None, Typed::default(), Errors::default()).await
 }
 
-/// Where a checkout page starts: a guest signs in first; an empty cart goes back to the cart.
+/// What the payment form carried, shown again when it comes back with errors.
+#[derive(Default)]
+struct Typed {
+    method: String,
+    email: String,
+}
+
+/// Who may check out: customers, and guests (with their e-mail address); other roles have no
+/// cart.
 fn checkout_gate(visitor: &Visitor) -> Option<Response> {
     match &visitor.signed {
-        None => Some(see_other("/sign-in?next=/checkout", None)),
         Some(s) if s.role() != Role::Customer => Some(see_other("/cart", None)),
         _ => None,
     }
@@ -731,7 +741,7 @@ async fn checkout_page(
     app: &App,
     visitor: &Visitor,
     typed: Option<AddressForm>,
-    method: String,
+    pay: Typed,
     errors: Errors,
 ) -> Response {
     if let Some(to) = checkout_gate(visitor) {
@@ -759,7 +769,9 @@ async fn checkout_page(
         lines: line_rows(&page, &quote),
         totals: totals_view(&page, &quote),
         methods: methods(app),
-        method,
+        method: pay.method,
+        guest: visitor.signed.is_none(),
+        email: pay.email,
         page,
     };
     render_form(&body, &body.errors)
@@ -773,6 +785,9 @@ pub struct CheckoutForm {
     pub address: AddressForm,
     #[serde(default)]
     pub payment_method: String,
+    /// A guest's e-mail address.
+    #[serde(default)]
+    pub email: String,
 }
 
 /// `POST /checkout`: saves the address, or places the orders and pays.
@@ -818,7 +833,7 @@ pub async fn place(
             }
         }
         if !errors.is_empty() {
-            return checkout_page(&app, &visitor, Some(f.address), String::new(), errors).await;
+            return checkout_page(&app, &visitor, Some(f.address), Typed::default(), errors).await;
         }
         let patch = CartPatch {
             shipping_address: Some(Some(f.address.input())),
@@ -831,16 +846,51 @@ pub async fn place(
             Ok(_) => see_other("/checkout#payment", None),
             Err(e) => {
                 let errors = Errors::of(e, "shipping_address-name");
-                checkout_page(&app, &visitor, Some(f.address), String::new(), errors).await
+                checkout_page(&app, &visitor, Some(f.address), Typed::default(), errors).await
             }
         };
     }
     let methods = methods(&app);
+    let typed = Typed {
+        method: f.payment_method.clone(),
+        email: f.email.clone(),
+    };
+    let mut errors = Errors::default();
+    if visitor.signed.is_none() && f.email.trim().is_empty() {
+        errors.push(
+            "email",
+            "Enter your e-mail address: your order updates go there",
+        );
+    }
     if !methods.is_empty() && !methods.iter().any(|m| m.value == f.payment_method) {
-        let errors = Errors::one("payment_method", "Choose how to pay");
-        return checkout_page(&app, &visitor, None, f.payment_method, errors).await;
+        errors.push("payment_method", "Choose how to pay");
+    }
+    if !errors.is_empty() {
+        return checkout_page(&app, &visitor, None, typed, errors).await;
     }
     let method = (!methods.is_empty()).then(|| f.payment_method.clone());
+    if visitor.signed.is_none() {
+        return match app
+            .checkout_as_guest(&visitor.cart_access(), cart.id, &f.email, None, method)
+            .await
+        {
+            Ok(done) => {
+                let mut res = see_other(&format!("/track/{}", done.link), Some("placed"));
+                // The browser keeps the link: registering from it claims the orders.
+                res.headers_mut().append(
+                    SET_COOKIE,
+                    set_cookie(GUEST, &done.link, CART_COOKIE_DAYS * 86_400, &visitor),
+                );
+                res.headers_mut()
+                    .append(SET_COOKIE, set_cookie(CART, "", 0, &visitor));
+                res
+            }
+            Err(e) => {
+                let errors = Errors::of(e, "payment_method");
+                checkout_page(&app, &visitor, None, typed, errors).await
+            }
+        };
+    }
     match app
         .checkout_cart(visitor.actor(), cart.id, None, method)
         .await
@@ -855,7 +905,7 @@ pub async fn place(
         }
         Err(e) => {
             let errors = Errors::of(e, "payment_method");
-            checkout_page(&app, &visitor, None, f.payment_method, errors).await
+            checkout_page(&app, &visitor, None, typed, errors).await
         }
     }
 }

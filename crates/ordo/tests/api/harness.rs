@@ -449,6 +449,27 @@ impl TestApp {
         }
     }
 
+    /// A guest cart (no login) holding `quantity` of `sku`, addressed: its id and token.
+    pub async fn guest_cart(&self, sku: &str, quantity: i64) -> (String, String) {
+        let cart = self
+            .cart_call(
+                reqwest::Method::POST,
+                "/api/v1/carts",
+                None,
+                None,
+                Some(
+                    json!({ "currency": "EUR", "lines": [{ "sku": sku, "quantity": quantity }],
+                             "shipping_address": address() }),
+                ),
+            )
+            .await
+            .expect(201);
+        (
+            cart["id"].as_str().expect("id").to_owned(),
+            cart["cart_token"].as_str().expect("token").to_owned(),
+        )
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Res {
         self.request(reqwest::Method::DELETE, path, Some(token), None)
             .await

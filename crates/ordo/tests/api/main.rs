@@ -6,6 +6,7 @@ mod authz;
 mod checkout;
 mod events;
 mod exceptions;
+mod guests;
 mod harness;
 mod idempotency;
 mod jobs;

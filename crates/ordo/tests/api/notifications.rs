@@ -323,6 +323,31 @@ async fn notifications_reach_people(kind: Kind) {
     assert_eq!(low.len(), 1, "{low:?}");
     assert_eq!(low[0].subject, format!("Low stock: {} (47 left)", shop.sku));
 
+    // A guest's confirmation links to the checkout's unguessable page, not an account's.
+    let (cart, cart_token) = app.guest_cart(&shop.sku, 1).await;
+    let guest = app
+        .cart_call(
+            reqwest::Method::POST,
+            &format!("/api/v1/carts/{cart}/checkout"),
+            None,
+            Some(&cart_token),
+            Some(json!({ "email": "guest@example.test" })),
+        )
+        .await
+        .expect(201);
+    notify(&app).await;
+    let confirmation = smtp
+        .to("guest@example.test")
+        .into_iter()
+        .next()
+        .expect("the guest's confirmation");
+    let link = format!(
+        "https://shop.test{}/orders/{}",
+        guest["track_url"].as_str().unwrap(),
+        guest["orders"][0]["id"].as_str().unwrap()
+    );
+    assert!(confirmation.text.contains(&link), "{}", confirmation.text);
+
     // The SMTP server goes away: the e-mail is retried, then fails, and shows so.
     smtp.down().await;
     let third = app.order(&greta, &shop.sku, 1, None).await.expect(201);

@@ -355,6 +355,10 @@ pub struct CheckoutRequest {
     /// Without it the answer's `payment.client_secret` lets the client confirm it.
     #[schema(example = "sandbox_card_ok", min_length = 1, max_length = 255)]
     pub payment_method: Option<String>,
+    /// A guest's checkout (no `Authorization`, the cart's `Cart-Token`): the address the
+    /// orders' messages go to. The answer's `track_url` opens the orders' live pages.
+    #[schema(example = "guest@example.com", max_length = 254)]
+    pub email: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -368,9 +372,14 @@ pub struct CheckoutView {
     /// to pay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentView>,
+    /// A guest's checkout: the path of its orders' live pages (an unguessable link, also in
+    /// the confirmation e-mail). Registering with the same e-mail from that page claims them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_url: Option<String>,
 }
 
-/// Checks the cart out (the customer who owns it): one order per vendor sharing a
+/// Checks the cart out (the customer who owns it, or a guest with the cart's `Cart-Token` and
+/// an `email`): one order per vendor sharing a
 /// `checkout_id`, all or nothing — if any item is short, no order is placed and nothing stays
 /// reserved. Stock is held for the reservation time; unpaid orders are then cancelled
 /// (`payment_timeout`). Send an `Idempotency-Key` to make retries safe.
@@ -384,16 +393,47 @@ pub struct CheckoutView {
 async fn checkout(
     State(app): State<App>,
     caller: Option<Caller>,
+    token: Option<CartToken>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, axum::Json<CheckoutView>)> {
     let id = path_id::<CartId>(&id, "cart")?;
     let req: CheckoutRequest = optional_body(&body)?;
     let actor = caller.as_ref().map(|c| c.actor);
-    let done: Checkout = app
-        .checkout_cart(actor.as_ref(), id, req.shipping_address, req.payment_method)
-        .await?;
-    let viewer = actor.unwrap_or_else(ordo_domain::identity::Actor::system);
+    let (done, track_url): (Checkout, _) = match (&actor, token) {
+        (None, Some(token)) => {
+            let access = CartAccess {
+                actor: None,
+                token: Some(token.0),
+            };
+            let email = req.email.unwrap_or_default();
+            let guest = app
+                .checkout_as_guest(
+                    &access,
+                    id,
+                    &email,
+                    req.shipping_address,
+                    req.payment_method,
+                )
+                .await?;
+            (guest.checkout, Some(format!("/track/{}", guest.link)))
+        }
+        _ => (
+            app.checkout_cart(actor.as_ref(), id, req.shipping_address, req.payment_method)
+                .await?,
+            None,
+        ),
+    };
+    // A guest reads their orders as the guest account they belong to.
+    let viewer = actor
+        .or_else(|| {
+            done.orders.first().map(|o| ordo_domain::identity::Actor {
+                user_id: Some(o.customer_id),
+                role: ordo_domain::identity::Role::Customer,
+                vendor_id: None,
+            })
+        })
+        .unwrap_or_else(ordo_domain::identity::Actor::system);
     let currency = done.orders.first().map(|o| o.currency);
     let total = done.orders.iter().map(|o| o.total.amount).sum();
     Ok((
@@ -401,6 +441,7 @@ async fn checkout(
         axum::Json(CheckoutView {
             checkout_id: done.checkout_id.0,
             payment: done.payment.map(|p| PaymentView::new(p, &viewer)),
+            track_url,
             total: MoneyView {
                 amount: total,
                 currency: currency.map(|c| c.code().to_owned()).unwrap_or_default(),

@@ -57,7 +57,7 @@ async fn events(
                 crate::live::message(view.id, &view.kind, &view)
             })
         });
-        return Ok(crate::live::serve(app, caller.token, events));
+        return Ok(crate::live::serve(app, Some(caller.token), events));
     }
     let page = app.events(&caller.actor, after, q.limit).await?;
     let data: Vec<FeedEventView> = page

@@ -205,7 +205,7 @@ async fn order_events(
                 crate::live::message(seq, &kind, &EventView::new(e, &viewer))
             })
         });
-        return Ok(crate::live::serve(app, caller.token, events));
+        return Ok(crate::live::serve(app, Some(caller.token), events));
     }
     let events = app.order_events(&caller.actor, id).await?;
     Ok(axum::Json(EventList {
