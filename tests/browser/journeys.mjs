@@ -225,6 +225,20 @@ async function accountJourney(page, orderUrl) {
   await check(page, "account-orders");
   const mine = await page.locator("main").innerText();
   if (!mine.includes("shipped")) fail(`the claimed guest order is not in the new account: ${mine.slice(0, 300)}`);
+  // Notification settings: text messages need a number.
+  await fromTop(page);
+  await press(page, "How we notify you", byText("How we notify you"), /\/account\/preferences$/);
+  await check(page, "preferences");
+  await fromTop(page);
+  await tabTo(page, "the SMS box", byId("ch-sms"));
+  await page.keyboard.press("Space");
+  await press(page, "Save", (el) => el.tag === "button" && el.text === "Save", /\/account\/preferences$/);
+  await check(page, "preferences-error", { error: true });
+  await fromTop(page);
+  await fill(page, "phone", "+49 151 12345678");
+  await press(page, "Save", (el) => el.tag === "button" && el.text === "Save", /\/account\/preferences$/);
+  const saved = await page.locator("main").innerText();
+  if (!saved.includes("Your notification settings are saved.")) fail(`preferences not saved: ${saved.slice(0, 200)}`);
   await fromTop(page);
   await press(page, "Sign out", (el) => el.tag === "button" && el.text === "Sign out", /\/sign-in$/);
   await check(page, "sign-in");
@@ -262,6 +276,23 @@ async function vendorJourney(browser, orderUrl) {
   if (again.status() !== 422) fail(`shipping twice answered ${again.status()} (want 422)`);
   await page.goto(`${BASE}/vendor?status=shipped`);
   await check(page, "vendor-queue-filtered");
+  // Stock: find a SKU, a refused adjustment, then units received.
+  await page.goto(`${BASE}/vendor/stock`);
+  await check(page, "vendor-stock");
+  await fromTop(page);
+  await fill(page, "sku", "SK-CUPS");
+  await press(page, "Show stock", byText("Show stock"), /\/vendor\/stock\?sku=SK-CUPS/);
+  await check(page, "vendor-stock-sku");
+  await fromTop(page);
+  await fill(page, "delta", "plenty");
+  await press(page, "Adjust stock", (el) => el.tag === "button" && el.text === "Adjust stock", /\/vendor\/stock\/SK-CUPS$/);
+  await check(page, "vendor-stock-error", { error: true });
+  await fromTop(page);
+  await fill(page, "delta", "12");
+  await fill(page, "note", "Delivery from Kyoto 🍵");
+  await press(page, "Adjust stock", (el) => el.tag === "button" && el.text === "Adjust stock", /\/vendor\/stock\?sku=SK-CUPS/);
+  const adjusted = await page.locator("main").innerText();
+  if (!adjusted.includes("Delivery from Kyoto 🍵") || !adjusted.includes("+12")) fail(`the adjustment is not listed: ${adjusted.slice(0, 400)}`);
   return ctx;
 }
 
@@ -307,6 +338,46 @@ async function supportJourney(browser) {
   await ctx.close();
 }
 
+async function adminJourney(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + "/sign-in");
+  await signIn(page, "admin@ordo.example", /\/admin$/);
+  await check(page, "admin");
+  // A user with an address that is not one is refused; then one is added (freshly signed in,
+  // the admin's password is not asked again).
+  const email = `support-${Date.now()}@ordo.example`;
+  await fromTop(page);
+  await fill(page, "email", "not an address");
+  await fill(page, "new_password", "their first password");
+  await tabTo(page, "the role", byId("role"));
+  await page.keyboard.type("support");
+  await press(page, "Add user", (el) => el.tag === "button" && el.text === "Add user", /\/admin\/users$/);
+  await check(page, "admin-error", { error: true });
+  await fromTop(page);
+  await fill(page, "email", email);
+  await fill(page, "new_password", "their first password");
+  await tabTo(page, "the role", byId("role"));
+  await page.keyboard.type("support");
+  await press(page, "Add user", (el) => el.tag === "button" && el.text === "Add user", /\/admin\/users\//);
+  await check(page, "admin-user");
+  await fromTop(page);
+  await fill(page, "password-access", PASSWORD);
+  await press(page, "Disable this user", byText("Disable this user"), /\/admin\/users\//);
+  const disabled = await page.locator("main").innerText();
+  if (!disabled.includes("The user is disabled")) fail(`disabling did not say so: ${disabled.slice(0, 300)}`);
+  await page.goto(BASE + "/admin/jobs");
+  await check(page, "admin-jobs");
+  await page.goto(BASE + "/admin/pricing");
+  await check(page, "admin-pricing");
+  await fromTop(page);
+  await fill(page, "rules", "{ not json");
+  await fill(page, "password", PASSWORD);
+  await press(page, "Save rules", byText("Save rules"), /\/admin\/pricing$/);
+  await check(page, "admin-pricing-error", { error: true });
+  await ctx.close();
+}
+
 async function refusesForeignForms(browser) {
   const ctx = await browser.newContext();
   const res = await ctx.request.post(`${BASE}/cart/promo`, {
@@ -339,6 +410,7 @@ try {
   await check(live, "order-shipped-live");
   await accountJourney(live, shopper.orderUrl);
   await supportJourney(browser);
+  await adminJourney(browser);
   await refusesForeignForms(browser);
   await vendor.close();
   await shopper.ctx.close();

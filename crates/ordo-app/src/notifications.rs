@@ -223,12 +223,17 @@ fn parse_locale(locale: &str) -> AppResult<String> {
 
 /// An E.164 number: `+`, a country code and up to 15 digits in all.
 fn parse_phone(phone: &str) -> AppResult<String> {
+    // People write numbers in groups (`+49 151 1234-5678`): the separators are dropped.
+    let phone: String = phone
+        .chars()
+        .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')' | '/')))
+        .collect();
     let digits = phone.strip_prefix('+').unwrap_or_default();
     let ok = (8..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0');
     if ok {
-        Ok(phone.to_owned())
+        Ok(phone)
     } else {
         Err(ParseError::new(
             "invalid_phone",
@@ -812,7 +817,12 @@ mod tests {
     #[test]
     fn phones_are_e164() {
         assert!(parse_phone("+4915112345678").is_ok());
-        for bad in ["015112345678", "+49 151 1234", "+0123456789", "+12"] {
+        // Written in groups, as people do: stored as the digits.
+        assert_eq!(
+            parse_phone("+49 (151) 1234-5678").unwrap(),
+            "+4915112345678"
+        );
+        for bad in ["015112345678", "+49 151 12x4", "+0123456789", "+12", "+ "] {
             assert!(parse_phone(bad).is_err(), "{bad}");
         }
     }

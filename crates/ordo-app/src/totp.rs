@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
-use ordo_domain::identity::{Actor, Proof, Sensitive, User};
+use ordo_domain::identity::{Actor, Proof, Role, Sensitive, User};
+use ordo_domain::ids::UserId;
 use ordo_store::AuthFactors;
 use sha2::{Digest, Sha256};
 use totp_rs::{Builder, Secret, Totp};
@@ -193,6 +194,29 @@ impl App {
         self.sessions.invalidate(&crate::tokens::token_hash(token));
         tracing::info!(user_id = %id, "TOTP enabled");
         Ok(codes)
+    }
+
+    /// Resets another user's TOTP factor and recovery codes (an admin, with a fresh proof of
+    /// identity: the user lost their phone); they enrol again at their next sign-in.
+    pub async fn reset_totp(&self, actor: &Actor, proof: Proof, id: UserId) -> AppResult<()> {
+        if !matches!(actor.role, Role::Admin | Role::System) {
+            return Err(AppError::Forbidden(
+                "only admins reset another user's second factor".into(),
+            ));
+        }
+        self.require_fresh(actor, proof, Sensitive::ManageUsers)?;
+        let user = self
+            .store
+            .user(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        self.write(move |tx| {
+            Box::pin(async move { Ok(tx.set_totp(id, None, None, Some(&[])).await?) })
+        })
+        .await?;
+        self.sessions.invalidate_all();
+        tracing::info!(user_id = %user.id, by = ?actor.user_id, "TOTP reset by an admin");
+        Ok(())
     }
 
     /// Removes the caller's TOTP factor and recovery codes (a sensitive action: step up first).

@@ -110,6 +110,27 @@ impl App {
         }
     }
 
+    /// One user, whether they are disabled, and whether they have a TOTP second factor (admins
+    /// and support).
+    pub async fn user_detail(&self, actor: &Actor, id: UserId) -> AppResult<(User, bool, bool)> {
+        if !matches!(actor.role, Role::Admin | Role::Support | Role::System) {
+            return Err(AppError::Forbidden(
+                "only admins and support look people up".into(),
+            ));
+        }
+        let user = self
+            .store
+            .user(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let factors = self
+            .store
+            .auth_factors(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        Ok((user, factors.disabled, factors.totp_confirmed))
+    }
+
     /// Every user, by e-mail, a page at a time (admins and support).
     pub async fn users(
         &self,

@@ -121,6 +121,36 @@ impl Api {
             .await
     }
 
+    /// A web page (`path` from the server's root) as a signed-in browser asks for it: the
+    /// session token in the `ordo_session` cookie. The body is HTML: the answer's is `null`.
+    pub async fn page(&self, session: &str, path: &str) -> Answer {
+        let started = Instant::now();
+        let root = self.base.trim_end_matches("/api/v1");
+        let sent = self
+            .http
+            .get(format!("{root}{path}"))
+            .header(reqwest::header::COOKIE, format!("ordo_session={session}"))
+            .send()
+            .await;
+        match sent {
+            Ok(response) => {
+                let status = response.status();
+                // Read the whole page: its time is part of the answer's.
+                let _ = response.bytes().await;
+                Answer {
+                    status,
+                    body: Value::Null,
+                    latency: started.elapsed(),
+                }
+            }
+            Err(e) => Answer {
+                status: StatusCode::from_u16(599).expect("a status"),
+                body: json!({ "code": if e.is_timeout() { "timeout" } else { "transport" } }),
+                latency: started.elapsed(),
+            },
+        }
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Answer {
         self.call(reqwest::Method::GET, token, path, None).await
     }

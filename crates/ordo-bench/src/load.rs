@@ -47,6 +47,18 @@ pub struct Args {
 /// The loaded vendor's staff login.
 pub const VENDOR_EMAIL: &str = "load-vendor@bench.example";
 
+/// The notes `load` left in the folder the server runs on (or, with `--url`, the one named by
+/// `--data-dir`): how many orders and customers; `null` when there are none.
+pub fn notes(run: &crate::scenarios::Run) -> serde_json::Value {
+    run.server
+        .data_dir
+        .as_ref()
+        .or(run.target.data_dir.as_ref())
+        .and_then(|d| std::fs::read_to_string(d.join("bench-load.json")).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
 pub fn customer_email(i: usize) -> String {
     format!("load-customer-{i}@bench.example")
 }

@@ -48,6 +48,9 @@ enum Scenario {
     Payments(scenarios::payments::Args),
     /// Order detail and lists at a fixed offered rate (open loop), over a loaded folder.
     Read(scenarios::read::Args),
+    /// The vendor console's order queue and order page at a fixed offered rate (open loop),
+    /// over a loaded folder.
+    Pages(scenarios::pages::Args),
     /// The database writes of one placement as raw SQL: what the database alone can do.
     Ceiling(scenarios::ceiling::CeilingArgs),
     /// Fill `--data-dir` (or `--database-url`) with N realistic orders for `read`.
@@ -82,6 +85,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::FlashSale(args) => scenarios::flash_sale::run(&run, args).await,
             Scenario::PeakUpdates(args) => scenarios::peak_updates::run(&run, args).await,
             Scenario::Read(args) => scenarios::read::run(&run, args).await,
+            Scenario::Pages(args) => scenarios::pages::run(&run, args).await,
             Scenario::Events(args) => scenarios::events::run(&run, args).await,
             Scenario::Payments(args) => scenarios::payments::run(&run, args).await,
             Scenario::Ceiling(args) => scenarios::ceiling::run(&run, *args).await,

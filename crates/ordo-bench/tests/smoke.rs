@@ -69,6 +69,7 @@ fn small(scenario: &str) -> &'static [&'static str] {
         "peak-updates" => &["--updates", "200", "--connections", "4"],
         "load" => &["--orders", "1500", "--customers", "30", "--skus", "40"],
         "read" => &["--rate", "200", "--seconds", "1", "--customers", "5"],
+        "pages" => &["--rate", "50", "--seconds", "1"],
         "ceiling" => &["--ceiling-placements", "300"],
         "events" => &[
             "--seconds",
@@ -158,6 +159,7 @@ fn every_benchmark_line_of_the_readme_runs_and_counts_what_the_server_did() {
         "peak-updates",
         "load",
         "read",
+        "pages",
         "ceiling",
         "events",
         "payments",
@@ -196,6 +198,12 @@ fn every_benchmark_line_of_the_readme_runs_and_counts_what_the_server_did() {
                 assert_eq!(figures["errors"], 0.0);
                 // Every one of the 200 requests was answered (none dropped by the open loop).
                 assert_eq!(figures["answered"], 200.0);
+            }
+            "pages" => {
+                assert_eq!(figures["orders loaded"], 1500.0);
+                assert_eq!(figures["errors"], 0.0, "every page answered 200");
+                assert_eq!(figures["answered"], 50.0);
+                assert!(figures["queue p99"] > 0.0 && figures["order page p99"] > 0.0);
             }
             "ceiling" => {
                 assert!(figures["1 placement per commit"] > 0.0);

@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             println!("  Customers' orders:  http://{addr}/account  (a customer login)");
             println!("  Vendor console:     http://{addr}/vendor  (a vendor login)");
             println!("  Support console:    http://{addr}/support  (support or admin)");
+            println!("  Admin:              http://{addr}/admin  (an admin login)");
             launch(listener, app, shutdown_signal()).await?;
             backend.close().await;
             tracing::info!("stopped cleanly");

@@ -4,6 +4,7 @@ pub mod ceiling;
 pub mod checkout;
 pub mod events;
 pub mod flash_sale;
+pub mod pages;
 pub mod payments;
 pub mod peak_updates;
 pub mod read;
@@ -217,4 +218,88 @@ pub fn median(values: &[f64]) -> f64 {
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
+}
+
+/// What an open-loop run measured: per request kind, latency from when each request was due;
+/// per answer kind (`200`, `404 not_found`, `599 transport`…), how many.
+#[derive(Default)]
+pub struct OpenLoop {
+    pub latency: std::collections::BTreeMap<&'static str, crate::report::Latency>,
+    pub answers: std::collections::BTreeMap<String, u64>,
+    /// Seconds from the first due time to the last answer.
+    pub offered_for: f64,
+}
+
+impl OpenLoop {
+    /// What every open-loop run reports last: all `total` offered were answered, none in error.
+    pub fn report_answers(&self, report: &mut Report, total: u64) {
+        report.figure(
+            "answered",
+            self.answers.values().sum::<u64>() as f64,
+            "answers",
+            Some(Target::Exactly(total as f64)),
+        );
+        report.figure(
+            "errors",
+            self.errors() as f64,
+            "answers",
+            Some(Target::Exactly(0.0)),
+        );
+    }
+
+    /// Answers that were not a success.
+    pub fn errors(&self) -> u64 {
+        self.answers
+            .iter()
+            .filter(|(k, _)| !k.starts_with('2') && !k.starts_with('3'))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// Offers `rate` requests a second for `seconds`, open loop: request *i* is due at
+/// `start + i / rate` whether or not earlier ones have answered, and its latency runs from when
+/// it was due — a slow answer shows in the figures instead of quietly lowering the rate (no
+/// coordinated omission). `request(i)` sends the *i*-th and says what kind it was.
+pub async fn open_loop<F, Fut>(
+    rate: u64,
+    seconds: u64,
+    what: &str,
+    request: F,
+) -> anyhow::Result<OpenLoop>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = (&'static str, crate::api::Answer)> + Send + 'static,
+{
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+    let total = rate * seconds;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let tally = Arc::new(Mutex::new(OpenLoop::default()));
+    let progress = bar(total, what);
+    let start = Instant::now() + Duration::from_millis(100);
+    let mut requests = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let (sent, tally, progress) = (request(i), Arc::clone(&tally), progress.clone());
+        requests.push(tokio::spawn(async move {
+            let (kind, answer) = sent.await;
+            let late = due.elapsed();
+            let mut t = tally.lock().expect("tally");
+            *t.answers.entry(answer.kind()).or_default() += 1;
+            t.latency.entry(kind).or_default().record(late);
+            progress.inc(1);
+        }));
+    }
+    for r in requests {
+        r.await?;
+    }
+    progress.finish();
+    let mut done = Arc::try_unwrap(tally)
+        .map_err(|_| anyhow::anyhow!("requests still hold the tally"))?
+        .into_inner()
+        .expect("tally");
+    done.offered_for = start.elapsed().as_secs_f64();
+    Ok(done)
 }

@@ -9,6 +9,7 @@
 //! [`session`] says who is reading.
 
 pub mod account;
+pub mod admin;
 pub mod session;
 pub mod storefront;
 pub mod support;
@@ -68,13 +69,14 @@ impl Page {
             });
         }
         if let Some(s) = &visitor.signed {
-            let area = match s.role() {
-                Role::Customer => Some(("/account", "Your orders")),
-                Role::Vendor => Some(("/vendor", "Vendor console")),
-                Role::Support | Role::Admin => Some(("/support", "Support")),
-                Role::Carrier | Role::System => None,
+            let areas: &[(&'static str, &'static str)] = match s.role() {
+                Role::Customer => &[("/account", "Your orders")],
+                Role::Vendor => &[("/vendor", "Vendor console")],
+                Role::Support => &[("/support", "Support")],
+                Role::Admin => &[("/support", "Support"), ("/admin", "Admin")],
+                Role::Carrier | Role::System => &[],
             };
-            if let Some((href, label)) = area {
+            for (href, label) in areas {
                 nav.push(NavLink { href, label });
             }
         }
@@ -301,6 +303,27 @@ pub fn failure(app: &App, visitor: &Visitor, e: AppError) -> Response {
     )
 }
 
+/// The signed-in reader when their role is one of `roles`; otherwise where they go instead:
+/// sign-in (coming back to `path`) when signed out, the "you cannot" page for `area` when
+/// their role has no place there.
+pub fn signed_as<'a>(
+    app: &App,
+    visitor: &'a Visitor,
+    path: &str,
+    roles: &[Role],
+    area: &str,
+) -> Result<&'a session::Signed, Box<Response>> {
+    match &visitor.signed {
+        None => Err(Box::new(see_other(&format!("/sign-in?next={path}"), None))),
+        Some(s) if roles.contains(&s.role()) => Ok(s),
+        Some(_) => Err(Box::new(failure(
+            app,
+            visitor,
+            AppError::Forbidden(format!("the {area} is not for your role")),
+        ))),
+    }
+}
+
 /// Renders a page (a template that failed to render is a bug: logged, a plain 500).
 pub fn render(t: &impl Template) -> Response {
     match t.render() {
@@ -346,6 +369,22 @@ pub const FLASHES: &[(&str, &str)] = &[
     ("shipped", "The order is marked as shipped."),
     ("captured", "The payment is captured."),
     ("paid", "The payment went through."),
+    ("adjusted", "The stock is adjusted."),
+    ("user_created", "The user is created."),
+    ("user_changed", "The user's role is changed."),
+    (
+        "user_disabled",
+        "The user is disabled: their sessions have ended.",
+    ),
+    ("user_enabled", "The user is enabled again."),
+    (
+        "totp_reset",
+        "Their second factor is reset: they set it up again at sign-in.",
+    ),
+    ("vendor_created", "The vendor is created."),
+    ("job_retried", "The job is queued again."),
+    ("pricing_imported", "The pricing rules are saved."),
+    ("preferences", "Your notification settings are saved."),
     ("refunded", "The refund is on its way to the customer."),
     ("resolved", "The exception is resolved."),
     (
@@ -433,6 +472,10 @@ pub fn router(app: &App) -> axum::Router<App> {
         )
         .route("/account", get(account::orders))
         .route("/account/orders/{id}", get(account::order))
+        .route(
+            "/account/preferences",
+            get(account::preferences).post(account::set_preferences),
+        )
         .route("/account/orders/{id}/cancel", post(account::cancel))
         .route("/account/orders/{id}/pay", post(account::pay))
         .route("/orders/{id}", get(account::any_order))
@@ -445,6 +488,8 @@ pub fn router(app: &App) -> axum::Router<App> {
         .route("/track/{link}/orders/{id}/pay", post(account::track_pay))
         .route("/vendor", get(vendor::queue))
         .route("/vendor/orders/{id}", get(vendor::order))
+        .route("/vendor/stock", get(vendor::stock))
+        .route("/vendor/stock/{sku}", post(vendor::adjust))
         .route("/vendor/orders/{id}/{action}", post(vendor::act))
         .route("/support", get(support::home))
         .route("/support/customers/{id}", get(support::customer))
@@ -452,6 +497,19 @@ pub fn router(app: &App) -> axum::Router<App> {
         .route("/support/orders/{id}/{action}", post(support::act))
         .route("/support/exceptions/{id}", get(support::exception))
         .route("/support/exceptions/{id}/resolve", post(support::resolve))
+        .route("/admin", get(admin::home))
+        .route("/admin/users", post(admin::create_user))
+        .route(
+            "/admin/users/{id}",
+            get(admin::user).post(admin::change_user),
+        )
+        .route("/admin/vendors", post(admin::create_vendor))
+        .route("/admin/jobs", get(admin::jobs))
+        .route("/admin/jobs/{id}/retry", post(admin::retry_job))
+        .route(
+            "/admin/pricing",
+            get(admin::pricing).post(admin::import_pricing),
+        )
         .route("/assets/live.js", get(live_js))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -19,7 +19,8 @@ use serde::Deserialize;
 use super::account::{ORDER_EVENTS, OrderRow, OrderView, order_head};
 use super::session::{Signed, Visitor};
 use super::{
-    Errors, Page, failure, forgetting, render_flashed, render_form, see_other, take_flash,
+    Errors, Page, failure, forgetting, render_flashed, render_form, see_other, signed_as,
+    take_flash,
 };
 
 /// The staff member behind the page, or where they should go instead.
@@ -28,15 +29,13 @@ fn staff_only<'a>(
     visitor: &'a Visitor,
     path: &str,
 ) -> Result<&'a Signed, Box<Response>> {
-    match &visitor.signed {
-        None => Err(Box::new(see_other(&format!("/sign-in?next={path}"), None))),
-        Some(s) if matches!(s.role(), Role::Support | Role::Admin) => Ok(s),
-        Some(_) => Err(Box::new(failure(
-            app,
-            visitor,
-            AppError::Forbidden("the support console is for support staff".into()),
-        ))),
-    }
+    signed_as(
+        app,
+        visitor,
+        path,
+        &[Role::Support, Role::Admin],
+        "support console",
+    )
 }
 
 /// What a resolution does, in the words its button and confirmation use.

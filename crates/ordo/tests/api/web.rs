@@ -19,6 +19,7 @@ on_both_backends!(
     forms_from_other_sites_change_nothing,
     the_session_cookie_reads_the_api_but_never_writes_it,
     the_consoles_show_each_person_only_theirs,
+    admins_manage_users_with_their_password_again,
 );
 on_both_kinds!(support_resolves_a_stuck_payment_after_confirming);
 
@@ -624,4 +625,81 @@ async fn support_resolves_a_stuck_payment_after_confirming(kind: Kind) {
     )
     .await;
     assert_eq!(c.get("/support").await.status, 403);
+}
+
+async fn admins_manage_users_with_their_password_again(app: TestApp) {
+    let admin_email = person(&app, "admin", None).await;
+    // (Made before the clock moves: the harness's admin session is fresh only for minutes.)
+    let customer = person(&app, "customer", None).await;
+    let mut a = Browser::new(&app);
+    let signed = a
+        .post(
+            "/sign-in",
+            &[("email", &admin_email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(signed.location, "/admin");
+    assert!(a.get("/admin").await.html.contains(&admin_email));
+    // Move past the sign-in's fresh window: sensitive actions now ask for the password.
+    app.advance(chrono::Duration::minutes(30));
+    let email = format!("new-{}@test.example", uuid::Uuid::now_v7().simple());
+    let form = |password: &'static str| {
+        vec![
+            ("email", email.clone()),
+            ("new_password", "their first password".to_owned()),
+            ("role", "support".to_owned()),
+            ("password", password.to_owned()),
+        ]
+    };
+    let asked = a.post("/admin/users", &borrowed(&form(""))).await;
+    assert_eq!(asked.status, 422);
+    assert!(
+        asked
+            .html
+            .contains(r##"<a href="#password">This needs your password again"##),
+        "{}",
+        asked.html
+    );
+    let wrong = a
+        .post("/admin/users", &borrowed(&form("not my password")))
+        .await;
+    assert_eq!(wrong.status, 422);
+    let users_named = format!("SELECT count(*) FROM users WHERE email = '{email}'");
+    assert_eq!(app.count(&users_named).await, 0, "nothing was created");
+    let made = a.post("/admin/users", &borrowed(&form(PASSWORD))).await;
+    assert_eq!(made.status, 303, "{}", made.html);
+    let user_page = made.location.clone();
+    assert!(user_page.starts_with("/admin/users/"));
+    assert_eq!(app.count(&users_named).await, 1);
+    // Disabled: their sign-in stops working.
+    let disabled = a
+        .post(&user_page, &[("change", "disable"), ("password", "")])
+        .await;
+    assert_eq!(disabled.status, 303, "fresh for a while after the step-up");
+    assert!(a.get(&user_page).await.html.contains("disabled"));
+    app.request(
+        reqwest::Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "email": email, "password": "their first password" })),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+    // Jobs and pricing pages answer; others may not open admin pages.
+    assert_eq!(a.get("/admin/jobs").await.status, 200);
+    assert_eq!(a.get("/admin/pricing").await.status, 200);
+    let bad = a
+        .post("/admin/pricing", &[("rules", "{ nope"), ("password", "")])
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains("not valid JSON"));
+    let mut c = Browser::new(&app);
+    c.post("/sign-in", &[("email", &customer), ("password", PASSWORD)])
+        .await;
+    assert_eq!(c.get("/admin").await.status, 403);
+}
+
+/// A form of owned values, as `Browser::post` takes it.
+fn borrowed<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
