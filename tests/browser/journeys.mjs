@@ -310,6 +310,15 @@ async function supportJourney(browser) {
   await fromTop(page);
   await press(page, "an order of theirs", (el) => el.tag === "a" && el.href.startsWith("/support/orders/"), /\/support\/orders\//);
   await check(page, "support-order");
+  // An internal note: an empty one is refused, then one is kept (staff only).
+  await fromTop(page);
+  await press(page, "Add note", (el) => el.tag === "button" && el.text === "Add note", /\/note$/);
+  await check(page, "support-order-note-error", { error: true });
+  await fromTop(page);
+  await fill(page, "note", "Called the customer: the parcel may be late 📦");
+  await press(page, "Add note", (el) => el.tag === "button" && el.text === "Add note", /\/support\/orders\/[^/]+$/);
+  const noted = await page.locator("#notes ~ ol").innerText().catch(() => "");
+  if (!noted.includes("the parcel may be late 📦")) fail(`the note is not listed: ${noted}`);
   await page.goto(BASE + "/support?q=nobody@nowhere.example");
   await check(page, "support-search-error", { error: true });
 

@@ -211,6 +211,61 @@ impl App {
         Ok(OrderPage { orders, has_more })
     }
 
+    /// Writes an internal note on an order (support and admins, for each other; customers and
+    /// vendors never see notes).
+    pub async fn add_order_note(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        body: &str,
+    ) -> AppResult<ordo_store::OrderNote> {
+        notes_are_staff_only(actor)?;
+        self.order(actor, id).await?;
+        let body = body.trim();
+        if body.is_empty() {
+            return Err(ParseError::new("note_required", "write the note")
+                .at("note")
+                .into());
+        }
+        // Lines and tabs are welcome in a note; other control characters (NUL above all,
+        // which PostgreSQL cannot store) are not.
+        if body.chars().count() > 2_000
+            || body
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(ParseError::new(
+                "invalid_note",
+                "a note is at most 2,000 characters, without control characters",
+            )
+            .at("note")
+            .into());
+        }
+        let note = ordo_store::OrderNote {
+            id: uuid::Uuid::now_v7(),
+            order_id: id,
+            author: *actor,
+            body: body.to_owned(),
+            created_at: self.now(),
+        };
+        let saved = note.clone();
+        self.write(move |tx| Box::pin(async move { Ok(tx.insert_order_note(&saved).await?) }))
+            .await?;
+        tracing::info!(order_id = %id, "internal note added");
+        Ok(note)
+    }
+
+    /// An order's internal notes, oldest first (support and admins).
+    pub async fn order_notes(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+    ) -> AppResult<Vec<ordo_store::OrderNote>> {
+        notes_are_staff_only(actor)?;
+        self.order(actor, id).await?;
+        Ok(self.store.order_notes(id).await?)
+    }
+
     /// How many of the orders the actor may see have `status`, counted no further than `cap`
     /// (a busy page says "1,000+" rather than scanning every order to be exact).
     pub async fn count_orders(
@@ -403,6 +458,15 @@ pub(crate) async fn act(
 }
 
 /// Whose orders (and their events) an actor may read: the ownership rule as a filter.
+fn notes_are_staff_only(actor: &Actor) -> AppResult<()> {
+    match actor.role {
+        Role::Support | Role::Admin | Role::System => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "internal notes are for support and admins".into(),
+        )),
+    }
+}
+
 pub(crate) fn scope_of(actor: &Actor) -> AppResult<OrderScope> {
     Ok(match actor.role {
         Role::Admin | Role::Support | Role::System => OrderScope::All,

@@ -18,9 +18,9 @@ use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
     AuthChange, ExceptionItem, IdempotencyRecord, Job, JobEnd, MoneyRow, Notification,
-    NotificationPreferences, OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry,
-    Payout, Purge, RuleKind, Session, StockAdjustment, StoreError, StoreResult, StoreTx, TxWork,
-    WebhookDelivery, WebhookEndpoint, constraints,
+    NotificationPreferences, OrderNote, OutboxMessage, Outcome, Payment, PaymentAllocation,
+    PaymentEntry, Payout, Purge, RuleKind, Session, StockAdjustment, StoreError, StoreResult,
+    StoreTx, TxWork, WebhookDelivery, WebhookEndpoint, constraints,
 };
 use serde_json::value::RawValue;
 use sqlx::types::Json;
@@ -816,6 +816,21 @@ impl StoreTx for PgTx {
             .await
             .map_err(|e| self.fail(e))?;
         Ok(true)
+    }
+
+    async fn insert_order_note(&mut self, note: &OrderNote) -> StoreResult<()> {
+        let author =
+            serde_json::to_string(&note.author).map_err(|e| StoreError::Other(e.into()))?;
+        sqlx::query(sql::INSERT_ORDER_NOTE)
+            .bind(note.id)
+            .bind(note.order_id.0)
+            .bind(author)
+            .bind(&note.body)
+            .bind(note.created_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
     }
 
     async fn insert_checkout_link(

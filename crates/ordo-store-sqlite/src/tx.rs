@@ -22,8 +22,8 @@ use ordo_domain::order::{Order, OrderEvent};
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
     ExceptionItem, IdempotencyRecord, Job, JobEnd, MoneyRow, Notification, NotificationPreferences,
-    OutboxMessage, Payment, PaymentAllocation, PaymentEntry, Payout, Purge, RuleKind, Session,
-    StockAdjustment, StoreError, StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint,
+    OrderNote, OutboxMessage, Payment, PaymentAllocation, PaymentEntry, Payout, Purge, RuleKind,
+    Session, StockAdjustment, StoreError, StoreResult, StoreTx, WebhookDelivery, WebhookEndpoint,
     constraints,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -785,6 +785,20 @@ impl StoreTx for SqliteTx {
         }
         self.execute(sql::SET_PASSWORD, params![password_hash, user.0])?;
         Ok(true)
+    }
+
+    async fn insert_order_note(&mut self, note: &OrderNote) -> StoreResult<()> {
+        self.execute(
+            sql::INSERT_ORDER_NOTE,
+            params![
+                note.id,
+                note.order_id.0,
+                json(&note.author)?,
+                note.body,
+                ts(&note.created_at)
+            ],
+        )?;
+        Ok(())
     }
 
     async fn insert_checkout_link(

@@ -34,10 +34,10 @@ use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClas
 use ordo_store::{
     Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, ExceptionFilter,
     ExceptionItem, IdempotencyRecord, Job, JobCounts, JobEnd, JobState, LiveSession, LocationStock,
-    LowStock, MoneyRow, Notification, NotificationPreferences, NotificationState, OrderQuery,
-    OrderScope, OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry, Payout,
-    PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store, StoreError,
-    StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
+    LowStock, MoneyRow, Notification, NotificationPreferences, NotificationState, OrderNote,
+    OrderQuery, OrderScope, OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry,
+    Payout, PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store,
+    StoreError, StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -636,6 +636,8 @@ pub(crate) mod sql {
     pub const CLAIM_GUEST_ACCOUNT: &str =
         "UPDATE guest_accounts SET claimed_at = $1 WHERE user_id = $2 AND claimed_at IS NULL";
     pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
+    pub const INSERT_ORDER_NOTE: &str = "INSERT INTO order_notes (id, order_id, author, body, created_at) \
+        VALUES ($1, $2, $3, $4, $5)";
     pub const INSERT_CHECKOUT_LINK: &str =
         "INSERT INTO checkout_links (token, checkout_id, created_at) VALUES ($1, $2, $3)";
     pub const INSERT_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, fresh_until) \
@@ -1357,6 +1359,29 @@ impl Store for SqlStore {
             .await
             .map_err(map_err)?;
         orders_with_lines(&self.reader, rows).await
+    }
+
+    async fn order_notes(&self, order: OrderId) -> StoreResult<Vec<OrderNote>> {
+        let rows = sqlx::query(
+            "SELECT id, order_id, author, body, created_at FROM order_notes \
+             WHERE order_id = $1 ORDER BY created_at, id",
+        )
+        .bind(order.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OrderNote {
+                    id: r.uuid("id")?,
+                    order_id: OrderId(r.uuid("order_id")?),
+                    author: serde_json::from_str(&r.text("author")?)
+                        .map_err(|e| corrupt("actor", e))?,
+                    body: r.text("body")?,
+                    created_at: r.time("created_at")?,
+                })
+            })
+            .collect()
     }
 
     async fn count_orders(

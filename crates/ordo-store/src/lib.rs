@@ -598,6 +598,16 @@ pub struct LowStock {
     pub available: i64,
 }
 
+/// An internal note on an order: staff only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderNote {
+    pub id: uuid::Uuid,
+    pub order_id: OrderId,
+    pub author: Actor,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// One recorded stock adjustment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StockAdjustment {
@@ -695,6 +705,8 @@ pub trait Store: Send + Sync + 'static {
     async fn checkout_link(&self, checkout: CheckoutId) -> StoreResult<Option<String>>;
     /// The orders of one checkout, oldest first.
     async fn orders_of_checkout(&self, checkout: CheckoutId) -> StoreResult<Vec<Order>>;
+    /// An order's internal notes, oldest first.
+    async fn order_notes(&self, order: OrderId) -> StoreResult<Vec<OrderNote>>;
 
     /// Every pricing rule and promotion, as one book.
     async fn pricing_book(&self) -> StoreResult<PricingBook>;
@@ -1002,6 +1014,8 @@ pub trait StoreTx: Send {
         password_hash: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Adds an internal note to an order.
+    async fn insert_order_note(&mut self, note: &OrderNote) -> StoreResult<()>;
     /// Records a guest checkout's link.
     async fn insert_checkout_link(
         &mut self,

@@ -370,6 +370,7 @@ pub const FLASHES: &[(&str, &str)] = &[
     ("captured", "The payment is captured."),
     ("paid", "The payment went through."),
     ("adjusted", "The stock is adjusted."),
+    ("noted", "Your note is added."),
     ("user_created", "The user is created."),
     ("user_changed", "The user's role is changed."),
     (

@@ -259,6 +259,9 @@ struct OrderPage {
     ask_password: bool,
     items: Vec<ItemRow>,
     events: &'static str,
+    /// Internal notes: (when, who, what).
+    notes: Vec<(String, String, String)>,
+    note: String,
 }
 
 /// `GET /support/orders/{id}`: the order, its exceptions, and support's actions.
@@ -283,6 +286,18 @@ async fn order_page(
     ask_password: bool,
     flash: Option<String>,
 ) -> Response {
+    order_page_with(app, visitor, id, errors, ask_password, flash, String::new()).await
+}
+
+async fn order_page_with(
+    app: &App,
+    visitor: &Visitor,
+    id: &str,
+    errors: Errors,
+    ask_password: bool,
+    flash: Option<String>,
+    typed_note: String,
+) -> Response {
     let signed = match staff_only(app, visitor, &format!("/support/orders/{id}")) {
         Ok(s) => s,
         Err(to) => return *to,
@@ -299,6 +314,16 @@ async fn order_page(
         .iter()
         .map(|e| ItemRow::of(&page, e))
         .collect();
+    // Each note says who wrote it: their e-mail address (their role if they are gone).
+    let mut notes = Vec::new();
+    for n in app.order_notes(&actor, order.id).await.unwrap_or_default() {
+        let author = match n.author.user_id {
+            Some(uid) => app.find_user(&actor, &uid.to_string()).await.ok().flatten(),
+            None => None,
+        };
+        let who = author.map_or_else(|| n.author.role.to_string(), |u| u.email.to_string());
+        notes.push((page.date(&n.created_at), who, n.body));
+    }
     let can_refund = view.payment.as_ref().is_some_and(|t| {
         matches!(
             t.text.as_str(),
@@ -311,6 +336,8 @@ async fn order_page(
         ask_password,
         items,
         events: ORDER_EVENTS,
+        notes,
+        note: typed_note,
         order: view,
         page,
         errors,
@@ -326,9 +353,12 @@ pub struct OrderActForm {
     pub amount: String,
     #[serde(default)]
     pub password: String,
+    #[serde(default)]
+    pub note: String,
 }
 
-/// `POST /support/orders/{id}/{action}`: cancel (with a reason) or refund (an amount).
+/// `POST /support/orders/{id}/{action}`: cancel (with a reason), refund (an amount), or an
+/// internal note (`note`).
 pub async fn act(
     State(app): State<App>,
     visitor: Visitor,
@@ -343,6 +373,15 @@ pub async fn act(
     let Ok(order_id) = id.parse::<OrderId>() else {
         return failure(&app, &visitor, AppError::NotFound("order"));
     };
+    if action == "note" {
+        return match app.add_order_note(&actor, order_id, &f.note).await {
+            Ok(_) => see_other(&format!("/support/orders/{id}#notes"), Some("noted")),
+            Err(e) => {
+                let errors = Errors::of(e, "note");
+                order_page_with(&app, &visitor, &id, errors, false, None, f.note).await
+            }
+        };
+    }
     let proof = match signed.proof(&app, &f.password).await {
         Ok(p) => p,
         Err(e) => {

@@ -617,7 +617,37 @@ async fn support_resolves_a_stuck_payment_after_confirming(kind: Kind) {
     assert_eq!(again.status, 422);
     assert!(again.html.contains("resolved already"));
 
-    // Customers do not get in.
+    // Internal notes: written by support, read by staff, never shown to the customer.
+    let order_page = format!("/support/orders/{id}");
+    let empty = s
+        .post(&format!("{order_page}/note"), &[("note", "  ")])
+        .await;
+    assert_eq!(empty.status, 422);
+    assert!(
+        empty
+            .html
+            .contains(r##"<a href="#note">write the note</a>"##),
+        "{}",
+        empty.html
+    );
+    let noted = s
+        .post(
+            &format!("{order_page}/note"),
+            &[(
+                "note",
+                "Customer called: paid by transfer 4711.\nSecond line ✓",
+            )],
+        )
+        .await;
+    assert_eq!(noted.status, 303);
+    let staff_view = s.get(&order_page).await.html;
+    assert!(staff_view.contains("Customer called: paid by transfer 4711.\nSecond line ✓"));
+    assert!(
+        staff_view.contains(&support_email),
+        "the note says who wrote it"
+    );
+
+    // Customers do not get in, and never see the note.
     let mut c = Browser::new(&app);
     c.post(
         "/sign-in",
@@ -625,6 +655,17 @@ async fn support_resolves_a_stuck_payment_after_confirming(kind: Kind) {
     )
     .await;
     assert_eq!(c.get("/support").await.status, 403);
+    let theirs = c.get(&format!("/account/orders/{id}")).await.html;
+    assert!(!theirs.contains("transfer 4711"), "a note is staff only");
+    let refused = c
+        .post(&format!("{order_page}/note"), &[("note", "let me in")])
+        .await;
+    assert_eq!(refused.status, 403);
+    let events = app.events(&customer, &id).await;
+    assert!(
+        !events.iter().any(|e| e.to_string().contains("4711")),
+        "nor in the order's log"
+    );
 }
 
 async fn admins_manage_users_with_their_password_again(app: TestApp) {
