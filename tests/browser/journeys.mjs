@@ -87,7 +87,7 @@ async function focused(page) {
 }
 
 /** Presses Tab until the focused element passes `test` (at most `max` presses). */
-async function tabTo(page, what, test, max = 120) {
+async function tabTo(page, what, test, max = 300) {
   for (let i = 0; i < max; i++) {
     await page.keyboard.press("Tab");
     const el = await focused(page);
@@ -293,6 +293,23 @@ async function vendorJourney(browser, orderUrl) {
   await press(page, "Adjust stock", (el) => el.tag === "button" && el.text === "Adjust stock", /\/vendor\/stock\?sku=SK-CUPS/);
   const adjusted = await page.locator("main").innerText();
   if (!adjusted.includes("Delivery from Kyoto 🍵") || !adjusted.includes("+12")) fail(`the adjustment is not listed: ${adjusted.slice(0, 400)}`);
+  // Products: a new one with a price that is not one, then right; it is in the shop at once.
+  await page.goto(`${BASE}/vendor/products`);
+  await check(page, "vendor-products");
+  const sku = `SK-GIFT-${Date.now() % 100000}`;
+  await fromTop(page);
+  await fill(page, "title", "Gift box 🎁");
+  await fill(page, "variants-0-sku", sku);
+  await fill(page, "variants-0-prices-0-amount", "a lot");
+  await press(page, "Add product", (el) => el.tag === "button" && el.text === "Add product", /\/vendor\/products$/);
+  await check(page, "vendor-products-error", { error: true });
+  await fromTop(page);
+  await fill(page, "variants-0-prices-0-amount", "24,90");
+  await press(page, "Add product", (el) => el.tag === "button" && el.text === "Add product", /\/vendor\/products$/);
+  const listed = await page.locator("main").innerText();
+  if (!listed.includes("The product is added.") || !listed.includes(sku)) fail(`the new product is not listed: ${listed.slice(0, 300)}`);
+  const shop = await ctx.request.get(`${BASE}/?q=gift`);
+  if (!(await shop.text()).includes("Gift box 🎁")) fail("the new product is not in the shop");
   return ctx;
 }
 

@@ -371,6 +371,12 @@ pub const FLASHES: &[(&str, &str)] = &[
     ("paid", "The payment went through."),
     ("adjusted", "The stock is adjusted."),
     ("noted", "Your note is added."),
+    ("product_created", "The product is added."),
+    (
+        "price_set",
+        "The price is set: carts charge it from now on.",
+    ),
+    ("threshold_set", "The low-stock threshold is set."),
     ("user_created", "The user is created."),
     ("user_changed", "The user's role is changed."),
     (
@@ -489,6 +495,11 @@ pub fn router(app: &App) -> axum::Router<App> {
         .route("/track/{link}/orders/{id}/pay", post(account::track_pay))
         .route("/vendor", get(vendor::queue))
         .route("/vendor/orders/{id}", get(vendor::order))
+        .route(
+            "/vendor/products",
+            get(vendor::products).post(vendor::create_product),
+        )
+        .route("/vendor/products/{sku}", post(vendor::change_variant))
         .route("/vendor/stock", get(vendor::stock))
         .route("/vendor/stock/{sku}", post(vendor::adjust))
         .route("/vendor/orders/{id}/{action}", post(vendor::act))

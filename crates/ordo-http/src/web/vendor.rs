@@ -3,7 +3,7 @@
 //! keyset, with counts that stop at "1,000+"), new orders appearing live, and an order's page
 //! with its timeline and the actions the table allows the vendor (accept, ship, cancel) and
 //! the capture of an authorized payment; stock per SKU and location, its adjustments (who,
-//! why) and the low-stock list.
+//! why) and the low-stock list; products (add one, set a SKU's price and low-stock threshold).
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -512,4 +512,268 @@ fn urlencoded(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// One variant as the products page shows it.
+pub struct VariantView {
+    pub sku: String,
+    pub title: String,
+    pub prices: String,
+    /// Its entry on the chosen currency's price list (what carts charge), if any.
+    pub listed: Option<String>,
+    pub threshold: String,
+    /// The id the variant's controls share (SKUs may hold characters ids should not).
+    pub key: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/vendor/products.html")]
+struct ProductsPage {
+    page: Page,
+    errors: Errors,
+    products: Vec<(String, Vec<VariantView>)>,
+    typed: NewProductForm,
+}
+
+/// `GET /vendor/products`: the vendor's products, their prices and thresholds, and a new one.
+pub async fn products(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        products_page(
+            &app,
+            &visitor,
+            NewProductForm::default(),
+            Errors::default(),
+            flash,
+        )
+        .await,
+        forget,
+    )
+}
+
+async fn products_page(
+    app: &App,
+    visitor: &Visitor,
+    typed: NewProductForm,
+    errors: Errors,
+    flash: Option<String>,
+) -> Response {
+    let actor = match vendor_only(app, visitor, "/vendor/products") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let Some(vendor) = actor.vendor_id else {
+        return failure(
+            app,
+            visitor,
+            AppError::Forbidden("products belong to a vendor: sign in as its staff".into()),
+        );
+    };
+    let loaded = tokio::try_join!(
+        app.products(Some(vendor), 200),
+        app.price_list("EUR", Some(vendor), None, Some(100))
+    );
+    let (products, (listed, _)) = match loaded {
+        Ok(l) => l,
+        Err(e) => return failure(app, visitor, e),
+    };
+    let page = Page::new(app, visitor, "Products")
+        .with_errors(&errors)
+        .with_flash(flash);
+    let products = products
+        .iter()
+        .map(|p| {
+            let variants = p
+                .variants
+                .iter()
+                .map(|v| VariantView {
+                    key: super::control_id(v.sku.as_str()),
+                    sku: v.sku.to_string(),
+                    title: v
+                        .title
+                        .as_ref()
+                        .map_or_else(|| p.title.as_str().to_owned(), |t| t.as_str().to_owned()),
+                    prices: v
+                        .prices
+                        .iter()
+                        .map(|m| page.money(m))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    listed: listed
+                        .iter()
+                        .find(|e| e.sku == v.sku)
+                        .map(|e| page.money(&e.price)),
+                    threshold: v
+                        .low_stock_threshold
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                })
+                .collect();
+            (p.title.as_str().to_owned(), variants)
+        })
+        .collect();
+    let body = ProductsPage {
+        page,
+        errors,
+        products,
+        typed,
+    };
+    render_form(&body, &body.errors)
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewProductForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub sku: String,
+    #[serde(default)]
+    pub price: String,
+    #[serde(default)]
+    pub threshold: String,
+}
+
+/// `POST /vendor/products`: a new product with one variant, priced in euros.
+pub async fn create_product(
+    State(app): State<App>,
+    visitor: Visitor,
+    Form(f): Form<NewProductForm>,
+) -> Response {
+    let actor = match vendor_only(&app, &visitor, "/vendor/products") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let Some(vendor_id) = actor.vendor_id else {
+        return failure(
+            &app,
+            &visitor,
+            AppError::Forbidden("sign in as vendor staff".into()),
+        );
+    };
+    let eur = ordo_domain::money::Currency::parse("EUR").expect("EUR");
+    let mut errors = Errors::default();
+    let price = super::storefront::parse_amount(&f.price, eur);
+    if price.is_none() {
+        errors.push(
+            "variants-0-prices-0-amount",
+            "Enter the price in euros, like 12.50",
+        );
+    }
+    let threshold = match f.threshold.trim() {
+        "" => None,
+        t => match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(
+                    "variants-0-low_stock_threshold",
+                    "Enter the low-stock threshold as a whole number, or leave it empty",
+                );
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return products_page(&app, &visitor, f, errors, None).await;
+    }
+    let input = ordo_app::catalog::NewProduct {
+        vendor_id,
+        title: f.title.trim().to_owned(),
+        tax_class: None,
+        stock_deduction: None,
+        variants: vec![ordo_app::catalog::NewVariant {
+            sku: f.sku.trim().to_owned(),
+            title: None,
+            prices: vec![("EUR".into(), price.unwrap_or_default())],
+            weight_grams: None,
+            low_stock_threshold: threshold,
+        }],
+    };
+    match app.create_product(&actor, input).await {
+        Ok(_) => see_other("/vendor/products", Some("product_created")),
+        Err(e) => {
+            let mut errors = Errors::of(e, "title");
+            for e in &mut errors.0 {
+                if e.id == "variants" {
+                    e.id = "variants-0-sku".into();
+                }
+            }
+            products_page(&app, &visitor, f, errors, None).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VariantForm {
+    /// `price` (with `price`) or `threshold` (with `threshold`, empty clears it).
+    pub change: String,
+    #[serde(default)]
+    pub price: String,
+    #[serde(default)]
+    pub threshold: String,
+}
+
+/// `POST /vendor/products/{sku}`: a SKU's euro price on the price list, or its threshold.
+pub async fn change_variant(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(sku): Path<String>,
+    Form(f): Form<VariantForm>,
+) -> Response {
+    let actor = match vendor_only(&app, &visitor, "/vendor/products") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let key = super::control_id(&sku);
+    let eur = ordo_domain::money::Currency::parse("EUR").expect("EUR");
+    let done = match f.change.as_str() {
+        "price" => match super::storefront::parse_amount(&f.price, eur) {
+            Some(amount) => app
+                .set_price(&actor, &sku, "EUR", amount)
+                .await
+                .map(|()| "price_set")
+                .map_err(|e| Errors::of(e, &format!("price-{key}"))),
+            None => Err(Errors::one(
+                &format!("price-{key}"),
+                format!("Enter the price of {sku} in euros, like 12.50"),
+            )),
+        },
+        "threshold" => {
+            let threshold = match f.threshold.trim() {
+                "" => Ok(None),
+                t => t.parse::<i64>().map(Some).map_err(|_| {
+                    Errors::one(
+                        &format!("threshold-{key}"),
+                        format!(
+                            "Enter the threshold of {sku} as a whole number, or leave it empty"
+                        ),
+                    )
+                }),
+            };
+            match threshold {
+                Ok(t) => app
+                    .set_low_stock_threshold(&actor, &sku, t)
+                    .await
+                    .map(|()| "threshold_set")
+                    .map_err(|e| Errors::of(e, &format!("threshold-{key}"))),
+                Err(e) => Err(e),
+            }
+        }
+        _ => return failure(&app, &visitor, AppError::NotFound("change")),
+    };
+    match done {
+        Ok(flash) => see_other("/vendor/products", Some(flash)),
+        Err(mut errors) => {
+            // The use case names its own fields (`amount`, `low_stock_threshold`): the controls
+            // are this SKU's.
+            let id = if f.change == "price" {
+                format!("price-{key}")
+            } else {
+                format!("threshold-{key}")
+            };
+            for e in &mut errors.0 {
+                e.id.clone_from(&id);
+            }
+            products_page(&app, &visitor, NewProductForm::default(), errors, None).await
+        }
+    }
 }

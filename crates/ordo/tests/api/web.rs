@@ -491,6 +491,33 @@ async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
     assert!(page.contains("out of stock at the warehouse"));
     assert!(page.contains("The order is cancelled."));
 
+    // Products: a new one is in the shop at once; another vendor's SKU cannot be priced.
+    let sku = format!("GIFT-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let made = v
+        .post(
+            "/vendor/products",
+            &[("title", "Gift box 🎁"), ("sku", &sku), ("price", "9,99")],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.html);
+    assert!(v.get("/").await.html.contains("Gift box 🎁"));
+    assert!(v.get("/vendor/products").await.html.contains("€9.99"));
+    let bad = v
+        .post(
+            "/vendor/products",
+            &[("title", "Nope"), ("sku", &sku), ("price", "1")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "a SKU is unique");
+    let not_mine = v
+        .post(
+            &format!("/vendor/products/{}", theirs.sku),
+            &[("change", "price"), ("price", "1.00")],
+        )
+        .await;
+    assert_eq!(not_mine.status, 422);
+    assert!(not_mine.html.contains("There is a problem"));
+
     // A customer may not open the vendor console.
     let mut c = Browser::new(&app);
     c.post(
