@@ -308,6 +308,14 @@ async function vendorJourney(browser, orderUrl) {
   await press(page, "Add product", (el) => el.tag === "button" && el.text === "Add product", /\/vendor\/products$/);
   const listed = await page.locator("main").innerText();
   if (!listed.includes("The product is added.") || !listed.includes(sku)) fail(`the new product is not listed: ${listed.slice(0, 300)}`);
+  // Webhooks: an endpoint on this machine is refused (not a public address), and said so.
+  await page.goto(`${BASE}/vendor/webhooks`);
+  await check(page, "vendor-webhooks");
+  await fromTop(page);
+  await fill(page, "url", "http://127.0.0.1:9/hook");
+  await fill(page, "events", "order.*");
+  await press(page, "Add endpoint", (el) => el.tag === "button" && el.text === "Add endpoint", /\/vendor\/webhooks$/);
+  await check(page, "vendor-webhooks-error", { error: true });
   const shop = await ctx.request.get(`${BASE}/?q=gift`);
   if (!(await shop.text()).includes("Gift box 🎁")) fail("the new product is not in the shop");
   return ctx;

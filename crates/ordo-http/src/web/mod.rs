@@ -371,6 +371,8 @@ pub const FLASHES: &[(&str, &str)] = &[
     ("paid", "The payment went through."),
     ("adjusted", "The stock is adjusted."),
     ("noted", "Your note is added."),
+    ("webhook_tested", "A test message is on its way."),
+    ("delivery_retried", "The delivery is being tried again."),
     ("product_created", "The product is added."),
     (
         "price_set",
@@ -500,6 +502,16 @@ pub fn router(app: &App) -> axum::Router<App> {
             get(vendor::products).post(vendor::create_product),
         )
         .route("/vendor/products/{sku}", post(vendor::change_variant))
+        .route(
+            "/vendor/webhooks",
+            get(vendor::webhooks).post(vendor::create_webhook),
+        )
+        .route("/vendor/webhooks/{id}", get(vendor::webhook))
+        .route("/vendor/webhooks/{id}/test", post(vendor::test_webhook))
+        .route(
+            "/vendor/webhooks/{id}/deliveries/{delivery}/retry",
+            post(vendor::retry_delivery),
+        )
         .route("/vendor/stock", get(vendor::stock))
         .route("/vendor/stock/{sku}", post(vendor::adjust))
         .route("/vendor/orders/{id}/{action}", post(vendor::act))

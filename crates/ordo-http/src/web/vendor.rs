@@ -3,7 +3,8 @@
 //! keyset, with counts that stop at "1,000+"), new orders appearing live, and an order's page
 //! with its timeline and the actions the table allows the vendor (accept, ship, cancel) and
 //! the capture of an authorized payment; stock per SKU and location, its adjustments (who,
-//! why) and the low-stock list; products (add one, set a SKU's price and low-stock threshold).
+//! why) and the low-stock list; products (add one, set a SKU's price and low-stock threshold);
+//! webhook endpoints (add one, its secret shown once) and their deliveries (test, retry).
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -775,5 +776,281 @@ pub async fn change_variant(
             }
             products_page(&app, &visitor, NewProductForm::default(), errors, None).await
         }
+    }
+}
+
+/// One webhook endpoint as the vendor sees it.
+pub struct EndpointRow {
+    pub id: String,
+    pub url: String,
+    pub events: String,
+    pub description: String,
+    pub status: super::Tag,
+}
+
+impl EndpointRow {
+    fn of(e: &ordo_store::WebhookEndpoint) -> Self {
+        let status = match (&e.disabled_at, &e.failing_since) {
+            (Some(_), _) => ("disabled", "tag-stop"),
+            (None, Some(_)) => ("failing", "tag-wait"),
+            (None, None) => ("active", "tag-done"),
+        };
+        Self {
+            id: e.id.to_string(),
+            url: e.url.clone(),
+            events: e.events.join(", "),
+            description: e.description.clone().unwrap_or_default(),
+            status: super::Tag {
+                text: status.0.to_owned(),
+                class: status.1,
+            },
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/vendor/webhooks.html")]
+struct WebhooksPage {
+    page: Page,
+    errors: Errors,
+    endpoints: Vec<EndpointRow>,
+    typed: EndpointForm,
+    /// A new endpoint's signing secret: shown this once.
+    secret: Option<String>,
+}
+
+/// `GET /vendor/webhooks`: the vendor's webhook endpoints, and a new one.
+pub async fn webhooks(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        webhooks_page(
+            &app,
+            &visitor,
+            EndpointForm::default(),
+            Errors::default(),
+            None,
+            flash,
+        )
+        .await,
+        forget,
+    )
+}
+
+async fn webhooks_page(
+    app: &App,
+    visitor: &Visitor,
+    typed: EndpointForm,
+    errors: Errors,
+    secret: Option<String>,
+    flash: Option<String>,
+) -> Response {
+    let actor = match vendor_only(app, visitor, "/vendor/webhooks") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let endpoints = match app.webhook_endpoints(&actor).await {
+        Ok(e) => e.iter().map(EndpointRow::of).collect(),
+        Err(e) => return failure(app, visitor, e),
+    };
+    let body = WebhooksPage {
+        page: Page::new(app, visitor, "Webhooks")
+            .with_errors(&errors)
+            .with_flash(flash),
+        errors,
+        endpoints,
+        typed,
+        secret,
+    };
+    render_form(&body, &body.errors)
+}
+
+#[derive(Deserialize, Default)]
+pub struct EndpointForm {
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub events: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `POST /vendor/webhooks`: a new endpoint; the page then shows its secret, once.
+pub async fn create_webhook(
+    State(app): State<App>,
+    visitor: Visitor,
+    Form(f): Form<EndpointForm>,
+) -> Response {
+    let actor = match vendor_only(&app, &visitor, "/vendor/webhooks") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let events: Vec<String> = f
+        .events
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let new = ordo_app::webhooks::NewEndpoint {
+        url: f.url.trim().to_owned(),
+        events,
+        description: Some(f.description.trim().to_owned()).filter(|d| !d.is_empty()),
+        vendor_id: None,
+    };
+    match app.create_webhook_endpoint(&actor, new).await {
+        Ok(endpoint) => {
+            webhooks_page(
+                &app,
+                &visitor,
+                EndpointForm::default(),
+                Errors::default(),
+                Some(endpoint.secret),
+                Some(
+                    "The endpoint is added. Copy its signing secret now: it is not shown again."
+                        .into(),
+                ),
+            )
+            .await
+        }
+        Err(e) => {
+            let errors = Errors::of(e, "url");
+            webhooks_page(&app, &visitor, f, errors, None, None).await
+        }
+    }
+}
+
+/// One delivery as an endpoint's page lists it.
+pub struct DeliveryRow {
+    pub id: String,
+    pub event: String,
+    pub state: super::Tag,
+    pub attempts: i32,
+    pub when: String,
+    pub last: String,
+    pub retry: bool,
+}
+
+#[derive(Template)]
+#[template(path = "web/vendor/webhook.html")]
+struct WebhookPage {
+    page: Page,
+    errors: Errors,
+    endpoint: EndpointRow,
+    deliveries: Vec<DeliveryRow>,
+}
+
+/// `GET /vendor/webhooks/{id}`: an endpoint and its deliveries, newest first.
+pub async fn webhook(
+    State(app): State<App>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (flash, forget) = take_flash(&headers);
+    forgetting(
+        webhook_page(&app, &visitor, &id, Errors::default(), flash).await,
+        forget,
+    )
+}
+
+async fn webhook_page(
+    app: &App,
+    visitor: &Visitor,
+    id: &str,
+    errors: Errors,
+    flash: Option<String>,
+) -> Response {
+    let actor = match vendor_only(app, visitor, "/vendor/webhooks") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let Ok(endpoint_id) = id.parse::<uuid::Uuid>() else {
+        return failure(app, visitor, AppError::NotFound("webhook endpoint"));
+    };
+    let loaded = tokio::try_join!(
+        app.webhook_endpoint(&actor, endpoint_id),
+        app.webhook_deliveries(&actor, endpoint_id, None, Some(50))
+    );
+    let (endpoint, deliveries) = match loaded {
+        Ok(l) => l,
+        Err(e) => return failure(app, visitor, e),
+    };
+    let page = Page::new(app, visitor, "Webhook endpoint")
+        .with_errors(&errors)
+        .with_flash(flash);
+    let deliveries = deliveries
+        .iter()
+        .map(|d| DeliveryRow {
+            id: d.id.to_string(),
+            event: d.event_type.clone(),
+            state: super::Tag {
+                text: d.state.as_str().to_owned(),
+                class: match d.state.as_str() {
+                    "delivered" => "tag-done",
+                    "dead" => "tag-stop",
+                    _ => "tag-wait",
+                },
+            },
+            attempts: d.attempts,
+            when: page.date(&d.created_at),
+            last: match (d.last_status, &d.last_error) {
+                (Some(s), _) => format!("HTTP {s}"),
+                (None, Some(e)) => e.clone(),
+                (None, None) => String::new(),
+            },
+            retry: d.state.as_str() != "delivered",
+        })
+        .collect();
+    let body = WebhookPage {
+        page,
+        errors,
+        endpoint: EndpointRow::of(&endpoint),
+        deliveries,
+    };
+    render_form(&body, &body.errors)
+}
+
+/// `POST /vendor/webhooks/{id}/test`: sends a `webhook.test` message.
+pub async fn test_webhook(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    webhook_action(&app, &visitor, &id, None).await
+}
+
+/// `POST /vendor/webhooks/{id}/deliveries/{delivery}/retry`: tries a delivery again now.
+pub async fn retry_delivery(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path((id, delivery)): Path<(String, String)>,
+) -> Response {
+    webhook_action(&app, &visitor, &id, Some(&delivery)).await
+}
+
+async fn webhook_action(app: &App, visitor: &Visitor, id: &str, retry: Option<&str>) -> Response {
+    let actor = match vendor_only(app, visitor, "/vendor/webhooks") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let (Ok(endpoint), Ok(delivery)) = (
+        id.parse::<uuid::Uuid>(),
+        retry.map_or(Ok(uuid::Uuid::nil()), str::parse::<uuid::Uuid>),
+    ) else {
+        return failure(app, visitor, AppError::NotFound("webhook endpoint"));
+    };
+    let done = match retry {
+        None => app
+            .test_webhook(&actor, endpoint)
+            .await
+            .map(|_| "webhook_tested"),
+        Some(_) => app
+            .retry_webhook_delivery(&actor, endpoint, delivery)
+            .await
+            .map(|_| "delivery_retried"),
+    };
+    match done {
+        Ok(flash) => see_other(&format!("/vendor/webhooks/{id}"), Some(flash)),
+        Err(e) => webhook_page(app, visitor, id, Errors::of(e, ""), None).await,
     }
 }

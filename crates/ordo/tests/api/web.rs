@@ -21,7 +21,10 @@ on_both_backends!(
     the_consoles_show_each_person_only_theirs,
     admins_manage_users_with_their_password_again,
 );
-on_both_kinds!(support_resolves_a_stuck_payment_after_confirming);
+on_both_kinds!(
+    support_resolves_a_stuck_payment_after_confirming,
+    vendors_manage_webhooks_from_their_console,
+);
 
 /// A browser as the server sees one: cookies kept, redirects not followed, forms posted from
 /// the server's own origin (as a page of the shop would).
@@ -770,4 +773,71 @@ async fn admins_manage_users_with_their_password_again(app: TestApp) {
 /// A form of owned values, as `Browser::post` takes it.
 fn borrowed<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+async fn vendors_manage_webhooks_from_their_console(kind: Kind) {
+    let settings = ordo_app::Settings {
+        // The endpoint below is on this machine.
+        allow_private_webhook_targets: true,
+        ..ordo_app::Settings::default()
+    };
+    let Some(app) = TestApp::spawn_with(kind, settings).await else {
+        return;
+    };
+    let shop = app.shop(10).await;
+    let vendor_email = person(&app, "vendor", Some(&shop.vendor_id)).await;
+    let mut v = Browser::new(&app);
+    v.post(
+        "/sign-in",
+        &[("email", &vendor_email), ("password", PASSWORD)],
+    )
+    .await;
+    assert!(
+        v.get("/vendor/webhooks")
+            .await
+            .html
+            .contains("No endpoints yet.")
+    );
+    let bad = v
+        .post(
+            "/vendor/webhooks",
+            &[("url", "not a url"), ("events", "order.*")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains(r##"<a href="#url">"##), "{}", bad.html);
+    // Nothing listens there: the test message fails, and the page says so.
+    let made = v
+        .post(
+            "/vendor/webhooks",
+            &[
+                ("url", "http://127.0.0.1:9/hook"),
+                ("events", "order.*, stock.low"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.html);
+    assert!(made.html.contains("whsec_"), "the secret, shown once");
+    let listed = v.get("/vendor/webhooks").await.html;
+    assert!(!listed.contains("whsec_"), "and never again");
+    let start = listed
+        .find("/vendor/webhooks/")
+        .expect("the endpoint is listed");
+    let endpoint = listed[start..].split('"').next().unwrap().to_owned();
+    assert!(listed.contains("order.*, stock.low"));
+    let tested = v.post(&format!("{endpoint}/test"), &[]).await;
+    assert_eq!(tested.status, 303);
+    app.run_jobs().await;
+    let page = v.get(&endpoint).await.html;
+    assert!(page.contains("webhook.test"), "{page}");
+    // Another vendor's staff cannot open it.
+    let other = app.shop(10).await;
+    let other_email = person(&app, "vendor", Some(&other.vendor_id)).await;
+    let mut o = Browser::new(&app);
+    o.post(
+        "/sign-in",
+        &[("email", &other_email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(o.get(&endpoint).await.status, 404);
 }
