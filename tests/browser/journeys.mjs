@@ -143,6 +143,11 @@ async function shopperJourney(browser) {
   const skip = await focused(page);
   if (!skip || !skip.text.includes("Skip to main content")) fail(`the first Tab reaches "${skip && skip.text}", not the skip link`);
   await check(page, "storefront");
+  const missing = await page.goto(BASE + "/no-such-page");
+  if (missing.status() !== 404) fail(`a missing page answered ${missing.status()}`);
+  if (!(await page.title()).startsWith("Error: Page not found")) fail(`the missing page's title: ${await page.title()}`);
+  await check(page, "not-found");
+  await page.goto(BASE + "/");
 
   await fromTop(page);
   await fill(page, "q", "tea cups");

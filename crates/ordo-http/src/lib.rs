@@ -258,12 +258,34 @@ async fn request_scope(req: Request, next: Next) -> Response {
     REQUEST_ID.scope(id, next.run(req)).await
 }
 
-async fn not_found() -> ApiError {
+/// No such route: the one error shape for the API and any client that did not ask for HTML;
+/// a page saying so for a browser that did (a mistyped address, an old link).
+async fn not_found(
+    State(app): State<App>,
+    visitor: web::session::Visitor,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let browser = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if browser && !uri.path().starts_with("/api/") {
+        return web::message(
+            &app,
+            &visitor,
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            vec!["If you typed the address, check it is right. If you followed a link, it may be out of date.".into()],
+            Some(("/", "Go to the shop")),
+        );
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "route_not_found",
         "no such endpoint; see /api/docs",
     )
+    .into_response()
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -156,6 +156,25 @@ async fn the_storefront_lists_searches_and_prices_the_catalog(app: TestApp) {
     let bad = b.get("/?min=cheap").await.html;
     assert!(bad.contains("<title>Error: "), "{bad}");
     assert!(bad.contains(r##"<a href="#min">Enter the lowest price as a number"##));
+    // A mistyped address: a page for a browser, the one error shape for everything else.
+    let missing = b
+        .client
+        .get(format!("{}/no-such-page", app.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("<h1>Page not found</h1>")
+    );
+    let api = b.get("/api/v1/no-such-endpoint").await;
+    assert_eq!(api.status, 404);
+    assert!(api.html.contains("route_not_found"));
     // German readers get German money.
     let de = b
         .client
