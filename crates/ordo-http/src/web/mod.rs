@@ -329,9 +329,27 @@ pub fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => {
             let mut res = Html(html).into_response();
+            let headers = res.headers_mut();
             // Pages show a person's own data: never kept by shared caches.
-            res.headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            // Only our own script and forms; no framing (clickjacking); the one stylesheet is
+            // inline. A guest's order link never leaves in a Referer to another site.
+            headers.insert(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+                     base-uri 'none'; object-src 'none'",
+                ),
+            );
+            headers.insert(
+                axum::http::header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            headers.insert(
+                axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
             res
         }
         Err(e) => {

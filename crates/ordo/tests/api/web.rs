@@ -132,6 +132,17 @@ async fn person(app: &TestApp, role: &str, vendor_id: Option<&str>) -> String {
 async fn the_storefront_lists_searches_and_prices_the_catalog(app: TestApp) {
     app.shop(10).await;
     let mut b = Browser::new(&app);
+    let res = b.client.get(format!("{}/", app.base)).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()["referrer-policy"], "same-origin");
+    assert_eq!(res.headers()["cache-control"], "no-store");
     let page = b.get("/").await;
     assert_eq!(page.status, 200);
     let html = page.html;
