@@ -27,7 +27,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod notifications;
 pub mod orders;
-mod outbox;
+pub mod outbox;
 pub mod paging;
 pub mod payments;
 pub mod pricing;

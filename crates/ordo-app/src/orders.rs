@@ -248,9 +248,28 @@ impl App {
             body: body.to_owned(),
             created_at: self.now(),
         };
+        // Its event, in the same transaction: staff only (no customer, vendor or carrier in its
+        // audience), so only support's and admins' feeds and the platform's webhooks carry it.
+        let message = ordo_store::OutboxMessage {
+            topic: crate::outbox::NOTE_ADDED.into(),
+            key: id.to_string(),
+            payload: serde_json::value::to_raw_value(&serde_json::json!({
+                "order_id": id, "note_id": note.id, "author": note.author,
+                "body": note.body, "at": note.created_at,
+            }))
+            .map_err(|e| AppError::Internal(e.into()))?,
+            created_at: note.created_at,
+            audience: ordo_store::Audience::default(),
+        };
         let saved = note.clone();
-        self.write(move |tx| Box::pin(async move { Ok(tx.insert_order_note(&saved).await?) }))
-            .await?;
+        self.write(move |tx| {
+            Box::pin(async move {
+                tx.insert_order_note(&saved).await?;
+                tx.enqueue(&message).await?;
+                Ok(())
+            })
+        })
+        .await?;
         tracing::info!(order_id = %id, "internal note added");
         Ok(note)
     }

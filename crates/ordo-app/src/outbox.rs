@@ -9,6 +9,16 @@ use ordo_store::{Audience, OutboxMessage, StoreTx};
 
 use crate::{AppError, AppResult};
 
+/// The topic of an internal note on an order: in the feed of support and admins (and the
+/// platform's webhooks) only — never in the order's own log or stream.
+pub const NOTE_ADDED: &str = "order.note_added";
+
+/// Whether a topic is an event of an order's log (its payload an `OrderEvent`, its key the
+/// order): `order.*`, but not the staff-only notes that ride beside them.
+pub fn in_order_log(topic: &str) -> bool {
+    topic.starts_with("order.") && topic != NOTE_ADDED
+}
+
 /// The outbox message for an order event (keyed by the order, so consumers keep its order),
 /// seen by the order's customer, vendor and carrier (as the order stands after the event).
 pub(crate) fn outbox_for(event: &OrderEvent, order: &Order) -> AppResult<OutboxMessage> {

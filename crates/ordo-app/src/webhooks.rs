@@ -88,6 +88,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "order.delivered",
     "order.completed",
     "order.cancelled",
+    crate::outbox::NOTE_ADDED,
     "stock.updated",
     "stock.low",
     "webhook.test",

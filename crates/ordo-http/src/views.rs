@@ -356,7 +356,7 @@ impl FeedEventView {
     /// An event as `viewer` may see it.
     pub fn new(e: ordo_store::RelayedEvent, viewer: &Actor) -> Self {
         let m = e.message;
-        let data = if m.topic.starts_with("order.") {
+        let data = if ordo_app::outbox::in_order_log(&m.topic) {
             match serde_json::from_str::<OrderEvent>(m.payload.get()) {
                 Ok(event) => {
                     serde_json::to_value(EventView::new(event, viewer)).unwrap_or_default()

@@ -87,7 +87,7 @@ impl Hub {
         interests.extend(audience.customer.map(Interest::Customer));
         interests.extend(audience.vendor.map(Interest::Vendor));
         interests.extend(audience.carrier.map(Interest::Carrier));
-        if event.message.topic.starts_with("order.") {
+        if crate::outbox::in_order_log(&event.message.topic) {
             interests.push(Interest::Order(event.message.key.clone()));
         }
         let subscribers = self

@@ -406,7 +406,7 @@ impl FollowOrder {
             match self.live.recv().await {
                 Received::Event(event)
                     if event.message.key == self.key
-                        && event.message.topic.starts_with("order.") =>
+                        && crate::outbox::in_order_log(&event.message.topic) =>
                 {
                     let parsed: OrderEvent = serde_json::from_str(event.message.payload.get())
                         .map_err(|e| AppError::Internal(e.into()))?;

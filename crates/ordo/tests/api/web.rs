@@ -726,6 +726,39 @@ async fn support_resolves_a_stuck_payment_after_confirming(kind: Kind) {
         !events.iter().any(|e| e.to_string().contains("4711")),
         "nor in the order's log"
     );
+    // The note's event reaches the staff's feed only.
+    app.app.relay_once().await.expect("relay");
+    let feed = |token: String| {
+        let app = &app;
+        async move {
+            app.get("/api/v1/events?after=0&limit=100", &token)
+                .await
+                .expect(200)["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["type"] == "order.note_added")
+                .cloned()
+                .collect::<Vec<_>>()
+        }
+    };
+    let staff_feed = feed(app.admin().to_owned()).await;
+    assert_eq!(staff_feed.len(), 1, "{staff_feed:?}");
+    assert_eq!(staff_feed[0]["data"]["order_id"], id.as_str());
+    assert!(
+        staff_feed[0]["data"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("4711")
+    );
+    assert!(
+        feed(customer.clone()).await.is_empty(),
+        "not the customer's"
+    );
+    assert!(
+        feed(shop.token.clone()).await.is_empty(),
+        "not the vendor's"
+    );
 }
 
 async fn admins_manage_users_with_their_password_again(app: TestApp) {
