@@ -604,14 +604,15 @@ pub async fn cancel(
         .await
     {
         Ok(_) => see_other(&format!("/account/orders/{id}"), Some("cancelled")),
-        Err(AppError::StepUpRequired { .. }) => {
-            let errors = Errors::one(
-                "password",
+        Err(e) => {
+            let errors = Errors::of_sensitive(
+                e,
+                "reason",
                 "Cancelling this order needs your password again: enter it to confirm",
             );
-            order_page(&app, &visitor, &id, errors, true, None).await
+            let ask = errors.get("password").is_some();
+            order_page(&app, &visitor, &id, errors, ask, None).await
         }
-        Err(e) => order_page(&app, &visitor, &id, Errors::of(e, "reason"), false, None).await,
     }
 }
 

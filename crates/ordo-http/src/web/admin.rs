@@ -151,13 +151,7 @@ async fn proof(app: &App, signed: &Signed, password: &str) -> Result<Proof, Erro
 
 /// A sensitive action refused for want of a fresh proof, said on the password field.
 fn needs_password(e: AppError, fallback: &str) -> Errors {
-    match e {
-        AppError::StepUpRequired { .. } => Errors::one(
-            "password",
-            "This needs your password again: enter it and send the form once more",
-        ),
-        other => Errors::of(other, fallback),
-    }
+    Errors::of_sensitive(e, fallback, super::PASSWORD_AGAIN)
 }
 
 fn vendor_of(raw: &str) -> Option<VendorId> {

@@ -125,6 +125,10 @@ pub fn date_for(locale: &str, at: &DateTime<Utc>) -> String {
     at.format(pattern).to_string()
 }
 
+/// What a sensitive form says when the session is no longer freshly signed in.
+pub const PASSWORD_AGAIN: &str =
+    "This needs your password again: enter it and send the form once more";
+
 /// One error of a form: the control it belongs to (its `id`) and what to do.
 pub struct FieldError {
     pub id: String,
@@ -152,6 +156,15 @@ impl Errors {
             .field
             .map_or_else(|| fallback.to_owned(), |f| control_id(&f));
         Self::one(&id, api.message)
+    }
+
+    /// A sensitive action's refusal as form errors: wanting a fresh proof of identity is said
+    /// on the form's `password` field in the words of `ask`; anything else as [`Errors::of`].
+    pub fn of_sensitive(e: AppError, fallback: &str, ask: &str) -> Self {
+        match e {
+            AppError::StepUpRequired { .. } => Self::one("password", ask),
+            other => Self::of(other, fallback),
+        }
     }
 
     pub fn push(&mut self, id: &str, message: impl Into<String>) {

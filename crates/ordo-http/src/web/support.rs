@@ -411,20 +411,15 @@ pub async fn act(
     };
     match done {
         Ok(flash) => see_other(&format!("/support/orders/{id}"), Some(flash)),
-        Err(AppError::StepUpRequired { .. }) => {
-            let errors = Errors::one(
-                "password",
-                "This needs your password again: enter it and send the form once more",
-            );
-            order_page(&app, &visitor, &id, errors, true, None).await
-        }
         Err(e) => {
             let field = if action == "refund" {
                 "amount"
             } else {
                 "reason"
             };
-            order_page(&app, &visitor, &id, Errors::of(e, field), false, None).await
+            let errors = Errors::of_sensitive(e, field, super::PASSWORD_AGAIN);
+            let ask = errors.get("password").is_some();
+            order_page(&app, &visitor, &id, errors, ask, None).await
         }
     }
 }
