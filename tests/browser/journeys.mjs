@@ -7,7 +7,7 @@
 //     pays with the sandbox card, then follows the order live (by its unguessable link) while
 //     the vendor (a second browser context) accepts and ships it from the queue; the guest
 //     then makes an account from the order's page, which claims the order; a demo customer
-//     signs in to their orders; support finds a customer and resolves the
+//     signs in to their orders; support finds customers by name and e-mail and resolves the
 //     demo's stuck payment from the exception queue, confirming first;
 //   - screenshots of every page at 390 and 1280 px into ORDO_SHOTS (not committed).
 // Exits 1 with every failure listed. Run by crates/ordo/tests/browser.rs.
@@ -313,14 +313,38 @@ async function vendorJourney(browser, orderUrl) {
   await press(page, "Add product", (el) => el.tag === "button" && el.text === "Add product", /\/vendor\/products$/);
   const listed = await page.locator("main").innerText();
   if (!listed.includes("The product is added.") || !listed.includes(sku)) fail(`the new product is not listed: ${listed.slice(0, 300)}`);
-  // Webhooks: an endpoint on this machine is refused (not a public address), and said so.
+  // Webhooks: an address that is not one is refused, and said so; then an endpoint (its
+  // secret shown once), its page, a change that is wrong, pausing it, and deleting it after
+  // saying yes. (The server runs with --allow-private-webhook-targets: it is on this machine.)
   await page.goto(`${BASE}/vendor/webhooks`);
   await check(page, "vendor-webhooks");
   await fromTop(page);
-  await fill(page, "url", "http://127.0.0.1:9/hook");
+  await fill(page, "url", "not an address");
   await fill(page, "events", "order.*");
   await press(page, "Add endpoint", (el) => el.tag === "button" && el.text === "Add endpoint", /\/vendor\/webhooks$/);
   await check(page, "vendor-webhooks-error", { error: true });
+  await fromTop(page);
+  await fill(page, "url", "http://127.0.0.1:9/hook");
+  await press(page, "Add endpoint", (el) => el.tag === "button" && el.text === "Add endpoint", /\/vendor\/webhooks$/);
+  if (!(await page.locator("main").innerText()).includes("whsec_")) fail("the new endpoint's secret is not shown");
+  await check(page, "vendor-webhooks-secret");
+  await fromTop(page);
+  await press(page, "the endpoint", (el) => el.tag === "a" && el.text === "http://127.0.0.1:9/hook", /\/vendor\/webhooks\/[^/]+$/);
+  await check(page, "vendor-webhook");
+  await fromTop(page);
+  await fill(page, "url", "ftp://nowhere");
+  await press(page, "Save changes", (el) => el.tag === "button" && el.text === "Save changes", /\/vendor\/webhooks\/[^/]+$/);
+  await check(page, "vendor-webhook-error", { error: true });
+  await fromTop(page);
+  await press(page, "Pause deliveries", (el) => el.tag === "button" && el.text === "Pause deliveries", /\/vendor\/webhooks\/[^/]+$/);
+  if (!(await page.locator("main").innerText()).includes("Deliveries are paused")) fail("the endpoint is not paused");
+  await check(page, "vendor-webhook-paused");
+  await fromTop(page);
+  await press(page, "Delete the endpoint…", (el) => el.tag === "button" && el.text === "Delete the endpoint…", /\/delete$/);
+  await check(page, "vendor-webhook-delete");
+  await fromTop(page);
+  await press(page, "Yes, delete the endpoint", (el) => el.tag === "button" && el.text === "Yes, delete the endpoint", /\/vendor\/webhooks$/);
+  if (!(await page.locator("main").innerText()).includes("No endpoints yet.")) fail("the endpoint is not deleted");
   const shop = await ctx.request.get(`${BASE}/?q=gift`);
   if (!(await shop.text()).includes("Gift box 🎁")) fail("the new product is not in the shop");
   return ctx;
@@ -332,7 +356,12 @@ async function supportJourney(browser) {
   await page.goto(BASE + "/sign-in");
   await signIn(page, "support@ordo.example", /\/support$/);
   await check(page, "support");
-  // Find a customer by e-mail, then a miss.
+  // Find customers by part of a name, then one by e-mail, then a miss.
+  await fromTop(page);
+  await fill(page, "q", "LOVEL");
+  await press(page, "Find", (el) => el.tag === "button" && el.text === "Find", /\/support\?q=LOVEL/);
+  if (!(await page.locator("main table").innerText()).includes("Ada Lovelace 🏠")) fail("Ada is not found by name");
+  await check(page, "support-search-names");
   await fromTop(page);
   await fill(page, "q", "li.wei@customer.example");
   await press(page, "Find", (el) => el.tag === "button" && el.text === "Find", /\/support\/customers\//);
@@ -414,6 +443,19 @@ async function adminJourney(browser) {
   await fill(page, "password", PASSWORD);
   await press(page, "Save rules", byText("Save rules"), /\/admin\/pricing$/);
   await check(page, "admin-pricing-error", { error: true });
+  // A promotion switched off from its table, after the page says what that does; then on again.
+  await page.goto(BASE + "/admin/pricing");
+  await fromTop(page);
+  await press(page, "Switch off…", (el) => el.tag === "button" && el.text.startsWith("Switch off…"), /\/off$/);
+  await check(page, "admin-pricing-confirm");
+  await fromTop(page);
+  await fill(page, "password", PASSWORD);
+  await press(page, "Yes, switch the promotion off", byText("Yes, switch the promotion off"), /\/admin\/pricing$/);
+  if (!(await page.locator("main").innerText()).includes("The pricing rules are changed")) fail("switching the promotion off did not say so");
+  await fromTop(page);
+  await press(page, "Switch on…", (el) => el.tag === "button" && el.text.startsWith("Switch on…"), /\/on$/);
+  await fromTop(page);
+  await press(page, "Yes, switch the promotion on", byText("Yes, switch the promotion on"), /\/admin\/pricing$/);
   await ctx.close();
 }
 

@@ -285,6 +285,21 @@ impl App {
         Ok(self.store.order_notes(id).await?)
     }
 
+    /// The newest internal notes on any of a customer's orders (support and admins).
+    pub async fn customer_notes(
+        &self,
+        actor: &Actor,
+        customer: UserId,
+        limit: Option<i64>,
+    ) -> AppResult<Vec<ordo_store::OrderNote>> {
+        notes_are_staff_only(actor)?;
+        let limit = crate::paging::page_limit(limit)?;
+        Ok(self
+            .store
+            .customer_notes(customer, i64::from(limit))
+            .await?)
+    }
+
     /// How many of the orders the actor may see have `status`, counted no further than `cap`
     /// (a busy page says "1,000+" rather than scanning every order to be exact).
     pub async fn count_orders(

@@ -1,11 +1,13 @@
-//! Users: creating them, listing them, changing their role or disabling them. Admins manage
+//! Users: creating them, listing them, finding customers by name, changing their role or
+//! disabling them. Admins manage
 //! every account through the API (a sensitive action: step-up); the very first admin comes
 //! from the command line (`ordo users create`), acting as the system.
 
 use ordo_domain::ParseError;
+use ordo_domain::address::name_search_form;
 use ordo_domain::identity::{Actor, EmailAddress, Password, Proof, Role, Sensitive, User};
 use ordo_domain::ids::{UserId, VendorId};
-use ordo_store::{StoreError, constraints};
+use ordo_store::{NamedCustomer, StoreError, constraints};
 
 use crate::auth::hash_password;
 use crate::{App, AppError, AppResult};
@@ -108,6 +110,44 @@ impl App {
             Ok(email) => Ok(self.store.credentials(&email).await?.map(|c| c.user)),
             Err(_) => Ok(None),
         }
+    }
+
+    /// Customers found by a recipient name on their orders: a start of any word of the name, or
+    /// of several words in order, in any case ("müller", "jürgen mü"); at most `limit` (support
+    /// and admins). Each customer and name comes once, the closest match first.
+    pub async fn find_customers(
+        &self,
+        actor: &Actor,
+        name: &str,
+        limit: Option<i64>,
+    ) -> AppResult<Vec<NamedCustomer>> {
+        if !matches!(actor.role, Role::Admin | Role::Support | Role::System) {
+            return Err(AppError::Forbidden(
+                "only admins and support look people up".into(),
+            ));
+        }
+        let limit = crate::paging::page_limit(limit)?;
+        let wanted = name_search_form(name);
+        // One letter would match a large share of every customer: ask for two.
+        if wanted.chars().count() < 2 {
+            return Err(ParseError::new(
+                "query_too_short",
+                "enter at least two letters of the name",
+            )
+            .at("q")
+            .into());
+        }
+        // A name matched by two of its words comes twice: read a little more, keep each once.
+        let found = self
+            .store
+            .customers_named(&wanted, i64::from(limit) * 2)
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        Ok(found
+            .into_iter()
+            .filter(|c| seen.insert((c.customer_id, c.name.clone())))
+            .take(limit as usize)
+            .collect())
     }
 
     /// One user, whether they are disabled, and whether they have a TOTP second factor (admins

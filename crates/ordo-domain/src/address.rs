@@ -85,6 +85,31 @@ pub fn is_country_code(code: &str) -> bool {
     rust_iso3166::from_alpha2(code).is_some() || USER_ASSIGNED.contains(&code)
 }
 
+/// How a recipient's name is looked up: lower case (every script, not only ASCII), words
+/// separated by one space. Support types "müller" or "Jürgen  Mü" and finds "Jürgen Müller".
+pub fn name_search_form(name: &str) -> String {
+    name.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The most keys one name is found by: a name of many words is still found by its first few.
+const MAX_NAME_KEYS: usize = 6;
+
+/// The keys a recipient's name is indexed under: its search form from each word on ("jürgen
+/// müller", "müller"), so a prefix of any word, or of several words in order, finds it.
+pub fn name_keys(name: &str) -> Vec<String> {
+    let form = name_search_form(name);
+    let mut keys = Vec::new();
+    let mut rest = form.as_str();
+    while !rest.is_empty() && keys.len() < MAX_NAME_KEYS {
+        keys.push(rest.to_owned());
+        rest = rest.split_once(' ').map_or("", |(_, after)| after);
+    }
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +133,17 @@ mod tests {
         assert_eq!(a.line1, "東京都港区 1-2-3 🏢");
         assert_eq!(a.line2, None);
         assert_eq!(a.country, "CH");
+    }
+
+    #[test]
+    fn a_name_is_found_from_each_of_its_words() {
+        assert_eq!(
+            name_keys(" Jürgen  Ünal-Müller 🏠 "),
+            ["jürgen ünal-müller 🏠", "ünal-müller 🏠", "🏠"]
+        );
+        assert_eq!(name_search_form("ZOË  ünal"), "zoë ünal");
+        assert!(name_keys("   ").is_empty());
+        assert_eq!(name_keys(&"a ".repeat(50)).len(), MAX_NAME_KEYS);
     }
 
     #[test]

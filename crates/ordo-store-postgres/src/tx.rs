@@ -6,6 +6,7 @@ use std::cell::Cell;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ordo_domain::address::name_keys;
 use ordo_domain::cart::Cart;
 use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, VariantForSale, Vendor};
 use ordo_domain::identity::User;
@@ -514,6 +515,16 @@ impl StoreTx for PgTx {
                 .bind(l.line_total.amount)
                 .bind(Json(&l.allocations))
                 .bind(Json(&l.pricing))
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        // Support finds the customer by the recipient's name (see 0014_customer_names.sql).
+        for key in name_keys(&o.shipping_address.name) {
+            sqlx::query(sql::INSERT_CUSTOMER_NAME)
+                .bind(key)
+                .bind(o.customer_id.0)
+                .bind(&o.shipping_address.name)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|e| self.fail(e))?;

@@ -10,6 +10,7 @@ use std::cell::Cell;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use ordo_domain::address::name_keys;
 use ordo_domain::cart::Cart;
 use ordo_domain::catalog::{Location, LocationCode, Name, Product, Sku, VariantForSale, Vendor};
 use ordo_domain::identity::User;
@@ -527,6 +528,13 @@ impl StoreTx for SqliteTx {
                     json(&l.allocations)?,
                     json(&l.pricing)?
                 ],
+            )?;
+        }
+        // Support finds the customer by the recipient's name (see 0014_customer_names.sql).
+        for key in name_keys(&o.shipping_address.name) {
+            self.execute(
+                sql::INSERT_CUSTOMER_NAME,
+                params![key, o.customer_id.0, o.shipping_address.name],
             )?;
         }
         Ok(())

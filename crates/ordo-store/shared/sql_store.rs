@@ -34,10 +34,10 @@ use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClas
 use ordo_store::{
     Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, ExceptionFilter,
     ExceptionItem, IdempotencyRecord, Job, JobCounts, JobEnd, JobState, LiveSession, LocationStock,
-    LowStock, MoneyRow, Notification, NotificationPreferences, NotificationState, OrderNote,
-    OrderQuery, OrderScope, OutboxMessage, Outcome, Payment, PaymentAllocation, PaymentEntry,
-    Payout, PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock, StockAdjustment, Store,
-    StoreError, StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
+    LowStock, MoneyRow, NamedCustomer, Notification, NotificationPreferences, NotificationState,
+    OrderNote, OrderQuery, OrderScope, OutboxMessage, Outcome, Payment, PaymentAllocation,
+    PaymentEntry, Payout, PriceListEntry, Purge, RelayState, RelayedEvent, SkuStock,
+    StockAdjustment, Store, StoreError, StoreResult, TxWork, WebhookDelivery, WebhookEndpoint,
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Row};
@@ -618,6 +618,16 @@ fn adjustment_from_row(row: &impl Cols) -> StoreResult<StockAdjustment> {
     })
 }
 
+fn note_of(row: &DbRow) -> StoreResult<OrderNote> {
+    Ok(OrderNote {
+        id: row.uuid("id")?,
+        order_id: OrderId(row.uuid("order_id")?),
+        author: serde_json::from_str(&row.text("author")?).map_err(|e| corrupt("actor", e))?,
+        body: row.text("body")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
 fn parse_role(role: &str) -> StoreResult<Role> {
     if role == Role::System.as_str() {
         Ok(Role::System)
@@ -636,6 +646,9 @@ pub(crate) mod sql {
     pub const CLAIM_GUEST_ACCOUNT: &str =
         "UPDATE guest_accounts SET claimed_at = $1 WHERE user_id = $2 AND claimed_at IS NULL";
     pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
+    /// A customer's recipient name under one of its keys (see 0014_customer_names.sql).
+    pub const INSERT_CUSTOMER_NAME: &str = "INSERT INTO customer_names (key, customer_id, name) \
+        VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
     pub const INSERT_ORDER_NOTE: &str = "INSERT INTO order_notes (id, order_id, author, body, created_at) \
         VALUES ($1, $2, $3, $4, $5)";
     pub const INSERT_CHECKOUT_LINK: &str =
@@ -1370,15 +1383,44 @@ impl Store for SqlStore {
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;
+        rows.iter().map(note_of).collect()
+    }
+
+    async fn customer_notes(&self, customer: UserId, limit: i64) -> StoreResult<Vec<OrderNote>> {
+        let rows = sqlx::query(
+            "SELECT n.id, n.order_id, n.author, n.body, n.created_at FROM order_notes n \
+             JOIN orders o ON o.id = n.order_id WHERE o.customer_id = $1 \
+             ORDER BY n.created_at DESC, n.id DESC LIMIT $2",
+        )
+        .bind(customer.0)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(note_of).collect()
+    }
+
+    async fn customers_named(&self, prefix: &str, limit: i64) -> StoreResult<Vec<NamedCustomer>> {
+        // Every key starting with `prefix` sorts between it and it followed by the highest
+        // code point, byte by byte (SQLite's BINARY, PostgreSQL's "C"): an index range.
+        let end = format!("{prefix}\u{10FFFF}");
+        let rows = sqlx::query(
+            "SELECT n.customer_id, n.name, u.email FROM customer_names n \
+             JOIN users u ON u.id = n.customer_id \
+             WHERE n.key >= $1 AND n.key < $2 ORDER BY n.key, n.customer_id LIMIT $3",
+        )
+        .bind(prefix)
+        .bind(end)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
         rows.iter()
             .map(|r| {
-                Ok(OrderNote {
-                    id: r.uuid("id")?,
-                    order_id: OrderId(r.uuid("order_id")?),
-                    author: serde_json::from_str(&r.text("author")?)
-                        .map_err(|e| corrupt("actor", e))?,
-                    body: r.text("body")?,
-                    created_at: r.time("created_at")?,
+                Ok(NamedCustomer {
+                    customer_id: UserId(r.uuid("customer_id")?),
+                    email: r.text("email")?,
+                    name: r.text("name")?,
                 })
             })
             .collect()

@@ -608,6 +608,15 @@ pub struct OrderNote {
     pub created_at: DateTime<Utc>,
 }
 
+/// A customer found by a recipient name on their orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedCustomer {
+    pub customer_id: UserId,
+    pub email: String,
+    /// The name as it was typed on the order.
+    pub name: String,
+}
+
 /// One recorded stock adjustment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StockAdjustment {
@@ -707,6 +716,12 @@ pub trait Store: Send + Sync + 'static {
     async fn orders_of_checkout(&self, checkout: CheckoutId) -> StoreResult<Vec<Order>>;
     /// An order's internal notes, oldest first.
     async fn order_notes(&self, order: OrderId) -> StoreResult<Vec<OrderNote>>;
+    /// The newest `limit` internal notes on any of a customer's orders, newest first.
+    async fn customer_notes(&self, customer: UserId, limit: i64) -> StoreResult<Vec<OrderNote>>;
+    /// Customers with a recipient name that has a word starting with `prefix` (in
+    /// [`ordo_domain::address::name_search_form`]), the closest keys first: up to `limit` rows,
+    /// one customer and name may come twice (once per matching word).
+    async fn customers_named(&self, prefix: &str, limit: i64) -> StoreResult<Vec<NamedCustomer>>;
 
     /// Every pricing rule and promotion, as one book.
     async fn pricing_book(&self) -> StoreResult<PricingBook>;

@@ -1,7 +1,8 @@
 //! Admin: users and roles (create, change role or vendor, disable and enable, reset a lost
 //! second factor — each a sensitive action that asks for the admin's password again), vendors
-//! (list, create), the pricing rules (read them all; add or replace rules from a JSON file, as
-//! `ordo pricing import` takes it), and background jobs (counts, the dead ones with their last
+//! (list, create), the pricing rules (every one in tables; delete a tax rule, shipping rate or
+//! exchange rate, switch a promotion on or off, each after saying what it does; add or replace
+//! rules from a JSON file, as `ordo pricing import` takes it), and background jobs (counts, the dead ones with their last
 //! error, and replay). Support sees the jobs page too: stuck work is theirs to replay.
 
 use askama::Template;
@@ -11,7 +12,9 @@ use axum::response::Response;
 use ordo_app::users::{NewUser, UserChange};
 use ordo_app::{App, AppError};
 use ordo_domain::identity::{Actor, Proof, Role};
-use ordo_domain::ids::{UserId, VendorId};
+use ordo_domain::ids::{PromotionId, RuleId, UserId, VendorId};
+use ordo_domain::pricing::{Discount, PricingBook, Rounding, TaxMode};
+use ordo_store::RuleKind;
 use serde::Deserialize;
 
 use super::session::{Signed, Visitor};
@@ -498,15 +501,175 @@ pub async fn retry_job(
 struct PricingPage {
     page: Page,
     errors: Errors,
-    rules: String,
+    tables: Vec<RuleTable>,
     import: String,
+    /// Asking "are you sure?" (and for the password) before a change.
+    confirm: Option<Confirming>,
 }
 
-/// `GET /admin/pricing`: every pricing rule, and the form that adds or replaces rules.
+/// One kind of rule as a table, each row with its one action.
+pub struct RuleTable {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub empty: &'static str,
+    pub headers: &'static [&'static str],
+    pub rows: Vec<RuleRow>,
+}
+
+pub struct RuleRow {
+    pub cells: Vec<String>,
+    /// Where its button posts.
+    pub action: String,
+    pub button: &'static str,
+    /// Which rule, for a screen reader's button name.
+    pub label: String,
+}
+
+/// A change waiting for "yes".
+pub struct Confirming {
+    pub action: String,
+    pub what: String,
+    pub explains: &'static str,
+    pub button: &'static str,
+}
+
+/// A promotion's discount in words.
+fn discount_words(page: &Page, d: &Discount) -> String {
+    match d {
+        Discount::Percentage { percent } => format!("{percent} % off"),
+        Discount::Fixed { amount } => format!("{} off", page.money(amount)),
+    }
+}
+
+/// Every rule of the book as the page's tables.
+fn rule_tables(page: &Page, book: &PricingBook) -> Vec<RuleTable> {
+    let tax = book.tax.iter().map(|t| RuleRow {
+        cells: vec![
+            t.name.clone(),
+            match &t.region {
+                Some(r) => format!("{} ({r})", t.country),
+                None => t.country.clone(),
+            },
+            t.tax_class.to_string(),
+            format!("{} %", t.rate),
+            match t.mode {
+                TaxMode::Inclusive => "in the price".into(),
+                TaxMode::Exclusive => "added to the price".into(),
+            },
+        ],
+        action: format!("/admin/pricing/tax/{}/delete", t.id),
+        button: "Delete",
+        label: t.name.clone(),
+    });
+    let shipping = book.shipping.iter().map(|r| RuleRow {
+        cells: vec![
+            r.name.clone(),
+            if r.countries.is_empty() {
+                "everywhere".into()
+            } else {
+                r.countries.join(", ")
+            },
+            match (r.min_weight_grams, r.max_weight_grams) {
+                (0, None) => "any".into(),
+                (0, Some(max)) => format!("under {max} g"),
+                (min, Some(max)) => format!("{min} g to under {max} g"),
+                (min, None) => format!("from {min} g"),
+            },
+            page.money(&r.price),
+            r.free_over
+                .as_ref()
+                .map_or_else(String::new, |m| format!("free from {}", page.money(m))),
+        ],
+        action: format!("/admin/pricing/shipping/{}/delete", r.id),
+        button: "Delete",
+        label: r.name.clone(),
+    });
+    let fx = book.fx.iter().map(|r| RuleRow {
+        cells: vec![
+            format!("1 {} = {} {}", r.from.code(), r.rate, r.to.code()),
+            match r.rounding {
+                Rounding::HalfUp => "half up",
+                Rounding::HalfEven => "half to even",
+                Rounding::Up => "up",
+                Rounding::Down => "down",
+            }
+            .into(),
+        ],
+        action: format!("/admin/pricing/fx/{}/delete", r.id),
+        button: "Delete",
+        label: format!("{} to {}", r.from.code(), r.to.code()),
+    });
+    let promotions = book.promotions.iter().map(|p| RuleRow {
+        cells: vec![
+            p.name.clone(),
+            p.code.clone().unwrap_or_else(|| "(automatic)".into()),
+            discount_words(page, &p.discount),
+            match p.usage_limit {
+                Some(limit) => format!("{} of {limit}", p.uses),
+                None => p.uses.to_string(),
+            },
+            match (&p.starts_at, &p.ends_at) {
+                (None, None) => "always".into(),
+                (Some(a), None) => format!("from {}", page.date(a)),
+                (None, Some(b)) => format!("until {}", page.date(b)),
+                (Some(a), Some(b)) => format!("{} to {}", page.date(a), page.date(b)),
+            },
+            if p.active { "on" } else { "off" }.into(),
+        ],
+        action: format!(
+            "/admin/pricing/promotions/{}/{}",
+            p.id,
+            if p.active { "off" } else { "on" }
+        ),
+        button: if p.active { "Switch off" } else { "Switch on" },
+        label: p.name.clone(),
+    });
+    vec![
+        RuleTable {
+            id: "tax",
+            title: "Tax rules",
+            empty: "No tax rules: checkouts charge no tax.",
+            headers: &["Name", "Country", "Tax class", "Rate", "Charged"],
+            rows: tax.collect(),
+        },
+        RuleTable {
+            id: "shipping",
+            title: "Shipping rates",
+            empty: "No shipping rates: checkouts cannot ship anywhere.",
+            headers: &["Name", "Ships to", "Parcel weight", "Price", "Free"],
+            rows: shipping.collect(),
+        },
+        RuleTable {
+            id: "promotions",
+            title: "Promotions",
+            empty: "No promotions.",
+            headers: &["Name", "Code", "Discount", "Used", "When", "Status"],
+            rows: promotions.collect(),
+        },
+        RuleTable {
+            id: "fx",
+            title: "Exchange rates",
+            empty: "No exchange rates: a product is sold only in the currencies it has prices in.",
+            headers: &["Rate", "Rounding"],
+            rows: fx.collect(),
+        },
+    ]
+}
+
+/// `GET /admin/pricing`: every pricing rule in tables, each with its action, and the form that
+/// adds or replaces rules.
 pub async fn pricing(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
     let (flash, forget) = take_flash(&headers);
     forgetting(
-        pricing_page(&app, &visitor, String::new(), Errors::default(), flash).await,
+        pricing_page(
+            &app,
+            &visitor,
+            String::new(),
+            Errors::default(),
+            flash,
+            None,
+        )
+        .await,
         forget,
     )
 }
@@ -517,24 +680,153 @@ async fn pricing_page(
     import: String,
     errors: Errors,
     flash: Option<String>,
+    confirm: Option<Confirming>,
 ) -> Response {
     let signed = match admin_only(app, visitor, "/admin/pricing", false) {
         Ok(s) => s,
         Err(to) => return *to,
     };
-    let rules = match app.pricing_rules(&signed.principal.actor).await {
-        Ok(book) => serde_json::to_string_pretty(&book).unwrap_or_default(),
+    let book = match app.pricing_rules(&signed.principal.actor).await {
+        Ok(book) => book,
         Err(e) => return failure(app, visitor, e),
     };
+    let title = match &confirm {
+        Some(c) => format!("{}?", c.button),
+        None => "Pricing rules".into(),
+    };
+    let page = Page::new(app, visitor, title)
+        .with_errors(&errors)
+        .with_flash(flash);
     let body = PricingPage {
-        page: Page::new(app, visitor, "Pricing rules")
-            .with_errors(&errors)
-            .with_flash(flash),
+        tables: rule_tables(&page, &book),
+        page,
         errors,
-        rules,
         import,
+        confirm,
     };
     render_form(&body, &body.errors)
+}
+
+#[derive(Deserialize, Default)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub confirm: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// `POST /admin/pricing/{kind}/{id}/{action}`: deletes a tax rule, shipping rate or exchange
+/// rate (`tax|shipping|fx`, `delete`), or switches a promotion on or off (`promotions`,
+/// `on|off`). First a page that says what will happen and asks for the password (a sensitive
+/// action); then, with `confirm=yes`, the change.
+pub async fn change_rule(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path((kind, id, action)): Path<(String, String, String)>,
+    Form(f): Form<ConfirmForm>,
+) -> Response {
+    let signed = match admin_only(&app, &visitor, "/admin/pricing", false) {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    let actor = signed.principal.actor;
+    let book = match app.pricing_rules(&actor).await {
+        Ok(book) => book,
+        Err(e) => return failure(&app, &visitor, e),
+    };
+    let page = Page::new(&app, &visitor, "");
+    let tables = rule_tables(&page, &book);
+    let here = format!("/admin/pricing/{kind}/{id}/{action}");
+    let Some(row) = tables
+        .iter()
+        .flat_map(|t| &t.rows)
+        .find(|r| r.action == here)
+    else {
+        return failure(&app, &visitor, AppError::NotFound("rule"));
+    };
+    let (explains, button) = match (kind.as_str(), action.as_str()) {
+        ("tax", _) => (
+            "Checkouts stop charging this tax at once. Orders already placed keep the tax they were charged.",
+            "Delete the tax rule",
+        ),
+        ("shipping", _) => (
+            "Checkouts stop offering this rate at once. Orders already placed keep their shipping.",
+            "Delete the shipping rate",
+        ),
+        ("fx", _) => (
+            "Carts stop converting prices with this rate at once: a product without its own price in the currency can no longer be bought in it.",
+            "Delete the exchange rate",
+        ),
+        (_, "off") => (
+            "Customers can no longer use it. Orders already placed keep their discount; its use count is kept.",
+            "Switch the promotion off",
+        ),
+        _ => (
+            "Customers can use it again, within its dates and its limit.",
+            "Switch the promotion on",
+        ),
+    };
+    let confirming = Confirming {
+        action: here.clone(),
+        what: row
+            .cells
+            .iter()
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" · "),
+        explains,
+        button,
+    };
+    // Asked first; with "yes", the change (or why it was refused, on the same page).
+    let errors = if f.confirm == "yes" {
+        match apply_rule_change(&app, signed, &f.password, &kind, &id, &action).await {
+            Ok(()) => return see_other("/admin/pricing", Some("pricing_changed")),
+            Err(errors) => errors,
+        }
+    } else {
+        Errors::default()
+    };
+    pricing_page(
+        &app,
+        &visitor,
+        String::new(),
+        errors,
+        None,
+        Some(confirming),
+    )
+    .await
+}
+
+async fn apply_rule_change(
+    app: &App,
+    signed: &Signed,
+    password: &str,
+    kind: &str,
+    id: &str,
+    action: &str,
+) -> Result<(), Errors> {
+    let proof = proof(app, signed, password).await?;
+    let actor = signed.principal.actor;
+    let done = match (kind, id.parse::<uuid::Uuid>()) {
+        (_, Err(_)) => Err(AppError::NotFound("rule")),
+        ("promotions", Ok(id)) => app
+            .update_promotion(
+                &actor,
+                proof,
+                PromotionId(id),
+                Some(action == "on"),
+                None,
+                None,
+            )
+            .await
+            .map(|_| ()),
+        (kind, Ok(id)) => match kind.parse::<RuleKind>() {
+            Ok(kind) => app.delete_rule(&actor, proof, kind, RuleId(id)).await,
+            Err(_) => Err(AppError::NotFound("rule")),
+        },
+    };
+    done.map_err(|e| needs_password(e, ""))
 }
 
 #[derive(Deserialize)]
@@ -562,12 +854,12 @@ pub async fn import_pricing(
                 "rules",
                 format!("The rules are not valid JSON of the import format: {e}"),
             );
-            return pricing_page(&app, &visitor, f.rules, errors, None).await;
+            return pricing_page(&app, &visitor, f.rules, errors, None, None).await;
         }
     };
     let proof = match proof(&app, signed, &f.password).await {
         Ok(p) => p,
-        Err(errors) => return pricing_page(&app, &visitor, f.rules, errors, None).await,
+        Err(errors) => return pricing_page(&app, &visitor, f.rules, errors, None, None).await,
     };
     match app
         .import_pricing(&signed.principal.actor, proof, &import)
@@ -583,7 +875,7 @@ pub async fn import_pricing(
                     e.id = "rules".into();
                 }
             }
-            pricing_page(&app, &visitor, f.rules, errors, None).await
+            pricing_page(&app, &visitor, f.rules, errors, None, None).await
         }
     }
 }

@@ -404,6 +404,13 @@ pub const FLASHES: &[(&str, &str)] = &[
     ("noted", "Your note is added."),
     ("webhook_tested", "A test message is on its way."),
     ("delivery_retried", "The delivery is being tried again."),
+    ("webhook_changed", "The endpoint is changed."),
+    (
+        "webhook_paused",
+        "Deliveries to the endpoint are paused: events wait until you resume.",
+    ),
+    ("webhook_resumed", "Deliveries to the endpoint are resumed."),
+    ("webhook_deleted", "The endpoint is deleted."),
     ("product_created", "The product is added."),
     (
         "price_set",
@@ -424,6 +431,10 @@ pub const FLASHES: &[(&str, &str)] = &[
     ("vendor_created", "The vendor is created."),
     ("job_retried", "The job is queued again."),
     ("pricing_imported", "The pricing rules are saved."),
+    (
+        "pricing_changed",
+        "The pricing rules are changed: checkouts use them from now on.",
+    ),
     ("preferences", "Your notification settings are saved."),
     ("refunded", "The refund is on its way to the customer."),
     ("resolved", "The exception is resolved."),
@@ -537,8 +548,14 @@ pub fn router(app: &App) -> axum::Router<App> {
             "/vendor/webhooks",
             get(vendor::webhooks).post(vendor::create_webhook),
         )
-        .route("/vendor/webhooks/{id}", get(vendor::webhook))
-        .route("/vendor/webhooks/{id}/test", post(vendor::test_webhook))
+        .route(
+            "/vendor/webhooks/{id}",
+            get(vendor::webhook).post(vendor::change_webhook),
+        )
+        .route(
+            "/vendor/webhooks/{id}/{action}",
+            post(vendor::webhook_action),
+        )
         .route(
             "/vendor/webhooks/{id}/deliveries/{delivery}/retry",
             post(vendor::retry_delivery),
@@ -559,6 +576,10 @@ pub fn router(app: &App) -> axum::Router<App> {
             get(admin::user).post(admin::change_user),
         )
         .route("/admin/vendors", post(admin::create_vendor))
+        .route(
+            "/admin/pricing/{kind}/{id}/{action}",
+            post(admin::change_rule),
+        )
         .route("/admin/jobs", get(admin::jobs))
         .route("/admin/jobs/{id}/retry", post(admin::retry_job))
         .route(

@@ -1,5 +1,5 @@
-//! The support console: find a customer or an order (by e-mail address or id), a customer's
-//! page with their orders, any order with the actions the table allows support (cancel with a
+//! The support console: find a customer or an order (by part of a name, an e-mail address or
+//! an id), a customer's page with their orders and the newest notes on them, any order with the actions the table allows support (cancel with a
 //! reason, refund with a password step-up), and the exception queue — each item's
 //! plain-language summary, what was tried, and its allowed resolutions as buttons that ask for
 //! confirmation (saying what will happen) before anything is done.
@@ -117,6 +117,8 @@ struct Home {
     page: Page,
     errors: Errors,
     q: String,
+    /// Customers whose recipient names match the search: (id, name, e-mail).
+    customers: Vec<(String, String, String)>,
     items: Vec<ItemRow>,
     status: String,
 }
@@ -141,6 +143,7 @@ pub async fn home(
     let actor = signed.principal.actor;
     let wanted = q.q.unwrap_or_default().trim().to_owned();
     let mut errors = Errors::default();
+    let mut customers = Vec::new();
     if !wanted.is_empty() {
         if let Ok(id) = wanted.parse::<OrderId>()
             && app.order(&actor, id).await.is_ok()
@@ -149,12 +152,24 @@ pub async fn home(
         }
         match app.find_user(&actor, &wanted).await {
             Ok(Some(user)) => return see_other(&format!("/support/customers/{}", user.id), None),
-            Ok(None) => errors.push(
+            Ok(None) => {}
+            Err(e) => return failure(&app, &visitor, e),
+        }
+        // Not an e-mail address or id: a name on the customers' orders.
+        match app.find_customers(&actor, &wanted, Some(20)).await {
+            Ok(found) if found.is_empty() => errors.push(
                 "q",
                 format!(
-                    "No customer or order is “{wanted}”: enter a full e-mail address or order id"
+                    "No customer or order is “{wanted}”: enter part of a name, a full e-mail address or an order id"
                 ),
             ),
+            Ok(found) => {
+                customers = found
+                    .into_iter()
+                    .map(|c| (c.customer_id.to_string(), c.name, c.email))
+                    .collect();
+            }
+            Err(e @ AppError::Invalid(_)) => errors = Errors::of(e, "q"),
             Err(e) => return failure(&app, &visitor, e),
         }
     }
@@ -177,10 +192,46 @@ pub async fn home(
         page,
         errors,
         q: wanted,
+        customers,
         items,
         status,
     };
     forgetting(render_form(&body, &body.errors), forget)
+}
+
+/// An internal note as the pages show it.
+pub struct NoteRow {
+    pub when: String,
+    /// Who wrote it: their e-mail address (their role if they are gone).
+    pub who: String,
+    pub body: String,
+    pub order: String,
+    pub order_short: String,
+}
+
+impl NoteRow {
+    async fn all(
+        app: &App,
+        actor: &Actor,
+        page: &Page,
+        notes: Vec<ordo_store::OrderNote>,
+    ) -> Vec<Self> {
+        let mut rows = Vec::with_capacity(notes.len());
+        for n in notes {
+            let author = match n.author.user_id {
+                Some(uid) => app.find_user(actor, &uid.to_string()).await.ok().flatten(),
+                None => None,
+            };
+            rows.push(Self {
+                when: page.date(&n.created_at),
+                who: author.map_or_else(|| n.author.role.to_string(), |u| u.email.to_string()),
+                body: n.body,
+                order: n.order_id.to_string(),
+                order_short: super::account::short_id(&n.order_id.to_string()),
+            });
+        }
+        rows
+    }
 }
 
 #[derive(Template)]
@@ -188,6 +239,7 @@ pub async fn home(
 struct CustomerPage {
     page: Page,
     role: String,
+    notes: Vec<NoteRow>,
     orders: Vec<OrderRow>,
     more: Option<String>,
     id: String,
@@ -219,6 +271,10 @@ pub async fn customer(
         Err(e) => return failure(&app, &visitor, e),
     };
     let page = Page::new(&app, &visitor, user.email.to_string());
+    let notes = match app.customer_notes(&actor, user_id, Some(10)).await {
+        Ok(notes) => NoteRow::all(&app, &actor, &page, notes).await,
+        Err(e) => return failure(&app, &visitor, e),
+    };
     match app
         .customer_orders(&actor, user_id, Some(25), q.after.as_deref())
         .await
@@ -237,6 +293,7 @@ pub async fn customer(
                 &CustomerPage {
                     page,
                     role: user.role.to_string(),
+                    notes,
                     orders,
                     more,
                     id,
@@ -259,8 +316,7 @@ struct OrderPage {
     ask_password: bool,
     items: Vec<ItemRow>,
     events: &'static str,
-    /// Internal notes: (when, who, what).
-    notes: Vec<(String, String, String)>,
+    notes: Vec<NoteRow>,
     note: String,
 }
 
@@ -314,16 +370,8 @@ async fn order_page_with(
         .iter()
         .map(|e| ItemRow::of(&page, e))
         .collect();
-    // Each note says who wrote it: their e-mail address (their role if they are gone).
-    let mut notes = Vec::new();
-    for n in app.order_notes(&actor, order.id).await.unwrap_or_default() {
-        let author = match n.author.user_id {
-            Some(uid) => app.find_user(&actor, &uid.to_string()).await.ok().flatten(),
-            None => None,
-        };
-        let who = author.map_or_else(|| n.author.role.to_string(), |u| u.email.to_string());
-        notes.push((page.date(&n.created_at), who, n.body));
-    }
+    let notes = app.order_notes(&actor, order.id).await.unwrap_or_default();
+    let notes = NoteRow::all(app, &actor, &page, notes).await;
     let can_refund = view.payment.as_ref().is_some_and(|t| {
         matches!(
             t.text.as_str(),

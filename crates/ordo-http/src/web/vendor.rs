@@ -4,7 +4,8 @@
 //! with its timeline and the actions the table allows the vendor (accept, ship, cancel) and
 //! the capture of an authorized payment; stock per SKU and location, its adjustments (who,
 //! why) and the low-stock list; products (add one, set a SKU's price and low-stock threshold);
-//! webhook endpoints (add one, its secret shown once) and their deliveries (test, retry).
+//! webhook endpoints (add, change, pause and resume, a new secret shown once, delete after
+//! asking) and their deliveries (test, retry).
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -884,16 +885,9 @@ pub async fn create_webhook(
         Ok(a) => a,
         Err(to) => return *to,
     };
-    let events: Vec<String> = f
-        .events
-        .split([',', ' ', '\n'])
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned)
-        .collect();
     let new = ordo_app::webhooks::NewEndpoint {
         url: f.url.trim().to_owned(),
-        events,
+        events: typed_events(&f.events),
         description: Some(f.description.trim().to_owned()).filter(|d| !d.is_empty()),
         vendor_id: None,
     };
@@ -936,10 +930,28 @@ struct WebhookPage {
     page: Page,
     errors: Errors,
     endpoint: EndpointRow,
+    /// Why it is disabled, when it is.
+    disabled: Option<String>,
     deliveries: Vec<DeliveryRow>,
+    /// The edit form: as typed after an error, else as the endpoint is.
+    typed: EndpointForm,
+    /// A new signing secret: shown this once.
+    secret: Option<String>,
+    /// Asking "are you sure?" before deleting.
+    confirm_delete: bool,
 }
 
-/// `GET /vendor/webhooks/{id}`: an endpoint and its deliveries, newest first.
+/// What an endpoint's page shows beyond the endpoint itself.
+#[derive(Default)]
+struct Shown {
+    errors: Errors,
+    flash: Option<String>,
+    typed: Option<EndpointForm>,
+    secret: Option<String>,
+    confirm_delete: bool,
+}
+
+/// `GET /vendor/webhooks/{id}`: an endpoint, its settings and its deliveries, newest first.
 pub async fn webhook(
     State(app): State<App>,
     visitor: Visitor,
@@ -947,19 +959,14 @@ pub async fn webhook(
     Path(id): Path<String>,
 ) -> Response {
     let (flash, forget) = take_flash(&headers);
-    forgetting(
-        webhook_page(&app, &visitor, &id, Errors::default(), flash).await,
-        forget,
-    )
+    let shown = Shown {
+        flash,
+        ..Shown::default()
+    };
+    forgetting(webhook_page(&app, &visitor, &id, shown).await, forget)
 }
 
-async fn webhook_page(
-    app: &App,
-    visitor: &Visitor,
-    id: &str,
-    errors: Errors,
-    flash: Option<String>,
-) -> Response {
+async fn webhook_page(app: &App, visitor: &Visitor, id: &str, shown: Shown) -> Response {
     let actor = match vendor_only(app, visitor, "/vendor/webhooks") {
         Ok(a) => a,
         Err(to) => return *to,
@@ -975,9 +982,14 @@ async fn webhook_page(
         Ok(l) => l,
         Err(e) => return failure(app, visitor, e),
     };
-    let page = Page::new(app, visitor, "Webhook endpoint")
-        .with_errors(&errors)
-        .with_flash(flash);
+    let title = if shown.confirm_delete {
+        "Delete this endpoint?"
+    } else {
+        "Webhook endpoint"
+    };
+    let page = Page::new(app, visitor, title)
+        .with_errors(&shown.errors)
+        .with_flash(shown.flash);
     let deliveries = deliveries
         .iter()
         .map(|d| DeliveryRow {
@@ -1001,22 +1013,141 @@ async fn webhook_page(
             retry: d.state.as_str() != "delivered",
         })
         .collect();
+    let typed = shown.typed.unwrap_or_else(|| EndpointForm {
+        url: endpoint.url.clone(),
+        events: endpoint.events.join(", "),
+        description: endpoint.description.clone().unwrap_or_default(),
+    });
     let body = WebhookPage {
         page,
-        errors,
+        errors: shown.errors,
         endpoint: EndpointRow::of(&endpoint),
+        disabled: endpoint
+            .disabled_at
+            .map(|_| endpoint.disabled_reason.clone().unwrap_or_default()),
         deliveries,
+        typed,
+        secret: shown.secret,
+        confirm_delete: shown.confirm_delete,
     };
     render_form(&body, &body.errors)
 }
 
-/// `POST /vendor/webhooks/{id}/test`: sends a `webhook.test` message.
-pub async fn test_webhook(
+/// The events a form lists, separated by commas, spaces or lines.
+fn typed_events(events: &str) -> Vec<String> {
+    events
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `POST /vendor/webhooks/{id}`: changes an endpoint's URL, events and description.
+pub async fn change_webhook(
     State(app): State<App>,
     visitor: Visitor,
     Path(id): Path<String>,
+    Form(f): Form<EndpointForm>,
 ) -> Response {
-    webhook_action(&app, &visitor, &id, None).await
+    let actor = match vendor_only(&app, &visitor, "/vendor/webhooks") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let Ok(endpoint) = id.parse::<uuid::Uuid>() else {
+        return failure(&app, &visitor, AppError::NotFound("webhook endpoint"));
+    };
+    let change = ordo_app::webhooks::EndpointChange {
+        url: Some(f.url.trim().to_owned()),
+        events: Some(typed_events(&f.events)),
+        description: Some(Some(f.description.trim().to_owned()).filter(|d| !d.is_empty())),
+        disabled: None,
+    };
+    match app.update_webhook_endpoint(&actor, endpoint, change).await {
+        Ok(_) => see_other(&format!("/vendor/webhooks/{id}"), Some("webhook_changed")),
+        Err(e) => {
+            let shown = Shown {
+                errors: Errors::of(e, "url"),
+                typed: Some(f),
+                ..Shown::default()
+            };
+            webhook_page(&app, &visitor, &id, shown).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct Confirm {
+    #[serde(default)]
+    pub confirm: String,
+}
+
+/// `POST /vendor/webhooks/{id}/{action}`: `test` sends a `webhook.test` message; `pause` stops
+/// deliveries and `resume` starts them again (a failing endpoint gets a clean slate); `rotate`
+/// makes a new signing secret, shown this once (the old one signs for 24 hours more, so the
+/// receiver can switch); `delete` asks first, then removes the endpoint.
+pub async fn webhook_action(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<Confirm>,
+) -> Response {
+    let actor = match vendor_only(&app, &visitor, "/vendor/webhooks") {
+        Ok(a) => a,
+        Err(to) => return *to,
+    };
+    let Ok(endpoint) = id.parse::<uuid::Uuid>() else {
+        return failure(&app, &visitor, AppError::NotFound("webhook endpoint"));
+    };
+    let paused = |disabled| ordo_app::webhooks::EndpointChange {
+        url: None,
+        events: None,
+        description: None,
+        disabled: Some(disabled),
+    };
+    let done = match action.as_str() {
+        "test" => app
+            .test_webhook(&actor, endpoint)
+            .await
+            .map(|_| "webhook_tested"),
+        "pause" => app
+            .update_webhook_endpoint(&actor, endpoint, paused(true))
+            .await
+            .map(|_| "webhook_paused"),
+        "resume" => app
+            .update_webhook_endpoint(&actor, endpoint, paused(false))
+            .await
+            .map(|_| "webhook_resumed"),
+        "rotate" => {
+            return match app.rotate_webhook_secret(&actor, endpoint).await {
+                Ok(e) => {
+                    let shown = Shown {
+                        secret: Some(e.secret),
+                        flash: Some("A new signing secret is made. Copy it now: it is not shown again. The old one keeps signing for 24 hours, while your receiver switches.".into()),
+                        ..Shown::default()
+                    };
+                    webhook_page(&app, &visitor, &id, shown).await
+                }
+                Err(e) => failure(&app, &visitor, e),
+            };
+        }
+        "delete" if f.confirm != "yes" => {
+            // Nothing is deleted yet: the page asks first.
+            let shown = Shown {
+                confirm_delete: true,
+                ..Shown::default()
+            };
+            return webhook_page(&app, &visitor, &id, shown).await;
+        }
+        "delete" => {
+            return match app.delete_webhook_endpoint(&actor, endpoint).await {
+                Ok(()) => see_other("/vendor/webhooks", Some("webhook_deleted")),
+                Err(e) => failure(&app, &visitor, e),
+            };
+        }
+        _ => return failure(&app, &visitor, AppError::NotFound("page")),
+    };
+    webhook_done(&app, &visitor, &id, done).await
 }
 
 /// `POST /vendor/webhooks/{id}/deliveries/{delivery}/retry`: tries a delivery again now.
@@ -1025,32 +1156,36 @@ pub async fn retry_delivery(
     visitor: Visitor,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Response {
-    webhook_action(&app, &visitor, &id, Some(&delivery)).await
-}
-
-async fn webhook_action(app: &App, visitor: &Visitor, id: &str, retry: Option<&str>) -> Response {
-    let actor = match vendor_only(app, visitor, "/vendor/webhooks") {
+    let actor = match vendor_only(&app, &visitor, "/vendor/webhooks") {
         Ok(a) => a,
         Err(to) => return *to,
     };
-    let (Ok(endpoint), Ok(delivery)) = (
-        id.parse::<uuid::Uuid>(),
-        retry.map_or(Ok(uuid::Uuid::nil()), str::parse::<uuid::Uuid>),
-    ) else {
-        return failure(app, visitor, AppError::NotFound("webhook endpoint"));
+    let (Ok(endpoint), Ok(delivery)) = (id.parse::<uuid::Uuid>(), delivery.parse::<uuid::Uuid>())
+    else {
+        return failure(&app, &visitor, AppError::NotFound("webhook delivery"));
     };
-    let done = match retry {
-        None => app
-            .test_webhook(&actor, endpoint)
-            .await
-            .map(|_| "webhook_tested"),
-        Some(_) => app
-            .retry_webhook_delivery(&actor, endpoint, delivery)
-            .await
-            .map(|_| "delivery_retried"),
-    };
+    let done = app
+        .retry_webhook_delivery(&actor, endpoint, delivery)
+        .await
+        .map(|_| "delivery_retried");
+    webhook_done(&app, &visitor, &id, done).await
+}
+
+/// Back to the endpoint's page: saying what was done, or why it was not.
+async fn webhook_done(
+    app: &App,
+    visitor: &Visitor,
+    id: &str,
+    done: Result<&'static str, AppError>,
+) -> Response {
     match done {
         Ok(flash) => see_other(&format!("/vendor/webhooks/{id}"), Some(flash)),
-        Err(e) => webhook_page(app, visitor, id, Errors::of(e, ""), None).await,
+        Err(e) => {
+            let shown = Shown {
+                errors: Errors::of(e, ""),
+                ..Shown::default()
+            };
+            webhook_page(app, visitor, id, shown).await
+        }
     }
 }

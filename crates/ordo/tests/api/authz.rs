@@ -132,6 +132,8 @@ const ROWS: &[Row] = &[
     ("GET", "/api/v1/orders/{id}", Some("cvsa"), Object::Order, None),
     ("POST", "/api/v1/orders/{id}/actions/{action}", Some("cvsa"), Object::Order, Some(r#"{}"#)),
     ("GET", "/api/v1/orders/{id}/events", Some("cvsa"), Object::Order, None),
+    ("GET", "/api/v1/orders/{id}/notes", Some("sa"), Object::Order, None),
+    ("POST", "/api/v1/orders/{id}/notes", Some("sa"), Object::Order, Some(r#"{"body": "Matrix note"}"#)),
     ("GET", "/api/v1/orders/{id}/notifications", Some("cvsa"), Object::Order, None),
     ("GET", "/api/v1/orders/{id}/payments", Some("cvsa"), Object::Order, None),
     // By now the own order is cancelled (the actions row): allowed callers get a 409.
@@ -158,6 +160,7 @@ const ROWS: &[Row] = &[
     ("DELETE", "/api/v1/shipping-rates/{id}", Some("a"), Object::ShippingRate, None),
     ("POST", "/api/v1/tax-rules", Some("a"), Object::None, Some(r#"{"country": "MT", "rate": "18", "mode": "inclusive", "name": "MT VAT"}"#)),
     ("DELETE", "/api/v1/tax-rules/{id}", Some("a"), Object::TaxRule, None),
+    ("GET", "/api/v1/customers", Some("sa"), Object::None, None),
     ("GET", "/api/v1/users", Some("sa"), Object::None, None),
     ("POST", "/api/v1/users", Some("a"), Object::None, Some(r#"{"email": "m-{uniq}@test.example", "password": "a long password", "role": "support"}"#)),
     ("PATCH", "/api/v1/users/{id}", Some("a"), Object::User, Some(r#"{"disabled": false}"#)),

@@ -15,6 +15,7 @@ mod payments;
 mod payouts;
 mod stream;
 mod stripe;
+mod support;
 mod web;
 mod webhooks;
 

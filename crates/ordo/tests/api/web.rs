@@ -20,6 +20,7 @@ on_both_backends!(
     the_session_cookie_reads_the_api_but_never_writes_it,
     the_consoles_show_each_person_only_theirs,
     admins_manage_users_with_their_password_again,
+    admins_change_pricing_rules_after_confirming,
 );
 on_both_kinds!(
     support_resolves_a_stuck_payment_after_confirming,
@@ -620,6 +621,25 @@ async fn support_resolves_a_stuck_payment_after_confirming(kind: Kind) {
     );
     let missing = s.get("/support?q=nobody%40nowhere.example").await;
     assert_eq!(missing.status, 422);
+    // By part of the name they ship to ("Zoë Ünal 🏠"), in any case: a list to pick from.
+    let named = s.get("/support?q=%C3%BCNAL").await;
+    assert_eq!(named.status, 200, "{}", named.html);
+    let customer_page = found.location.clone();
+    assert!(
+        named
+            .html
+            .contains(&format!(r#"<a href="{customer_page}">Zoë Ünal 🏠</a>"#)),
+        "{}",
+        named.html
+    );
+    assert!(named.html.contains(&customer_email));
+    let short = s.get("/support?q=z").await;
+    assert_eq!(short.status, 422);
+    assert!(
+        short.html.contains("at least two letters"),
+        "{}",
+        short.html
+    );
 
     // Mark as paid needs a note; then a confirmation page that changes nothing; then done.
     let resolve = format!("{item}/resolve");
@@ -706,6 +726,10 @@ async fn support_resolves_a_stuck_payment_after_confirming(kind: Kind) {
         staff_view.contains(&support_email),
         "the note says who wrote it"
     );
+    // The customer's page shows the newest notes on their orders, each leading to its order.
+    let customer_view = s.get(&customer_page).await.html;
+    assert!(customer_view.contains("Second line ✓"), "{customer_view}");
+    assert!(customer_view.contains(&format!("/support/orders/{id}#notes")));
 
     // Customers do not get in, and never see the note.
     let mut c = Browser::new(&app);
@@ -833,6 +857,123 @@ async fn admins_manage_users_with_their_password_again(app: TestApp) {
     assert_eq!(c.get("/admin").await.status, 403);
 }
 
+async fn admins_change_pricing_rules_after_confirming(app: TestApp) {
+    let admin_email = person(&app, "admin", None).await;
+    let customer = person(&app, "customer", None).await;
+    let tax = app
+        .post(
+            "/api/v1/tax-rules",
+            app.admin(),
+            json!({ "country": "MT", "rate": "18", "mode": "inclusive", "name": "MT VAT ✓" }),
+        )
+        .await
+        .expect(200);
+    let promo = app
+        .post(
+            "/api/v1/promotions",
+            app.admin(),
+            json!({ "name": "Spring 🌷", "code": "SPRING", "percent": "10", "usage_limit": 5 }),
+        )
+        .await
+        .expect(201);
+    let book = || async { app.get("/api/v1/pricing", app.admin()).await.expect(200) };
+    let mut a = Browser::new(&app);
+    a.post(
+        "/sign-in",
+        &[("email", &admin_email), ("password", PASSWORD)],
+    )
+    .await;
+    let page = a.get("/admin/pricing").await.html;
+    assert!(
+        page.contains("<td>MT VAT ✓</td>") && page.contains("<td>18 %</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>in the price</td>"));
+    assert!(page.contains("<td>Spring 🌷</td>") && page.contains("<td>SPRING</td>"));
+    assert!(page.contains("<td>0 of 5</td>") && page.contains("10 % off"));
+
+    // Deleting the tax rule: a page that says what happens, and nothing changes yet.
+    let delete = format!("/admin/pricing/tax/{}/delete", tax["id"].as_str().unwrap());
+    let asked = a.post(&delete, &[]).await;
+    assert_eq!(asked.status, 200);
+    assert!(
+        asked.html.contains("Delete the tax rule?")
+            && asked.html.contains("Checkouts stop charging this tax")
+    );
+    assert_eq!(book().await["tax"].as_array().unwrap().len(), 1);
+    // Past the sign-in's fresh window it needs the password; a wrong one changes nothing.
+    app.advance(chrono::Duration::minutes(30));
+    let no_password = a
+        .post(&delete, &[("confirm", "yes"), ("password", "")])
+        .await;
+    assert_eq!(no_password.status, 422);
+    assert!(
+        no_password.html.contains(r##"<a href="#password">"##),
+        "{}",
+        no_password.html
+    );
+    let wrong = a
+        .post(&delete, &[("confirm", "yes"), ("password", "not mine")])
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(book().await["tax"].as_array().unwrap().len(), 1);
+    let deleted = a
+        .post(&delete, &[("confirm", "yes"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        (deleted.status, deleted.location.as_str()),
+        (303, "/admin/pricing")
+    );
+    assert!(book().await["tax"].as_array().unwrap().is_empty());
+    let after = a.get("/admin/pricing").await.html;
+    assert!(after.contains("The pricing rules are changed") && after.contains("No tax rules"));
+    // Gone now: the same form finds nothing.
+    assert_eq!(a.post(&delete, &[("confirm", "yes")]).await.status, 404);
+
+    // The promotion off (fresh from the password just given), then on again.
+    let promo_id = promo["id"].as_str().unwrap();
+    let off = a
+        .post(
+            &format!("/admin/pricing/promotions/{promo_id}/off"),
+            &[("confirm", "yes"), ("password", "")],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.html);
+    assert_eq!(book().await["promotions"][0]["active"], false);
+    assert!(a.get("/admin/pricing").await.html.contains("Switch on…"));
+    let wrong_way = a
+        .post(
+            &format!("/admin/pricing/promotions/{promo_id}/off"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(
+        wrong_way.status, 404,
+        "it is off already: no such action on the page"
+    );
+    let on = a
+        .post(
+            &format!("/admin/pricing/promotions/{promo_id}/on"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    assert_eq!(book().await["promotions"][0]["active"], true);
+
+    // Nobody else gets in.
+    let mut c = Browser::new(&app);
+    c.post("/sign-in", &[("email", &customer), ("password", PASSWORD)])
+        .await;
+    let refused = c
+        .post(
+            &format!("/admin/pricing/promotions/{promo_id}/off"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(book().await["promotions"][0]["active"], true);
+}
+
 /// A form of owned values, as `Browser::post` takes it.
 fn borrowed<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     form.iter().map(|(k, v)| (*k, v.as_str())).collect()
@@ -903,4 +1044,94 @@ async fn vendors_manage_webhooks_from_their_console(kind: Kind) {
     )
     .await;
     assert_eq!(o.get(&endpoint).await.status, 404);
+    for action in ["pause", "rotate", "delete"] {
+        let refused = o
+            .post(&format!("{endpoint}/{action}"), &[("confirm", "yes")])
+            .await;
+        assert_eq!(refused.status, 404, "{action}");
+    }
+    let refused = o
+        .post(
+            &endpoint,
+            &[("url", "http://127.0.0.1:9/x"), ("events", "*")],
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+
+    // Changing it: a bad URL keeps what was typed and says what is wrong; then a good change.
+    let bad = v
+        .post(
+            &endpoint,
+            &[("url", "ftp://nowhere"), ("events", "order.paid")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    assert!(bad.html.contains(r##"<a href="#url">"##) && bad.html.contains("ftp://nowhere"));
+    let changed = v
+        .post(
+            &endpoint,
+            &[
+                ("url", "http://127.0.0.1:9/hooks/ordo"),
+                ("events", "order.paid\norder.shipped"),
+                ("description", "ERP ✓"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.html);
+    let page = v.get(&endpoint).await.html;
+    assert!(page.contains("The endpoint is changed."));
+    assert!(
+        page.contains("http://127.0.0.1:9/hooks/ordo")
+            && page.contains("order.paid, order.shipped")
+    );
+
+    // Paused and resumed: the API sees the same endpoint.
+    let id = endpoint.rsplit('/').next().unwrap();
+    let api = format!("/api/v1/webhook-endpoints/{id}");
+    assert_eq!(v.post(&format!("{endpoint}/pause"), &[]).await.status, 303);
+    let paused = v.get(&endpoint).await.html;
+    assert!(paused.contains("Deliveries are paused") && paused.contains("Resume deliveries"));
+    assert_eq!(
+        app.get(&api, &shop.token).await.expect(200)["disabled"],
+        true
+    );
+    assert_eq!(v.post(&format!("{endpoint}/resume"), &[]).await.status, 303);
+    assert_eq!(
+        app.get(&api, &shop.token).await.expect(200)["disabled"],
+        false
+    );
+
+    // A new secret, shown once, different from the first.
+    let rotated = v.post(&format!("{endpoint}/rotate"), &[]).await;
+    assert_eq!(rotated.status, 200);
+    let secret = |html: &str| {
+        let at = html.find("whsec_").expect("a secret");
+        html[at..].split('<').next().unwrap().to_owned()
+    };
+    assert_ne!(secret(&rotated.html), secret(&made.html));
+    assert!(!v.get(&endpoint).await.html.contains("whsec_"));
+
+    // Deleting asks first, and changes nothing until confirmed.
+    let asked = v.post(&format!("{endpoint}/delete"), &[]).await;
+    assert_eq!(asked.status, 200);
+    assert!(
+        asked.html.contains("Delete this endpoint?")
+            && asked.html.contains("Yes, delete the endpoint")
+    );
+    app.get(&api, &shop.token).await.expect(200);
+    let deleted = v
+        .post(&format!("{endpoint}/delete"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(
+        (deleted.status, deleted.location.as_str()),
+        (303, "/vendor/webhooks")
+    );
+    assert!(
+        v.get("/vendor/webhooks")
+            .await
+            .html
+            .contains("No endpoints yet.")
+    );
+    assert_eq!(app.get(&api, &shop.token).await.status.as_u16(), 404);
+    assert_eq!(v.post(&format!("{endpoint}/launch"), &[]).await.status, 404);
 }

@@ -1,4 +1,5 @@
-//! Orders: place, read, list, act, and their event log; and the state machine itself.
+//! Orders: place, read, list, act, their event log and internal notes; and the state machine
+//! itself.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use crate::api::v1::payments::PaymentView;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Query, optional_body, path_id};
-use crate::views::{AddressView, EventList, EventView, OrderList, OrderView};
+use crate::views::{ActorView, AddressView, EventList, EventView, OrderList, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(get_order))
         .routes(routes!(act))
         .routes(routes!(order_events))
+        .routes(routes!(order_notes, add_order_note))
         .routes(routes!(state_machine))
 }
 
@@ -216,6 +218,85 @@ async fn order_events(
             .collect(),
     })
     .into_response())
+}
+
+/// An internal note on an order: what support and admins write down for each other.
+#[derive(Serialize, ToSchema)]
+pub struct NoteView {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub author: ActorView,
+    pub body: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl NoteView {
+    fn new(n: ordo_store::OrderNote, viewer: &ordo_domain::identity::Actor) -> Self {
+        Self {
+            id: n.id,
+            order_id: n.order_id.0,
+            author: ActorView::new(&n.author, viewer),
+            body: n.body,
+            created_at: n.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoteList {
+    pub data: Vec<NoteView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// 1 to 2,000 characters; lines welcome, other control characters not.
+    #[schema(
+        example = "Customer called: leave the parcel with the neighbour.",
+        min_length = 1,
+        max_length = 2000
+    )]
+    pub body: String,
+}
+
+/// An order's internal notes, oldest first (support and admins: customers, vendors and carriers
+/// never see them).
+#[utoipa::path(get, path = "/orders/{id}/notes", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = NoteList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn order_notes(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<NoteList>> {
+    let id = path_id::<OrderId>(&id, "order")?;
+    let notes = app.order_notes(&caller.actor, id).await?;
+    Ok(axum::Json(NoteList {
+        data: notes
+            .into_iter()
+            .map(|n| NoteView::new(n, &caller.actor))
+            .collect(),
+    }))
+}
+
+/// Writes an internal note on an order (support and admins). Staff's feeds and the platform's
+/// webhooks carry it as an `order.note_added` event; the order's own log and stream do not.
+#[utoipa::path(post, path = "/orders/{id}/notes", tag = "orders", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = NoteRequest,
+    responses((status = 201, body = NoteView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn add_order_note(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<NoteRequest>,
+) -> ApiResult<(StatusCode, axum::Json<NoteView>)> {
+    let id = path_id::<OrderId>(&id, "order")?;
+    let note = app.add_order_note(&caller.actor, id, &req.body).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(NoteView::new(note, &caller.actor)),
+    ))
 }
 
 /// Where a list or stream of events starts.

@@ -1,4 +1,5 @@
-//! User accounts: created, listed and changed by admins (support may list them).
+//! User accounts: created, listed and changed by admins (support may list them); customers
+//! found by name.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,6 +20,7 @@ pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(create_user, list_users))
         .routes(routes!(update_user))
+        .routes(routes!(find_customers))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -108,6 +110,57 @@ async fn list_users(
             })
             .collect(),
         has_more,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerSearch {
+    /// At least two letters of a name: the start of any of its words, or of several words in
+    /// order, in any case.
+    #[param(required = true, min_length = 2, max_length = 200, example = "müller")]
+    pub q: Option<String>,
+    /// At most this many, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+}
+
+/// A customer found by a recipient name on their orders.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerMatch {
+    pub customer_id: Uuid,
+    pub email: String,
+    /// The name as it was typed on the order.
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomerMatches {
+    pub data: Vec<CustomerMatch>,
+}
+
+/// Finds customers by a name they ship to (support and admins): "müller" or "jürgen mü" finds
+/// Jürgen Müller's account. The closest matches first; one row per customer and name.
+#[utoipa::path(get, path = "/customers", tag = "users", security(("bearer" = [])), params(CustomerSearch),
+    responses((status = 200, body = CustomerMatches), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn find_customers(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<CustomerSearch>,
+) -> ApiResult<axum::Json<CustomerMatches>> {
+    // Who may search is checked before what they typed.
+    let name = q.q.as_deref().unwrap_or_default();
+    let found = app.find_customers(&caller.actor, name, q.limit).await?;
+    Ok(axum::Json(CustomerMatches {
+        data: found
+            .into_iter()
+            .map(|c| CustomerMatch {
+                customer_id: c.customer_id.0,
+                email: c.email,
+                name: c.name,
+            })
+            .collect(),
     }))
 }
 
