@@ -2,7 +2,8 @@
 //! customer's), sign-out, a shopper's own registration, and a customer's orders — each with
 //! its live timeline, items, totals, payment and address, and the actions the order's table
 //! allows its customer (cancel, with a password step-up when the action needs one; paying
-//! again after a decline; the sandbox bank's confirmation).
+//! again after a decline; the sandbox bank's confirmation); and a guest's orders, opened by
+//! their checkout's link (the same, but cancelling only while unpaid).
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -10,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::http::header::SET_COOKIE;
 use axum::response::Response;
 use ordo_app::{App, AppError};
-use ordo_domain::identity::Role;
+use ordo_domain::identity::{Proof, Role, Sensitive};
 use ordo_domain::ids::OrderId;
 use ordo_domain::order::{Action, Order, OrderStatus, allowed_actions};
 use ordo_domain::payment::PaymentState;
@@ -663,6 +664,11 @@ struct TrackPage {
     link: String,
     methods: Vec<super::storefront::Method>,
     events: &'static str,
+    /// The guest may cancel here: the order is not paid yet (no money or goods in motion).
+    can_cancel: bool,
+    /// Paid, and the table lets its customer cancel: from an account, where they prove who
+    /// they are with a password (the link alone is not enough for money already taken).
+    cancel_from_account: bool,
 }
 
 /// `GET /track/{link}`: a guest's checkout, opened by its link: its first order.
@@ -709,10 +715,12 @@ async fn track_page(
         Err(e) => return failure(app, visitor, e),
     };
     let actor = tracked.actor();
-    let (page, mut view, _) = match order_head(app, visitor, &actor, id, &errors, flash).await {
+    let (page, mut view, order) = match order_head(app, visitor, &actor, id, &errors, flash).await {
         Ok(head) => head,
         Err(to) => return *to,
     };
+    let cancellable = allowed_actions(order.status, actor.role).contains(&Action::Cancel);
+    let sensitive = Sensitive::of_order_action(Action::Cancel, order.status).is_some();
     view.stream = format!("/track/{link}/orders/{id}/events?after={}", view.version);
     let body = TrackPage {
         siblings: tracked
@@ -727,11 +735,48 @@ async fn track_page(
             Vec::new()
         },
         events: ORDER_EVENTS,
+        can_cancel: cancellable && !sensitive,
+        cancel_from_account: cancellable && sensitive,
         order: view,
         page,
         errors,
     };
     render_form(&body, &body.errors)
+}
+
+/// `POST /track/{link}/orders/{id}/cancel`: a guest cancels an order not paid yet (its stock
+/// goes back at once). A paid one is refused: that needs the password of an account.
+pub async fn track_cancel(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path((link, id)): Path<(String, String)>,
+    Form(f): Form<CancelForm>,
+) -> Response {
+    let tracked = match app.tracked(&link).await {
+        Ok(Some(t)) if t.orders.iter().any(|o| o.id.to_string() == id) => t,
+        Ok(_) => return failure(&app, &visitor, AppError::NotFound("order")),
+        Err(e) => return failure(&app, &visitor, e),
+    };
+    let Ok(order_id) = id.parse::<OrderId>() else {
+        return failure(&app, &visitor, AppError::NotFound("order"));
+    };
+    let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
+    // The link proves the e-mail address, not a fresh sign-in: no proof beyond it.
+    let no_proof = Proof::until(None);
+    match app
+        .act(&tracked.actor(), no_proof, order_id, "cancel", reason, None)
+        .await
+    {
+        Ok(_) => see_other(&format!("/track/{link}/orders/{id}"), Some("cancelled")),
+        Err(e) => {
+            let errors = Errors::of_sensitive(
+                e,
+                "reason",
+                "The order is paid: create an account to cancel it, or contact the shop",
+            );
+            track_page(&app, &visitor, &link, &id, errors, None).await
+        }
+    }
 }
 
 /// `GET /track/{link}/orders/{id}/events`: the order's live stream for its guest (the link is

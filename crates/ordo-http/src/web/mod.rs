@@ -537,6 +537,10 @@ pub fn router(app: &App) -> axum::Router<App> {
             get(account::track_events),
         )
         .route("/track/{link}/orders/{id}/pay", post(account::track_pay))
+        .route(
+            "/track/{link}/orders/{id}/cancel",
+            post(account::track_cancel),
+        )
         .route("/vendor", get(vendor::queue))
         .route("/vendor/orders/{id}", get(vendor::order))
         .route(

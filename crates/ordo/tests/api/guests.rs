@@ -2,7 +2,8 @@
 //! out with an e-mail address and pays; the orders belong to that address's guest account (the
 //! same one next time) and open by the answer's unguessable `track_url`; an address with a real
 //! account, a missing address or a wrong link places or shows nothing; registering with the
-//! address claims the orders only with one of its links.
+//! address claims the orders only with one of its links. From its link a guest cancels an
+//! unpaid order, never a paid one.
 
 use serde_json::{Value, json};
 
@@ -113,6 +114,72 @@ async fn a_guest_checks_out_pays_and_follows_the_order_by_its_link(app: TestApp)
         again["track_url"], done["track_url"],
         "one link per checkout"
     );
+
+    // From its link the guest cancels the unpaid order (its stock goes back at once); the paid
+    // one needs an account's password, and the link alone cancels nothing.
+    let forms = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cancel = |track: &str, order: &str| {
+        let url = format!("{}{track}/orders/{order}/cancel", app.base);
+        forms
+            .post(url)
+            .header("origin", &app.base)
+            .form(&[("reason", "ordered twice")])
+            .send()
+    };
+    let unpaid = again["orders"][0]["id"].as_str().unwrap();
+    let unpaid_track = again["track_url"].as_str().unwrap();
+    let unpaid_page = format!("{}{unpaid_track}/orders/{unpaid}", app.base);
+    let html = app
+        .client
+        .get(&unpaid_page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Cancel order"), "{html}");
+    assert_eq!(app.stock(&shop).await.1, 1, "the unpaid order holds one");
+    // Another checkout's link does not reach it.
+    assert_eq!(cancel(&track, unpaid).await.unwrap().status(), 404);
+    let res = cancel(unpaid_track, unpaid).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let cancelled = app
+        .get(&format!("/api/v1/orders/{unpaid}"), app.admin())
+        .await
+        .expect(200);
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancel_reason"], "ordered twice");
+    assert_eq!(app.stock(&shop).await.1, 0, "its stock is back");
+    let paid = order["id"].as_str().unwrap();
+    let paid_page = app
+        .client
+        .get(format!("{}{track}/orders/{paid}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(paid_page.contains("needs an account"), "{paid_page}");
+    assert!(!paid_page.contains("Cancel order<"));
+    let refused = cancel(&track, paid).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("create an account to cancel it")
+    );
+    let still = app
+        .get(&format!("/api/v1/orders/{paid}"), app.admin())
+        .await
+        .expect(200);
+    assert_eq!(still["status"], "paid");
     // A guest account cannot sign in: it has no password until it is claimed.
     app.request(
         reqwest::Method::POST,
