@@ -443,6 +443,17 @@ async function adminJourney(browser) {
   await fill(page, "password", PASSWORD);
   await press(page, "Save rules", byText("Save rules"), /\/admin\/pricing$/);
   await check(page, "admin-pricing-error", { error: true });
+  // A tax rule from its form: a rate that is not one, said at the field.
+  await page.goto(BASE + "/admin/pricing");
+  await fromTop(page);
+  await tabTo(page, "A tax rule", (el) => el.tag === "summary" && el.text.includes("A tax rule"));
+  await page.keyboard.press("Enter");
+  await fill(page, "tax-name", "TVA 17%");
+  await fill(page, "tax-country", "LU");
+  await fill(page, "tax-rate", "lots");
+  await fill(page, "tax-password", PASSWORD);
+  await press(page, "Add the tax rule", byText("Add the tax rule"), /\/admin\/pricing\/new\/tax$/);
+  await check(page, "admin-pricing-rule-error", { error: true });
   // A promotion switched off from its table, after the page says what that does; then on again.
   await page.goto(BASE + "/admin/pricing");
   await fromTop(page);

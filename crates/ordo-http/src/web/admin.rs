@@ -1,14 +1,15 @@
 //! Admin: users and roles (create, change role or vendor, disable and enable, reset a lost
 //! second factor — each a sensitive action that asks for the admin's password again), vendors
 //! (list, create), the pricing rules (every one in tables; delete a tax rule, shipping rate or
-//! exchange rate, switch a promotion on or off, each after saying what it does; add or replace
-//! rules from a JSON file, as `ordo pricing import` takes it), and background jobs (counts, the dead ones with their last
+//! exchange rate, switch a promotion on or off, each after saying what it does; add one from
+//! its form; add or replace many from a JSON file, as `ordo pricing import` takes it), and background jobs (counts, the dead ones with their last
 //! error, and replay). Support sees the jobs page too: stuck work is theirs to replay.
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use ordo_app::pricing::{FxRateInput, MoneyInput, PromotionInput, ShippingRateInput, TaxRuleInput};
 use ordo_app::users::{NewUser, UserChange};
 use ordo_app::{App, AppError};
 use ordo_domain::identity::{Actor, Proof, Role};
@@ -502,10 +503,87 @@ struct PricingPage {
     page: Page,
     errors: Errors,
     tables: Vec<RuleTable>,
+    /// The forms that add a rule: as typed after an error, else their defaults.
+    forms: NewRules,
     import: String,
     /// Asking "are you sure?" (and for the password) before a change.
     confirm: Option<Confirming>,
 }
+
+/// What the "add a rule" forms hold: one of each kind.
+#[derive(Default)]
+pub struct NewRules {
+    pub tax: RuleForm,
+    pub shipping: RuleForm,
+    pub promotion: RuleForm,
+    pub fx: RuleForm,
+}
+
+/// A new pricing rule as typed, every field text (one form shape serves the four kinds; each
+/// uses its own fields). Amounts are as people write them (`4,90`), not minor units.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct RuleForm {
+    pub name: String,
+    pub country: String,
+    pub region: String,
+    pub tax_class: String,
+    pub rate: String,
+    pub mode: String,
+    pub countries: String,
+    pub price: String,
+    pub currency: String,
+    pub free_over: String,
+    pub min_weight_grams: String,
+    pub max_weight_grams: String,
+    pub code: String,
+    pub percent: String,
+    pub amount: String,
+    pub usage_limit: String,
+    pub from: String,
+    pub to: String,
+    pub rounding: String,
+    pub password: String,
+}
+
+impl Default for RuleForm {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            country: String::new(),
+            region: String::new(),
+            tax_class: "standard".into(),
+            rate: String::new(),
+            mode: "inclusive".into(),
+            countries: String::new(),
+            price: String::new(),
+            currency: "EUR".into(),
+            free_over: String::new(),
+            min_weight_grams: String::new(),
+            max_weight_grams: String::new(),
+            code: String::new(),
+            percent: String::new(),
+            amount: String::new(),
+            usage_limit: String::new(),
+            from: "EUR".into(),
+            to: String::new(),
+            rounding: "half_up".into(),
+            password: String::new(),
+        }
+    }
+}
+
+/// The choices of a tax rule's mode and an exchange rate's rounding, as the forms offer them.
+pub const TAX_MODES: &[(&str, &str)] = &[
+    ("inclusive", "In the price (VAT, GST)"),
+    ("exclusive", "Added to the price (sales tax)"),
+];
+pub const ROUNDINGS: &[(&str, &str)] = &[
+    ("half_up", "Half up"),
+    ("half_even", "Half to even"),
+    ("up", "Up"),
+    ("down", "Down"),
+];
 
 /// One kind of rule as a table, each row with its one action.
 pub struct RuleTable {
@@ -664,7 +742,7 @@ pub async fn pricing(State(app): State<App>, visitor: Visitor, headers: HeaderMa
         pricing_page(
             &app,
             &visitor,
-            String::new(),
+            Typed::default(),
             Errors::default(),
             flash,
             None,
@@ -674,10 +752,26 @@ pub async fn pricing(State(app): State<App>, visitor: Visitor, headers: HeaderMa
     )
 }
 
+/// What the pricing page's forms hold after one of them was refused.
+#[derive(Default)]
+struct Typed {
+    import: String,
+    forms: NewRules,
+}
+
+impl Typed {
+    fn import(import: String) -> Self {
+        Self {
+            import,
+            ..Self::default()
+        }
+    }
+}
+
 async fn pricing_page(
     app: &App,
     visitor: &Visitor,
-    import: String,
+    typed: Typed,
     errors: Errors,
     flash: Option<String>,
     confirm: Option<Confirming>,
@@ -701,7 +795,8 @@ async fn pricing_page(
         tables: rule_tables(&page, &book),
         page,
         errors,
-        import,
+        forms: typed.forms,
+        import: typed.import,
         confirm,
     };
     render_form(&body, &body.errors)
@@ -790,7 +885,7 @@ pub async fn change_rule(
     pricing_page(
         &app,
         &visitor,
-        String::new(),
+        Typed::default(),
         errors,
         None,
         Some(confirming),
@@ -829,6 +924,156 @@ async fn apply_rule_change(
     done.map_err(|e| needs_password(e, ""))
 }
 
+/// `POST /admin/pricing/new/{kind}`: adds a tax rule (`tax`), shipping rate (`shipping`),
+/// promotion (`promotion`) or exchange rate (`fx`, replacing the pair's) from its form; a
+/// sensitive action, as every pricing change.
+pub async fn add_rule(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(kind): Path<String>,
+    Form(f): Form<RuleForm>,
+) -> Response {
+    let signed = match admin_only(&app, &visitor, "/admin/pricing", false) {
+        Ok(s) => s,
+        Err(to) => return *to,
+    };
+    if !matches!(kind.as_str(), "tax" | "shipping" | "promotion" | "fx") {
+        return failure(&app, &visitor, AppError::NotFound("page"));
+    }
+    let errors = match new_rule(&app, signed, &kind, &f).await {
+        Ok(()) => return see_other("/admin/pricing", Some("pricing_changed")),
+        Err(errors) => errors,
+    };
+    // Each form's controls are named by its kind (`tax-rate`), as the page has four forms.
+    let errors = Errors(
+        errors
+            .0
+            .into_iter()
+            .map(|mut e| {
+                let id = if e.id.starts_with("countries") {
+                    "countries"
+                } else {
+                    e.id.as_str()
+                };
+                e.id = format!("{kind}-{id}");
+                e
+            })
+            .collect(),
+    );
+    let mut typed = Typed::default();
+    let form = RuleForm {
+        password: String::new(),
+        ..f
+    };
+    match kind.as_str() {
+        "tax" => typed.forms.tax = form,
+        "shipping" => typed.forms.shipping = form,
+        "promotion" => typed.forms.promotion = form,
+        _ => typed.forms.fx = form,
+    }
+    pricing_page(&app, &visitor, typed, errors, None, None).await
+}
+
+/// Text typed into an optional field: `None` when left empty.
+fn given(raw: &str) -> Option<String> {
+    Some(raw.trim().to_owned()).filter(|r| !r.is_empty())
+}
+
+/// An amount as people write it, in minor units of `currency`, else an error on `field` (an
+/// unknown currency is said on the currency's field).
+fn typed_money(raw: &str, currency: &str, field: &str) -> Result<MoneyInput, Errors> {
+    let code = currency.trim();
+    let known = ordo_domain::money::Currency::parse(code)
+        .map_err(|e| Errors::one(&field.replace("amount", "currency"), e.message))?;
+    let minor = super::storefront::parse_amount(raw, known)
+        .ok_or_else(|| Errors::one(field, "Enter an amount, like 4.90"))?;
+    Ok(MoneyInput {
+        amount: minor,
+        currency: code.to_owned(),
+    })
+}
+
+/// A whole number typed into an optional field, else an error on `field`.
+fn typed_count(raw: &str, field: &str) -> Result<Option<i64>, Errors> {
+    given(raw)
+        .map(|n| {
+            n.parse::<i64>()
+                .map_err(|_| Errors::one(field, "Enter a whole number"))
+        })
+        .transpose()
+}
+
+async fn new_rule(app: &App, signed: &Signed, kind: &str, f: &RuleForm) -> Result<(), Errors> {
+    let actor = signed.principal.actor;
+    let done = match kind {
+        "tax" => {
+            let input = TaxRuleInput {
+                country: f.country.trim().to_owned(),
+                region: given(&f.region),
+                tax_class: given(&f.tax_class),
+                rate: f.rate.trim().trim_end_matches('%').trim().to_owned(),
+                mode: f.mode.clone(),
+                name: f.name.trim().to_owned(),
+            };
+            let proof = proof(app, signed, &f.password).await?;
+            app.put_tax_rule(&actor, proof, &input).await.map(|_| ())
+        }
+        "shipping" => {
+            let input = ShippingRateInput {
+                name: f.name.trim().to_owned(),
+                countries: f
+                    .countries
+                    .split([',', ' '])
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                vendor_id: None,
+                min_weight_grams: typed_count(&f.min_weight_grams, "min_weight_grams")?,
+                max_weight_grams: typed_count(&f.max_weight_grams, "max_weight_grams")?,
+                price: typed_money(&f.price, &f.currency, "price-amount")?,
+                free_over: given(&f.free_over)
+                    .map(|raw| typed_money(&raw, &f.currency, "free_over-amount"))
+                    .transpose()?,
+            };
+            let proof = proof(app, signed, &f.password).await?;
+            app.add_shipping_rate(&actor, proof, &input)
+                .await
+                .map(|_| ())
+        }
+        "promotion" => {
+            let input = PromotionInput {
+                code: given(&f.code),
+                name: f.name.trim().to_owned(),
+                percent: given(&f.percent).map(|p| p.trim_end_matches('%').trim().to_owned()),
+                amount: given(&f.amount)
+                    .map(|raw| typed_money(&raw, &f.currency, "amount-amount"))
+                    .transpose()?,
+                min_subtotal: None,
+                vendor_id: None,
+                usage_limit: typed_count(&f.usage_limit, "usage_limit")?,
+                active: Some(true),
+                starts_at: None,
+                ends_at: None,
+            };
+            let proof = proof(app, signed, &f.password).await?;
+            app.create_promotion(&actor, proof, &input)
+                .await
+                .map(|_| ())
+        }
+        _ => {
+            let input = FxRateInput {
+                from: f.from.trim().to_owned(),
+                to: f.to.trim().to_owned(),
+                rate: f.rate.trim().to_owned(),
+                rounding: given(&f.rounding),
+            };
+            let proof = proof(app, signed, &f.password).await?;
+            app.put_fx_rate(&actor, proof, &input).await.map(|_| ())
+        }
+    };
+    done.map_err(|e| needs_password(e, "name"))
+}
+
 #[derive(Deserialize)]
 pub struct ImportForm {
     pub rules: String,
@@ -854,12 +1099,14 @@ pub async fn import_pricing(
                 "rules",
                 format!("The rules are not valid JSON of the import format: {e}"),
             );
-            return pricing_page(&app, &visitor, f.rules, errors, None, None).await;
+            return pricing_page(&app, &visitor, Typed::import(f.rules), errors, None, None).await;
         }
     };
     let proof = match proof(&app, signed, &f.password).await {
         Ok(p) => p,
-        Err(errors) => return pricing_page(&app, &visitor, f.rules, errors, None, None).await,
+        Err(errors) => {
+            return pricing_page(&app, &visitor, Typed::import(f.rules), errors, None, None).await;
+        }
     };
     match app
         .import_pricing(&signed.principal.actor, proof, &import)
@@ -875,7 +1122,7 @@ pub async fn import_pricing(
                     e.id = "rules".into();
                 }
             }
-            pricing_page(&app, &visitor, f.rules, errors, None, None).await
+            pricing_page(&app, &visitor, Typed::import(f.rules), errors, None, None).await
         }
     }
 }

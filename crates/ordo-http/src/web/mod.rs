@@ -580,6 +580,7 @@ pub fn router(app: &App) -> axum::Router<App> {
             get(admin::user).post(admin::change_user),
         )
         .route("/admin/vendors", post(admin::create_vendor))
+        .route("/admin/pricing/new/{kind}", post(admin::add_rule))
         .route(
             "/admin/pricing/{kind}/{id}/{action}",
             post(admin::change_rule),

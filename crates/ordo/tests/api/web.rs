@@ -960,10 +960,137 @@ async fn admins_change_pricing_rules_after_confirming(app: TestApp) {
     assert_eq!(on.status, 303);
     assert_eq!(book().await["promotions"][0]["active"], true);
 
+    // New rules from their forms: a wrong one says where and keeps what was typed.
+    let bad_tax = a
+        .post(
+            "/admin/pricing/new/tax",
+            &[
+                ("name", "LU TVA"),
+                ("country", "LU"),
+                ("rate", "lots"),
+                ("mode", "inclusive"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_tax.status, 422);
+    assert!(
+        bad_tax.html.contains(r##"<a href="#tax-rate">"##),
+        "{}",
+        bad_tax.html
+    );
+    assert!(bad_tax.html.contains(r#"value="LU TVA""#) && bad_tax.html.contains("<details open>"));
+    let tax = a
+        .post(
+            "/admin/pricing/new/tax",
+            &[
+                ("name", "LU TVA"),
+                ("country", "lu"),
+                ("rate", "17 %"),
+                ("mode", "inclusive"),
+                ("tax_class", "standard"),
+            ],
+        )
+        .await;
+    assert_eq!(tax.status, 303, "{}", tax.html);
+    let rules = book().await;
+    assert_eq!(rules["tax"][0]["country"], "LU");
+    assert_eq!(rules["tax"][0]["rate"], "17");
+    let bad_rate = a
+        .post(
+            "/admin/pricing/new/shipping",
+            &[
+                ("name", "LU parcel"),
+                ("countries", "LU, BE"),
+                ("price", "4,9O"),
+                ("currency", "EUR"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_rate.status, 422);
+    assert!(
+        bad_rate
+            .html
+            .contains(r##"<a href="#shipping-price-amount">"##)
+    );
+    let rate = a
+        .post(
+            "/admin/pricing/new/shipping",
+            &[
+                ("name", "LU parcel"),
+                ("countries", "LU, BE"),
+                ("price", "4,90"),
+                ("currency", "EUR"),
+                ("free_over", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(rate.status, 303, "{}", rate.html);
+    let shipping = &book().await["shipping"][0];
+    assert_eq!(shipping["countries"], json!(["LU", "BE"]));
+    assert_eq!(shipping["price"]["amount"], 490);
+    assert_eq!(shipping["free_over"]["amount"], 5000);
+    let both = a
+        .post(
+            "/admin/pricing/new/promotion",
+            &[
+                ("name", "Autumn"),
+                ("percent", "5"),
+                ("amount", "3"),
+                ("currency", "EUR"),
+            ],
+        )
+        .await;
+    assert_eq!(both.status, 422);
+    assert_eq!(book().await["promotions"].as_array().unwrap().len(), 1);
+    let autumn = a
+        .post(
+            "/admin/pricing/new/promotion",
+            &[
+                ("name", "Autumn 🍂"),
+                ("code", "autumn"),
+                ("amount", "3,50"),
+                ("currency", "EUR"),
+                ("usage_limit", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(autumn.status, 303, "{}", autumn.html);
+    let fx = a
+        .post(
+            "/admin/pricing/new/fx",
+            &[
+                ("from", "EUR"),
+                ("to", "CHF"),
+                ("rate", "0.95"),
+                ("rounding", "half_even"),
+            ],
+        )
+        .await;
+    assert_eq!(fx.status, 303, "{}", fx.html);
+    let page = a.get("/admin/pricing").await.html;
+    assert!(page.contains("<td>LU parcel</td>") && page.contains("<td>Autumn 🍂</td>"));
+    assert!(page.contains("<td>1 EUR = 0.95 CHF</td>") && page.contains("<td>half to even</td>"));
+    assert_eq!(
+        a.post("/admin/pricing/new/discounts", &[]).await.status,
+        404
+    );
+
     // Nobody else gets in.
     let mut c = Browser::new(&app);
     c.post("/sign-in", &[("email", &customer), ("password", PASSWORD)])
         .await;
+    let made = c
+        .post(
+            "/admin/pricing/new/tax",
+            &[
+                ("name", "X"),
+                ("country", "LU"),
+                ("rate", "1"),
+                ("mode", "inclusive"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 403);
     let refused = c
         .post(
             &format!("/admin/pricing/promotions/{promo_id}/off"),
