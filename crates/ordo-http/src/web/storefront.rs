@@ -30,8 +30,8 @@ const SHOWN: u32 = 200;
 /// How long a guest's cart cookie lives.
 const CART_COOKIE_DAYS: i64 = 30;
 
-/// The currencies a shopper may choose.
-const CURRENCIES: [&str; 5] = ["EUR", "USD", "GBP", "JPY", "CHF"];
+/// The currencies a shopper may choose (and a vendor prices in).
+pub const CURRENCIES: [&str; 5] = ["EUR", "USD", "GBP", "JPY", "CHF"];
 
 #[derive(Deserialize, Default)]
 pub struct Search {

@@ -3,7 +3,8 @@
 //! keyset, with counts that stop at "1,000+"), new orders appearing live, and an order's page
 //! with its timeline and the actions the table allows the vendor (accept, ship, cancel) and
 //! the capture of an authorized payment; stock per SKU and location, its adjustments (who,
-//! why) and the low-stock list; products (add one, set a SKU's price and low-stock threshold);
+//! why) and the low-stock list; products (add one with up to three variants, set a SKU's price
+//! in any currency and its low-stock threshold);
 //! webhook endpoints (add, change, pause and resume, a new secret shown once, delete after
 //! asking) and their deliveries (test, retry).
 
@@ -521,8 +522,8 @@ pub struct VariantView {
     pub sku: String,
     pub title: String,
     pub prices: String,
-    /// Its entry on the chosen currency's price list (what carts charge), if any.
-    pub listed: Option<String>,
+    /// Its entries on the price lists (what carts charge), in every currency it has one.
+    pub listed: String,
     pub threshold: String,
     /// The id the variant's controls share (SKUs may hold characters ids should not).
     pub key: String,
@@ -535,6 +536,7 @@ struct ProductsPage {
     errors: Errors,
     products: Vec<(String, Vec<VariantView>)>,
     typed: NewProductForm,
+    currencies: Vec<(&'static str, &'static str)>,
 }
 
 /// `GET /vendor/products`: the vendor's products, their prices and thresholds, and a new one.
@@ -571,14 +573,21 @@ async fn products_page(
             AppError::Forbidden("products belong to a vendor: sign in as its staff".into()),
         );
     };
-    let loaded = tokio::try_join!(
-        app.products(Some(vendor), 200),
-        app.price_list("EUR", Some(vendor), None, Some(100))
-    );
-    let (products, (listed, _)) = match loaded {
-        Ok(l) => l,
+    let products = match app.products(Some(vendor), 200).await {
+        Ok(p) => p,
         Err(e) => return failure(app, visitor, e),
     };
+    // Each currency's price list (a few currencies; one query each).
+    let mut listed = Vec::new();
+    for currency in super::storefront::CURRENCIES {
+        match app
+            .price_list(currency, Some(vendor), None, Some(100))
+            .await
+        {
+            Ok((entries, _)) => listed.extend(entries),
+            Err(e) => return failure(app, visitor, e),
+        }
+    }
     let page = Page::new(app, visitor, "Products")
         .with_errors(&errors)
         .with_flash(flash);
@@ -603,8 +612,10 @@ async fn products_page(
                         .join(", "),
                     listed: listed
                         .iter()
-                        .find(|e| e.sku == v.sku)
-                        .map(|e| page.money(&e.price)),
+                        .filter(|e| e.sku == v.sku)
+                        .map(|e| page.money(&e.price))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     threshold: v
                         .low_stock_threshold
                         .map(|t| t.to_string())
@@ -619,23 +630,96 @@ async fn products_page(
         errors,
         products,
         typed,
+        currencies: currency_choices(),
     };
     render_form(&body, &body.errors)
 }
 
-#[derive(Deserialize, Default)]
-pub struct NewProductForm {
-    #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub sku: String,
-    #[serde(default)]
-    pub price: String,
-    #[serde(default)]
-    pub threshold: String,
+/// The currencies a vendor prices in, as a select offers them.
+fn currency_choices() -> Vec<(&'static str, &'static str)> {
+    super::storefront::CURRENCIES
+        .iter()
+        .map(|c| (*c, *c))
+        .collect()
 }
 
-/// `POST /vendor/products`: a new product with one variant, priced in euros.
+/// How many variants the new-product form offers (rows left empty are skipped); more come
+/// through the API.
+pub const NEW_VARIANTS: usize = 3;
+
+/// A new product as typed: its title, the currency of its prices, and up to [`NEW_VARIANTS`]
+/// variants (SKU, name, price), each row `<field><n>`.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct NewProductForm {
+    pub title: String,
+    pub currency: String,
+    pub threshold: String,
+    pub sku0: String,
+    pub name0: String,
+    pub price0: String,
+    pub sku1: String,
+    pub name1: String,
+    pub price1: String,
+    pub sku2: String,
+    pub name2: String,
+    pub price2: String,
+}
+
+impl Default for NewProductForm {
+    fn default() -> Self {
+        Self {
+            title: String::new(),
+            currency: "EUR".into(),
+            threshold: String::new(),
+            sku0: String::new(),
+            name0: String::new(),
+            price0: String::new(),
+            sku1: String::new(),
+            name1: String::new(),
+            price1: String::new(),
+            sku2: String::new(),
+            name2: String::new(),
+            price2: String::new(),
+        }
+    }
+}
+
+/// One variant row of the form, as typed.
+pub struct VariantRow<'a> {
+    pub n: usize,
+    pub sku: &'a str,
+    pub name: &'a str,
+    pub price: &'a str,
+}
+
+impl NewProductForm {
+    /// Its variant rows, in order.
+    pub fn rows(&self) -> [VariantRow<'_>; NEW_VARIANTS] {
+        [
+            VariantRow {
+                n: 0,
+                sku: &self.sku0,
+                name: &self.name0,
+                price: &self.price0,
+            },
+            VariantRow {
+                n: 1,
+                sku: &self.sku1,
+                name: &self.name1,
+                price: &self.price1,
+            },
+            VariantRow {
+                n: 2,
+                sku: &self.sku2,
+                name: &self.name2,
+                price: &self.price2,
+            },
+        ]
+    }
+}
+
+/// `POST /vendor/products`: a new product with up to three variants, priced in one currency.
 pub async fn create_product(
     State(app): State<App>,
     visitor: Visitor,
@@ -652,28 +736,55 @@ pub async fn create_product(
             AppError::Forbidden("sign in as vendor staff".into()),
         );
     };
-    let eur = ordo_domain::money::Currency::parse("EUR").expect("EUR");
     let mut errors = Errors::default();
-    let price = super::storefront::parse_amount(&f.price, eur);
-    if price.is_none() {
-        errors.push(
-            "variants-0-prices-0-amount",
-            "Enter the price in euros, like 12.50",
-        );
-    }
+    let currency = match ordo_domain::money::Currency::parse(f.currency.trim()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push("currency", e.message);
+            None
+        }
+    };
     let threshold = match f.threshold.trim() {
         "" => None,
         t => match t.parse::<i64>() {
             Ok(n) => Some(n),
             Err(_) => {
                 errors.push(
-                    "variants-0-low_stock_threshold",
+                    "threshold",
                     "Enter the low-stock threshold as a whole number, or leave it empty",
                 );
                 None
             }
         },
     };
+    // The rows with anything typed in them, keeping their place (errors name it); the first
+    // row always counts, so an empty form says what it needs.
+    let mut variants = Vec::new();
+    // The form row of each variant sent (the use case's errors name the variant's place).
+    let mut row_of = Vec::new();
+    for row in f.rows() {
+        let typed = [row.sku, row.name, row.price]
+            .iter()
+            .any(|t| !t.trim().is_empty());
+        if row.n > 0 && !typed {
+            continue;
+        }
+        let price = currency.and_then(|c| super::storefront::parse_amount(row.price, c));
+        if price.is_none() {
+            errors.push(
+                &format!("variants-{}-prices-0-amount", row.n),
+                format!("Enter the price of variant {}, like 12.50", row.n + 1),
+            );
+        }
+        row_of.push(row.n);
+        variants.push(ordo_app::catalog::NewVariant {
+            sku: row.sku.trim().to_owned(),
+            title: Some(row.name.trim().to_owned()).filter(|t| !t.is_empty()),
+            prices: vec![(f.currency.trim().to_owned(), price.unwrap_or_default())],
+            weight_grams: None,
+            low_stock_threshold: threshold,
+        });
+    }
     if !errors.is_empty() {
         return products_page(&app, &visitor, f, errors, None).await;
     }
@@ -682,13 +793,7 @@ pub async fn create_product(
         title: f.title.trim().to_owned(),
         tax_class: None,
         stock_deduction: None,
-        variants: vec![ordo_app::catalog::NewVariant {
-            sku: f.sku.trim().to_owned(),
-            title: None,
-            prices: vec![("EUR".into(), price.unwrap_or_default())],
-            weight_grams: None,
-            low_stock_threshold: threshold,
-        }],
+        variants,
     };
     match app.create_product(&actor, input).await {
         Ok(_) => see_other("/vendor/products", Some("product_created")),
@@ -697,6 +802,11 @@ pub async fn create_product(
             for e in &mut errors.0 {
                 if e.id == "variants" {
                     e.id = "variants-0-sku".into();
+                } else if let Some(rest) = e.id.strip_prefix("variants-") {
+                    // `variants-<i>-…`: the i-th variant sent is the form's row `row_of[i]`.
+                    let (i, field) = rest.split_once('-').unwrap_or((rest, "sku"));
+                    let row = i.parse::<usize>().ok().and_then(|i| row_of.get(i).copied());
+                    e.id = format!("variants-{}-{field}", row.unwrap_or(0));
                 }
             }
             products_page(&app, &visitor, f, errors, None).await
@@ -706,15 +816,19 @@ pub async fn create_product(
 
 #[derive(Deserialize)]
 pub struct VariantForm {
-    /// `price` (with `price`) or `threshold` (with `threshold`, empty clears it).
+    /// `price` (with `price` and `currency`) or `threshold` (with `threshold`, empty clears
+    /// it).
     pub change: String,
     #[serde(default)]
     pub price: String,
     #[serde(default)]
+    pub currency: String,
+    #[serde(default)]
     pub threshold: String,
 }
 
-/// `POST /vendor/products/{sku}`: a SKU's euro price on the price list, or its threshold.
+/// `POST /vendor/products/{sku}`: a SKU's price on one currency's price list, or its
+/// threshold.
 pub async fn change_variant(
     State(app): State<App>,
     visitor: Visitor,
@@ -726,19 +840,28 @@ pub async fn change_variant(
         Err(to) => return *to,
     };
     let key = super::control_id(&sku);
-    let eur = ordo_domain::money::Currency::parse("EUR").expect("EUR");
     let done = match f.change.as_str() {
-        "price" => match super::storefront::parse_amount(&f.price, eur) {
-            Some(amount) => app
-                .set_price(&actor, &sku, "EUR", amount)
-                .await
-                .map(|()| "price_set")
-                .map_err(|e| Errors::of(e, &format!("price-{key}"))),
-            None => Err(Errors::one(
-                &format!("price-{key}"),
-                format!("Enter the price of {sku} in euros, like 12.50"),
-            )),
-        },
+        "price" => {
+            let code = if f.currency.is_empty() {
+                "EUR"
+            } else {
+                f.currency.trim()
+            };
+            let amount = ordo_domain::money::Currency::parse(code)
+                .ok()
+                .and_then(|c| super::storefront::parse_amount(&f.price, c));
+            match amount {
+                Some(amount) => app
+                    .set_price(&actor, &sku, code, amount)
+                    .await
+                    .map(|()| "price_set")
+                    .map_err(|e| Errors::of(e, &format!("price-{key}"))),
+                None => Err(Errors::one(
+                    &format!("price-{key}"),
+                    format!("Enter the price of {sku} in {code}, like 12.50"),
+                )),
+            }
+        }
         "threshold" => {
             let threshold = match f.threshold.trim() {
                 "" => Ok(None),

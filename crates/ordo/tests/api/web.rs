@@ -530,7 +530,7 @@ async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
     let made = v
         .post(
             "/vendor/products",
-            &[("title", "Gift box 🎁"), ("sku", &sku), ("price", "9,99")],
+            &[("title", "Gift box 🎁"), ("sku0", &sku), ("price0", "9,99")],
         )
         .await;
     assert_eq!(made.status, 303, "{}", made.html);
@@ -539,10 +539,88 @@ async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
     let bad = v
         .post(
             "/vendor/products",
-            &[("title", "Nope"), ("sku", &sku), ("price", "1")],
+            &[("title", "Nope"), ("sku0", &sku), ("price0", "1")],
         )
         .await;
     assert_eq!(bad.status, 422, "a SKU is unique");
+    // Several variants, priced in another currency; a row left empty is skipped, and an
+    // error names the row it is about.
+    let (small, large) = (format!("{sku}-S"), format!("{sku}-L"));
+    let wrong = v
+        .post(
+            "/vendor/products",
+            &[
+                ("title", "Scarf 🧣"),
+                ("currency", "CHF"),
+                ("sku0", &small),
+                ("name0", "Small"),
+                ("price0", "19.90"),
+                ("sku2", &large),
+                ("name2", "Large"),
+                ("price2", "twenty"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong
+            .html
+            .contains(r##"<a href="#variants-2-prices-0-amount">"##),
+        "{}",
+        wrong.html
+    );
+    assert!(
+        wrong.html.contains(r#"value="Large""#),
+        "what was typed is kept"
+    );
+    let scarf = v
+        .post(
+            "/vendor/products",
+            &[
+                ("title", "Scarf 🧣"),
+                ("currency", "CHF"),
+                ("sku0", &small),
+                ("name0", "Small"),
+                ("price0", "19.90"),
+                ("sku2", &large),
+                ("name2", "Large"),
+                ("price2", "24,50"),
+                ("threshold", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(scarf.status, 303, "{}", scarf.html);
+    let products = app
+        .get(
+            &format!("/api/v1/products?vendor_id={}", mine.vendor_id),
+            &mine.token,
+        )
+        .await
+        .expect(200);
+    let scarf = products["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == "Scarf 🧣")
+        .expect("the scarf")
+        .clone();
+    let variants = scarf["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    assert_eq!(variants[1]["sku"], large.as_str());
+    assert_eq!(variants[1]["title"], "Large");
+    assert_eq!(variants[1]["prices"][0]["amount"], 2450);
+    assert_eq!(variants[1]["prices"][0]["currency"], "CHF");
+    assert_eq!(variants[1]["low_stock_threshold"], 3);
+    // A price in another currency on the price list.
+    let usd = v
+        .post(
+            &format!("/vendor/products/{sku}"),
+            &[("change", "price"), ("price", "11"), ("currency", "USD")],
+        )
+        .await;
+    assert_eq!(usd.status, 303, "{}", usd.html);
+    let listed = v.get("/vendor/products").await.html;
+    assert!(listed.contains("€9.99, $11.00"), "{listed}");
     let not_mine = v
         .post(
             &format!("/vendor/products/{}", theirs.sku),
