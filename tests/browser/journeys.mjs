@@ -376,8 +376,19 @@ async function supportJourney(browser) {
   await fromTop(page);
   await fill(page, "note", "Called the customer: the parcel may be late 📦");
   await press(page, "Add note", (el) => el.tag === "button" && el.text === "Add note", /\/support\/orders\/[^/]+$/);
-  const noted = await page.locator("#notes ~ ol").innerText().catch(() => "");
+  const noted = await page.locator("#notes-list").innerText().catch(() => "");
   if (!noted.includes("the parcel may be late 📦")) fail(`the note is not listed: ${noted}`);
+  // A colleague's note (the admin, through the API) appears on the open page, no reload.
+  await page.waitForSelector("#notes-list[data-following=yes]", { timeout: STEP_MS });
+  const orderId = new URL(page.url()).pathname.split("/").pop();
+  const login = await ctx.request.post(`${BASE}/api/v1/auth/login`, { data: { email: "admin@ordo.example", password: PASSWORD } });
+  const token = (await login.json()).token;
+  const posted = await ctx.request.post(`${BASE}/api/v1/orders/${orderId}/notes`, {
+    headers: { Authorization: `Bearer ${token}` }, data: { body: "Courier says Tuesday 🚚" },
+  });
+  if (posted.status() !== 201) fail(`the API note answered ${posted.status()}`);
+  await page.waitForFunction(() => document.getElementById("notes-list").innerText.includes("Courier says Tuesday"), null, { timeout: STEP_MS })
+    .catch(() => fail("a colleague's note did not appear live"));
   await page.goto(BASE + "/support?q=nobody@nowhere.example");
   await check(page, "support-search-error", { error: true });
 

@@ -317,6 +317,8 @@ struct OrderPage {
     items: Vec<ItemRow>,
     events: &'static str,
     notes: Vec<NoteRow>,
+    /// The staff feed from now: `order.note_added` events refresh the notes.
+    notes_stream: String,
     note: String,
 }
 
@@ -370,6 +372,11 @@ async fn order_page_with(
         .iter()
         .map(|e| ItemRow::of(&page, e))
         .collect();
+    // Where the staff feed stands: new notes (by a colleague, say) refresh the list live.
+    let head = match app.feed_head().await {
+        Ok(h) => h,
+        Err(e) => return failure(app, visitor, e),
+    };
     let notes = app.order_notes(&actor, order.id).await.unwrap_or_default();
     let notes = NoteRow::all(app, &actor, &page, notes).await;
     let can_refund = view.payment.as_ref().is_some_and(|t| {
@@ -385,6 +392,7 @@ async fn order_page_with(
         items,
         events: ORDER_EVENTS,
         notes,
+        notes_stream: format!("/api/v1/events?after={head}"),
         note: typed_note,
         order: view,
         page,
