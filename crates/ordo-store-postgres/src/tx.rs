@@ -519,16 +519,18 @@ impl StoreTx for PgTx {
                 .await
                 .map_err(|e| self.fail(e))?;
         }
-        // Support finds the customer by the recipient's name (see 0014_customer_names.sql).
-        for key in name_keys(&o.shipping_address.name) {
-            sqlx::query(sql::INSERT_CUSTOMER_NAME)
-                .bind(key)
-                .bind(o.customer_id.0)
-                .bind(&o.shipping_address.name)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(|e| self.fail(e))?;
-        }
+        // Support finds the customer by the recipient's name (see 0014_customer_names.sql):
+        // every key in one statement, one round trip.
+        sqlx::query(
+            "INSERT INTO customer_names (key, customer_id, name) \
+             SELECT key, $2, $3 FROM unnest($1::text[]) AS key ON CONFLICT DO NOTHING",
+        )
+        .bind(name_keys(&o.shipping_address.name))
+        .bind(o.customer_id.0)
+        .bind(&o.shipping_address.name)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 

@@ -533,7 +533,8 @@ impl StoreTx for SqliteTx {
         // Support finds the customer by the recipient's name (see 0014_customer_names.sql).
         for key in name_keys(&o.shipping_address.name) {
             self.execute(
-                sql::INSERT_CUSTOMER_NAME,
+                "INSERT INTO customer_names (key, customer_id, name) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT DO NOTHING",
                 params![key, o.customer_id.0, o.shipping_address.name],
             )?;
         }

@@ -646,9 +646,6 @@ pub(crate) mod sql {
     pub const CLAIM_GUEST_ACCOUNT: &str =
         "UPDATE guest_accounts SET claimed_at = $1 WHERE user_id = $2 AND claimed_at IS NULL";
     pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
-    /// A customer's recipient name under one of its keys (see 0014_customer_names.sql).
-    pub const INSERT_CUSTOMER_NAME: &str = "INSERT INTO customer_names (key, customer_id, name) \
-        VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
     pub const INSERT_ORDER_NOTE: &str = "INSERT INTO order_notes (id, order_id, author, body, created_at) \
         VALUES ($1, $2, $3, $4, $5)";
     pub const INSERT_CHECKOUT_LINK: &str =

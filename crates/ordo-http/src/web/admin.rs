@@ -513,6 +513,8 @@ struct PricingPage {
 /// What the "add a rule" forms hold: one of each kind.
 #[derive(Default)]
 pub struct NewRules {
+    /// The kind whose form was sent and refused: it opens, so its errors can be reached.
+    pub open: String,
     pub tax: RuleForm,
     pub shipping: RuleForm,
     pub promotion: RuleForm,
@@ -961,6 +963,7 @@ pub async fn add_rule(
             .collect(),
     );
     let mut typed = Typed::default();
+    typed.forms.open.clone_from(&kind);
     let form = RuleForm {
         password: String::new(),
         ..f

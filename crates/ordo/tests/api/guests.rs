@@ -131,16 +131,16 @@ async fn a_guest_checks_out_pays_and_follows_the_order_by_its_link(app: TestApp)
     };
     let unpaid = again["orders"][0]["id"].as_str().unwrap();
     let unpaid_track = again["track_url"].as_str().unwrap();
-    let unpaid_page = format!("{}{unpaid_track}/orders/{unpaid}", app.base);
-    let html = app
-        .client
-        .get(&unpaid_page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let app_ref = &app;
+    let page = |path: String| async move {
+        let res = app_ref
+            .client
+            .get(format!("{}{path}", app_ref.base))
+            .send()
+            .await;
+        res.unwrap().text().await.unwrap()
+    };
+    let html = page(format!("{unpaid_track}/orders/{unpaid}")).await;
     assert!(html.contains("Cancel order"), "{html}");
     assert_eq!(app.stock(&shop).await.1, 1, "the unpaid order holds one");
     // Another checkout's link does not reach it.
@@ -155,15 +155,7 @@ async fn a_guest_checks_out_pays_and_follows_the_order_by_its_link(app: TestApp)
     assert_eq!(cancelled["cancel_reason"], "ordered twice");
     assert_eq!(app.stock(&shop).await.1, 0, "its stock is back");
     let paid = order["id"].as_str().unwrap();
-    let paid_page = app
-        .client
-        .get(format!("{}{track}/orders/{paid}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let paid_page = page(format!("{track}/orders/{paid}")).await;
     assert!(paid_page.contains("needs an account"), "{paid_page}");
     assert!(!paid_page.contains("Cancel order<"));
     let refused = cancel(&track, paid).await.unwrap();

@@ -546,20 +546,21 @@ async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
     // Several variants, priced in another currency; a row left empty is skipped, and an
     // error names the row it is about.
     let (small, large) = (format!("{sku}-S"), format!("{sku}-L"));
+    let scarf_form = |large_price: &'static str| {
+        vec![
+            ("title", "Scarf 🧣".to_owned()),
+            ("currency", "CHF".to_owned()),
+            ("sku0", small.clone()),
+            ("name0", "Small".to_owned()),
+            ("price0", "19.90".to_owned()),
+            ("sku2", large.clone()),
+            ("name2", "Large".to_owned()),
+            ("price2", large_price.to_owned()),
+            ("threshold", "3".to_owned()),
+        ]
+    };
     let wrong = v
-        .post(
-            "/vendor/products",
-            &[
-                ("title", "Scarf 🧣"),
-                ("currency", "CHF"),
-                ("sku0", &small),
-                ("name0", "Small"),
-                ("price0", "19.90"),
-                ("sku2", &large),
-                ("name2", "Large"),
-                ("price2", "twenty"),
-            ],
-        )
+        .post("/vendor/products", &borrowed(&scarf_form("twenty")))
         .await;
     assert_eq!(wrong.status, 422);
     assert!(
@@ -574,20 +575,7 @@ async fn the_consoles_show_each_person_only_theirs(app: TestApp) {
         "what was typed is kept"
     );
     let scarf = v
-        .post(
-            "/vendor/products",
-            &[
-                ("title", "Scarf 🧣"),
-                ("currency", "CHF"),
-                ("sku0", &small),
-                ("name0", "Small"),
-                ("price0", "19.90"),
-                ("sku2", &large),
-                ("name2", "Large"),
-                ("price2", "24,50"),
-                ("threshold", "3"),
-            ],
-        )
+        .post("/vendor/products", &borrowed(&scarf_form("24,50")))
         .await;
     assert_eq!(scarf.status, 303, "{}", scarf.html);
     let products = app
