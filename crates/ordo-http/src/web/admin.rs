@@ -2,8 +2,9 @@
 //! second factor — each a sensitive action that asks for the admin's password again), vendors
 //! (list, create), the pricing rules (every one in tables; delete a tax rule, shipping rate or
 //! exchange rate, switch a promotion on or off, each after saying what it does; add one from
-//! its form; add or replace many from a JSON file, as `ordo pricing import` takes it), and background jobs (counts, the dead ones with their last
-//! error, and replay). Support sees the jobs page too: stuck work is theirs to replay.
+//! its form; add or replace many from a JSON file, as `ordo pricing import` takes it), and
+//! background jobs (counts, the dead ones with their last error, and replay). Support sees the
+//! jobs page too: stuck work is theirs to replay.
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};

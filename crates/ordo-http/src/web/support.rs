@@ -1,8 +1,9 @@
 //! The support console: find a customer or an order (by part of a name, an e-mail address or
-//! an id), a customer's page with their orders and the newest notes on them, any order with the actions the table allows support (cancel with a
-//! reason, refund with a password step-up), and the exception queue — each item's
-//! plain-language summary, what was tried, and its allowed resolutions as buttons that ask for
-//! confirmation (saying what will happen) before anything is done.
+//! an id), a customer's page with their orders and the newest notes on them, any order with
+//! the actions the table allows support (cancel with a reason, refund with a password step-up)
+//! and its internal notes (live), and the exception queue — each item's plain-language
+//! summary, what was tried, and its allowed resolutions as buttons that ask for confirmation
+//! (saying what will happen) before anything is done.
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
