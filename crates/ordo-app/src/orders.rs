@@ -20,6 +20,7 @@ use ordo_domain::money::Currency;
 use ordo_domain::order::{
     Action, ActionInput, Order, OrderEvent, OrderStatus, TransitionError, decide,
 };
+use ordo_domain::payment::PaymentStatus;
 use ordo_domain::pricing::parse_promo_code;
 use ordo_store::{OrderQuery, OrderScope, StoreError, StoreTx, constraints};
 
@@ -156,12 +157,24 @@ impl App {
         limit: Option<i64>,
         starting_after: Option<&str>,
     ) -> AppResult<OrderPage> {
+        self.orders_filtered(actor, status, None, limit, starting_after)
+            .await
+    }
+
+    /// The orders the actor may see with `status` and whose payment (their share of it) has
+    /// `payment_status` (`pending`, `authorized`, `paid`, `refunded`…), newest first.
+    pub async fn orders_filtered(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+        payment_status: Option<&str>,
+        limit: Option<i64>,
+        starting_after: Option<&str>,
+    ) -> AppResult<OrderPage> {
         let scope = scope_of(actor)?;
-        let status = status
-            .map(str::parse::<OrderStatus>)
-            .transpose()
-            .map_err(|e| e.at("status"))?;
-        self.order_page(scope, status, limit, starting_after).await
+        let (status, payment_status) = parse_filters(status, payment_status)?;
+        self.order_page(scope, status, payment_status, limit, starting_after)
+            .await
     }
 
     /// One customer's orders, newest first, a page at a time (support and admins).
@@ -177,8 +190,14 @@ impl App {
                 "only support and admins look up a customer's orders".into(),
             ));
         }
-        self.order_page(OrderScope::Customer(customer), None, limit, starting_after)
-            .await
+        self.order_page(
+            OrderScope::Customer(customer),
+            None,
+            None,
+            limit,
+            starting_after,
+        )
+        .await
     }
 
     /// A page of orders by keyset (`starting_after`: the last id of the page before).
@@ -186,6 +205,7 @@ impl App {
         &self,
         scope: OrderScope,
         status: Option<OrderStatus>,
+        payment_status: Option<PaymentStatus>,
         limit: Option<i64>,
         starting_after: Option<&str>,
     ) -> AppResult<OrderPage> {
@@ -202,6 +222,7 @@ impl App {
             .orders(&OrderQuery {
                 scope,
                 status,
+                payment_status,
                 starting_after,
                 limit: limit + 1,
             })
@@ -306,10 +327,14 @@ impl App {
         &self,
         actor: &Actor,
         status: Option<OrderStatus>,
+        payment_status: Option<PaymentStatus>,
         cap: u32,
     ) -> AppResult<u32> {
         let scope = scope_of(actor)?;
-        Ok(self.store.count_orders(scope, status, cap).await?)
+        Ok(self
+            .store
+            .count_orders(scope, status, payment_status, cap)
+            .await?)
     }
 
     pub async fn order_events(&self, actor: &Actor, id: OrderId) -> AppResult<Vec<OrderEvent>> {
@@ -492,6 +517,22 @@ pub(crate) async fn act(
 }
 
 /// Whose orders (and their events) an actor may read: the ownership rule as a filter.
+/// An order list's filters as typed, checked: each refusal names its field.
+pub fn parse_filters(
+    status: Option<&str>,
+    payment_status: Option<&str>,
+) -> AppResult<(Option<OrderStatus>, Option<PaymentStatus>)> {
+    let status = status
+        .map(str::parse::<OrderStatus>)
+        .transpose()
+        .map_err(|e| e.at("status"))?;
+    let payment_status = payment_status
+        .map(str::parse::<PaymentStatus>)
+        .transpose()
+        .map_err(|e| e.at("payment_status"))?;
+    Ok((status, payment_status))
+}
+
 fn notes_are_staff_only(actor: &Actor) -> AppResult<()> {
     match actor.role {
         Role::Support | Role::Admin | Role::System => Ok(()),

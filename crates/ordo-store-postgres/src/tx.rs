@@ -16,6 +16,7 @@ use ordo_domain::ids::{
 use ordo_domain::inventory::{Allocation, StockLevel};
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
+use ordo_domain::payment::PaymentStatus;
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
     AuthChange, ExceptionItem, IdempotencyRecord, Job, JobEnd, MoneyRow, Notification,
@@ -1051,6 +1052,34 @@ impl StoreTx for PgTx {
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn payment_shares(&mut self, payment: Uuid) -> StoreResult<Vec<(OrderId, i64)>> {
+        let rows = sqlx::query(locked::PAYMENT_SHARES)
+            .bind(payment)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        rows.iter()
+            .map(|r| Ok((OrderId(r.uuid("order_id")?), r.int("amount")?)))
+            .collect()
+    }
+
+    async fn set_share_statuses(
+        &mut self,
+        payment: Uuid,
+        statuses: &[(OrderId, PaymentStatus)],
+    ) -> StoreResult<()> {
+        for (order, status) in statuses {
+            sqlx::query(locked::SET_SHARE_STATUS)
+                .bind(status.as_str())
+                .bind(payment)
+                .bind(order.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
     }
 
     async fn payment_ledger(&mut self, payment: Uuid) -> StoreResult<Vec<PaymentEntry>> {

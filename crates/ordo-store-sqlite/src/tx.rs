@@ -20,6 +20,7 @@ use ordo_domain::ids::{
 use ordo_domain::inventory::{Allocation, StockLevel};
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{Order, OrderEvent};
+use ordo_domain::payment::PaymentStatus;
 use ordo_domain::pricing::Promotion;
 use ordo_store::{
     ExceptionItem, IdempotencyRecord, Job, JobEnd, MoneyRow, Notification, NotificationPreferences,
@@ -1012,6 +1013,26 @@ impl StoreTx for SqliteTx {
         self.query(&locked::PAYMENT_LEDGER, params![payment], |r| {
             payment_entry_from_row(r)
         })
+    }
+
+    async fn payment_shares(&mut self, payment: Uuid) -> StoreResult<Vec<(OrderId, i64)>> {
+        self.query(locked::PAYMENT_SHARES, params![payment], |r| {
+            Ok((OrderId(r.uuid("order_id")?), r.int("amount")?))
+        })
+    }
+
+    async fn set_share_statuses(
+        &mut self,
+        payment: Uuid,
+        statuses: &[(OrderId, PaymentStatus)],
+    ) -> StoreResult<()> {
+        for (order, status) in statuses {
+            self.execute(
+                locked::SET_SHARE_STATUS,
+                params![status.as_str(), payment, order.0],
+            )?;
+        }
+        Ok(())
     }
 
     async fn update_payment(&mut self, p: &Payment, expected_version: i64) -> StoreResult<()> {

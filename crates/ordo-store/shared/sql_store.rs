@@ -30,6 +30,7 @@ use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{
     LinePricing, Order, OrderChange, OrderEvent, OrderLine, OrderPricing, OrderStatus,
 };
+use ordo_domain::payment::PaymentStatus;
 use ordo_domain::pricing::{FxRate, PricingBook, Promotion, ShippingRate, TaxClass, TaxRule};
 use ordo_store::{
     Audience, AuthChange, AuthFactors, Channel, Credentials, DeliveryState, ExceptionFilter,
@@ -270,6 +271,42 @@ pub(crate) fn idempotency_from_row(row: &impl Cols) -> StoreResult<IdempotencyRe
 }
 
 /// Narrows a query of orders or events to whose they are (both tables name the same columns).
+/// Narrows a query of `orders` to those whose share of their payment has status `paid`. With no
+/// order status to match as well, a vendor's (or everyone's) orders come straight from the
+/// shares' index, newest first, `limit` of them after `after`; otherwise each candidate order
+/// is checked against its share (a customer's or carrier's few orders, or orders of one
+/// status).
+fn push_payment_status(
+    qb: &mut QueryBuilder<Db>,
+    scope: OrderScope,
+    paid: PaymentStatus,
+    ranged: Option<(Option<OrderId>, i64)>,
+) {
+    match (scope, ranged) {
+        (OrderScope::Vendor(_) | OrderScope::All, Some((after, limit))) => {
+            qb.push(" AND id IN (SELECT order_id FROM payment_allocations WHERE status = ")
+                .push_bind(paid.as_str());
+            if let OrderScope::Vendor(v) = scope {
+                qb.push(" AND vendor_id = ").push_bind(v.0);
+            }
+            if let Some(after) = after {
+                qb.push(" AND order_id < ").push_bind(after.0);
+            }
+            qb.push(" ORDER BY order_id DESC LIMIT ")
+                .push_bind(limit)
+                .push(")");
+        }
+        _ => {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM payment_allocations pa \
+                 WHERE pa.order_id = orders.id AND pa.status = ",
+            )
+            .push_bind(paid.as_str())
+            .push(")");
+        }
+    }
+}
+
 fn push_scope(qb: &mut QueryBuilder<Db>, scope: OrderScope) {
     match scope {
         OrderScope::All => {}
@@ -928,6 +965,11 @@ pub(crate) mod locked {
              ORDER BY created_at, id"
         )
     });
+    /// Not locked itself (shares never change): read under its payment's lock.
+    pub const PAYMENT_SHARES: &str =
+        "SELECT order_id, amount FROM payment_allocations WHERE payment_id = $1 ORDER BY order_id";
+    pub const SET_SHARE_STATUS: &str =
+        "UPDATE payment_allocations SET status = $1 WHERE payment_id = $2 AND order_id = $3";
     /// The sequencer's cursor: locked, so one sequencer runs at a time across nodes.
     pub static SEQUENCER: LazyLock<String> = LazyLock::new(|| {
         format!("SELECT position FROM relay_cursors WHERE consumer = 'sequencer'{FOR_UPDATE}")
@@ -1322,6 +1364,13 @@ impl Store for SqlStore {
         if let Some(status) = query.status {
             qb.push(" AND status = ").push_bind(status.as_str());
         }
+        if let Some(paid) = query.payment_status {
+            let ranged = query
+                .status
+                .is_none()
+                .then_some((query.starting_after, i64::from(query.limit)));
+            push_payment_status(&mut qb, query.scope, paid, ranged);
+        }
         if let Some(after) = query.starting_after {
             qb.push(" AND id < ").push_bind(after.0);
         }
@@ -1427,6 +1476,7 @@ impl Store for SqlStore {
         &self,
         scope: OrderScope,
         status: Option<OrderStatus>,
+        payment_status: Option<PaymentStatus>,
         cap: u32,
     ) -> StoreResult<u32> {
         // Counting stops at the cap: a hot page never scans a vendor's whole history.
@@ -1435,6 +1485,10 @@ impl Store for SqlStore {
         push_scope(&mut qb, scope);
         if let Some(status) = status {
             qb.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(paid) = payment_status {
+            let ranged = status.is_none().then_some((None, i64::from(cap)));
+            push_payment_status(&mut qb, scope, paid, ranged);
         }
         qb.push(" LIMIT ")
             .push_bind(i64::from(cap))

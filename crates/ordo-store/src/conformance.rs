@@ -578,6 +578,7 @@ pub async fn order_pages_are_newest_first_and_scoped(store: &dyn Store) {
     let page = |starting_after| OrderQuery {
         scope: OrderScope::Customer(f.customer.id),
         status: None,
+        payment_status: None,
         starting_after,
         limit: 2,
     };
@@ -601,6 +602,7 @@ pub async fn order_pages_are_newest_first_and_scoped(store: &dyn Store) {
         .orders(&OrderQuery {
             scope: OrderScope::All,
             status: Some(OrderStatus::PendingPayment),
+            payment_status: None,
             starting_after: None,
             limit: 100,
         })

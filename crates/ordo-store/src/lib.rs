@@ -132,6 +132,8 @@ pub enum OrderScope {
 pub struct OrderQuery {
     pub scope: OrderScope,
     pub status: Option<OrderStatus>,
+    /// Only orders whose share of their payment has this status.
+    pub payment_status: Option<ordo_domain::payment::PaymentStatus>,
     /// Return only orders older than this one (ids are time-ordered).
     pub starting_after: Option<OrderId>,
     /// Rows to fetch; callers ask for one more than a page to learn `has_more`.
@@ -685,11 +687,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn order(&self, id: OrderId) -> StoreResult<Option<Order>>;
     async fn orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>>;
-    /// How many orders of `scope` (with `status`) there are, counting no further than `cap`.
+    /// How many orders of `scope` (with `status`, and `payment_status`) there are, counting no
+    /// further than `cap`.
     async fn count_orders(
         &self,
         scope: OrderScope,
         status: Option<OrderStatus>,
+        payment_status: Option<ordo_domain::payment::PaymentStatus>,
         cap: u32,
     ) -> StoreResult<u32>;
     async fn order_events(&self, id: OrderId) -> StoreResult<Vec<OrderEvent>>;
@@ -1111,6 +1115,16 @@ pub trait StoreTx: Send {
     /// A payment's ledger, oldest row first, read in this transaction (after locking the
     /// payment, it is the ledger every command checks against).
     async fn payment_ledger(&mut self, payment: uuid::Uuid) -> StoreResult<Vec<PaymentEntry>>;
+    /// Each order's share of a payment (the order, the amount it is due), read in this
+    /// transaction.
+    async fn payment_shares(&mut self, payment: uuid::Uuid) -> StoreResult<Vec<(OrderId, i64)>>;
+    /// Writes the payment status of each order's share, as the payment's money now stands
+    /// (what orders are filtered by: see 0015_order_payment_status.sql).
+    async fn set_share_statuses(
+        &mut self,
+        payment: uuid::Uuid,
+        statuses: &[(OrderId, ordo_domain::payment::PaymentStatus)],
+    ) -> StoreResult<()>;
     /// Writes a payment's state and amounts if it is still at `expected_version` (else
     /// [`constraints::PAYMENTS_VERSION`]); amounts that break an invariant are refused by the
     /// database (`payments_capture_within_authorized`, `payments_refund_within_captured`…).

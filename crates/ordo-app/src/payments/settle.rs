@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::OrderId;
 use ordo_domain::order::{Action, ActionInput, Order, OrderStatus};
-use ordo_domain::payment::{Amounts, CapturePolicy, EntryKind, PaymentState, Share, split};
+use ordo_domain::payment::{
+    Amounts, CapturePolicy, EntryKind, PaymentState, Share, payment_status, split,
+};
 use ordo_store::{
     JobEnd, Payment, PaymentAllocation, PaymentEntry, StoreError, StoreTx, constraints,
 };
@@ -49,6 +51,8 @@ pub(crate) struct Settled {
 pub(crate) struct Books {
     pub payment: Payment,
     pub orders: HashMap<OrderId, Amounts>,
+    /// Each order's share: what it is due.
+    shares: Vec<(OrderId, i64)>,
     /// The payment as read, to tell whether it changed.
     read: Payment,
 }
@@ -65,6 +69,7 @@ impl Books {
 
     pub async fn of(tx: &mut dyn StoreTx, payment: Payment) -> AppResult<Books> {
         let ledger = tx.payment_ledger(payment.id).await?;
+        let shares = tx.payment_shares(payment.id).await?;
         let mut orders: HashMap<OrderId, Vec<_>> = HashMap::new();
         for e in &ledger {
             if let Some(o) = e.order_id {
@@ -77,6 +82,7 @@ impl Books {
                 .into_iter()
                 .map(|(o, rows)| (o, Amounts::fold(&rows)))
                 .collect(),
+            shares,
             payment,
         })
     }
@@ -107,7 +113,8 @@ impl Books {
     }
 
     /// Writes the payment back if anything changed (a collision with another writer of it is
-    /// a retry).
+    /// a retry), and with it the payment status of each order's share (what orders are
+    /// filtered by).
     pub async fn save(&mut self, tx: &mut dyn StoreTx, now: DateTime<Utc>) -> AppResult<()> {
         if self.read == self.payment {
             return Ok(());
@@ -117,13 +124,25 @@ impl Books {
         self.payment.updated_at = now;
         match tx.update_payment(&self.payment, expected).await {
             Err(StoreError::Conflict(name)) if name == constraints::PAYMENTS_VERSION => {
-                Err(AppError::Contention)
+                return Err(AppError::Contention);
             }
-            Err(StoreError::Conflict(name)) => Err(AppError::Internal(anyhow::anyhow!(
-                "the payment's money would not add up ({name}): refused by the database"
-            ))),
-            other => Ok(other?),
+            Err(StoreError::Conflict(name)) => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "the payment's money would not add up ({name}): refused by the database"
+                )));
+            }
+            other => other?,
         }
+        let statuses: Vec<_> = self
+            .shares
+            .iter()
+            .map(|&(order, due)| {
+                let status = payment_status(&self.order(order), self.payment.state, due);
+                (order, status)
+            })
+            .collect();
+        tx.set_share_statuses(self.payment.id, &statuses).await?;
+        Ok(())
     }
 }
 

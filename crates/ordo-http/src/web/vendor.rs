@@ -1,12 +1,12 @@
 //! The vendor console: the order queue ("needs action" first: paid and not yet accepted,
-//! accepted and not yet shipped; then every order, filtered by status, a page at a time by
-//! keyset, with counts that stop at "1,000+"), new orders appearing live, and an order's page
-//! with its timeline and the actions the table allows the vendor (accept, ship, cancel) and
-//! the capture of an authorized payment; stock per SKU and location, its adjustments (who,
-//! why) and the low-stock list; products (add one with up to three variants, set a SKU's price
-//! in any currency and its low-stock threshold);
-//! webhook endpoints (add, change, pause and resume, a new secret shown once, delete after
-//! asking) and their deliveries (test, retry).
+//! accepted and not yet shipped; then every order, filtered by status and payment status, a
+//! page at a time by keyset, with counts that stop at "1,000+"), new orders appearing live,
+//! and an order's page with its timeline and the actions the table allows the vendor (accept,
+//! ship, cancel) and the capture of an authorized payment; stock per SKU and location, its
+//! adjustments (who, why) and the low-stock list; products (add one with up to three variants,
+//! set a SKU's price in any currency and its low-stock threshold); webhook endpoints (add,
+//! change, pause and resume, a new secret shown once, delete after asking) and their
+//! deliveries (test, retry).
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -17,7 +17,7 @@ use ordo_app::{App, AppError};
 use ordo_domain::identity::Role;
 use ordo_domain::ids::OrderId;
 use ordo_domain::order::{Action, OrderStatus, allowed_actions};
-use ordo_domain::payment::PaymentState;
+use ordo_domain::payment::{PaymentState, PaymentStatus};
 use serde::Deserialize;
 
 use super::account::{ORDER_EVENTS, OrderRow, OrderView, order_head};
@@ -63,12 +63,16 @@ struct Queue {
     all: Section,
     statuses: Vec<StatusChoice>,
     status: String,
+    payments: Vec<StatusChoice>,
+    payment: String,
     stream: String,
 }
 
 #[derive(Deserialize, Default)]
 pub struct QueueQuery {
     pub status: Option<String>,
+    /// The payment status of the orders' shares (`authorized`: waiting to be captured).
+    pub payment: Option<String>,
     pub after: Option<String>,
 }
 
@@ -106,17 +110,26 @@ pub async fn queue(
         .as_deref()
         .filter(|s| !s.is_empty())
         .and_then(|s| s.parse::<OrderStatus>().ok());
-    let section = |title: &'static str, status: Option<OrderStatus>, after: Option<String>| {
+    let payment = q
+        .payment
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse::<PaymentStatus>().ok());
+    let section = |title: &'static str,
+                   status: Option<OrderStatus>,
+                   payment: Option<PaymentStatus>,
+                   after: Option<String>| {
         let (app, page) = (&app, &page);
         async move {
             let (found, count) = tokio::try_join!(
-                app.orders(
+                app.orders_filtered(
                     &actor,
                     status.map(|s| s.as_str()),
+                    payment.map(|p| p.as_str()),
                     Some(PAGE),
                     after.as_deref()
                 ),
-                app.count_orders(&actor, status, COUNT_CAP)
+                app.count_orders(&actor, status, payment, COUNT_CAP)
             )?;
             let orders: Vec<OrderRow> =
                 found.orders.iter().map(|o| OrderRow::of(page, o)).collect();
@@ -136,14 +149,16 @@ pub async fn queue(
         section(
             "Paid, waiting for you to accept",
             Some(OrderStatus::Paid),
+            None,
             None
         ),
         section(
             "Accepted, waiting to ship",
             Some(OrderStatus::Processing),
+            None,
             None
         ),
-        section("All orders", status, q.after.clone()),
+        section("All orders", status, payment, q.after.clone()),
     );
     let (paid, accepted, all) = match loaded {
         Ok(s) => s,
@@ -173,6 +188,31 @@ pub async fn queue(
         }),
     )
     .collect();
+    let payments = std::iter::once(StatusChoice {
+        value: "",
+        label: "Any payment".into(),
+        selected: payment.is_none(),
+    })
+    .chain(
+        [
+            PaymentStatus::Pending,
+            PaymentStatus::Authorized,
+            PaymentStatus::Paid,
+            PaymentStatus::PartiallyPaid,
+            PaymentStatus::PartiallyRefunded,
+            PaymentStatus::Refunded,
+            PaymentStatus::Voided,
+            PaymentStatus::Failed,
+            PaymentStatus::Expired,
+        ]
+        .into_iter()
+        .map(|p| StatusChoice {
+            value: p.as_str(),
+            label: super::Tag::payment(p).text,
+            selected: Some(p) == payment,
+        }),
+    )
+    .collect();
     render_flashed(
         &Queue {
             page,
@@ -180,6 +220,8 @@ pub async fn queue(
             all,
             statuses,
             status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            payments,
+            payment: payment.map(|p| p.as_str().to_owned()).unwrap_or_default(),
             stream: format!("/api/v1/events?after={head}"),
         },
         forget,

@@ -570,4 +570,156 @@ async fn payments_by_hand(kind: Kind) {
     .expect_error(409, "payment_not_at_provider");
 }
 
-on_both_kinds!(manual_capture_and_retried_captures, payments_by_hand);
+on_both_kinds!(
+    manual_capture_and_retried_captures,
+    payments_by_hand,
+    orders_are_found_by_their_payment_status,
+);
+
+/// Orders by the payment status of their share: through the API (a page at a time, with the
+/// order status too) and the vendor's queue; each status written as the money moves.
+async fn orders_are_found_by_their_payment_status(kind: Kind) {
+    let settings = ordo_app::Settings {
+        payments: ordo_app::payments::PaymentSettings {
+            capture: ordo_app::payments::CapturePolicy::Manual,
+            ..Default::default()
+        },
+        ..ordo_app::Settings::default()
+    };
+    let Some(app) = TestApp::spawn_with(kind, settings).await else {
+        return;
+    };
+    let shop = app.shop(20).await;
+    let other = app.shop(5).await;
+    let customer = app.customer().await;
+    let id = |o: &Value| o["id"].as_str().unwrap().to_owned();
+    let unpaid = id(&pay(&app, &customer, &shop.sku, None).await.expect(201));
+    let held = id(&pay(&app, &customer, &shop.sku, Some("sandbox_card_ok"))
+        .await
+        .expect(201));
+    let paid = id(&pay(&app, &customer, &shop.sku, Some("sandbox_card_ok"))
+        .await
+        .expect(201));
+    let refunded = id(&pay(&app, &customer, &shop.sku, Some("sandbox_card_ok"))
+        .await
+        .expect(201));
+    let held_later = id(&pay(&app, &customer, &shop.sku, Some("sandbox_card_ok"))
+        .await
+        .expect(201));
+    for order in [&paid, &refunded] {
+        app.post(
+            &format!("/api/v1/orders/{order}/payments/capture"),
+            &shop.token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    app.post(
+        &format!("/api/v1/orders/{refunded}/refunds"),
+        app.admin(),
+        json!({ "amount": 100 }),
+    )
+    .await
+    .expect(200);
+
+    let found = |token: String, query: &'static str| {
+        let app = &app;
+        async move {
+            let page = app
+                .get(&format!("/api/v1/orders?{query}"), &token)
+                .await
+                .expect(200);
+            let ids: Vec<String> = page["data"].as_array().unwrap().iter().map(id).collect();
+            (ids, page["has_more"] == true)
+        }
+    };
+    let vendor = shop.token.clone();
+    assert_eq!(
+        found(vendor.clone(), "payment_status=authorized").await,
+        (vec![held_later.clone(), held.clone()], false)
+    );
+    assert_eq!(
+        found(vendor.clone(), "payment_status=paid").await.0,
+        [paid.as_str()]
+    );
+    assert_eq!(
+        found(vendor.clone(), "payment_status=partially_refunded")
+            .await
+            .0,
+        [refunded.as_str()]
+    );
+    assert_eq!(
+        found(vendor.clone(), "payment_status=pending").await.0,
+        [unpaid.as_str()]
+    );
+    assert!(
+        found(vendor.clone(), "payment_status=refunded")
+            .await
+            .0
+            .is_empty()
+    );
+    // With the order's status too; and a page at a time.
+    assert_eq!(
+        found(vendor.clone(), "status=paid&payment_status=authorized")
+            .await
+            .0,
+        [held_later.clone(), held.clone()]
+    );
+    assert!(
+        found(
+            vendor.clone(),
+            "status=pending_payment&payment_status=authorized"
+        )
+        .await
+        .0
+        .is_empty()
+    );
+    let first = found(vendor.clone(), "payment_status=authorized&limit=1").await;
+    assert_eq!(first, (vec![held_later.clone()], true));
+    let next = app
+        .get(
+            &format!(
+                "/api/v1/orders?payment_status=authorized&limit=1&starting_after={held_later}"
+            ),
+            &shop.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(next["data"][0]["id"], held.as_str());
+    assert_eq!(next["has_more"], false);
+    // Everyone's (support, admins) and the customer's own; never another vendor's.
+    assert_eq!(
+        found(app.admin().to_owned(), "payment_status=paid").await.0,
+        [paid.as_str()]
+    );
+    assert_eq!(
+        found(customer.clone(), "payment_status=pending").await.0,
+        [unpaid.as_str()]
+    );
+    assert!(
+        found(other.token.clone(), "payment_status=authorized")
+            .await
+            .0
+            .is_empty()
+    );
+    app.get("/api/v1/orders?payment_status=settled", &shop.token)
+        .await
+        .expect_error(400, "invalid_payment_status");
+
+    // The vendor's queue filters the same way, its count capped as ever.
+    let page = app
+        .client
+        .get(format!("{}/vendor?payment=authorized", app.base))
+        .header("cookie", format!("ordo_session={}", shop.token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let all = &page[page.find("all-title").unwrap()..];
+    assert!(all.contains("(2)"), "{all}");
+    assert!(all.contains(&held) && all.contains(&held_later) && !all.contains(&paid));
+    assert!(all.contains(r#"<option value="authorized" selected>"#));
+}

@@ -93,6 +93,13 @@ async fn place_order(
 pub struct OrderFilter {
     /// Only orders in this state.
     pub status: Option<String>,
+    /// Only orders whose payment (their share of it) is `pending`, `authorized` (waiting to be
+    /// captured), `paid`, `partially_paid`, `partially_refunded`, `refunded`, `voided`,
+    /// `failed` or `expired`.
+    #[param(
+        pattern = "^(pending|authorized|paid|partially_paid|partially_refunded|refunded|voided|failed|expired)$"
+    )]
+    pub payment_status: Option<String>,
     /// 1 to 100, default 20.
     pub limit: Option<i64>,
     /// An order id: return the orders placed before it (the next page).
@@ -100,7 +107,7 @@ pub struct OrderFilter {
 }
 
 /// The orders the caller may see, newest first: a customer's own, a vendor's, a carrier's
-/// shipments, or all for support and admins.
+/// shipments, or all for support and admins; by status and by payment status.
 #[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderFilter),
     responses((status = 200, body = OrderList), (status = 400, body = ErrorBody)))]
 async fn list_orders(
@@ -109,9 +116,10 @@ async fn list_orders(
     Query(f): Query<OrderFilter>,
 ) -> ApiResult<axum::Json<OrderList>> {
     let page = app
-        .orders(
+        .orders_filtered(
             &caller.actor,
             f.status.as_deref(),
+            f.payment_status.as_deref(),
             f.limit,
             f.starting_after.as_deref(),
         )
