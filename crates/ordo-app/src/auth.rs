@@ -9,7 +9,8 @@
 //! remembered in memory for [`crate::Settings::session_cache_ttl`] (never past their own
 //! expiry). Logout, a step-up or a change to a user forgets the session at once on the node that
 //! made it, and every other node behind the same PostgreSQL hears of it by LISTEN/NOTIFY
-//! ([`App::follow_auth_changes`]) within moments.
+//! ([`App::follow_auth_changes`]) within moments. A check that read a session from the
+//! database while it was being revoked never puts it back in memory ([`SessionCache`]).
 //!
 //! Step-up: sensitive actions (the one list is `ordo_domain::identity::Sensitive`) need a
 //! session that is freshly authenticated — by its login, or by `POST /auth/step-up` with the
@@ -147,6 +148,57 @@ pub struct StepUpInput {
     pub recovery_code: Option<String>,
 }
 
+/// Live sessions by token hash, remembered for a moment, that a revocation can never race:
+/// every forgetting bumps an epoch, and a session read from the database is kept only if no
+/// forgetting happened since the read began (checked after keeping it, so one that lands
+/// between the check and the keeping is undone too).
+pub(crate) struct SessionCache {
+    live: moka::sync::Cache<Vec<u8>, ordo_store::LiveSession>,
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+impl SessionCache {
+    pub fn new(ttl: std::time::Duration) -> Arc<Self> {
+        Arc::new(Self {
+            live: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            epoch: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    fn get(&self, hash: &[u8]) -> Option<ordo_store::LiveSession> {
+        self.live.get(hash)
+    }
+
+    /// Where forgetting stands: take it before reading a session from the database.
+    fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Keeps a session read from the database since `epoch`, unless something was forgotten
+    /// meanwhile (the read may predate a revocation).
+    fn keep(&self, hash: &[u8], live: ordo_store::LiveSession, epoch: u64) {
+        self.live.insert(hash.to_vec(), live);
+        if self.epoch() != epoch {
+            self.live.invalidate(hash);
+        }
+    }
+
+    /// Forgets one session (after its change is written).
+    pub fn forget(&self, hash: &[u8]) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.live.invalidate(hash);
+    }
+
+    /// Forgets every session (a user changed: which sessions are theirs is not known here).
+    pub fn forget_all(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.live.invalidate_all();
+    }
+}
+
 impl App {
     /// Logs in. A customer who brings a guest cart's token gets that cart merged into theirs.
     /// A login is a fresh proof of identity for the step-up window — for a user with a TOTP
@@ -241,12 +293,13 @@ impl App {
         let live = match self.sessions.get(&hash) {
             Some(live) if live.expires_at > now => live,
             _ => {
+                let epoch = self.sessions.epoch();
                 let live = self
                     .store
                     .session_user(&hash, now)
                     .await?
                     .ok_or(AppError::Unauthenticated)?;
-                self.sessions.insert(hash, live.clone());
+                self.sessions.keep(&hash, live.clone(), epoch);
                 live
             }
         };
@@ -261,9 +314,12 @@ impl App {
 
     pub async fn logout(&self, token: &str) -> AppResult<()> {
         let (hash, now) = (token_hash(token), self.now());
-        self.sessions.invalidate(&hash);
-        self.write(move |tx| Box::pin(async move { Ok(tx.revoke_session(&hash, now).await?) }))
+        let revoked = hash.clone();
+        self.write(move |tx| Box::pin(async move { Ok(tx.revoke_session(&revoked, now).await?) }))
             .await?;
+        // Forgotten once the revocation is written: a check that read the session before
+        // then cannot keep it (see `SessionCache`).
+        self.sessions.forget(&hash);
         Ok(())
     }
 
@@ -368,7 +424,7 @@ impl App {
                 })
             })
             .await?;
-        self.sessions.invalidate(&token_hash(token));
+        self.sessions.forget(&token_hash(token));
         if succeeded {
             tracing::info!(user_id = %user, "stepped up");
             Ok(until)
@@ -389,8 +445,8 @@ impl App {
         };
         while let Some(change) = changes.next().await {
             match change {
-                AuthChange::Session(hash) => self.sessions.invalidate(&hash),
-                AuthChange::User(_) | AuthChange::All => self.sessions.invalidate_all(),
+                AuthChange::Session(hash) => self.sessions.forget(&hash),
+                AuthChange::User(_) | AuthChange::All => self.sessions.forget_all(),
             }
         }
         Ok(())

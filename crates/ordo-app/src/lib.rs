@@ -47,7 +47,7 @@ pub struct App {
     pub settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
     /// Live sessions by token hash, with their expiry (see [`auth`]).
-    sessions: moka::sync::Cache<Vec<u8>, ordo_store::LiveSession>,
+    sessions: Arc<auth::SessionCache>,
     /// SKUs just found with nothing available (see [`orders`]): refused at once for a moment.
     sold_out: moka::sync::Cache<String, ()>,
     /// The pricing rules, read as one book (see [`pricing`]).
@@ -162,10 +162,7 @@ impl App {
             sandbox,
             store,
             clock,
-            sessions: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(settings.session_cache_ttl)
-                .build(),
+            sessions: auth::SessionCache::new(settings.session_cache_ttl),
             sold_out: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(settings.sold_out_ttl)

@@ -191,7 +191,7 @@ impl App {
             })
         })
         .await?;
-        self.sessions.invalidate(&crate::tokens::token_hash(token));
+        self.sessions.forget(&crate::tokens::token_hash(token));
         tracing::info!(user_id = %id, "TOTP enabled");
         Ok(codes)
     }
@@ -214,7 +214,7 @@ impl App {
             Box::pin(async move { Ok(tx.set_totp(id, None, None, Some(&[])).await?) })
         })
         .await?;
-        self.sessions.invalidate_all();
+        self.sessions.forget_all();
         tracing::info!(user_id = %user.id, by = ?actor.user_id, "TOTP reset by an admin");
         Ok(())
     }
@@ -227,7 +227,7 @@ impl App {
             Box::pin(async move { Ok(tx.set_totp(id, None, None, Some(&[])).await?) })
         })
         .await?;
-        self.sessions.invalidate_all();
+        self.sessions.forget_all();
         tracing::info!(user_id = %id, "TOTP removed");
         Ok(())
     }

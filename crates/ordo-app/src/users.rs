@@ -244,7 +244,7 @@ impl App {
         .await
         .inspect(|_| {
             // This node forgets at once; the others hear of it (see `follow_auth_changes`).
-            self.sessions.invalidate_all();
+            self.sessions.forget_all();
             tracing::info!(user_id = %id, role = %user.role, disabled, "user changed");
         })
     }
