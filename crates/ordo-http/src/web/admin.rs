@@ -999,12 +999,7 @@ fn typed_money(raw: &str, currency: &str, field: &str) -> Result<MoneyInput, Err
 
 /// A whole number typed into an optional field, else an error on `field`.
 fn typed_count(raw: &str, field: &str) -> Result<Option<i64>, Errors> {
-    given(raw)
-        .map(|n| {
-            n.parse::<i64>()
-                .map_err(|_| Errors::one(field, "Enter a whole number"))
-        })
-        .transpose()
+    super::optional_count(raw, field, "Enter a whole number")
 }
 
 async fn new_rule(app: &App, signed: &Signed, kind: &str, f: &RuleForm) -> Result<(), Errors> {

@@ -187,6 +187,15 @@ impl Errors {
     }
 }
 
+/// A whole number typed into an optional field: `None` when left empty, else the number, else
+/// `message` as the error of control `id`.
+pub fn optional_count(raw: &str, id: &str, message: &str) -> Result<Option<i64>, Errors> {
+    match raw.trim() {
+        "" => Ok(None),
+        n => n.parse().map(Some).map_err(|_| Errors::one(id, message)),
+    }
+}
+
 /// The `id` of the control a use case's field names.
 pub fn control_id(field: &str) -> String {
     field

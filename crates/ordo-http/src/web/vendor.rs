@@ -786,18 +786,16 @@ pub async fn create_product(
             None
         }
     };
-    let threshold = match f.threshold.trim() {
-        "" => None,
-        t => match t.parse::<i64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                errors.push(
-                    "threshold",
-                    "Enter the low-stock threshold as a whole number, or leave it empty",
-                );
-                None
-            }
-        },
+    let threshold = match super::optional_count(
+        &f.threshold,
+        "threshold",
+        "Enter the low-stock threshold as a whole number, or leave it empty",
+    ) {
+        Ok(t) => t,
+        Err(refused) => {
+            errors.0.extend(refused.0);
+            None
+        }
     };
     // The rows with anything typed in them, keeping their place (errors name it); the first
     // row always counts, so an empty form says what it needs.
@@ -905,17 +903,11 @@ pub async fn change_variant(
             }
         }
         "threshold" => {
-            let threshold = match f.threshold.trim() {
-                "" => Ok(None),
-                t => t.parse::<i64>().map(Some).map_err(|_| {
-                    Errors::one(
-                        &format!("threshold-{key}"),
-                        format!(
-                            "Enter the threshold of {sku} as a whole number, or leave it empty"
-                        ),
-                    )
-                }),
-            };
+            let threshold = super::optional_count(
+                &f.threshold,
+                &format!("threshold-{key}"),
+                &format!("Enter the threshold of {sku} as a whole number, or leave it empty"),
+            );
             match threshold {
                 Ok(t) => app
                     .set_low_stock_threshold(&actor, &sku, t)
