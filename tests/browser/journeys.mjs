@@ -8,7 +8,12 @@
 //     the vendor (a second browser context) accepts and ships it from the queue; the guest
 //     then makes an account from the order's page, which claims the order; a demo customer
 //     signs in to their orders; support finds customers by name and e-mail and resolves the
-//     demo's stuck payment from the exception queue, confirming first;
+//     demo's stuck payment from the exception queue, confirming first; a customer cancels a
+//     paid order, told first how much goes back, and watches "Refund … on its way" become
+//     "Refunded" live;
+//   - against a second server whose step-up window is 1 ms (ORDO_STALE_BASE), every sensitive
+//     form asks for the password again: the form that was sent comes back marked, with what
+//     was typed in it, and only that form (support's refund and cancel, a customer's cancel);
 //   - screenshots of every page at 390 and 1280 px into ORDO_SHOTS (not committed).
 // Exits 1 with every failure listed. Run by crates/ordo/tests/browser.rs.
 
@@ -17,6 +22,7 @@ import AxeBuilder from "@axe-core/playwright";
 import { mkdirSync } from "node:fs";
 
 const BASE = process.env.ORDO_BASE;
+const STALE_BASE = process.env.ORDO_STALE_BASE;
 const SHOTS = process.env.ORDO_SHOTS || "target/screenshots";
 const PASSWORD = process.env.ORDO_DEMO_PASSWORD || "ordo-demo-password";
 // The guest's address: new on every run, so a run never finds an account from the last one.
@@ -481,6 +487,99 @@ async function adminJourney(browser) {
   await ctx.close();
 }
 
+/** A paid order of Ada's, placed through the API of the server at `base`. */
+async function paidOrder(ctx, base) {
+  const login = await ctx.request.post(`${base}/api/v1/auth/login`, { data: { email: "ada@customer.example", password: PASSWORD } });
+  const token = (await login.json()).token;
+  const placed = await ctx.request.post(`${base}/api/v1/orders`, {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { currency: "EUR", items: [{ sku: "NL-JKT-M", quantity: 1 }], payment_method: "sandbox_card_ok",
+            shipping_address: { name: "Ada Lovelace", line1: "Unter den Linden 1", city: "Berlin", postal_code: "10117", country: "DE" } },
+  });
+  const order = await placed.json();
+  if (order.status !== "paid") throw new Error(`the paid order is ${order.status}`);
+  return order;
+}
+
+/** Ada cancels a paid order: the page says first what goes back, then shows the refund on its
+ *  way and, live, refunded. */
+async function refundJourney(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const order = await paidOrder(ctx, BASE);
+  await page.goto(BASE + "/sign-in");
+  await signIn(page, "ada@customer.example", /\/account$/);
+  await page.goto(`${BASE}/account/orders/${order.id}`);
+  const before = await page.locator("#cancel-money").innerText().catch(() => "");
+  if (!/Cancelling refunds €[0-9.,]+ to the card/.test(before)) fail(`the page does not say what cancelling gives back: "${before}"`);
+  await check(page, "order-paid-cancel");
+  await page.waitForSelector("[data-following=yes]", { timeout: STEP_MS });
+  await fromTop(page);
+  await fill(page, "reason", "Bought the wrong size");
+  await press(page, "Cancel order", (el) => el.tag === "button" && el.text === "Cancel order", /\/account\/orders\/[^/]+$/);
+  const said = await page.locator("main").innerText();
+  if (!/Refund of €[0-9.,]+ on its way|Refunded €[0-9.,]+/.test(said)) fail(`the cancelled order does not say where the money is: ${said.slice(0, 400)}`);
+  await page.waitForSelector("[data-following=yes]", { timeout: STEP_MS });
+  await page.waitForFunction(() => /Refunded €/.test(document.querySelector("main").innerText), null, { timeout: STEP_MS })
+    .catch(() => fail("the order page did not show the refund done"));
+  await check(page, "order-refunded");
+  await ctx.close();
+}
+
+/** With a step-up window of 1 ms every sensitive form asks for the password again: the form
+ *  sent comes back marked, keeping what was typed; the other forms stay as they were. */
+async function staleFormsJourney(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const order = await paidOrder(ctx, STALE_BASE);
+  await page.goto(STALE_BASE + "/sign-in");
+  await signIn(page, "support@ordo.example", /\/support$/);
+  await page.goto(`${STALE_BASE}/support/orders/${order.id}`);
+  const before = await page.locator("#cancel-money").innerText().catch(() => "");
+  if (!before.includes("Cancelling refunds")) fail(`support's page does not say what cancelling gives back: "${before}"`);
+  const value = (id) => page.locator(`#${id}`).inputValue().catch(() => null);
+  const present = async (id) => (await page.locator(`#${id}`).count()) > 0;
+  // A refund: the password is asked on the refund form only, the amount and reason kept.
+  await fromTop(page);
+  await fill(page, "refund-amount", "1.00");
+  await fill(page, "refund-reason", "Parcel arrived late");
+  await press(page, "Refund", (el) => el.tag === "button" && el.text === "Refund", /\/refund$/);
+  await check(page, "support-order-refund-password", { error: true });
+  if ((await value("refund-amount")) !== "1.00") fail(`the refund amount was not kept: ${await value("refund-amount")}`);
+  if ((await value("refund-reason")) !== "Parcel arrived late") fail("the refund reason was not kept");
+  if (!(await present("refund-password"))) fail("the refund form does not ask for the password");
+  if (await present("cancel-password")) fail("the cancel form asks for a password it was not sent with");
+  if ((await page.locator("#cancel-reason[aria-invalid=true]").count()) > 0) fail("the cancel form is marked though it was not sent");
+  // A cancel: now only the cancel form asks, with its reason kept; a wrong password says so.
+  await page.goto(`${STALE_BASE}/support/orders/${order.id}`);
+  await fromTop(page);
+  await fill(page, "cancel-reason", "Customer ordered twice");
+  await press(page, "Cancel order", (el) => el.tag === "button" && el.text === "Cancel order", /\/cancel$/);
+  await check(page, "support-order-cancel-password", { error: true });
+  if ((await value("cancel-reason")) !== "Customer ordered twice") fail("the cancel reason was not kept");
+  if (!(await present("cancel-password"))) fail("the cancel form does not ask for the password");
+  if (await present("refund-password")) fail("the refund form asks for a password it was not sent with");
+  await fromTop(page);
+  await fill(page, "cancel-password", "not my password");
+  await press(page, "Cancel order", (el) => el.tag === "button" && el.text === "Cancel order", /\/cancel$/);
+  if ((await value("cancel-reason")) !== "Customer ordered twice") fail("the cancel reason was lost after a wrong password");
+  if (!(await page.locator("#cancel-password-error").count())) fail("a wrong password is not said at the cancel form's password");
+  await ctx.close();
+
+  // A customer's cancel of a paid order: the same.
+  const shopper = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const mine = await shopper.newPage();
+  await mine.goto(STALE_BASE + "/sign-in");
+  await signIn(mine, "ada@customer.example", /\/account$/);
+  await mine.goto(`${STALE_BASE}/account/orders/${order.id}`);
+  await fromTop(mine);
+  await fill(mine, "reason", "Found it cheaper");
+  await press(mine, "Cancel order", (el) => el.tag === "button" && el.text === "Cancel order", /\/cancel$/);
+  await check(mine, "order-cancel-password", { error: true });
+  if ((await mine.locator("#reason").inputValue()) !== "Found it cheaper") fail("the customer's reason was not kept");
+  await shopper.close();
+}
+
 async function refusesForeignForms(browser) {
   const ctx = await browser.newContext();
   const res = await ctx.request.post(`${BASE}/cart/promo`, {
@@ -513,6 +612,9 @@ try {
   await check(live, "order-shipped-live");
   await accountJourney(live, shopper.orderUrl);
   await supportJourney(browser);
+  await refundJourney(browser);
+  if (STALE_BASE) await staleFormsJourney(browser);
+  else fail("no ORDO_STALE_BASE: the stale step-up forms were not checked");
   await adminJourney(browser);
   await refusesForeignForms(browser);
   await vendor.close();

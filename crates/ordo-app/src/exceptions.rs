@@ -59,6 +59,9 @@ pub enum Resolution {
     /// The money came in outside the provider (a bank transfer): the order's authorization is
     /// let go and the payment recorded by hand, the note its reference.
     MarkPaid,
+    /// The money was given back outside the provider (a bank transfer): recorded as refunded,
+    /// the note its reference.
+    MarkRefunded,
     /// Handled with the customer outside Ordo (a note says how).
     ContactCustomer,
     /// Nothing to do (a note says why).
@@ -73,7 +76,21 @@ ordo_domain::names!(Resolution, "invalid_resolution" {
     ContactCustomer => "contact_customer",
     Dismiss => "dismiss",
     MarkPaid => "mark_paid",
+    MarkRefunded => "mark_refunded",
 });
+
+impl Resolution {
+    /// Whether people must say in a note what they did (a reference, how it was sorted out).
+    pub fn needs_note(self) -> bool {
+        matches!(
+            self,
+            Resolution::ContactCustomer
+                | Resolution::Dismiss
+                | Resolution::MarkPaid
+                | Resolution::MarkRefunded
+        )
+    }
+}
 
 impl ExceptionKind {
     /// The resolutions that fit, in the order they are offered.
@@ -88,7 +105,9 @@ impl ExceptionKind {
                 R::Dismiss,
             ],
             ExceptionKind::PaymentOutcomeUnknown => &[R::RetryNow, R::ContactCustomer],
-            ExceptionKind::RefundFailed => &[R::RetryNow, R::ContactCustomer, R::Dismiss],
+            ExceptionKind::RefundFailed => {
+                &[R::RetryNow, R::MarkRefunded, R::ContactCustomer, R::Dismiss]
+            }
             ExceptionKind::PaymentVoidFailed => &[R::RetryNow, R::Dismiss],
             ExceptionKind::AuthorizationExpiring => &[
                 R::CaptureNow,
@@ -96,7 +115,9 @@ impl ExceptionKind {
                 R::CancelOrder,
                 R::ContactCustomer,
             ],
-            ExceptionKind::PaymentForCancelledOrder => &[R::Refund, R::ContactCustomer],
+            ExceptionKind::PaymentForCancelledOrder => {
+                &[R::Refund, R::MarkRefunded, R::ContactCustomer, R::Dismiss]
+            }
         }
     }
 }
@@ -155,7 +176,7 @@ pub struct Exception {
 }
 
 impl Exception {
-    fn of(item: ExceptionItem) -> AppResult<Exception> {
+    pub(crate) fn of(item: ExceptionItem) -> AppResult<Exception> {
         let ExceptionItem {
             id,
             kind,
@@ -345,13 +366,7 @@ impl App {
                 Some("resolution"),
             ));
         }
-        let note = check_note(
-            note,
-            matches!(
-                resolution,
-                Resolution::ContactCustomer | Resolution::Dismiss | Resolution::MarkPaid
-            ),
-        )?;
+        let note = check_note(note, resolution.needs_note())?;
         // A resolution may run several use cases, each its own transaction: they run outside
         // the request's Idempotency-Key (a task of their own), which only the resolution's own
         // record below claims; a retry finds the exception resolved.
@@ -408,7 +423,7 @@ impl App {
         Ok(e)
     }
 
-    async fn save_exception(&self, e: &Exception) -> AppResult<()> {
+    pub(crate) async fn save_exception(&self, e: &Exception) -> AppResult<()> {
         let item = e.item(String::new())?;
         self.write_once(move |tx| Box::pin(async move { Ok(tx.update_exception(&item).await?) }))
             .await
@@ -523,6 +538,7 @@ impl App {
                     reason: Some("cancelled from the exception queue".into()),
                     ..ActionInput::default()
                 };
+                // Cancelling gives the order's money back by itself (released or refunded).
                 let cancelled = match self
                     .act_as(system, Proof::SYSTEM, id, Action::Cancel, input)
                     .await
@@ -533,46 +549,35 @@ impl App {
                     }
                     Err(other) => return Err(other),
                 };
-                // Its authorization goes with it; nothing authorized is fine.
-                let released = match self
-                    .move_money(&system, Proof::SYSTEM, id, Ask::Void, reason)
-                    .await
-                {
-                    Ok(d) => described(d),
-                    Err(AppError::Conflict { message, .. }) => message,
-                    Err(other) => return Err(other),
-                };
-                Ok(format!("{cancelled}; {released}"))
+                let d = self.order_payment(&system, id).await?;
+                Ok(match d {
+                    Some(d) => format!("{cancelled}; {}", described(d)),
+                    None => cancelled,
+                })
             }
             Resolution::Refund => {
                 let id = on_order()?;
+                let given = self.give_back(id, *by, reason).await?;
+                if given.is_empty() {
+                    return Ok("nothing was left to send back".into());
+                }
                 let d = self
                     .order_payment(&system, id)
                     .await?
                     .ok_or(AppError::NotFound("payment"))?;
-                let mine = d.order(id).map(|(a, _)| a).unwrap_or_default();
-                let mut done = Vec::new();
-                if mine.refundable() > 0 {
-                    let d = self
-                        .move_money(
-                            &system,
-                            Proof::SYSTEM,
-                            id,
-                            Ask::Refund(mine.refundable()),
-                            reason.clone(),
-                        )
-                        .await?;
-                    done.push(described(d));
-                }
-                if mine.capturable() > 0 {
-                    let d = self
-                        .move_money(&system, Proof::SYSTEM, id, Ask::Void, reason)
-                        .await?;
-                    done.push(described(d));
-                }
-                Ok(done
-                    .pop()
-                    .unwrap_or_else(|| "nothing was left to send back".into()))
+                Ok(described(d))
+            }
+            Resolution::MarkRefunded => {
+                let id = on_order()?;
+                // What the failed request asked, or else all the order still holds.
+                let asked = match e.body.request_id {
+                    Some(r) => self.store.payment_entry(r).await?.map(|row| row.amount),
+                    None => None,
+                };
+                let d = self
+                    .mark_refunded(*by, id, asked, note.unwrap_or_default())
+                    .await?;
+                Ok(described(d))
             }
         }
     }

@@ -33,7 +33,9 @@
 //! - `payment.request` (one per capture, void or refund): sends it, retried from five minutes
 //!   when the provider fails for a passing reason (see [`crate::payments::requests`]);
 //! - `payments.scan` (recurring, hourly, where payments are taken): flags authorizations about
-//!   to lapse uncaptured in the exception queue (see [`crate::exceptions`]).
+//!   to lapse uncaptured in the exception queue (see [`crate::exceptions`]);
+//! - `payments.reconcile_cancelled` (recurring, daily, where payments are taken): flags each
+//!   cancelled order still holding its customer's money (see [`crate::payments::reconcile`]).
 //!
 //! Recurring jobs are one row each (key = kind), re-queued when they finish, so however many
 //! nodes run, each runs once per period.
@@ -71,6 +73,7 @@ pub enum JobKind {
     SyncPayment,
     PaymentRequest,
     ScanPayments,
+    ReconcileCancelled,
 }
 
 ordo_domain::names!(JobKind, "invalid_job_kind" {
@@ -88,6 +91,7 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     SyncPayment => "payment.sync",
     PaymentRequest => "payment.request",
     ScanPayments => "payments.scan",
+    ReconcileCancelled => "payments.reconcile_cancelled",
 });
 
 impl JobKind {
@@ -176,9 +180,10 @@ impl App {
                     tx.wake_job(&new_job(kind, kind.as_str(), now), now).await?;
                 }
                 if payments {
-                    let kind = JobKind::ScanPayments;
-                    tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
-                        .await?;
+                    for kind in [JobKind::ScanPayments, JobKind::ReconcileCancelled] {
+                        tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
+                            .await?;
+                    }
                 }
                 Ok(())
             })
@@ -409,6 +414,12 @@ impl App {
             JobKind::ScanPayments => {
                 self.scan_authorizations().await?;
                 every(Duration::from_secs(3_600))
+            }
+            JobKind::ReconcileCancelled => {
+                // Lists (and flags) only: giving back is for people, or the CLI's --apply.
+                self.reconcile_cancelled(ordo_domain::identity::Actor::system(), false, "")
+                    .await?;
+                every(Duration::from_secs(86_400))
             }
             JobKind::PurgeOutbox => {
                 let before = now - self.settings.event_retention;

@@ -50,6 +50,7 @@ const CUSTOMER_EVENTS: &[&str] = &[
     "order.shipped",
     "order.delivered",
     "order.cancelled",
+    "payment.refunded",
 ];
 /// Events a vendor's staff hear about.
 const STAFF_EVENTS: &[&str] = &["order.placed", "stock.low"];
@@ -139,6 +140,8 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "en/customer/order.delivered.html",
     "en/customer/order.cancelled.txt",
     "en/customer/order.cancelled.html",
+    "en/customer/payment.refunded.txt",
+    "en/customer/payment.refunded.html",
     "en/staff/order.placed.txt",
     "en/staff/order.placed.html",
     "en/staff/stock.low.txt",
@@ -156,6 +159,8 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "de/customer/order.delivered.html",
     "de/customer/order.cancelled.txt",
     "de/customer/order.cancelled.html",
+    "de/customer/payment.refunded.txt",
+    "de/customer/payment.refunded.html",
     "de/staff/order.placed.txt",
     "de/staff/order.placed.html",
     "de/staff/stock.low.txt",
@@ -194,6 +199,22 @@ struct OrderContext {
     ship_to: ordo_domain::address::Address,
     cancel_reason: Option<String>,
     url: Option<String>,
+    /// Where the order's money stands, for a cancellation or a refund to say what comes back.
+    money: MoneyContext,
+}
+
+/// An order's share of its payment, as its messages tell the customer (formatted; `None`
+/// when nothing).
+#[derive(Serialize, Default)]
+struct MoneyContext {
+    /// Refunded, or on its way back, to the card (or account) paid with.
+    refund: Option<String>,
+    /// Authorized, never taken, and released.
+    release: Option<String>,
+    /// Paid outside any provider and not given back yet: people send it back by hand.
+    by_hand: Option<String>,
+    /// Nothing was taken or held.
+    nothing: bool,
 }
 
 #[derive(Serialize)]
@@ -450,10 +471,7 @@ impl App {
                         id: Uuid::now_v7(),
                         event_type: event.message.topic.clone(),
                         position: event.position,
-                        order_id: event
-                            .message
-                            .topic
-                            .starts_with("order.")
+                        order_id: crate::outbox::in_order_log(&event.message.topic)
                             .then(|| event.message.key.parse().ok())
                             .flatten(),
                         data: event.message.payload.get().to_owned(),
@@ -642,6 +660,34 @@ impl App {
             total: order.total.format_for(locale),
             ship_to: order.shipping_address,
             cancel_reason: order.cancel_reason,
+            money: self.money_context(order.id, locale).await?,
+        })
+    }
+
+    async fn money_context(&self, order: OrderId, locale: &str) -> AppResult<MoneyContext> {
+        let Some(payment) = self.store.order_payment(order).await? else {
+            return Ok(MoneyContext {
+                nothing: true,
+                ..MoneyContext::default()
+            });
+        };
+        let entries = self.store.payment_entries(payment.id).await?;
+        let a = crate::payments::order_amounts(&entries, order);
+        let shown = |amount: i64| {
+            (amount > 0).then(|| {
+                ordo_domain::money::Money {
+                    amount,
+                    currency: payment.currency,
+                }
+                .format_for(locale)
+            })
+        };
+        let at_provider = payment.provider_ref.is_some();
+        Ok(MoneyContext {
+            refund: shown(a.refunded + a.refunding),
+            release: shown(a.voided + a.voiding),
+            by_hand: shown(if at_provider { 0 } else { a.refundable() }),
+            nothing: a.authorized == 0,
         })
     }
 

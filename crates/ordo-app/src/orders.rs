@@ -26,6 +26,7 @@ use ordo_store::{OrderQuery, OrderScope, StoreError, StoreTx, constraints};
 
 use crate::checkout::{Basket, BasketSource};
 use crate::inventory::note_low_stock;
+use crate::payments::requests::{GivenBack, give_back};
 use crate::{App, AppError, AppResult, with_retry};
 
 /// An order as a customer asks for it, unchecked.
@@ -430,6 +431,9 @@ pub(crate) struct Acted {
     pub effect: StockEffect,
     /// Set when a payment was refused for stock taken at payment: (SKU, wanted, available).
     pub short: Option<(Sku, u32, i64)>,
+    /// For a cancellation: the money it sent back.
+    #[serde(default)]
+    pub given: GivenBack,
 }
 
 /// One action on one order, as a unit of work.
@@ -495,25 +499,51 @@ pub(crate) async fn act(
             .await?;
     }
     apply_stock_effect(tx, &order, transition.stock()).await?;
-    match tx.update_order(&order, expected).await {
+    let mut events = vec![event];
+    let mut given = GivenBack::default();
+    if action == Action::Cancel && transition.from() != Some(OrderStatus::PendingPayment) {
+        // A cancelled order keeps none of the customer's money: what it holds goes back in
+        // this same transaction (requests the job worker sends at once).
+        let (back, more) = give_back(tx, &mut order, actor, input.reason.clone(), now).await?;
+        (given, events) = (back, [events, more].concat());
+    }
+    record(tx, &order, expected, &events).await?;
+    Ok(Acted {
+        order,
+        effect: transition.stock(),
+        short,
+        given,
+    })
+}
+
+/// Writes what happened to a locked `order` (read at `expected`): its new version, the events
+/// in its log (oldest first), and their outbox messages.
+pub(crate) async fn record(
+    tx: &mut dyn StoreTx,
+    order: &Order,
+    expected: i64,
+    events: &[OrderEvent],
+) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    match tx.update_order(order, expected).await {
         Err(StoreError::Conflict(name)) if name == constraints::ORDERS_VERSION => {
             return Err(AppError::Contention);
         }
         other => other?,
     }
-    match tx.append_event(&event).await {
-        Err(StoreError::Conflict(name)) if name == constraints::ORDER_EVENTS_PKEY => {
-            return Err(AppError::Contention);
+    for event in events {
+        match tx.append_event(event).await {
+            Err(StoreError::Conflict(name)) if name == constraints::ORDER_EVENTS_PKEY => {
+                return Err(AppError::Contention);
+            }
+            other => other?,
         }
-        other => other?,
+        tx.enqueue(&crate::outbox::outbox_for(event, order)?)
+            .await?;
     }
-    tx.enqueue(&crate::outbox::outbox_for(&event, &order)?)
-        .await?;
-    Ok(Acted {
-        order,
-        effect: transition.stock(),
-        short,
-    })
+    Ok(())
 }
 
 /// Whose orders (and their events) an actor may read: the ownership rule as a filter.

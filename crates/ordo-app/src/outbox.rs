@@ -14,9 +14,10 @@ use crate::{AppError, AppResult};
 pub const NOTE_ADDED: &str = "order.note_added";
 
 /// Whether a topic is an event of an order's log (its payload an `OrderEvent`, its key the
-/// order): `order.*`, but not the staff-only notes that ride beside them.
+/// order): `order.*` (but not the staff-only notes that ride beside them), and `payment.*`,
+/// the order's money going back to its customer.
 pub fn in_order_log(topic: &str) -> bool {
-    topic.starts_with("order.") && topic != NOTE_ADDED
+    (topic.starts_with("order.") && topic != NOTE_ADDED) || topic.starts_with("payment.")
 }
 
 /// The outbox message for an order event (keyed by the order, so consumers keep its order),

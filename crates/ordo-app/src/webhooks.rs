@@ -79,7 +79,7 @@ pub struct EndpointChange {
     pub disabled: Option<bool>,
 }
 
-/// The event types an endpoint may subscribe to (and `order.*`, `stock.*`, `*`).
+/// The event types an endpoint may subscribe to (and `order.*`, `payment.*`, `stock.*`, `*`).
 pub const EVENT_TYPES: &[&str] = &[
     "order.placed",
     "order.paid",
@@ -89,6 +89,12 @@ pub const EVENT_TYPES: &[&str] = &[
     "order.completed",
     "order.cancelled",
     crate::outbox::NOTE_ADDED,
+    "payment.refund_requested",
+    "payment.refunded",
+    "payment.refund_failed",
+    "payment.void_requested",
+    "payment.voided",
+    "payment.void_failed",
     "stock.updated",
     "stock.low",
     "webhook.test",

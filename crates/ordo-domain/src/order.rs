@@ -386,6 +386,59 @@ pub enum OrderChange {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         allocated: Vec<(usize, Vec<Allocation>)>,
     },
+    /// Money of the order's share moved back towards the customer (a refund or a released
+    /// authorization asked for, done, or failed). It does not move the order's status: it is in
+    /// the log so the order's own timeline, stream and audit say what became of the money.
+    Money {
+        movement: MoneyMovement,
+        /// Minor units of the order's currency.
+        amount: i64,
+        /// The payment request (its ledger row) this is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<uuid::Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// What happened to money going back to a customer (the `payment.*` events of an order's log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoneyMovement {
+    /// A refund was asked of the provider: on its way.
+    RefundRequested,
+    /// The provider (or a person, by hand) sent it.
+    Refunded,
+    /// The provider refused it, or could not be reached through every try: people take over.
+    RefundFailed,
+    /// Releasing the uncaptured authorization was asked for.
+    VoidRequested,
+    /// The authorization is released: the customer was never charged this.
+    Voided,
+    VoidFailed,
+}
+
+crate::names!(MoneyMovement, "invalid_money_movement" {
+    RefundRequested => "refund_requested",
+    Refunded => "refunded",
+    RefundFailed => "refund_failed",
+    VoidRequested => "void_requested",
+    Voided => "voided",
+    VoidFailed => "void_failed",
+});
+
+impl MoneyMovement {
+    /// The event type it is recorded as (`payment.refund_requested`…).
+    pub fn event_type(self) -> &'static str {
+        match self {
+            MoneyMovement::RefundRequested => "payment.refund_requested",
+            MoneyMovement::Refunded => "payment.refunded",
+            MoneyMovement::RefundFailed => "payment.refund_failed",
+            MoneyMovement::VoidRequested => "payment.void_requested",
+            MoneyMovement::Voided => "payment.voided",
+            MoneyMovement::VoidFailed => "payment.void_failed",
+        }
+    }
 }
 
 impl OrderChange {
@@ -393,6 +446,7 @@ impl OrderChange {
         match self {
             OrderChange::Placed { .. } => "order.placed",
             OrderChange::Transitioned { action, .. } => action.event_type(),
+            OrderChange::Money { movement, .. } => movement.event_type(),
         }
     }
 }
@@ -518,6 +572,35 @@ impl Order {
         Ok((row, event))
     }
 
+    /// Records money of the order's share moving (see [`OrderChange::Money`]) by `actor`:
+    /// returns the event to append after any other of this change (the order's status stays).
+    pub fn record_money(
+        &mut self,
+        movement: MoneyMovement,
+        amount: i64,
+        request_id: Option<uuid::Uuid>,
+        reason: Option<String>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    ) -> OrderEvent {
+        let event = OrderEvent {
+            order_id: self.id,
+            seq: self.version + 1,
+            event_type: movement.event_type().into(),
+            actor,
+            at,
+            change: OrderChange::Money {
+                movement,
+                amount,
+                request_id,
+                reason,
+            },
+        };
+        self.version = event.seq;
+        self.updated_at = at;
+        event
+    }
+
     /// Moves the order by one event.
     pub fn apply(&mut self, event: &OrderEvent) -> Result<(), ReplayError> {
         if event.seq != self.version + 1 {
@@ -525,6 +608,8 @@ impl Order {
         }
         match &event.change {
             OrderChange::Placed { .. } => return Err(ReplayError::OutOfSequence(event.seq)),
+            // Money moving leaves the status where it is.
+            OrderChange::Money { .. } => {}
             OrderChange::Transitioned {
                 action,
                 from,

@@ -284,7 +284,9 @@ pub struct EventView {
     pub kind: String,
     pub actor: ActorView,
     pub at: DateTime<Utc>,
-    /// For `order.placed`, the order as placed; for a transition, `from`, `to` and any reason.
+    /// For `order.placed`, the order as placed; for a transition, `from`, `to` and any reason;
+    /// for `payment.*` (money going back), `movement`, `amount` (minor units of the order's
+    /// currency), `request_id` and any `reason`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
@@ -319,6 +321,14 @@ impl EventView {
                     "allocated": allocated,
                 })
             }
+            OrderChange::Money {
+                movement,
+                amount,
+                request_id,
+                reason,
+            } => serde_json::json!({
+                "movement": movement, "amount": amount, "request_id": request_id, "reason": reason,
+            }),
         };
         Self {
             order_id: e.order_id.0,

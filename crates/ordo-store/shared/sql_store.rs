@@ -1905,6 +1905,27 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn cancelled_orders_holding_money(
+        &self,
+        after: Option<OrderId>,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>> {
+        // One range of the orders' (status, id) index over cancelled orders, each joined to its
+        // share by key: those whose share's money is all back (refunded, voided) are left out.
+        let rows = sqlx::query(
+            "SELECT o.id FROM orders o JOIN payment_allocations a ON a.order_id = o.id \
+             WHERE o.status = 'cancelled' AND o.id > $1 \
+             AND a.status IN ('authorized', 'paid', 'partially_paid', 'partially_refunded') \
+             ORDER BY o.id LIMIT $2",
+        )
+        .bind(after.map_or(Uuid::nil(), |o| o.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(|r| r.uuid("id").map(OrderId)).collect()
+    }
+
     async fn expiring_authorizations(
         &self,
         before: DateTime<Utc>,

@@ -804,6 +804,14 @@ pub trait Store: Send + Sync + 'static {
     async fn payment_entries(&self, payment: uuid::Uuid) -> StoreResult<Vec<PaymentEntry>>;
     /// One ledger row.
     async fn payment_entry(&self, id: uuid::Uuid) -> StoreResult<Option<PaymentEntry>>;
+    /// Cancelled orders whose share of a payment may still hold money (its stored status is
+    /// authorized, paid, partially paid or partially refunded), by id after `after`, at most
+    /// `limit`: candidates only — the ledger says what each really holds.
+    async fn cancelled_orders_holding_money(
+        &self,
+        after: Option<OrderId>,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>>;
     /// Authorized payments with something left to capture whose authorization lapses before
     /// `before` (manual capture).
     async fn expiring_authorizations(

@@ -45,6 +45,37 @@ pub enum Command {
     /// See, retry and clear out background jobs (webhook deliveries, notifications, expiries…).
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Reconcile payments with orders.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// Lists every cancelled order whose customer's money was not given back (what it holds,
+    /// since when, who cancelled it) and puts each in the support console's exception queue;
+    /// with --apply, gives the money back (refunds the captured part, releases the rest; paid
+    /// by hand: left to people), after asking for confirmation. Running it again sends
+    /// nothing twice. The running server's job worker sends the requests.
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Cancelled orders still holding money (the one reconciliation there is).
+    #[arg(long, required = true)]
+    pub cancelled: bool,
+    /// Give the money back (asks first; each request is recorded on the order's log).
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: do not ask (for scripts that already decided).
+    #[arg(long, requires = "apply")]
+    pub yes: bool,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

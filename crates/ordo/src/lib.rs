@@ -235,3 +235,110 @@ pub fn jobs_report(overview: ordo_app::jobs::JobsOverview, json: bool) -> anyhow
     }
     Ok(out)
 }
+
+/// `ordo payments reconcile --cancelled [--apply]`: lists the cancelled orders still holding
+/// their customer's money; with `--apply`, asks (unless `--yes`) and gives it back.
+pub async fn reconcile(app: &App, args: &cli::ReconcileArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let system = ordo_domain::identity::Actor::system();
+    let reason = "reconciled by `ordo payments reconcile --cancelled --apply`: cancelled before cancelling gave money back";
+    let found = app
+        .reconcile_cancelled(system, false, reason)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{}", reconcile_report(&found, args.json)?);
+    if !args.apply {
+        return Ok(());
+    }
+    let to_send = found.len();
+    if to_send == 0 {
+        return Ok(());
+    }
+    if !args.yes {
+        print!(
+            "Give back the money of {to_send} cancelled orders (recorded on each order's log)? Type yes to go on: "
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            println!("Nothing was changed.");
+            return Ok(());
+        }
+    }
+    let done = app
+        .reconcile_cancelled(system, true, reason)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut refund, mut release, mut orders) = (0, 0, 0);
+    for r in &done {
+        if let Some(g) = r.given.filter(|g| !g.is_empty()) {
+            orders += 1;
+            (refund, release) = (refund + g.refund, release + g.void);
+        }
+    }
+    println!(
+        "Asked the provider to give back the money of {orders} orders ({refund} refunded, {release} released, in minor units). \
+         The running Ordo sends the requests (jobs payment.request); their outcome shows on each order."
+    );
+    Ok(())
+}
+
+fn reconcile_report(
+    found: &[ordo_app::payments::reconcile::Reconciled],
+    json: bool,
+) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let money =
+        |amount: i64, currency| ordo_domain::money::Money { amount, currency }.format_for("en");
+    let mut out = String::new();
+    for r in found {
+        let u = &r.order;
+        if json {
+            let line = serde_json::json!({
+                "order_id": u.order_id, "customer_id": u.customer_id, "vendor_id": u.vendor_id,
+                "currency": u.currency.code(), "captured": u.captured, "refunded": u.refunded,
+                "refunding": u.refunding, "to_refund": u.to_refund, "to_release": u.to_release,
+                "by_hand": u.by_hand, "cancelled_at": u.cancelled_at,
+                "cancelled_by": u.cancelled_by.role.as_str(), "reason": u.reason,
+            });
+            writeln!(out, "{line}")?;
+        }
+    }
+    if json {
+        return Ok(out);
+    }
+    if found.is_empty() {
+        return Ok("Every cancelled order's money has been given back.\n".into());
+    }
+    writeln!(
+        out,
+        "{:<36}  {:<17}  {:<8}  {:>11}  {:>11}  {:>11}  {:>11}  NOTE",
+        "ORDER", "CANCELLED AT", "BY", "CAPTURED", "REFUNDED", "TO REFUND", "TO RELEASE"
+    )?;
+    for r in found {
+        let u = &r.order;
+        writeln!(
+            out,
+            "{:<36}  {:<17}  {:<8}  {:>11}  {:>11}  {:>11}  {:>11}  {}",
+            u.order_id,
+            u.cancelled_at.format("%Y-%m-%d %H:%M"),
+            u.cancelled_by.role.as_str(),
+            money(u.captured, u.currency),
+            money(u.refunded + u.refunding, u.currency),
+            money(u.to_refund, u.currency),
+            money(u.to_release, u.currency),
+            if u.by_hand {
+                "paid by hand: people give that back"
+            } else {
+                u.reason.as_deref().unwrap_or("")
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "{} cancelled orders still hold money; each is in the support console's exception queue.",
+        found.len()
+    )?;
+    Ok(out)
+}

@@ -10,7 +10,9 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
 use clap::Parser;
-use ordo::cli::{Cli, Command, JobsCommand, LogFormat, PricingCommand, UsersCommand};
+use ordo::cli::{
+    Cli, Command, JobsCommand, LogFormat, PaymentsCommand, PricingCommand, UsersCommand,
+};
 use ordo::{Backend, app, app_with, launch};
 use ordo_app::Settings;
 use ordo_app::pricing::PricingImport;
@@ -150,6 +152,12 @@ async fn main() -> anyhow::Result<()> {
             backend.close().await;
             let deleted = result.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
             println!("Deleted {deleted} jobs that ended before {before}.");
+        }
+        Command::Payments(PaymentsCommand::Reconcile(args)) => {
+            let backend = Backend::open(&args.db.config()).await?;
+            let result = ordo::reconcile(&app(&backend), &args).await;
+            backend.close().await;
+            result?;
         }
         Command::Migrate(db) => {
             let backend = Backend::open(&db.config()).await?;

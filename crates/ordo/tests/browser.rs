@@ -52,11 +52,15 @@ fn every_page_passes_axe_and_the_keyboard_journeys() {
     let data = tempfile::tempdir().unwrap();
     // The vendor's webhook endpoint in the journeys is on this machine.
     let server = process::serve_with(data.path(), &["--allow-private-webhook-targets"]);
+    // A second shop whose step-up lapses at once: every sensitive form asks for the password.
+    let stale_data = tempfile::tempdir().unwrap();
+    let stale = process::serve_with(stale_data.path(), &["--step-up-window", "1ms"]);
     let shots = root().join("target/screenshots");
     let mut child = Command::new("node")
         .arg("journeys.mjs")
         .current_dir(&scripts)
         .env("ORDO_BASE", &server.base)
+        .env("ORDO_STALE_BASE", &stale.base)
         .env("ORDO_SHOTS", &shots)
         .env("ORDO_DEMO_PASSWORD", ordo_app::demo::PASSWORD)
         .spawn()

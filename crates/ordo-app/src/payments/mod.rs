@@ -22,6 +22,7 @@
 //! ([`webhook`], `App::receive_payment_webhook`).
 
 pub mod balances;
+pub mod reconcile;
 pub mod requests;
 pub mod sandbox;
 pub mod settle;
@@ -159,6 +160,22 @@ pub(crate) fn order_amounts(entries: &[PaymentEntry], order: OrderId) -> Amounts
         .map(PaymentEntry::entry)
         .collect();
     Amounts::fold(&mine)
+}
+
+/// What of an order's money was paid outside any provider (`manual_payment`) and not yet
+/// given back by hand (a refund recorded without a request): no provider can send it back.
+pub(crate) fn held_by_hand(entries: &[PaymentEntry], order: OrderId) -> i64 {
+    use ordo_domain::payment::EntryKind;
+    entries
+        .iter()
+        .filter(|e| e.order_id == Some(order))
+        .map(|e| match e.kind {
+            EntryKind::ManualPayment => e.amount,
+            EntryKind::RefundSucceeded if e.request_id.is_none() => -e.amount,
+            _ => 0,
+        })
+        .sum::<i64>()
+        .max(0)
 }
 
 impl App {

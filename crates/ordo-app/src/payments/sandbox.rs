@@ -14,6 +14,8 @@
 //! | `sandbox_card_3ds` | needs a second step (`requires_action`) the customer completes, or fails |
 //! | `sandbox_card_timeout` | the charge goes through but the answer never comes (outcome unknown); fetching shows it |
 //! | `sandbox_card_capture_unknown` | the first capture goes through but its answer never comes; asking again with the same key gets it |
+//! | `sandbox_card_refund_fails` | pays, but every refund fails as "processor unavailable" (transient) |
+//! | `sandbox_card_refund_fails_N` | the same for the first N refunds, then they succeed |
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,6 +36,8 @@ pub const CARDS: &[&str] = &[
     "sandbox_card_3ds",
     "sandbox_card_timeout",
     "sandbox_card_capture_unknown",
+    "sandbox_card_refund_fails",
+    "sandbox_card_refund_fails_N",
 ];
 
 #[derive(Debug, Clone)]
@@ -45,6 +49,7 @@ struct Held {
     capture: CapturePolicy,
     refunded: i64,
     capture_attempts: u32,
+    refund_attempts: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -168,11 +173,22 @@ fn authorize(held: &mut Held) {
 
 /// How many captures of this card fail before they succeed (`None`: all of them).
 fn failing_captures(method: Option<&str>) -> Option<Option<u32>> {
+    failing(method, "sandbox_card_capture_fails")
+}
+
+/// How many refunds of this card fail before they succeed (`None`: all of them).
+fn failing_refunds(method: Option<&str>) -> Option<Option<u32>> {
+    failing(method, "sandbox_card_refund_fails")
+}
+
+/// For a card `card` (every call fails) or `card_N` (the first N fail).
+fn failing(method: Option<&str>, card: &str) -> Option<Option<u32>> {
     let m = method?;
-    if m == "sandbox_card_capture_fails" {
+    if m == card {
         return Some(None);
     }
-    m.strip_prefix("sandbox_card_capture_fails_")
+    m.strip_prefix(card)
+        .and_then(|rest| rest.strip_prefix('_'))
         .and_then(|n| n.parse().ok())
         .map(Some)
 }
@@ -205,7 +221,8 @@ impl PaymentProvider for Sandbox {
                 | "sandbox_card_3ds"
                 | "sandbox_card_timeout"
                 | "sandbox_card_capture_unknown"
-        ) || failing_captures(Some(method)).is_some();
+        ) || failing_captures(Some(method)).is_some()
+            || failing_refunds(Some(method)).is_some();
         if known {
             Ok(())
         } else {
@@ -243,6 +260,7 @@ impl PaymentProvider for Sandbox {
                     capture: new.capture,
                     refunded: 0,
                     capture_attempts: 0,
+                    refund_attempts: 0,
                 },
             );
             s.answer(&new.idempotency_key, payment)
@@ -286,6 +304,10 @@ impl PaymentProvider for Sandbox {
                     )))
                 }
                 "sandbox_card_ok" | "sandbox_card_capture_unknown" => {
+                    authorize(held);
+                    Ok(held.payment.clone())
+                }
+                m if failing_refunds(Some(m)).is_some() => {
                     authorize(held);
                     Ok(held.payment.clone())
                 }
@@ -406,6 +428,15 @@ impl PaymentProvider for Sandbox {
                     "{amount} is more than the {} captured and not refunded",
                     held.payment.captured - held.refunded
                 )));
+            }
+            held.refund_attempts += 1;
+            if let Some(fails) = failing_refunds(held.method.as_deref())
+                && fails.is_none_or(|n| held.refund_attempts <= n)
+            {
+                // Not run, so not remembered under the key: the next try may succeed.
+                return Err(ProviderError::Transient(
+                    "sandbox: processor unavailable".into(),
+                ));
             }
             held.refunded += amount;
             let answer = Ok(ProviderRefund {

@@ -23,6 +23,7 @@ use ordo_store::{
 };
 use uuid::Uuid;
 
+use super::requests::give_back_order;
 use super::{NewPayment, PaymentDetail, ProviderError, ProviderPayment};
 use crate::{App, AppError, AppResult, with_retry};
 
@@ -53,6 +54,8 @@ pub(crate) struct Books {
     pub orders: HashMap<OrderId, Amounts>,
     /// Each order's share: what it is due.
     shares: Vec<(OrderId, i64)>,
+    /// The ledger as read, and the rows posted since.
+    rows: Vec<PaymentEntry>,
     /// The payment as read, to tell whether it changed.
     read: Payment,
 }
@@ -77,6 +80,7 @@ impl Books {
             }
         }
         Ok(Books {
+            rows: ledger,
             read: payment.clone(),
             orders: orders
                 .into_iter()
@@ -91,6 +95,11 @@ impl Books {
         self.orders.get(&id).copied().unwrap_or_default()
     }
 
+    /// What of order `id`'s money was paid by hand and is not yet given back by hand.
+    pub fn by_hand(&self, id: OrderId) -> i64 {
+        super::held_by_hand(&self.rows, id)
+    }
+
     /// Adds a ledger row and its effect on the amounts; `false` (nothing changed) when the
     /// ledger already holds it. `asked`: for an outcome of a request, what the request asked.
     pub async fn post(
@@ -102,6 +111,7 @@ impl Books {
         if !tx.append_payment_entry(entry).await? {
             return Ok(false);
         }
+        self.rows.push(entry.clone());
         self.payment.amounts.record(entry.kind, entry.amount, asked);
         if let Some(o) = entry.order_id {
             self.orders
@@ -195,7 +205,7 @@ pub(crate) async fn apply(
         }
     }
     books.save(tx, now).await?;
-    let mut orders = Vec::new();
+    let (mut orders, mut gave_back) = (Vec::new(), false);
     if matches!(
         books.payment.state,
         PaymentState::Authorized | PaymentState::Captured
@@ -207,11 +217,21 @@ pub(crate) async fn apply(
             match pay_order(tx, a.order_id, now).await? {
                 Paid::Moved(order) => orders.push(*order),
                 Paid::Cancelled(why) => {
-                    money_for_cancelled_order(tx, &books, a.order_id, why, now).await?;
+                    // Money for an order that is not going to be sent goes straight back.
+                    let reason = Some(why.to_owned());
+                    let order = a.order_id;
+                    let given = give_back_order(tx, order, Actor::system(), reason, now).await?;
+                    gave_back |= !given.is_empty();
                 }
                 Paid::Already => {}
             }
         }
+    }
+    if gave_back {
+        books.payment = tx
+            .payment_for_update(id)
+            .await?
+            .ok_or(AppError::NotFound("payment"))?;
     }
     Ok(Settled {
         payment: books.payment,
@@ -344,52 +364,19 @@ async fn pay_order(tx: &mut dyn StoreTx, order: OrderId, now: DateTime<Utc>) -> 
     )
     .await;
     match done {
-        Ok(acted) if acted.short.is_some() => Ok(Paid::Cancelled(
-            "stock taken at payment had run out when the payment came, so the order was cancelled",
-        )),
+        Ok(acted) if acted.short.is_some() => {
+            Ok(Paid::Cancelled("out of stock when the payment came"))
+        }
         Ok(acted) => Ok(Paid::Moved(Box::new(acted.order))),
         Err(AppError::InvalidTransition {
             status: OrderStatus::Cancelled,
             ..
         }) => Ok(Paid::Cancelled(
-            "the order had been cancelled (its reservation ran out, or someone cancelled it) before the payment came",
+            "the payment came after the order was cancelled",
         )),
         Err(AppError::InvalidTransition { .. } | AppError::NotFound(_)) => Ok(Paid::Already),
         Err(e) => Err(e),
     }
-}
-
-/// Raises `payment_for_cancelled_order`: the money must go back (a person decides how).
-async fn money_for_cancelled_order(
-    tx: &mut dyn StoreTx,
-    books: &Books,
-    order: OrderId,
-    why: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    use crate::exceptions::{Body, ExceptionKind, money, raise, short};
-    let p = &books.payment;
-    let held = books.order(order).authorized;
-    let body = Body {
-        summary: format!(
-            "The customer's payment of {} for order {} went through, but {why}. The money must go back to the customer: refund it.",
-            money(held, p.currency),
-            short(order)
-        ),
-        payment_id: Some(p.id),
-        ..Body::default()
-    };
-    let key = format!("payment-for-cancelled-order/{order}");
-    raise(
-        tx,
-        ExceptionKind::PaymentForCancelledOrder,
-        key,
-        Some(order),
-        body,
-        now,
-    )
-    .await?;
-    Ok(())
 }
 
 impl App {

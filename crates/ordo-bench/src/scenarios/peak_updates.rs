@@ -1,6 +1,8 @@
-//! `peak-updates`: 20,000 order updates in flight at once, each a state-machine action (`pay`)
-//! on its own pre-placed order. Every update must be acknowledged, and afterwards every
-//! acknowledged update must be in its order's event log (lost = 0).
+//! `peak-updates`: 20,000 order updates in flight at once, each a state-machine action (`pay`,
+//! or `--action cancel`) on its own pre-placed order (placed paying with `--paying-with`, say
+//! `sandbox_card_ok`, to cancel paid orders: each cancel then also asks for its refund). Every
+//! update must be acknowledged, and afterwards every acknowledged update must be in its order's
+//! event log (lost = 0).
 //!
 //! This machine caps a process at 20,000 open files, so the 20,000 requests travel over HTTP/2
 //! (up to 200 streams per connection, over `--connections` sockets) from one client process.
@@ -23,6 +25,12 @@ pub struct Args {
     /// HTTP/2 connections carrying the updates (at most 200 in flight on each).
     #[arg(long, default_value_t = 128)]
     pub connections: usize,
+    /// The action each update takes: `pay` (orders placed unpaid) or `cancel`.
+    #[arg(long, default_value = "pay")]
+    pub action: String,
+    /// Place the orders paying with this method (`sandbox_card_ok`): cancels then give money back.
+    #[arg(long)]
+    pub paying_with: Option<String>,
 }
 
 pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
@@ -39,8 +47,13 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
                 tokens[i % tokens.len()].clone(),
                 placing.clone(),
             );
+            let paying = args.paying_with.clone();
             async move {
-                let answer = api.post(&token, "/orders", &api::random_order(&skus)).await;
+                let mut body = api::random_order(&skus);
+                if let Some(method) = paying {
+                    body["payment_method"] = json!(method);
+                }
+                let answer = api.post(&token, "/orders", &body).await;
                 placing.inc(1);
                 answer.body["id"]
                     .as_str()
@@ -61,7 +74,7 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     let answers = burst(&api, ids.len(), args.connections, "updates answered", |i| {
         (
             admin.clone(),
-            format!("/orders/{}/actions/pay", ids[i]),
+            format!("/orders/{}/actions/{}", ids[i], args.action),
             json!({}),
         )
     })
@@ -84,16 +97,21 @@ pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
     }
 
     let checking = bar(acknowledged.len() as u64, "checking the event logs");
+    let event = if args.action == "cancel" {
+        "order.cancelled"
+    } else {
+        "order.paid"
+    };
     let lost = stream::iter(acknowledged.iter())
         .map(|id| {
             let (api, admin, checking) = (api.clone(), admin.clone(), checking.clone());
             async move {
                 let events = api.get(&admin, &format!("/orders/{id}/events")).await.body;
                 checking.inc(1);
-                let paid = events["data"]
+                let done = events["data"]
                     .as_array()
-                    .is_some_and(|list| list.iter().any(|e| e["type"] == "order.paid"));
-                usize::from(!paid)
+                    .is_some_and(|list| list.iter().any(|e| e["type"] == event));
+                usize::from(!done)
             }
         })
         .buffer_unordered(64)

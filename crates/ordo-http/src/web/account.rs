@@ -387,6 +387,10 @@ pub struct OrderView {
     pub total: String,
     pub address: Vec<String>,
     pub timeline: Vec<Moment>,
+    /// Where money going back stands ("Refund of €49.80 on its way", "Refunded €49.80").
+    pub money_note: Option<String>,
+    /// What cancelling the order now gives back, said before anyone confirms it.
+    pub back_on_cancel: Option<String>,
     /// The payment waits for the customer (declined: another card; or the bank's step).
     pub needs_card: bool,
     pub needs_bank: bool,
@@ -414,6 +418,10 @@ impl OrderView {
         let pay = payment
             .as_ref()
             .and_then(|p| p.order(order.id).map(|(_, s)| s));
+        // The order's own share of the money (a checkout's payment may pay several orders).
+        let share = payment
+            .as_ref()
+            .and_then(|p| p.order(order.id).map(|(a, _)| a));
         let state = payment.as_ref().map(|p| p.payment.state);
         let p = &order.pricing;
         let money = |amount: i64| {
@@ -458,7 +466,14 @@ impl OrderView {
             discount: (p.discount != 0).then(|| money(p.discount)),
             total: page.money(&order.total),
             address,
-            timeline: events.iter().map(|e| Moment::of(page, e)).collect(),
+            timeline: events
+                .iter()
+                .map(|e| Moment::of(page, e, order.currency))
+                .collect(),
+            money_note: share.and_then(|a| money_note(&money, &a, order.status)),
+            back_on_cancel: share
+                .filter(|_| order.status != OrderStatus::Cancelled)
+                .and_then(|a| back_on_cancel(&money, &a)),
             needs_card: order.status == OrderStatus::PendingPayment
                 && state == Some(PaymentState::RequiresPaymentMethod),
             needs_bank: order.status == OrderStatus::PendingPayment
@@ -473,6 +488,59 @@ impl OrderView {
             id,
         };
         Ok((view, order))
+    }
+}
+
+/// Where money going back to the customer stands, in words (`None`: none is).
+fn money_note(
+    money: &dyn Fn(i64) -> String,
+    a: &ordo_domain::payment::Amounts,
+    status: OrderStatus,
+) -> Option<String> {
+    let mut said = Vec::new();
+    if a.refunding > 0 {
+        said.push(format!("Refund of {} on its way", money(a.refunding)));
+    }
+    if a.refunded > 0 {
+        said.push(format!("Refunded {}", money(a.refunded)));
+    }
+    if a.voiding > 0 {
+        said.push(format!(
+            "Releasing the {} reserved on the card",
+            money(a.voiding)
+        ));
+    }
+    if a.voided > 0 && status == OrderStatus::Cancelled {
+        said.push(format!(
+            "The {} reserved on the card is released",
+            money(a.voided)
+        ));
+    }
+    (!said.is_empty()).then(|| said.join(" · "))
+}
+
+/// What cancelling gives back now: the captured money not yet refunded, and the authorization
+/// not yet captured.
+fn back_on_cancel(
+    money: &dyn Fn(i64) -> String,
+    a: &ordo_domain::payment::Amounts,
+) -> Option<String> {
+    let (refund, release) = (a.refundable().max(0), a.capturable().max(0));
+    match (refund > 0, release > 0) {
+        (true, true) => Some(format!(
+            "Cancelling refunds {} to the card or account paid with, and releases the {} still reserved on it.",
+            money(refund),
+            money(release)
+        )),
+        (true, false) => Some(format!(
+            "Cancelling refunds {} to the card or account paid with.",
+            money(refund)
+        )),
+        (false, true) => Some(format!(
+            "Cancelling releases the {} reserved on the card: nothing is charged.",
+            money(release)
+        )),
+        (false, false) => None,
     }
 }
 
@@ -502,8 +570,9 @@ pub async fn order_head(
 }
 
 /// The event types that refresh an order page.
-pub const ORDER_EVENTS: &str =
-    "order.paid order.accepted order.shipped order.delivered order.completed order.cancelled";
+pub const ORDER_EVENTS: &str = "order.paid order.accepted order.shipped order.delivered \
+    order.completed order.cancelled payment.refund_requested payment.refunded \
+    payment.refund_failed payment.void_requested payment.voided payment.void_failed";
 
 #[derive(Template)]
 #[template(path = "web/account/order.html")]
@@ -514,6 +583,8 @@ struct OrderPage {
     can_cancel: bool,
     /// Cancelling asked for the password (a step-up): the form shows its field.
     ask_password: bool,
+    /// The reason typed before the form came back.
+    reason: String,
     methods: Vec<super::storefront::Method>,
     events: &'static str,
 }
@@ -527,7 +598,7 @@ pub async fn order(
 ) -> Response {
     let (flash, forget) = take_flash(&headers);
     forgetting(
-        order_page(&app, &visitor, &id, Errors::default(), false, flash).await,
+        order_page(&app, &visitor, &id, Errors::default(), false, flash, "").await,
         forget,
     )
 }
@@ -539,6 +610,7 @@ async fn order_page(
     errors: Errors,
     ask_password: bool,
     flash: Option<String>,
+    reason: &str,
 ) -> Response {
     let Some(signed) = &visitor.signed else {
         return sign_in_first(&format!("/account/orders/{id}"));
@@ -551,6 +623,7 @@ async fn order_page(
     let body = OrderPage {
         can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
         ask_password,
+        reason: reason.to_owned(),
         methods: if view.needs_card {
             super::storefront::methods(app)
         } else {
@@ -589,7 +662,7 @@ pub async fn cancel(
         Ok(p) => p,
         Err(e) => {
             let errors = Errors::of(e, "password");
-            return order_page(&app, &visitor, &id, errors, true, None).await;
+            return order_page(&app, &visitor, &id, errors, true, None, &f.reason).await;
         }
     };
     let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
@@ -612,7 +685,7 @@ pub async fn cancel(
                 "Cancelling this order needs your password again: enter it to confirm",
             );
             let ask = errors.get("password").is_some();
-            order_page(&app, &visitor, &id, errors, ask, None).await
+            order_page(&app, &visitor, &id, errors, ask, None, &f.reason).await
         }
     }
 }
@@ -647,6 +720,7 @@ pub async fn pay(
                 Errors::of(e, "payment_method"),
                 false,
                 None,
+                "",
             )
             .await
         }

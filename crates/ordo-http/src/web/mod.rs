@@ -22,7 +22,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use ordo_app::{App, AppError};
 use ordo_domain::identity::Role;
-use ordo_domain::money::Money;
+use ordo_domain::money::{Currency, Money};
 
 use crate::error::ApiError;
 use session::Visitor;
@@ -167,6 +167,24 @@ impl Errors {
         }
     }
 
+    /// The same errors said on one form of a page with several (`cancel`: `password` becomes
+    /// `cancel-password`), so only the form that was sent is marked.
+    pub fn within(self, form: &str) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|e| FieldError {
+                    id: if e.id.is_empty() || e.id.starts_with(&format!("{form}-")) {
+                        e.id
+                    } else {
+                        format!("{form}-{}", e.id)
+                    },
+                    message: e.message,
+                })
+                .collect(),
+        )
+    }
+
     pub fn push(&mut self, id: &str, message: impl Into<String>) {
         self.0.push(FieldError {
             id: id.to_owned(),
@@ -248,22 +266,51 @@ pub struct Moment {
 }
 
 impl Moment {
-    pub fn of(page: &Page, e: &ordo_domain::order::OrderEvent) -> Self {
-        let what = e
-            .event_type
-            .strip_prefix("order.")
-            .unwrap_or(&e.event_type)
-            .replace('_', " ");
-        let mut what = capitalize(&what);
-        if let ordo_domain::order::OrderChange::Transitioned {
-            reason: Some(r), ..
-        } = &e.change
-        {
-            what = format!("{what}: {r}");
-        }
+    /// An event of an order in `currency` (money going back is said in it).
+    pub fn of(page: &Page, e: &ordo_domain::order::OrderEvent, currency: Currency) -> Self {
+        use ordo_domain::order::{MoneyMovement as M, OrderChange};
+        let (what, reason) = match &e.change {
+            OrderChange::Money {
+                movement,
+                amount,
+                reason,
+                ..
+            } => {
+                let m = page.money(&Money {
+                    amount: *amount,
+                    currency,
+                });
+                let what = match movement {
+                    M::RefundRequested => format!("Refund of {m} on its way"),
+                    M::Refunded => format!("Refunded {m}"),
+                    M::RefundFailed => format!("Refund of {m} failed: support is on it"),
+                    M::VoidRequested => format!("Releasing the {m} reserved on the card"),
+                    M::Voided => format!("Released the {m} reserved on the card: not charged"),
+                    M::VoidFailed => {
+                        format!("Releasing the {m} reserved on the card failed: support is on it")
+                    }
+                };
+                (what, reason.as_deref())
+            }
+            change => {
+                let what = e
+                    .event_type
+                    .strip_prefix("order.")
+                    .unwrap_or(&e.event_type)
+                    .replace('_', " ");
+                let reason = match change {
+                    OrderChange::Transitioned { reason, .. } => reason.as_deref(),
+                    _ => None,
+                };
+                (capitalize(&what), reason)
+            }
+        };
         Self {
             when: page.date(&e.at),
-            what,
+            what: match reason {
+                Some(r) => format!("{what}: {r}"),
+                None => what,
+            },
             who: e.actor.role.to_string(),
         }
     }

@@ -52,9 +52,16 @@ pub fn resolution_words(r: Resolution) -> (&'static str, &'static str) {
         ),
         Resolution::CancelOrder => (
             "Cancel the order",
-            "The order is cancelled, its stock goes back, and the reservation on the customer's card is let go.",
+            "The order is cancelled, its stock goes back, and its money goes back to the customer: what was taken is refunded and the reservation on the card let go.",
         ),
-        Resolution::Refund => ("Refund", "The money goes back to the customer."),
+        Resolution::Refund => (
+            "Refund",
+            "What the order still holds goes back to the customer through the payment provider.",
+        ),
+        Resolution::MarkRefunded => (
+            "Mark as refunded by hand",
+            "The money was given back outside the provider (a bank transfer, say): it is recorded as refunded. Write the transfer's reference in the note.",
+        ),
         Resolution::MarkPaid => (
             "Mark as paid",
             "The money is recorded as received outside the provider (a bank transfer, say), and the reservation on the card is let go. Write the payment's reference in the note.",
@@ -72,10 +79,7 @@ pub fn resolution_words(r: Resolution) -> (&'static str, &'static str) {
 
 /// Whether a resolution needs a note.
 fn needs_note(r: Resolution) -> bool {
-    matches!(
-        r,
-        Resolution::ContactCustomer | Resolution::Dismiss | Resolution::MarkPaid
-    )
+    r.needs_note()
 }
 
 /// One exception as the queue lists it.
@@ -314,7 +318,11 @@ struct OrderPage {
     order: OrderView,
     can_cancel: bool,
     can_refund: bool,
+    /// The form that was sent and came back (`cancel`, `refund`): only it shows the password
+    /// field and its errors, with what was typed in it.
+    sent: &'static str,
     ask_password: bool,
+    typed: Typed,
     items: Vec<ItemRow>,
     events: &'static str,
     notes: Vec<NoteRow>,
@@ -332,9 +340,19 @@ pub async fn order(
 ) -> Response {
     let (flash, forget) = take_flash(&headers);
     forgetting(
-        order_page(&app, &visitor, &id, Errors::default(), false, flash).await,
+        order_page(&app, &visitor, &id, Errors::default(), flash).await,
         forget,
     )
+}
+
+/// How the order page comes back after a form: which one was sent, whether it asks for the
+/// password, and what was typed.
+#[derive(Default)]
+struct Back {
+    sent: &'static str,
+    ask_password: bool,
+    typed: Typed,
+    note: String,
 }
 
 async fn order_page(
@@ -342,10 +360,9 @@ async fn order_page(
     visitor: &Visitor,
     id: &str,
     errors: Errors,
-    ask_password: bool,
     flash: Option<String>,
 ) -> Response {
-    order_page_with(app, visitor, id, errors, ask_password, flash, String::new()).await
+    order_page_with(app, visitor, id, errors, flash, Back::default()).await
 }
 
 async fn order_page_with(
@@ -353,9 +370,8 @@ async fn order_page_with(
     visitor: &Visitor,
     id: &str,
     errors: Errors,
-    ask_password: bool,
     flash: Option<String>,
-    typed_note: String,
+    back: Back,
 ) -> Response {
     let signed = match staff_only(app, visitor, &format!("/support/orders/{id}")) {
         Ok(s) => s,
@@ -389,17 +405,27 @@ async fn order_page_with(
     let body = OrderPage {
         can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
         can_refund,
-        ask_password,
+        sent: back.sent,
+        ask_password: back.ask_password,
+        typed: back.typed,
         items,
         events: ORDER_EVENTS,
         notes,
         notes_stream: format!("/api/v1/events?after={head}"),
-        note: typed_note,
+        note: back.note,
         order: view,
         page,
         errors,
     };
     render_form(&body, &body.errors)
+}
+
+/// What was typed into the order page's money forms, given back when one comes back.
+#[derive(Default)]
+pub struct Typed {
+    pub cancel_reason: String,
+    pub amount: String,
+    pub refund_reason: String,
 }
 
 #[derive(Deserialize)]
@@ -435,48 +461,76 @@ pub async fn act(
             Ok(_) => see_other(&format!("/support/orders/{id}#notes"), Some("noted")),
             Err(e) => {
                 let errors = Errors::of(e, "note");
-                order_page_with(&app, &visitor, &id, errors, false, None, f.note).await
+                let back = Back {
+                    note: f.note,
+                    ..Back::default()
+                };
+                order_page_with(&app, &visitor, &id, errors, None, back).await
             }
         };
     }
+    let sent = match action.as_str() {
+        "cancel" => "cancel",
+        "refund" => "refund",
+        _ => return failure(&app, &visitor, AppError::NotFound("action")),
+    };
+    // What was typed goes back into the form that was sent, whatever is refused.
+    let typed = if sent == "cancel" {
+        Typed {
+            cancel_reason: f.reason.clone(),
+            ..Typed::default()
+        }
+    } else {
+        Typed {
+            amount: f.amount.clone(),
+            refund_reason: f.reason.clone(),
+            ..Typed::default()
+        }
+    };
+    let back = |errors: Errors, typed: Typed| {
+        let errors = errors.within(sent);
+        let ask_password = errors.get(&format!("{sent}-password")).is_some();
+        let back = Back {
+            sent,
+            ask_password,
+            typed,
+            note: String::new(),
+        };
+        (errors, back)
+    };
     let proof = match signed.proof(&app, &f.password).await {
         Ok(p) => p,
         Err(e) => {
-            return order_page(&app, &visitor, &id, Errors::of(e, "password"), true, None).await;
+            let (errors, back) = back(Errors::of(e, "password"), typed);
+            return order_page_with(&app, &visitor, &id, errors, None, back).await;
         }
     };
     let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
-    let done = match action.as_str() {
-        "cancel" => app
-            .act(&actor, proof, order_id, "cancel", reason, None)
+    let done = if sent == "cancel" {
+        app.act(&actor, proof, order_id, "cancel", reason, None)
             .await
-            .map(|_| "cancelled"),
-        "refund" => {
-            let order = match app.order(&actor, order_id).await {
-                Ok(o) => o,
-                Err(e) => return failure(&app, &visitor, e),
-            };
-            let Some(amount) = super::storefront::parse_amount(&f.amount, order.currency) else {
-                let errors = Errors::one("amount", "Enter the amount to refund, like 12.50");
-                return order_page(&app, &visitor, &id, errors, false, None).await;
-            };
-            app.move_money(&actor, proof, order_id, Ask::Refund(amount), reason)
-                .await
-                .map(|_| "refunded")
-        }
-        _ => return failure(&app, &visitor, AppError::NotFound("action")),
+            .map(|_| "cancelled")
+    } else {
+        let order = match app.order(&actor, order_id).await {
+            Ok(o) => o,
+            Err(e) => return failure(&app, &visitor, e),
+        };
+        let Some(amount) = super::storefront::parse_amount(&f.amount, order.currency) else {
+            let errors = Errors::one("amount", "Enter the amount to refund, like 12.50");
+            let (errors, back) = back(errors, typed);
+            return order_page_with(&app, &visitor, &id, errors, None, back).await;
+        };
+        app.move_money(&actor, proof, order_id, Ask::Refund(amount), reason)
+            .await
+            .map(|_| "refunded")
     };
     match done {
         Ok(flash) => see_other(&format!("/support/orders/{id}"), Some(flash)),
         Err(e) => {
-            let field = if action == "refund" {
-                "amount"
-            } else {
-                "reason"
-            };
+            let field = if sent == "refund" { "amount" } else { "reason" };
             let errors = Errors::of_sensitive(e, field, super::PASSWORD_AGAIN);
-            let ask = errors.get("password").is_some();
-            order_page(&app, &visitor, &id, errors, ask, None).await
+            let (errors, back) = back(errors, typed);
+            order_page_with(&app, &visitor, &id, errors, None, back).await
         }
     }
 }

@@ -243,6 +243,10 @@ struct OrderPage {
     order: OrderView,
     actions: Vec<ActionButton>,
     events: &'static str,
+    /// Cancelling a paid order asked for the password again: the cancel form shows its field,
+    /// with the reason as it was typed.
+    ask_password: bool,
+    reason: String,
 }
 
 /// `GET /vendor/orders/{id}`: the order with its live timeline and the vendor's actions.
@@ -254,7 +258,7 @@ pub async fn order(
 ) -> Response {
     let (flash, forget) = take_flash(&headers);
     forgetting(
-        order_page(&app, &visitor, &id, Errors::default(), flash).await,
+        order_page(&app, &visitor, &id, Errors::default(), flash, "").await,
         forget,
     )
 }
@@ -265,6 +269,7 @@ async fn order_page(
     id: &str,
     errors: Errors,
     flash: Option<String>,
+    reason: &str,
 ) -> Response {
     let actor = match vendor_only(app, visitor, &format!("/vendor/orders/{id}")) {
         Ok(a) => a,
@@ -313,6 +318,8 @@ async fn order_page(
         );
     }
     let body = OrderPage {
+        ask_password: errors.get("password").is_some(),
+        reason: reason.to_owned(),
         page,
         errors,
         order: view,
@@ -326,6 +333,9 @@ async fn order_page(
 pub struct ActForm {
     #[serde(default)]
     pub reason: String,
+    /// Cancelling a paid order needs it again when the session is no longer fresh.
+    #[serde(default)]
+    pub password: String,
 }
 
 /// `POST /vendor/orders/{id}/{action}`: accept, ship, cancel or capture.
@@ -342,12 +352,16 @@ pub async fn act(
     let Ok(order_id) = id.parse::<OrderId>() else {
         return failure(&app, &visitor, AppError::NotFound("order"));
     };
-    let proof = visitor
-        .signed
-        .as_ref()
-        .map_or(ordo_domain::identity::Proof::until(None), |s| {
-            s.principal.proof
-        });
+    let proof = match visitor.signed.as_ref() {
+        Some(signed) => match signed.proof(&app, &f.password).await {
+            Ok(p) => p,
+            Err(e) => {
+                let errors = Errors::of(e, "password");
+                return order_page(&app, &visitor, &id, errors, None, &f.reason).await;
+            }
+        },
+        None => ordo_domain::identity::Proof::until(None),
+    };
     let reason = (!f.reason.trim().is_empty()).then(|| f.reason.trim().to_owned());
     let (done, flash) = match action.as_str() {
         "capture" => (
@@ -370,7 +384,10 @@ pub async fn act(
     };
     match done {
         Ok(()) => see_other(&format!("/vendor/orders/{id}"), Some(flash)),
-        Err(e) => order_page(&app, &visitor, &id, Errors::of(e, ""), None).await,
+        Err(e) => {
+            let errors = Errors::of_sensitive(e, "", super::PASSWORD_AGAIN);
+            order_page(&app, &visitor, &id, errors, None, &f.reason).await
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! The exception queue (seed 003's stages): a capture the provider keeps failing is retried on
 //! the test clock, then handed to people in plain words; support resolves it with "retry now"
 //! and the money is captured; escalation hands an item to engineering, who alone see the
-//! technical detail; money that arrives for a cancelled order is flagged to go back, and a
-//! refund sends it. On both databases, through the HTTP API.
+//! technical detail; money that arrives for a cancelled order goes straight back, and what only
+//! people can return (a payment by hand) is flagged and marked refunded by hand. On both
+//! databases, through the HTTP API.
 
 use serde_json::{Value, json};
 
@@ -170,8 +171,12 @@ async fn a_failing_capture_is_retried_then_queued_and_support_retries_it(kind: K
     assert!(open_items(&app, &support).await.is_empty());
 }
 
-/// Money that comes for a cancelled order is flagged; escalation and a refund settle it.
-async fn money_for_a_cancelled_order_is_flagged_escalated_and_refunded(kind: Kind) {
+/// Money that comes for an order already cancelled goes straight back (its authorization is
+/// released); a payment by hand for a cancelled order is flagged for people, escalated to
+/// engineering, and marked refunded by hand with its reference.
+async fn money_for_a_cancelled_order_goes_back_and_what_only_people_can_return_is_flagged(
+    kind: Kind,
+) {
     let Some(app) = spawn(kind).await else { return };
     let shop = app.shop(10).await;
     let customer = app.customer().await;
@@ -214,13 +219,45 @@ async fn money_for_a_cancelled_order_is_flagged_escalated_and_refunded(kind: Kin
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    app.run_jobs().await;
+    let p = app
+        .get(&format!("/api/v1/orders/{id}/payments"), &support)
+        .await
+        .expect(200)["data"][0]
+        .clone();
+    assert_eq!(p["status"], "voided", "the authorization let go: {p}");
+    assert_eq!(p["amounts"]["captured"], 0);
+    assert!(
+        open_items(&app, &support).await.is_empty(),
+        "nothing for people"
+    );
 
+    // Paid by hand, then cancelled: no provider can send cash back, so people are told.
+    let cash = place(&app, &customer, &shop.sku, None).await;
+    let cash_id = cash["id"].as_str().unwrap();
+    app.act(
+        app.admin(),
+        cash_id,
+        "pay",
+        json!({ "reason": "cash on delivery" }),
+    )
+    .await
+    .expect(200);
+    app.act(app.admin(), cash_id, "cancel", json!({}))
+        .await
+        .expect(200);
     let items = open_items(&app, &support).await;
     assert_eq!(items.len(), 1, "{items:?}");
     let item = &items[0];
     assert_eq!(item["kind"], "payment_for_cancelled_order");
-    assert!(item["summary"].as_str().unwrap().contains("must go back"));
-    assert_eq!(item["resolutions"], json!(["refund", "contact_customer"]));
+    assert!(
+        item["summary"].as_str().unwrap().contains("paid by hand"),
+        "{item}"
+    );
+    assert_eq!(
+        item["resolutions"],
+        json!(["refund", "mark_refunded", "contact_customer", "dismiss"])
+    );
     let item_id = item["id"].as_str().unwrap();
 
     let escalate = format!("/api/v1/exceptions/{item_id}/escalate");
@@ -231,7 +268,7 @@ async fn money_for_a_cancelled_order_is_flagged_escalated_and_refunded(kind: Kin
         .post(
             &escalate,
             &support,
-            json!({ "note": "why did the cancel not stop the card?" }),
+            json!({ "note": "who returns cash for a cancelled order?" }),
         )
         .await
         .expect(200);
@@ -244,18 +281,24 @@ async fn money_for_a_cancelled_order_is_flagged_escalated_and_refunded(kind: Kin
         .post(
             &format!("/api/v1/exceptions/{item_id}/resolve"),
             app.admin(),
-            json!({ "resolution": "refund" }),
+            json!({ "resolution": "mark_refunded", "note": "cash returned, receipt 77" }),
         )
         .await
         .expect(200);
     assert_eq!(done["status"], "resolved");
     let p = app
-        .get(&format!("/api/v1/orders/{id}/payments"), &support)
+        .get(&format!("/api/v1/orders/{cash_id}/payments"), &support)
         .await
         .expect(200)["data"][0]
         .clone();
-    assert_eq!(p["status"], "voided", "the authorization let go: {p}");
-    assert_eq!(p["amounts"]["captured"], 0);
+    let mine = p["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == cash["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(mine["status"], "refunded", "{p}");
 }
 
 /// An authorization about to lapse uncaptured is flagged a day before; the customer paid by bank
@@ -332,5 +375,5 @@ async fn a_lapsing_authorization_is_flagged_and_marked_paid_by_hand(kind: Kind) 
 on_both_kinds!(
     a_lapsing_authorization_is_flagged_and_marked_paid_by_hand,
     a_failing_capture_is_retried_then_queued_and_support_retries_it,
-    money_for_a_cancelled_order_is_flagged_escalated_and_refunded,
+    money_for_a_cancelled_order_goes_back_and_what_only_people_can_return_is_flagged,
 );

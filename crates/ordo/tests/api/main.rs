@@ -3,6 +3,7 @@
 
 mod auth;
 mod authz;
+mod cancellations;
 mod checkout;
 mod events;
 mod exceptions;

@@ -323,7 +323,71 @@ async fn webhooks_are_signed_fresh_and_taken_once(kind: Kind) {
     );
 }
 
+/// Cancelling gives the money back through Stripe: a captured order is refunded (one refund at
+/// localstripe, for the whole amount), an order only authorized (manual capture) is released
+/// (its intent canceled).
+async fn a_cancelled_order_gets_its_money_back_through_stripe(kind: Kind) {
+    use ordo_app::payments::CapturePolicy;
+    for capture in [CapturePolicy::Automatic, CapturePolicy::Manual] {
+        let Some((app, stripe)) = spawn(kind, capture).await else {
+            return;
+        };
+        let shop = app.shop(10).await;
+        let customer = app.customer().await;
+        let order = place(&app, &customer, &shop.sku, Some("pm_card_visa"))
+            .await
+            .expect(201);
+        assert_eq!(order["status"], "paid", "{order}");
+        let id = order["id"].as_str().unwrap();
+        let total = order["total"]["amount"].as_i64().unwrap();
+        let answer = app
+            .act(
+                &customer,
+                id,
+                "cancel",
+                json!({ "reason": "changed my mind" }),
+            )
+            .await
+            .expect(200);
+        let on_its_way = match capture {
+            CapturePolicy::Automatic => "refunding",
+            CapturePolicy::Manual => "voiding",
+        };
+        assert_eq!(answer["payment"]["amounts"][on_its_way], total, "{answer}");
+        app.run_jobs().await;
+        let p = payment(&app, &customer, &order).await;
+        let intent = p["provider_ref"].as_str().unwrap();
+        let held = stripe
+            .get(&format!("/v1/payment_intents/{intent}"))
+            .await
+            .unwrap();
+        match capture {
+            CapturePolicy::Automatic => {
+                assert_eq!(p["status"], "refunded", "{p}");
+                assert_eq!(p["amounts"]["refunded"], total);
+                let refunds = stripe
+                    .get(&format!("/v1/refunds?payment_intent={intent}"))
+                    .await
+                    .unwrap();
+                let sent: Vec<i64> = refunds["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["payment_intent"] == intent)
+                    .map(|r| r["amount"].as_i64().unwrap())
+                    .collect();
+                assert_eq!(sent, [total], "one refund of the whole: {refunds}");
+            }
+            CapturePolicy::Manual => {
+                assert_eq!(p["status"], "voided", "{p}");
+                assert_eq!(held["status"], "canceled", "{held}");
+            }
+        }
+    }
+}
+
 on_both_kinds!(
+    a_cancelled_order_gets_its_money_back_through_stripe,
     paying_refunding_and_declines,
     manual_capture_at_shipment,
     the_webhook_and_the_reconciler_each_reach_paid_alone,

@@ -160,6 +160,12 @@ pub struct ActionRequest {
 /// Performs an action from the order state machine (`pay`, `accept`, `ship`, `deliver`,
 /// `complete`, `cancel`). An action the current state does not allow is a 409 listing the
 /// allowed ones; an action the caller's role may never take is a 403.
+///
+/// Cancelling an order that holds money gives it back in the same transaction: its uncaptured
+/// authorization is released and its captured money refunded (requests sent at once by the
+/// job worker, retried from five minutes, handed to the exception queue if the provider keeps
+/// failing). The answer's `payment` shows the payment after the request (`amounts.refunding`,
+/// `amounts.voiding`, and the order's share in `orders`); its `payment.refunded` event follows.
 #[utoipa::path(post, path = "/orders/{id}/actions/{action}", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("action" = String, Path)), request_body(content = Option<ActionRequest>),
     responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -183,7 +189,16 @@ async fn act(
             req.carrier_id.map(UserId),
         )
         .await?;
-    Ok(axum::Json(OrderView::new(order, &caller.actor)))
+    let mut view = OrderView::new(order, &caller.actor);
+    if action == "cancel" {
+        // What became of the money, so an integrator need not guess: the payment as the
+        // cancellation left it (a refund or release on its way shows as `refunding`/`voiding`).
+        view.payment = app
+            .order_payment(&caller.actor, id)
+            .await?
+            .map(|d| PaymentView::detail(d, &caller.actor));
+    }
+    Ok(axum::Json(view))
 }
 
 /// The order's append-only event log, oldest first — or, with `Accept: text/event-stream`,
