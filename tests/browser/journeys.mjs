@@ -578,6 +578,20 @@ async function staleFormsJourney(browser) {
   await check(mine, "order-cancel-password", { error: true });
   if ((await mine.locator("#reason").inputValue()) !== "Found it cheaper") fail("the customer's reason was not kept");
   await shopper.close();
+
+  // An admin's user page has three forms, each with its own password: only the one sent is marked.
+  const admin = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const adm = await admin.newPage();
+  await adm.goto(STALE_BASE + "/sign-in");
+  await signIn(adm, "admin@ordo.example", /\/admin$/);
+  await fromTop(adm);
+  await press(adm, "a user", (el) => el.tag === "a" && el.href.startsWith("/admin/users/") && el.text.includes("support@"), /\/admin\/users\//);
+  await fromTop(adm);
+  await press(adm, "Disable this user", byText("Disable this user"), /\/admin\/users\//);
+  await check(adm, "admin-user-access-password", { error: true });
+  if (!(await adm.locator("#password-access-error").count())) fail("the access form does not say it needs the password");
+  if (await adm.locator("#password-error").count()) fail("the role form is marked though it was not sent");
+  await admin.close();
 }
 
 async function refusesForeignForms(browser) {

@@ -558,6 +558,14 @@ impl App {
             Resolution::Refund => {
                 let id = on_order()?;
                 let given = self.give_back(id, *by, reason).await?;
+                if given.refund + given.void == 0 && given.by_hand > 0 {
+                    // No provider can send back money paid by hand: the item stays open.
+                    return Err(AppError::conflict(
+                        "paid_by_hand",
+                        "this order's money was paid by hand, so no provider can send it back: give it back by hand, then resolve with mark_refunded and the transfer's reference",
+                        Some("resolution"),
+                    ));
+                }
                 if given.is_empty() {
                     return Ok("nothing was left to send back".into());
                 }

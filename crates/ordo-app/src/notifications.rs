@@ -215,6 +215,10 @@ struct MoneyContext {
     by_hand: Option<String>,
     /// Nothing was taken or held.
     nothing: bool,
+    /// What the event the message is about moved (`payment.refunded`: this refund).
+    moved: Option<String>,
+    /// That money went back outside the provider (a bank transfer, cash): not to the card.
+    moved_by_hand: bool,
 }
 
 #[derive(Serialize)]
@@ -585,7 +589,10 @@ impl App {
     /// Renders a notification in its locale from the templates.
     async fn render(&self, n: &Notification) -> AppResult<Rendered> {
         let order = match n.order_id {
-            Some(id) => Some(self.order_context(id, &n.locale).await?),
+            Some(id) => Some(
+                self.order_context(id, &n.locale, &n.event_type, &n.data)
+                    .await?,
+            ),
             None => None,
         };
         let context = Context {
@@ -617,7 +624,13 @@ impl App {
         })
     }
 
-    async fn order_context(&self, id: OrderId, locale: &str) -> AppResult<OrderContext> {
+    async fn order_context(
+        &self,
+        id: OrderId,
+        locale: &str,
+        event_type: &str,
+        data: &str,
+    ) -> AppResult<OrderContext> {
         let order = self
             .store
             .order(id)
@@ -660,11 +673,21 @@ impl App {
             total: order.total.format_for(locale),
             ship_to: order.shipping_address,
             cancel_reason: order.cancel_reason,
-            money: self.money_context(order.id, locale).await?,
+            // Only the messages about money going back read the payment.
+            money: if matches!(event_type, "order.cancelled" | "payment.refunded") {
+                self.money_context(order.id, locale, data).await?
+            } else {
+                MoneyContext::default()
+            },
         })
     }
 
-    async fn money_context(&self, order: OrderId, locale: &str) -> AppResult<MoneyContext> {
+    async fn money_context(
+        &self,
+        order: OrderId,
+        locale: &str,
+        data: &str,
+    ) -> AppResult<MoneyContext> {
         let Some(payment) = self.store.order_payment(order).await? else {
             return Ok(MoneyContext {
                 nothing: true,
@@ -682,12 +705,32 @@ impl App {
                 .format_for(locale)
             })
         };
-        let at_provider = payment.provider_ref.is_some();
+        let by_hand = if payment.provider_ref.is_some() {
+            crate::payments::held_by_hand(&entries, order).min(a.refundable())
+        } else {
+            a.refundable()
+        };
+        // What the event itself moved (a refund's e-mail says that refund, not the total).
+        let (moved, moved_by_hand) =
+            match serde_json::from_str::<ordo_domain::order::OrderEvent>(data).map(|e| e.change) {
+                Ok(ordo_domain::order::OrderChange::Money {
+                    amount, request_id, ..
+                }) => {
+                    // A refund recorded by hand is a ledger row that ended no request of Ordo's.
+                    let by_hand = entries
+                        .iter()
+                        .any(|e| Some(e.id) == request_id && e.request_id.is_none());
+                    (shown(amount), by_hand)
+                }
+                _ => (None, false),
+            };
         Ok(MoneyContext {
             refund: shown(a.refunded + a.refunding),
             release: shown(a.voided + a.voiding),
-            by_hand: shown(if at_provider { 0 } else { a.refundable() }),
+            by_hand: shown(by_hand),
             nothing: a.authorized == 0,
+            moved,
+            moved_by_hand,
         })
     }
 

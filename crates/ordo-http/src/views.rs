@@ -326,9 +326,22 @@ impl EventView {
                 amount,
                 request_id,
                 reason,
-            } => serde_json::json!({
-                "movement": movement, "amount": amount, "request_id": request_id, "reason": reason,
-            }),
+            } => {
+                // Why, and which request, are staff's words and ids: a customer (or carrier)
+                // reads how much moved and how.
+                let staff = matches!(
+                    viewer.role,
+                    Role::Vendor | Role::Support | Role::Admin | Role::System
+                );
+                if staff {
+                    serde_json::json!({
+                        "movement": movement, "amount": amount, "request_id": request_id,
+                        "reason": reason,
+                    })
+                } else {
+                    serde_json::json!({ "movement": movement, "amount": amount })
+                }
+            }
         };
         Self {
             order_id: e.order_id.0,

@@ -241,7 +241,14 @@ pub fn jobs_report(overview: ordo_app::jobs::JobsOverview, json: bool) -> anyhow
 pub async fn reconcile(app: &App, args: &cli::ReconcileArgs) -> anyhow::Result<()> {
     use std::io::{BufRead, Write};
     let system = ordo_domain::identity::Actor::system();
-    let reason = "reconciled by `ordo payments reconcile --cancelled --apply`: cancelled before cancelling gave money back";
+    // Who ran it, for the order's log (staff read the reason; customers see the amounts).
+    let operator = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "an operator".into());
+    let reason = format!(
+        "ordo payments reconcile --cancelled --apply, run by {operator}: cancelled before cancelling gave money back"
+    );
+    let reason = reason.as_str();
     let found = app
         .reconcile_cancelled(system, false, reason)
         .await

@@ -46,6 +46,33 @@ pub struct Unreturned {
     pub reason: Option<String>,
 }
 
+/// Raises `payment_for_cancelled_order` for `order` with `summary` (once per order, whoever
+/// finds it: a cancellation of money paid by hand, or a reconciliation).
+pub(crate) async fn flag(
+    tx: &mut dyn ordo_store::StoreTx,
+    order: OrderId,
+    payment_id: Option<uuid::Uuid>,
+    summary: String,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let body = Body {
+        summary,
+        payment_id,
+        ..Body::default()
+    };
+    let key = format!("payment-for-cancelled-order/{order}");
+    raise(
+        tx,
+        ExceptionKind::PaymentForCancelledOrder,
+        key,
+        Some(order),
+        body,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
 /// What a reconciliation found, and what it gave back (with `apply`).
 #[derive(Debug, Clone)]
 pub struct Reconciled {
@@ -182,42 +209,23 @@ impl App {
             return Ok(());
         }
         let held = money(u.to_refund + u.to_release, u.currency);
-        let body = Body {
-            summary: format!(
-                "Order {} was cancelled on {} ({}), but {held} of the customer's money was never given back{}.",
-                short(u.order_id),
-                u.cancelled_at.format("%Y-%m-%d %H:%M UTC"),
-                match &u.reason {
-                    Some(r) => format!("by {}: {r}", u.cancelled_by.role),
-                    None => format!("by {}", u.cancelled_by.role),
-                },
-                if u.by_hand {
-                    ": it was paid by hand, so return it by hand and mark it refunded"
-                } else {
-                    ": refund it"
-                }
-            ),
-            ..Body::default()
-        };
-        let (order, key, now) = (
-            u.order_id,
-            format!("payment-for-cancelled-order/{}", u.order_id),
-            self.now(),
+        let summary = format!(
+            "Order {} was cancelled on {} ({}), but {held} of the customer's money was never given back{}.",
+            short(u.order_id),
+            u.cancelled_at.format("%Y-%m-%d %H:%M UTC"),
+            match &u.reason {
+                Some(r) => format!("by {}: {r}", u.cancelled_by.role),
+                None => format!("by {}", u.cancelled_by.role),
+            },
+            if u.by_hand {
+                ": it was paid by hand, so return it by hand and mark it refunded"
+            } else {
+                ": refund it"
+            }
         );
-        self.write(move |tx| {
-            Box::pin(async move {
-                raise(
-                    tx,
-                    ExceptionKind::PaymentForCancelledOrder,
-                    key,
-                    Some(order),
-                    body,
-                    now,
-                )
-                .await
-            })
-        })
-        .await?;
+        let (order, now) = (u.order_id, self.now());
+        self.write(move |tx| Box::pin(async move { flag(tx, order, None, summary, now).await }))
+            .await?;
         Ok(())
     }
 }

@@ -280,7 +280,8 @@ pub(crate) async fn give_back(
     Ok((given, events))
 }
 
-/// As [`give_back`], for an order not locked yet: locks it and writes what it recorded.
+/// As [`give_back`], for an order not locked yet (and cancelled, or it is refused): locks it
+/// and writes what it recorded.
 pub(crate) async fn give_back_order(
     tx: &mut dyn StoreTx,
     order: OrderId,
@@ -291,6 +292,16 @@ pub(crate) async fn give_back_order(
     let Some(mut locked) = tx.order_for_update(order).await? else {
         return Err(AppError::NotFound("order"));
     };
+    if locked.status != OrderStatus::Cancelled {
+        return Err(AppError::conflict(
+            "order_not_cancelled",
+            format!(
+                "the order is {}: only a cancelled order's money is given back whole",
+                locked.status
+            ),
+            None,
+        ));
+    }
     let expected = locked.version;
     let (given, events) = give_back(tx, &mut locked, actor, reason, now).await?;
     crate::orders::record(tx, &locked, expected, &events).await?;
@@ -305,28 +316,13 @@ async fn paid_by_hand(
     amount: i64,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    use crate::exceptions::{Body, ExceptionKind, money, raise, short};
     let p = &books.payment;
-    let body = Body {
-        summary: format!(
-            "Order {} was cancelled, and {} of it was paid by hand (not through a payment provider), so Ordo cannot send it back: return it to the customer by hand, then mark it refunded with the transfer's reference.",
-            short(order),
-            money(amount, p.currency)
-        ),
-        payment_id: Some(p.id),
-        ..Body::default()
-    };
-    let key = format!("payment-for-cancelled-order/{order}");
-    raise(
-        tx,
-        ExceptionKind::PaymentForCancelledOrder,
-        key,
-        Some(order),
-        body,
-        now,
-    )
-    .await?;
-    Ok(())
+    let summary = format!(
+        "Order {} was cancelled, and {} of it was paid by hand (not through a payment provider), so Ordo cannot send it back: return it to the customer by hand, then mark it refunded with the transfer's reference.",
+        crate::exceptions::short(order),
+        crate::exceptions::money(amount, p.currency)
+    );
+    super::reconcile::flag(tx, order, Some(p.id), summary, now).await
 }
 
 /// How a provider call for a request ended.
@@ -388,23 +384,7 @@ impl App {
         with_retry(|| {
             let (reason, now) = (reason.clone(), self.now());
             self.write_once(move |tx| {
-                Box::pin(async move {
-                    let mut locked = tx
-                        .order_for_update(order)
-                        .await?
-                        .ok_or(AppError::NotFound("order"))?;
-                    if locked.status != OrderStatus::Cancelled {
-                        return Err(AppError::conflict(
-                            "order_not_cancelled",
-                            format!("the order is {}: only a cancelled order's money is given back whole", locked.status),
-                            None,
-                        ));
-                    }
-                    let expected = locked.version;
-                    let (given, events) = give_back(tx, &mut locked, actor, reason, now).await?;
-                    crate::orders::record(tx, &locked, expected, &events).await?;
-                    Ok(given)
-                })
+                Box::pin(async move { give_back_order(tx, order, actor, reason, now).await })
             })
         })
         .await
@@ -530,6 +510,8 @@ impl App {
         };
         let reference = payment.provider_ref.clone().unwrap_or_default();
         let key = id.to_string();
+        // A share released in Ordo's books alone (others of the payment were still held).
+        let mut released_here = false;
         let outcome = match row.kind {
             EntryKind::CaptureRequested => {
                 match provider.capture(&reference, row.amount, &key).await {
@@ -543,6 +525,7 @@ impl App {
                 // never captured, and goes with the payment's final capture or lapse.
                 let whole = payment.amounts.capturable() + payment.amounts.voiding;
                 if whole > row.amount {
+                    released_here = true;
                     Outcome::Succeeded(row.amount, None, None)
                 } else {
                     match provider.cancel(&reference, &key).await {
@@ -581,7 +564,9 @@ impl App {
                 Outcome::Failed(why, true),
             ),
             Outcome::Later { why, .. } => {
-                let n = attempt.unwrap_or(0).clamp(0, 10) as u32;
+                // Five minutes after the first failure (the call made while someone waited, or
+                // the job's first try), then twice as long after each later one.
+                let n = attempt.map_or(0, |a| a - 1).clamp(0, 10) as u32;
                 let run_at = self.now() + retry_after * 2_i32.pow(n);
                 tracing::warn!(request = %id, error = %why, %run_at, "payment request failed for now; will retry");
                 let end = JobEnd::Retry { run_at, error: why };
@@ -598,7 +583,32 @@ impl App {
             other => (JobEnd::Done, other),
         };
         self.end_request(&payment, &row, outcome).await?;
+        if released_here {
+            self.release_if_nothing_held(payment.id).await?;
+        }
         Ok(end)
+    }
+
+    /// When the last held share of an authorization was released in the books alone (sibling
+    /// shares released at once each saw the others still held), lets it go at the provider too,
+    /// so the customer's card is not held until the authorization lapses.
+    async fn release_if_nothing_held(&self, id: Uuid) -> AppResult<()> {
+        let (Some(provider), Some(p)) = (self.provider.clone(), self.store.payment(id).await?)
+        else {
+            return Ok(());
+        };
+        let a = p.amounts;
+        let nothing_held = a.capturable() == 0 && a.capturing == 0 && a.voiding == 0;
+        if p.state != PaymentState::Authorized || a.captured > 0 || !nothing_held {
+            return Ok(());
+        }
+        let Some(reference) = p.provider_ref else {
+            return Ok(());
+        };
+        // One key for the payment's release: however many shares get here, it is one call.
+        let answer = provider.cancel(&reference, &format!("{id}/release")).await;
+        self.settle(id, &reference, answer, None).await?;
+        Ok(())
     }
 
     /// A request whose outcome stayed unknown through its tries: handed to people.
@@ -721,7 +731,16 @@ impl App {
                     }
                     books.save(tx, now).await?;
                     tx.finish_job(row.id, &JobEnd::Done, now).await?;
-                    if let Outcome::Failed(why, given_up) = &*outcome {
+                    // A capture that was on its way when its order was cancelled: whatever
+                    // came of it, what the order holds goes back (below), and nobody is asked
+                    // to capture it again.
+                    let cancelled_capture = row.kind == EntryKind::CaptureRequested
+                        && order
+                            .as_ref()
+                            .is_some_and(|o| o.status == OrderStatus::Cancelled);
+                    if let Outcome::Failed(why, given_up) = &*outcome
+                        && !cancelled_capture
+                    {
                         request_failed(tx, &books, &row, why, *given_up, attempts, now).await?;
                     }
                     let Some(order) = order.as_mut().filter(|_| posted) else {
@@ -741,10 +760,9 @@ impl App {
                             now,
                         ));
                     }
-                    if kind == EntryKind::CaptureSucceeded && order.status == OrderStatus::Cancelled
-                    {
-                        // Captured after the order was cancelled (the capture was on its way
-                        // then): it goes straight back.
+                    if cancelled_capture {
+                        // Captured (or not) after the order was cancelled: what it holds now,
+                        // captured or still authorized, goes back.
                         let reason = Some("captured after the order was cancelled".to_owned());
                         let (_, more) = give_back(tx, order, Actor::system(), reason, now).await?;
                         events.extend(more);

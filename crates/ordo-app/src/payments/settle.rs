@@ -191,6 +191,13 @@ pub(crate) async fn apply(
     now: DateTime<Utc>,
 ) -> AppResult<Settled> {
     let mut books = Books::open(tx, id).await?;
+    // Which shares were authorized before this report: money that arrives now for an order
+    // already cancelled goes back; what an order held before is not this report's to move.
+    let held_before: Vec<OrderId> = allocations
+        .iter()
+        .map(|a| a.order_id)
+        .filter(|o| books.order(*o).authorized > 0)
+        .collect();
     match report {
         Report::Declined { code, created } => {
             if let Some(pp) = created {
@@ -216,6 +223,7 @@ pub(crate) async fn apply(
             }
             match pay_order(tx, a.order_id, now).await? {
                 Paid::Moved(order) => orders.push(*order),
+                Paid::Cancelled(_) if held_before.contains(&a.order_id) => {}
                 Paid::Cancelled(why) => {
                     // Money for an order that is not going to be sent goes straight back.
                     let reason = Some(why.to_owned());

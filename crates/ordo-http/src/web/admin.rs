@@ -210,6 +210,8 @@ struct UserPage {
     itself: bool,
     /// They have a TOTP second factor (an admin may reset it).
     totp: bool,
+    /// The role shown chosen: the user's, or what the refused form was sent with.
+    role: String,
 }
 
 /// `GET /admin/users/{id}`: one user, and what an admin may change.
@@ -221,7 +223,7 @@ pub async fn user(
 ) -> Response {
     let (flash, forget) = take_flash(&headers);
     forgetting(
-        user_page(&app, &visitor, &id, Errors::default(), flash).await,
+        user_page(&app, &visitor, &id, Errors::default(), flash, None).await,
         forget,
     )
 }
@@ -232,6 +234,7 @@ async fn user_page(
     id: &str,
     errors: Errors,
     flash: Option<String>,
+    typed: Option<(String, String)>,
 ) -> Response {
     let signed = match admin_only(app, visitor, "/admin", false) {
         Ok(s) => s,
@@ -253,7 +256,14 @@ async fn user_page(
             .with_flash(flash),
         errors,
         itself: Some(user.id) == actor.user_id,
-        vendor_id: user.vendor_id.map(|v| v.to_string()).unwrap_or_default(),
+        // What the role form was sent with, when it came back refused; else the user's.
+        role: typed
+            .as_ref()
+            .map_or_else(|| user.role.to_string(), |t| t.0.clone()),
+        vendor_id: typed.map_or_else(
+            || user.vendor_id.map(|v| v.to_string()).unwrap_or_default(),
+            |t| t.1,
+        ),
         user: UserRow {
             id: user.id.to_string(),
             email: user.email.to_string(),
@@ -296,9 +306,34 @@ pub async fn change_user(
     let Ok(user_id) = id.parse::<UserId>() else {
         return failure(&app, &visitor, AppError::NotFound("user"));
     };
+    // Each of the page's forms has its own password field: an error is said on the one sent,
+    // and the role form keeps what was chosen.
+    let (form, typed) = match f.change.as_str() {
+        "role" => ("role", Some((f.role.clone(), f.vendor_id.clone()))),
+        "reset_totp" => ("totp", None),
+        _ => ("access", None),
+    };
+    let on_form = |errors: Errors| {
+        Errors(
+            errors
+                .0
+                .into_iter()
+                .map(|e| super::FieldError {
+                    id: match (e.id.as_str(), form) {
+                        ("password", "role") | ("", _) => e.id,
+                        ("password", other) => format!("password-{other}"),
+                        _ => e.id,
+                    },
+                    message: e.message,
+                })
+                .collect(),
+        )
+    };
     let proof = match proof(&app, signed, &f.password).await {
         Ok(p) => p,
-        Err(errors) => return user_page(&app, &visitor, &id, errors, None).await,
+        Err(errors) => {
+            return user_page(&app, &visitor, &id, on_form(errors), None, typed).await;
+        }
     };
     let actor: Actor = signed.principal.actor;
     let change =
@@ -335,7 +370,10 @@ pub async fn change_user(
     };
     match done {
         Ok(flash) => see_other(&format!("/admin/users/{id}"), Some(flash)),
-        Err(e) => user_page(&app, &visitor, &id, needs_password(e, "role"), None).await,
+        Err(e) => {
+            let errors = on_form(needs_password(e, "role"));
+            user_page(&app, &visitor, &id, errors, None, typed).await
+        }
     }
 }
 

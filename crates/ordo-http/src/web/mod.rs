@@ -270,11 +270,9 @@ impl Moment {
     pub fn of(page: &Page, e: &ordo_domain::order::OrderEvent, currency: Currency) -> Self {
         use ordo_domain::order::{MoneyMovement as M, OrderChange};
         let (what, reason) = match &e.change {
+            // Money moving is said in amounts; its reason (staff's words) stays off the page.
             OrderChange::Money {
-                movement,
-                amount,
-                reason,
-                ..
+                movement, amount, ..
             } => {
                 let m = page.money(&Money {
                     amount: *amount,
@@ -290,7 +288,7 @@ impl Moment {
                         format!("Releasing the {m} reserved on the card failed: support is on it")
                     }
                 };
-                (what, reason.as_deref())
+                (what, None)
             }
             change => {
                 let what = e

@@ -408,7 +408,7 @@ async fn a_refund_the_provider_keeps_failing_is_queued_for_support_to_resolve(ki
     assert_eq!(by_hand["kind"], "refund_succeeded");
     assert_eq!(by_hand["reference"], "SEPA RF18 5390 0754 7034");
     assert_eq!(by_hand["actor"]["role"], "support");
-    let events = app.events(&customer, &orders[1].0).await;
+    let events = app.events(app.admin(), &orders[1].0).await;
     let last = events.last().unwrap();
     assert_eq!(last["type"], "payment.refunded");
     assert!(

@@ -164,8 +164,10 @@ pub struct ActionRequest {
 /// Cancelling an order that holds money gives it back in the same transaction: its uncaptured
 /// authorization is released and its captured money refunded (requests sent at once by the
 /// job worker, retried from five minutes, handed to the exception queue if the provider keeps
-/// failing). The answer's `payment` shows the payment after the request (`amounts.refunding`,
-/// `amounts.voiding`, and the order's share in `orders`); its `payment.refunded` event follows.
+/// failing). The answer's `payment` shows the payment as it is then (`amounts.refunding`,
+/// `amounts.voiding` — or `refunded`, `voided` once the worker has sent it — and the order's
+/// share in `orders`); its `payment.refunded` event follows. A replay of the same
+/// Idempotency-Key shows the payment as it is at the replay.
 #[utoipa::path(post, path = "/orders/{id}/actions/{action}", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("action" = String, Path)), request_body(content = Option<ActionRequest>),
     responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -193,9 +195,12 @@ async fn act(
     if action == "cancel" {
         // What became of the money, so an integrator need not guess: the payment as the
         // cancellation left it (a refund or release on its way shows as `refunding`/`voiding`).
+        // (Read after the commit: a failure to read it must not make a done cancel look failed.)
         view.payment = app
             .order_payment(&caller.actor, id)
-            .await?
+            .await
+            .ok()
+            .flatten()
             .map(|d| PaymentView::detail(d, &caller.actor));
     }
     Ok(axum::Json(view))
