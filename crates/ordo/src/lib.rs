@@ -263,7 +263,8 @@ pub async fn reconcile(app: &App, args: &cli::ReconcileArgs) -> anyhow::Result<(
     }
     if !args.yes {
         print!(
-            "Give back the money of {to_send} cancelled orders (recorded on each order's log)? Type yes to go on: "
+            "Give back the money of {to_send} cancelled {} (recorded on each order's log)? Type yes to go on: ",
+            if to_send == 1 { "order" } else { "orders" }
         );
         std::io::stdout().flush()?;
         let mut answer = String::new();
@@ -277,16 +278,34 @@ pub async fn reconcile(app: &App, args: &cli::ReconcileArgs) -> anyhow::Result<(
         .reconcile_cancelled(system, true, reason)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (mut refund, mut release, mut orders) = (0, 0, 0);
+    // Per currency: (refunded, released).
+    let mut sums: std::collections::BTreeMap<&str, (i64, i64, ordo_domain::money::Currency)> =
+        std::collections::BTreeMap::new();
+    let mut orders = 0;
     for r in &done {
-        if let Some(g) = r.given.filter(|g| !g.is_empty()) {
+        if let Some(g) = r.given.filter(|g| g.refund + g.void > 0) {
             orders += 1;
-            (refund, release) = (refund + g.refund, release + g.void);
+            let c = r.order.currency;
+            let sum = sums.entry(c.code()).or_insert((0, 0, c));
+            (sum.0, sum.1) = (sum.0 + g.refund, sum.1 + g.void);
         }
     }
+    let money = |amount, currency| ordo_domain::money::Money { amount, currency }.format_for("en");
+    let amounts: Vec<String> = sums
+        .values()
+        .map(|(refund, release, c)| {
+            format!(
+                "{} refunded, {} released",
+                money(*refund, *c),
+                money(*release, *c)
+            )
+        })
+        .collect();
     println!(
-        "Asked the provider to give back the money of {orders} orders ({refund} refunded, {release} released, in minor units). \
-         The running Ordo sends the requests (jobs payment.request); their outcome shows on each order."
+        "Asked the provider to give back the money of {orders} {} ({}). The running Ordo sends the \
+         requests (jobs payment.request); their outcome shows on each order.",
+        if orders == 1 { "order" } else { "orders" },
+        amounts.join("; ")
     );
     Ok(())
 }
@@ -344,8 +363,10 @@ fn reconcile_report(
     }
     writeln!(
         out,
-        "{} cancelled orders still hold money; each is in the support console's exception queue.",
-        found.len()
+        "{} cancelled {} still {} money; each is in the support console's exception queue.",
+        found.len(),
+        if found.len() == 1 { "order" } else { "orders" },
+        if found.len() == 1 { "holds" } else { "hold" }
     )?;
     Ok(out)
 }

@@ -225,7 +225,7 @@ async fn the_binary_gives_a_cancelled_orders_money_back(postgres: bool) {
     let (ok, refused) = reconcile(&db, &["--apply"], "no\n");
     assert!(ok && refused.contains("Nothing was changed"), "{refused}");
     let (ok, applied) = reconcile(&db, &["--apply"], "yes\n");
-    assert!(ok && applied.contains("money of 1 orders"), "{applied}");
+    assert!(ok && applied.contains("money of 1 order (€"), "{applied}");
     until_status(&client, base, &ada, &old_id, "refunded").await;
     let (ok, again) = reconcile(&db, &["--apply", "--yes"], "");
     assert!(
