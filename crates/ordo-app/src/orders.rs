@@ -26,7 +26,7 @@ use ordo_store::{OrderQuery, OrderScope, StoreError, StoreTx, constraints};
 
 use crate::checkout::{Basket, BasketSource};
 use crate::inventory::note_low_stock;
-use crate::payments::requests::{GivenBack, give_back};
+use crate::payments::refunds::{GivenBack, give_back};
 use crate::{App, AppError, AppResult, with_retry};
 
 /// An order as a customer asks for it, unchecked.

@@ -15,7 +15,9 @@
 //! order moves to `paid` through the order table. Captures, voids and refunds are requests
 //! ([`requests`]): checked against the ledger under the lock, written as `*_requested` rows
 //! with a `payment.request` job, sent, and ended by their outcome row — retried when the
-//! provider fails for a passing reason.
+//! provider fails for a passing reason. A cancelled order's money goes back through them
+//! ([`refunds`], in the cancellation's own transaction); [`reconcile`] finds cancelled orders
+//! that still hold money (from before that) and gives it back.
 //!
 //! Adapters: [`sandbox`] (built in, offline, documented test cards) and [`stripe`]
 //! (PaymentIntents over Stripe's HTTP API). Their webhooks come in through one intake
@@ -23,6 +25,7 @@
 
 pub mod balances;
 pub mod reconcile;
+pub mod refunds;
 pub mod requests;
 pub mod sandbox;
 pub mod settle;

@@ -16,7 +16,7 @@ use ordo_domain::ids::{OrderId, UserId, VendorId};
 use ordo_domain::money::Currency;
 use ordo_domain::order::{Action, OrderChange};
 
-use super::requests::GivenBack;
+use super::refunds::GivenBack;
 use crate::exceptions::{Body, ExceptionKind, money, raise, short};
 use crate::{App, AppResult};
 

@@ -23,7 +23,7 @@ use ordo_store::{
 };
 use uuid::Uuid;
 
-use super::requests::give_back_order;
+use super::refunds::give_back_order;
 use super::{NewPayment, PaymentDetail, ProviderError, ProviderPayment};
 use crate::{App, AppError, AppResult, with_retry};
 
