@@ -17,7 +17,7 @@
 //! password or, for a user with a TOTP second factor, a TOTP or recovery code — within
 //! [`crate::Settings::step_up_window`].
 
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -46,52 +46,26 @@ pub struct LoginGrant {
     pub cart_id: Option<ordo_domain::ids::CartId>,
 }
 
-/// Argon2 needs 19 MiB and tens of milliseconds of CPU per hash. Hashes run on a fixed set of
-/// threads, one per core, and queue for them: a burst of logins then costs bounded memory
-/// (cores x 19 MiB, instead of one allocation per blocking thread, which the allocator keeps)
-/// and cannot take more CPU than it would take anyway, leaving the order path its share.
-fn on_hashing_thread<T: Send + 'static>(
+/// Argon2 needs 19 MiB and tens of milliseconds of CPU per hash. Hashes run on tokio's
+/// blocking threads, at most one per core at a time (a semaphore): a burst of logins then costs
+/// bounded memory (cores x 19 MiB) and cannot take more CPU than it would anyway, leaving the
+/// order path its share; the rest wait their turn. Nothing here can fail to start silently: a
+/// hash that cannot run is an error to its caller.
+async fn on_hashing_thread<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
-) -> impl Future<Output = AppResult<T>> {
-    type Job = Box<dyn FnOnce() + Send>;
-    static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
-    let pool = POOL.get_or_init(|| {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        for i in 0..threads {
-            let queue = Arc::clone(&queue);
-            let _ = std::thread::Builder::new()
-                .name(format!("ordo-argon2-{i}"))
-                .spawn(move || {
-                    loop {
-                        let next = queue.lock().map(|q| q.recv());
-                        match next {
-                            Ok(Ok(job)) => job(),
-                            _ => return,
-                        }
-                    }
-                });
-        }
-        Mutex::new(jobs)
+) -> AppResult<T> {
+    static TURNS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
     });
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    let sent = pool.lock().is_ok_and(|jobs| {
-        jobs.send(Box::new(move || {
-            let _ = reply.send(job());
-        }))
-        .is_ok()
-    });
-    async move {
-        if !sent {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "the hashing threads are gone"
-            )));
-        }
-        answer
-            .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("a password hash was dropped")))
-    }
+    let _turn = turns
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing is closed: {e}")))?;
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("a password hash stopped: {e}")))
 }
 
 pub async fn hash_password(password: &Password) -> AppResult<String> {

@@ -171,37 +171,78 @@ fn parse_url(raw: &str) -> AppResult<reqwest::Url> {
     Ok(url)
 }
 
-/// Whether an address is one the public internet can reach (not loopback, private, link-local,
-/// shared, documentation, multicast or unspecified).
-fn is_public(ip: IpAddr) -> bool {
+/// Address ranges the public internet does not route to a server of someone else's: IANA's
+/// special-purpose registries (IPv4 and IPv6), less the few entries marked globally reachable,
+/// plus the transition prefixes that embed or translate to another address (NAT64, 6to4,
+/// Teredo) — a webhook to one of those could reach an internal host through a gateway.
+const NON_PUBLIC_V4: &[([u8; 4], u8, &str)] = &[
+    ([0, 0, 0, 0], 8, "this network"),
+    ([10, 0, 0, 0], 8, "private"),
+    ([100, 64, 0, 0], 10, "shared (carrier-grade NAT)"),
+    ([127, 0, 0, 0], 8, "loopback"),
+    ([169, 254, 0, 0], 16, "link-local (cloud metadata)"),
+    ([172, 16, 0, 0], 12, "private"),
+    ([192, 0, 0, 0], 24, "IETF protocol assignments"),
+    ([192, 0, 2, 0], 24, "documentation"),
+    ([192, 88, 99, 0], 24, "6to4 relay anycast"),
+    ([192, 168, 0, 0], 16, "private"),
+    ([198, 18, 0, 0], 15, "benchmarking"),
+    ([198, 51, 100, 0], 24, "documentation"),
+    ([203, 0, 113, 0], 24, "documentation"),
+    ([224, 0, 0, 0], 4, "multicast"),
+    ([240, 0, 0, 0], 4, "reserved, and broadcast"),
+];
+
+const NON_PUBLIC_V6: &[([u16; 8], u8, &str)] = &[
+    (
+        [0, 0, 0, 0, 0, 0, 0, 0],
+        96,
+        "unspecified, loopback and IPv4-compatible",
+    ),
+    ([0, 0, 0, 0, 0, 0xffff, 0, 0], 96, "IPv4-mapped"),
+    ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96, "NAT64"),
+    ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local-use NAT64"),
+    ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only"),
+    (
+        [0x2001, 0, 0, 0, 0, 0, 0, 0],
+        23,
+        "IETF protocol assignments (Teredo, benchmarking, ORCHID)",
+    ),
+    ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation"),
+    ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, "6to4"),
+    ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation"),
+    ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, "segment routing"),
+    ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique local"),
+    ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "link-local"),
+    ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "site-local (deprecated)"),
+    ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "multicast"),
+];
+
+/// The range of the tables `ip` falls in, if any.
+fn non_public_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1])) // shared address space (CGNAT)
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || o[0] >= 240)
+            let addr = u32::from(v4);
+            NON_PUBLIC_V4.iter().find_map(|(net, prefix, what)| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                (addr & mask == u32::from_be_bytes(*net) & mask).then_some(*what)
+            })
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+            let addr = u128::from(v6);
+            NON_PUBLIC_V6.iter().find_map(|(net, prefix, what)| {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                let net = u128::from(std::net::Ipv6Addr::from(*net));
+                (addr & mask == net & mask).then_some(*what)
+            })
         }
     }
+}
+
+/// Whether an address is one the public internet can reach (see [`NON_PUBLIC_V4`] and
+/// [`NON_PUBLIC_V6`]).
+fn is_public(ip: IpAddr) -> bool {
+    non_public_range(ip).is_none()
 }
 
 /// Resolves names for the webhook client, refusing non-public addresses (so the check and the
@@ -966,19 +1007,69 @@ mod tests {
             "127.0.0.1",
             "10.1.2.3",
             "172.16.0.1",
+            "172.31.255.255",
             "192.168.1.1",
             "169.254.169.254",
             "100.64.0.1",
+            "100.127.255.255",
             "0.0.0.0",
+            "0.1.2.3",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
             "::1",
-            "fe80::1",
-            "fd00::1",
+            "::127.0.0.1",
             "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "100::1",
+            "2001::1",
+            "2001:db8::1",
+            "2002:7f00:1::1",
+            "3fff::1",
+            "5f00::1",
+            "fc00::1",
+            "fd00::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
         ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+            assert!(!is_public(ip.parse().unwrap()), "{ip} is not public");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        // Public, including the neighbours of each non-public range.
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.167.255.255",
+            "192.169.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "2606:4700::1111",
+            "2a00:1450:4001::200e",
+            "2001:200::1",
+            "2003::1",
+            "64:ff9c::1",
+        ] {
+            assert!(is_public(ip.parse().unwrap()), "{ip} is public");
         }
     }
 }

@@ -18,7 +18,7 @@ pub fn admin_url() -> String {
 }
 
 pub fn required() -> bool {
-    std::env::var("ORDO_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true")
+    ordo_store::testing::required("POSTGRES")
 }
 
 /// Whether the test server answers; panics if it does not and it is required.

@@ -30,6 +30,7 @@ use ordo_domain::pricing::{PricingBook, Promotion};
 
 pub mod conformance;
 pub mod constraints;
+pub mod testing;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

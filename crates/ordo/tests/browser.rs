@@ -42,11 +42,7 @@ fn ready(scripts: &Path) -> Result<(), String> {
 fn every_page_passes_axe_and_the_keyboard_journeys() {
     let scripts = root().join("tests/browser");
     if let Err(missing) = ready(&scripts) {
-        assert!(
-            std::env::var("ORDO_TEST_REQUIRE_BROWSER").is_err(),
-            "the browser tests are required here: {missing}"
-        );
-        eprintln!("SKIPPED: the browser tests need {missing}");
+        ordo_store::testing::missing("BROWSER", &format!("the browser tests need {missing}"));
         return;
     }
     let data = tempfile::tempdir().unwrap();

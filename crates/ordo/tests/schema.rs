@@ -24,15 +24,12 @@ fn schemathesis() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let required = std::env::var("ORDO_TEST_REQUIRE_SCHEMATHESIS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "ORDO_TEST_REQUIRE_SCHEMATHESIS=1 but {} is missing (run .ci/run, or pip install -r .ci/requirements.txt into .venv)",
-        path.display()
-    );
-    eprintln!(
-        "NOTICE: schemathesis not found at {}: the OpenAPI fuzz test was SKIPPED",
-        path.display()
+    ordo_store::testing::missing(
+        "SCHEMATHESIS",
+        &format!(
+            "{} is missing (run .ci/run, or pip install -r .ci/requirements.txt into .venv): the OpenAPI fuzz test needs it",
+            path.display()
+        ),
     );
     None
 }

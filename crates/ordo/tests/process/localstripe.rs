@@ -30,13 +30,13 @@ fn localstripe() -> Option<PathBuf> {
     if bin.exists() {
         return Some(bin);
     }
-    assert!(
-        !std::env::var("ORDO_TEST_REQUIRE_STRIPE").is_ok_and(|v| v == "1"),
-        "ORDO_TEST_REQUIRE_STRIPE=1 but {} is missing (run .ci/run, or pip install -r \
-         .ci/requirements.txt into .venv)",
-        bin.display()
+    ordo_store::testing::missing(
+        "STRIPE",
+        &format!(
+            "{} is missing (run .ci/run, or pip install -r .ci/requirements.txt into .venv)",
+            bin.display()
+        ),
     );
-    eprintln!("skipped: no localstripe in .venv (pip install -r .ci/requirements.txt)");
     None
 }
 

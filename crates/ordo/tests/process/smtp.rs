@@ -24,13 +24,13 @@ fn python() -> Option<PathBuf> {
     if has_aiosmtpd {
         return Some(python);
     }
-    assert!(
-        !std::env::var("ORDO_TEST_REQUIRE_SMTP").is_ok_and(|v| v == "1"),
-        "ORDO_TEST_REQUIRE_SMTP=1 but {} has no aiosmtpd (run .ci/run, or pip install -r \
-         .ci/requirements.txt into .venv)",
-        python.display()
+    ordo_store::testing::missing(
+        "SMTP",
+        &format!(
+            "{} has no aiosmtpd (run .ci/run, or pip install -r .ci/requirements.txt into .venv)",
+            python.display()
+        ),
     );
-    eprintln!("skipped: no aiosmtpd in .venv (pip install -r .ci/requirements.txt)");
     None
 }
 
