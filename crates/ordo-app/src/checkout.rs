@@ -1,4 +1,5 @@
-//! Checkout: a basket becomes orders — one per vendor, sharing a checkout id — all or nothing.
+//! Checkout: a basket becomes orders — one per vendor, sharing a checkout id — all or nothing:
+//! a cart's checkout, and `POST /orders` (one vendor's items, without a cart).
 //!
 //! One transaction does it all, so a checkout is never half done: claim the idempotency key,
 //! price every line (FX where a variant has no price in the currency), apply promotions, lock
@@ -20,13 +21,14 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
-use ordo_domain::address::Address;
+use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::{Sku, VariantForSale};
-use ordo_domain::identity::Actor;
+use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{CheckoutId, OrderId, UserId};
 use ordo_domain::inventory::{Quantity, StockDeduction, StockLevel, allocate_order};
 use ordo_domain::money::Currency;
 use ordo_domain::order::{LinePricing, Order, OrderLine, OrderPricing};
+use ordo_domain::pricing::parse_promo_code;
 use ordo_domain::pricing::{
     BasketLine, Destination, NotApplicable, PricingBook, PricingError, Promotion, price_basket,
     resolve_price,
@@ -628,5 +630,115 @@ impl App {
             done.payment = Some(settled.payment);
         }
         Ok(done)
+    }
+}
+
+/// An order as a customer asks for it, unchecked.
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    /// How to pay (a provider's method reference, such as a sandbox test card); `None`: the
+    /// answer carries the payment's `client_secret` to confirm it client-side.
+    pub payment_method: Option<String>,
+    pub currency: String,
+    /// (SKU, quantity) in the customer's order.
+    pub items: Vec<(String, i64)>,
+    pub shipping_address: AddressInput,
+    pub promo_code: Option<String>,
+}
+
+/// The result of a placement: the order, and whether it was a replay of an earlier request.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order: Order,
+    pub replayed: bool,
+    /// The order's payment as it stands after the provider answered.
+    pub payment: Option<ordo_store::Payment>,
+}
+
+/// Lines one order takes at most.
+pub const MAX_LINES: usize = 100;
+
+fn check_placement(input: PlaceOrder) -> Result<Basket, ParseError> {
+    let currency = Currency::parse(&input.currency).map_err(|e| e.at("currency"))?;
+    if input.items.is_empty() {
+        return Err(ParseError::new("empty_order", "an order needs at least one item").at("items"));
+    }
+    if input.items.len() > MAX_LINES {
+        return Err(ParseError::new(
+            "too_many_items",
+            format!("an order has at most {MAX_LINES} items"),
+        )
+        .at("items"));
+    }
+    // The same SKU twice is one line with the quantities added.
+    let mut lines: Vec<(Sku, Quantity)> = Vec::with_capacity(input.items.len());
+    for (i, (sku, quantity)) in input.items.into_iter().enumerate() {
+        let sku = Sku::parse(&sku).map_err(|e| e.at(format!("items[{i}].sku")))?;
+        let quantity =
+            Quantity::parse(quantity).map_err(|e| e.at(format!("items[{i}].quantity")))?;
+        match lines.iter_mut().find(|(s, _)| *s == sku) {
+            Some((_, q)) => {
+                *q = Quantity::parse(i64::from(q.get()) + i64::from(quantity.get()))
+                    .map_err(|e| e.at(format!("items[{i}].quantity")))?;
+            }
+            None => lines.push((sku, quantity)),
+        }
+    }
+    let address = Address::parse(input.shipping_address).map_err(|e| {
+        let field = format!("shipping_address.{}", e.field.as_deref().unwrap_or(""));
+        ParseError {
+            field: Some(field.trim_end_matches('.').to_owned()),
+            ..e
+        }
+    })?;
+    let promo_code = input
+        .promo_code
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| parse_promo_code(&c))
+        .transpose()
+        .map_err(|e| e.at("promo_code"))?;
+    Ok(Basket {
+        currency,
+        lines,
+        address: Some(address),
+        promo_code,
+    })
+}
+
+impl App {
+    /// `POST /orders`: a checkout of one vendor's items, without a cart.
+    pub async fn place_order(&self, actor: &Actor, input: PlaceOrder) -> AppResult<Placed> {
+        if actor.role != Role::Customer {
+            return Err(AppError::Forbidden(format!(
+                "a {} cannot place orders; customers do",
+                actor.role
+            )));
+        }
+        let customer = actor.user_id.ok_or(AppError::Unauthenticated)?;
+        let method = input.payment_method.clone();
+        let basket = check_placement(input)?;
+        let done = self
+            .run_checkout(
+                *actor,
+                customer,
+                BasketSource::Direct(Box::new(basket)),
+                true,
+                "items",
+                method,
+            )
+            .await?;
+        let order = done
+            .orders
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a checkout placed no order")))?;
+        if !done.replayed {
+            tracing::info!(order_id = %order.id, total = order.total.amount, "order placed");
+        }
+        Ok(Placed {
+            order,
+            replayed: done.replayed,
+            payment: done.payment,
+        })
     }
 }

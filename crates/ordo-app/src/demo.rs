@@ -8,7 +8,7 @@ use ordo_domain::identity::{Actor, EmailAddress, Proof, User};
 use ordo_domain::ids::VendorId;
 
 use crate::catalog::{NewLocation, NewProduct, NewVariant};
-use crate::orders::PlaceOrder;
+use crate::checkout::PlaceOrder;
 use crate::pricing::PricingImport;
 use crate::users::NewUser;
 use crate::{App, AppResult};

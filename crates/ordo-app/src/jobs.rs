@@ -508,7 +508,7 @@ where
     Fut: Future<Output = AppResult<usize>>,
 {
     let started = std::time::Instant::now();
-    while step().await? == crate::relay::CONSUMER_BATCH as usize
+    while step().await? == crate::outbox::CONSUMER_BATCH as usize
         && started.elapsed() < Duration::from_secs(10)
     {}
     Ok(())

@@ -14,6 +14,7 @@ use ordo_domain::ParseError;
 use ordo_domain::order::{Action, OrderStatus};
 use ordo_store::{Store, StoreError, StoreTx};
 
+pub mod access;
 pub mod auth;
 pub mod carts;
 pub mod catalog;
@@ -65,6 +66,8 @@ pub struct App {
     provider: Option<Arc<dyn payments::PaymentProvider>>,
     /// The same provider when it is the sandbox (its test "bank page" is served).
     sandbox: Option<Arc<payments::sandbox::Sandbox>>,
+    /// What an order's actions do to its money (the payments', given to the orders module).
+    money: Arc<dyn orders::MoneyOfOrders>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -160,6 +163,7 @@ impl App {
         Self {
             provider,
             sandbox,
+            money: Arc::new(payments::Effects),
             store,
             clock,
             sessions: auth::SessionCache::new(settings.session_cache_ttl),

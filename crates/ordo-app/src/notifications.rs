@@ -430,7 +430,7 @@ impl App {
     pub async fn dispatch_notifications(&self) -> AppResult<usize> {
         let now = self.now();
         let events = self
-            .unhandled_events(CONSUMER, crate::relay::CONSUMER_BATCH)
+            .unhandled_events(CONSUMER, crate::outbox::CONSUMER_BATCH)
             .await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);

@@ -1,55 +1,30 @@
-//! Placing orders and moving them through their lifecycle.
+//! Orders once placed: reading them, and moving them through their lifecycle.
 //!
-//! `POST /orders` is a checkout of one vendor's items (see [`crate::checkout`]): priced,
-//! reserved and recorded in one transaction, or not at all. Every later step goes through the
-//! one transition table (`ordo_domain::order::decide`) and applies the stock effect the table
-//! names, in the same transaction as the event that records it. Paying for stock taken at
+//! Orders are placed by a checkout (`crate::checkout`, which knows this module; this module
+//! knows no checkout and no payment). Every step goes through the one transition table
+//! (`ordo_domain::order::decide`) and applies the stock effect the table names, in the same
+//! transaction as the event that records it; what a step does to the order's money (paid by
+//! hand, given back on cancel) is the [`MoneyOfOrders`] the app gives it — the payments'. Paying for stock taken at
 //! payment takes it then; if it is gone, the order is cancelled cleanly instead. Unpaid orders
 //! whose reservation ran out are cancelled (`payment_timeout`) by [`App::expire_reservations`].
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ParseError;
-use ordo_domain::address::{Address, AddressInput};
 use ordo_domain::catalog::Sku;
 use ordo_domain::identity::{Actor, Proof, Role, Sensitive};
 use ordo_domain::ids::{OrderId, UserId};
 use ordo_domain::inventory::{
     Allocation, Quantity, StockDeduction, StockEffect, StockLevel, allocate,
 };
-use ordo_domain::money::Currency;
 use ordo_domain::order::{
     Action, ActionInput, Order, OrderEvent, OrderStatus, TransitionError, decide,
 };
 use ordo_domain::payment::PaymentStatus;
-use ordo_domain::pricing::parse_promo_code;
 use ordo_store::{OrderQuery, OrderScope, StoreError, StoreTx, constraints};
 
-use crate::checkout::{Basket, BasketSource};
+use crate::access::scope_of;
 use crate::inventory::note_low_stock;
-use crate::payments::refunds::{GivenBack, give_back};
 use crate::{App, AppError, AppResult, with_retry};
-
-/// An order as a customer asks for it, unchecked.
-#[derive(Debug, Clone)]
-pub struct PlaceOrder {
-    /// How to pay (a provider's method reference, such as a sandbox test card); `None`: the
-    /// answer carries the payment's `client_secret` to confirm it client-side.
-    pub payment_method: Option<String>,
-    pub currency: String,
-    /// (SKU, quantity) in the customer's order.
-    pub items: Vec<(String, i64)>,
-    pub shipping_address: AddressInput,
-    pub promo_code: Option<String>,
-}
-
-/// The result of a placement: the order, and whether it was a replay of an earlier request.
-#[derive(Debug, Clone)]
-pub struct Placed {
-    pub order: Order,
-    pub replayed: bool,
-    /// The order's payment as it stands after the provider answered.
-    pub payment: Option<ordo_store::Payment>,
-}
 
 /// One page of orders.
 #[derive(Debug, Clone)]
@@ -58,91 +33,7 @@ pub struct OrderPage {
     pub has_more: bool,
 }
 
-pub const MAX_LINES: usize = 100;
-
-fn check_placement(input: PlaceOrder) -> Result<Basket, ParseError> {
-    let currency = Currency::parse(&input.currency).map_err(|e| e.at("currency"))?;
-    if input.items.is_empty() {
-        return Err(ParseError::new("empty_order", "an order needs at least one item").at("items"));
-    }
-    if input.items.len() > MAX_LINES {
-        return Err(ParseError::new(
-            "too_many_items",
-            format!("an order has at most {MAX_LINES} items"),
-        )
-        .at("items"));
-    }
-    // The same SKU twice is one line with the quantities added.
-    let mut lines: Vec<(Sku, Quantity)> = Vec::with_capacity(input.items.len());
-    for (i, (sku, quantity)) in input.items.into_iter().enumerate() {
-        let sku = Sku::parse(&sku).map_err(|e| e.at(format!("items[{i}].sku")))?;
-        let quantity =
-            Quantity::parse(quantity).map_err(|e| e.at(format!("items[{i}].quantity")))?;
-        match lines.iter_mut().find(|(s, _)| *s == sku) {
-            Some((_, q)) => {
-                *q = Quantity::parse(i64::from(q.get()) + i64::from(quantity.get()))
-                    .map_err(|e| e.at(format!("items[{i}].quantity")))?;
-            }
-            None => lines.push((sku, quantity)),
-        }
-    }
-    let address = Address::parse(input.shipping_address).map_err(|e| {
-        let field = format!("shipping_address.{}", e.field.as_deref().unwrap_or(""));
-        ParseError {
-            field: Some(field.trim_end_matches('.').to_owned()),
-            ..e
-        }
-    })?;
-    let promo_code = input
-        .promo_code
-        .filter(|c| !c.trim().is_empty())
-        .map(|c| parse_promo_code(&c))
-        .transpose()
-        .map_err(|e| e.at("promo_code"))?;
-    Ok(Basket {
-        currency,
-        lines,
-        address: Some(address),
-        promo_code,
-    })
-}
-
 impl App {
-    pub async fn place_order(&self, actor: &Actor, input: PlaceOrder) -> AppResult<Placed> {
-        if actor.role != Role::Customer {
-            return Err(AppError::Forbidden(format!(
-                "a {} cannot place orders; customers do",
-                actor.role
-            )));
-        }
-        let customer = actor.user_id.ok_or(AppError::Unauthenticated)?;
-        let method = input.payment_method.clone();
-        let basket = check_placement(input)?;
-        let done = self
-            .run_checkout(
-                *actor,
-                customer,
-                BasketSource::Direct(Box::new(basket)),
-                true,
-                "items",
-                method,
-            )
-            .await?;
-        let order = done
-            .orders
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a checkout placed no order")))?;
-        if !done.replayed {
-            tracing::info!(order_id = %order.id, total = order.total.amount, "order placed");
-        }
-        Ok(Placed {
-            order,
-            replayed: done.replayed,
-            payment: done.payment,
-        })
-    }
-
     pub async fn order(&self, actor: &Actor, id: OrderId) -> AppResult<Order> {
         match self.store.order(id).await? {
             Some(order) if order.visible_to(actor) => Ok(order),
@@ -399,8 +290,11 @@ impl App {
             // the transaction: the unit gets what it needs to refuse it there.
             let stale = (actor.role != Role::System && !proof.is_fresh(now))
                 .then_some(self.settings.step_up_window);
+            let money = std::sync::Arc::clone(&self.money);
             self.write_once(move |tx| {
-                Box::pin(async move { act(tx, &actor, id, action, input, now, stale).await })
+                Box::pin(
+                    async move { act(tx, &*money, &actor, id, action, input, now, stale).await },
+                )
             })
         })
         .await?;
@@ -431,14 +325,39 @@ pub(crate) struct Acted {
     pub effect: StockEffect,
     /// Set when a payment was refused for stock taken at payment: (SKU, wanted, available).
     pub short: Option<(Sku, u32, i64)>,
-    /// For a cancellation: the money it sent back.
-    #[serde(default)]
-    pub given: GivenBack,
 }
 
-/// One action on one order, as a unit of work.
+/// What an order's actions do to its money, in the action's own transaction: the payments'
+/// part, which the orders module only calls (orders know nothing of payments; the app wires
+/// the payments' implementation in).
+#[async_trait::async_trait]
+pub trait MoneyOfOrders: Send + Sync {
+    /// An admin marked `order` paid outside any provider, with `reference`.
+    async fn paid_by_hand(
+        &self,
+        tx: &mut dyn StoreTx,
+        order: &Order,
+        actor: Actor,
+        reference: Option<String>,
+        now: DateTime<Utc>,
+    ) -> AppResult<()>;
+    /// `order` (locked, just cancelled) gives back what it holds; returns the events that
+    /// record it, to append after the cancellation's (the order's version moved with them).
+    async fn cancelled(
+        &self,
+        tx: &mut dyn StoreTx,
+        order: &mut Order,
+        actor: Actor,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> AppResult<Vec<OrderEvent>>;
+}
+
+/// One action on one order, as a unit of work; `money` does the action's part to its payment.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn act(
     tx: &mut dyn StoreTx,
+    money: &dyn MoneyOfOrders,
     actor: &Actor,
     id: OrderId,
     action: Action,
@@ -480,14 +399,9 @@ pub(crate) async fn act(
     }
     if action == Action::Pay && actor.role != Role::System {
         // Paid by hand (an admin): the money is recorded in the ledger, who and a reference.
-        crate::payments::requests::record_manual_payment(
-            tx,
-            &order,
-            actor,
-            input.reason.clone(),
-            now,
-        )
-        .await?;
+        money
+            .paid_by_hand(tx, &order, actor, input.reason.clone(), now)
+            .await?;
     }
     let expected = order.version;
     // The one way an order moves: by the table's row for (action, actor) from its status.
@@ -500,19 +414,19 @@ pub(crate) async fn act(
     }
     apply_stock_effect(tx, &order, transition.stock()).await?;
     let mut events = vec![event];
-    let mut given = GivenBack::default();
     if action == Action::Cancel && transition.from() != Some(OrderStatus::PendingPayment) {
         // A cancelled order keeps none of the customer's money: what it holds goes back in
         // this same transaction (requests the job worker sends at once).
-        let (back, more) = give_back(tx, &mut order, actor, input.reason.clone(), now).await?;
-        (given, events) = (back, [events, more].concat());
+        let more = money
+            .cancelled(tx, &mut order, actor, input.reason.clone(), now)
+            .await?;
+        events.extend(more);
     }
     record(tx, &order, expected, &events).await?;
     Ok(Acted {
         order,
         effect: transition.stock(),
         short,
-        given,
     })
 }
 
@@ -546,7 +460,6 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Whose orders (and their events) an actor may read: the ownership rule as a filter.
 /// An order list's filters as typed, checked: each refusal names its field.
 pub fn parse_filters(
     status: Option<&str>,
@@ -570,15 +483,6 @@ fn notes_are_staff_only(actor: &Actor) -> AppResult<()> {
             "internal notes are for support and admins".into(),
         )),
     }
-}
-
-pub(crate) fn scope_of(actor: &Actor) -> AppResult<OrderScope> {
-    Ok(match actor.role {
-        Role::Admin | Role::Support | Role::System => OrderScope::All,
-        Role::Customer => OrderScope::Customer(actor.user_id.ok_or(AppError::Unauthenticated)?),
-        Role::Vendor => OrderScope::Vendor(actor.vendor_id.ok_or(AppError::Unauthenticated)?),
-        Role::Carrier => OrderScope::Carrier(actor.user_id.ok_or(AppError::Unauthenticated)?),
-    })
 }
 
 fn refused(e: TransitionError) -> AppError {

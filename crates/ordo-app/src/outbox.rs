@@ -9,6 +9,10 @@ use ordo_store::{Audience, OutboxMessage, StoreTx};
 
 use crate::{AppError, AppResult};
 
+/// Events a consumer of the relay with its own cursor (webhooks, notifications) takes in one
+/// step.
+pub(crate) const CONSUMER_BATCH: u32 = 500;
+
 /// The topic of an internal note on an order: in the feed of support and admins (and the
 /// platform's webhooks) only — never in the order's own log or stream.
 pub const NOTE_ADDED: &str = "order.note_added";

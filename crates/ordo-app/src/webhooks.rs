@@ -684,9 +684,9 @@ impl App {
         loop {
             let page = self
                 .store
-                .events_after(after, OrderScope::All, crate::relay::CONSUMER_BATCH)
+                .events_after(after, OrderScope::All, crate::outbox::CONSUMER_BATCH)
                 .await?;
-            let full = page.len() == crate::relay::CONSUMER_BATCH as usize;
+            let full = page.len() == crate::outbox::CONSUMER_BATCH as usize;
             for event in &page {
                 after = event.position;
                 if event.message.created_at >= since && subscribed(&endpoint, event) {
@@ -721,7 +721,7 @@ impl App {
     pub async fn fan_out_webhooks(&self) -> AppResult<usize> {
         let now = self.now();
         let events = self
-            .unhandled_events(CONSUMER, crate::relay::CONSUMER_BATCH)
+            .unhandled_events(CONSUMER, crate::outbox::CONSUMER_BATCH)
             .await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);

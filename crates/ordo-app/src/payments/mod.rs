@@ -27,6 +27,7 @@ pub mod balances;
 pub mod reconcile;
 pub mod refunds;
 pub mod requests;
+pub mod resolutions;
 pub mod sandbox;
 pub mod settle;
 pub mod stripe;
@@ -43,6 +44,35 @@ use ordo_domain::payment::{Amounts, PaymentState, PaymentStatus, payment_status}
 use ordo_store::{Payment, PaymentAllocation, PaymentEntry};
 
 use crate::{App, AppError, AppResult};
+
+/// The payments' part of an order's actions (see [`crate::orders::MoneyOfOrders`]): a payment by
+/// hand recorded in the ledger, a cancelled order's money given back.
+pub struct Effects;
+
+#[async_trait]
+impl crate::orders::MoneyOfOrders for Effects {
+    async fn paid_by_hand(
+        &self,
+        tx: &mut dyn ordo_store::StoreTx,
+        order: &ordo_domain::order::Order,
+        actor: Actor,
+        reference: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<()> {
+        requests::record_manual_payment(tx, order, actor, reference, now).await
+    }
+
+    async fn cancelled(
+        &self,
+        tx: &mut dyn ordo_store::StoreTx,
+        order: &mut ordo_domain::order::Order,
+        actor: Actor,
+        reason: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<Vec<ordo_domain::order::OrderEvent>> {
+        Ok(refunds::give_back(tx, order, actor, reason, now).await?.1)
+    }
+}
 
 /// Which provider takes payments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

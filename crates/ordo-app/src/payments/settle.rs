@@ -363,6 +363,7 @@ enum Paid {
 async fn pay_order(tx: &mut dyn StoreTx, order: OrderId, now: DateTime<Utc>) -> AppResult<Paid> {
     let done = crate::orders::act(
         tx,
+        &super::Effects,
         &Actor::system(),
         order,
         Action::Pay,

@@ -34,8 +34,8 @@ use tokio::sync::{Mutex, Notify};
 mod hub;
 use hub::{Hub, Interest, Received, Subscription};
 
+use crate::access::scope_of;
 use crate::jobs::JobKind;
-use crate::orders::scope_of;
 use crate::{App, AppError, AppResult};
 
 /// Messages numbered by one sequencer transaction at most.
@@ -45,8 +45,6 @@ const SEQUENCE_BATCH: u32 = 1_000;
 const ROUND_GAP: std::time::Duration = std::time::Duration::from_millis(20);
 /// Events read from the database at once (pumping, catching a stream up, a feed page).
 const READ_BATCH: u32 = 500;
-/// Events a consumer with its own cursor (webhooks, notifications) takes in one step.
-pub(crate) const CONSUMER_BATCH: u32 = 500;
 
 /// The recurring jobs that read relayed events, brought forward whenever events are numbered.
 const CONSUMER_JOBS: [JobKind; 3] = [

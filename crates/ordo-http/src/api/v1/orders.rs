@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use futures_util::StreamExt;
 use ordo_app::App;
-use ordo_app::orders::PlaceOrder;
+use ordo_app::checkout::PlaceOrder;
 use ordo_domain::address::AddressInput;
 use ordo_domain::identity::Role;
 use ordo_domain::ids::{OrderId, UserId};
