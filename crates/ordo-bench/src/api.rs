@@ -11,7 +11,7 @@ use rand::RngExt;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::scenarios::bar;
+use crate::progress::bar;
 
 /// The demo admin that `ordo serve --demo` creates; the bench seeds everything else with it.
 pub const ADMIN_EMAIL: &str = "admin@ordo.example";

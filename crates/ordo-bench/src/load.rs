@@ -27,8 +27,8 @@ use rand::RngExt;
 use serde_json::json;
 
 use crate::api::PASSWORD;
+use crate::progress::bar;
 use crate::report::Report;
-use crate::scenarios::bar;
 use crate::server::TargetArgs;
 
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
@@ -46,18 +46,6 @@ pub struct Args {
 
 /// The loaded vendor's staff login.
 pub const VENDOR_EMAIL: &str = "load-vendor@bench.example";
-
-/// The notes `load` left in the folder the server runs on (or, with `--url`, the one named by
-/// `--data-dir`): how many orders and customers; `null` when there are none.
-pub fn notes(run: &crate::scenarios::Run) -> serde_json::Value {
-    run.server
-        .data_dir
-        .as_ref()
-        .or(run.target.data_dir.as_ref())
-        .and_then(|d| std::fs::read_to_string(d.join("bench-load.json")).ok())
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null)
-}
 
 pub fn customer_email(i: usize) -> String {
     format!("load-customer-{i}@bench.example")
@@ -239,7 +227,7 @@ pub async fn run(target: &TargetArgs, args: &Args) -> anyhow::Result<Report> {
     if let Some(url) = &target.database_url {
         // What an operator does after a bulk load: fresh statistics, the dirty pages written.
         // Without it the first read run met autovacuum and a checkpoint mid-run (p99 150-400 ms).
-        let spin = crate::scenarios::spinner("VACUUM ANALYZE and CHECKPOINT");
+        let spin = crate::progress::spinner("VACUUM ANALYZE and CHECKPOINT");
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await?;
         // Two statements sent apart: VACUUM refuses to run inside a multi-statement string.
         sqlx::raw_sql("VACUUM ANALYZE").execute(&mut conn).await?;

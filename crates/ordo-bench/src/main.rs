@@ -10,6 +10,7 @@
 
 mod api;
 mod load;
+mod progress;
 mod report;
 mod scenarios;
 mod server;

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{LocationId, ProductId, VariantId, VendorId};
 use crate::inventory::StockDeduction;
 use crate::money::Money;
-use crate::pricing::TaxClass;
 use crate::{ParseError, check_text};
 
 /// A stock-keeping unit: 1–64 characters of letters, digits, `-`, `_` and `.`. Unique across the
@@ -224,3 +223,42 @@ mod tests {
         }
     }
 }
+
+/// A tax class of a product (`standard`, `reduced`, `zero`…; `shipping` taxes shipping): 1–40
+/// characters of lower-case letters, digits, `-` and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TaxClass(String);
+
+impl TaxClass {
+    pub const STANDARD: &'static str = "standard";
+    /// The class whose rule taxes shipping charges.
+    pub const SHIPPING: &'static str = "shipping";
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        if crate::is_code_token(raw) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ParseError::new(
+                "invalid_tax_class",
+                "a tax class is 1 to 40 characters of lower-case letters, digits, '-' and '_'",
+            ))
+        }
+    }
+
+    pub fn standard() -> Self {
+        Self(Self::STANDARD.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TaxClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+crate::string_form!(TaxClass);

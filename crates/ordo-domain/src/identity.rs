@@ -239,16 +239,6 @@ impl Sensitive {
         }
     }
 
-    /// Whether an order action is sensitive from a status: cancelling once paid (or later).
-    pub fn of_order_action(
-        action: crate::order::Action,
-        from: crate::order::OrderStatus,
-    ) -> Option<Sensitive> {
-        (action == crate::order::Action::Cancel
-            && from != crate::order::OrderStatus::PendingPayment)
-            .then_some(Sensitive::CancelPaidOrder)
-    }
-
     /// The endpoints it guards (method and path), for clients.
     pub fn endpoints(self) -> &'static [&'static str] {
         match self {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::ParseError;
 use crate::address::Address;
 use crate::catalog::Sku;
-use crate::identity::{Actor, Role};
+use crate::identity::{Actor, Role, Sensitive};
 use crate::ids::{CheckoutId, OrderId, ProductId, UserId, VariantId, VendorId};
 use crate::inventory::{Allocation, StockDeduction, StockEffect};
 use crate::money::{Currency, Money};
@@ -192,6 +192,14 @@ pub const TRANSITIONS: &[Transition] = &[
         stock: StockEffect::None,
     },
 ];
+
+impl Sensitive {
+    /// Whether an order action is sensitive from a status: cancelling once paid (or later).
+    pub fn of_order_action(action: Action, from: OrderStatus) -> Option<Sensitive> {
+        (action == Action::Cancel && from != OrderStatus::PendingPayment)
+            .then_some(Sensitive::CancelPaidOrder)
+    }
+}
 
 /// Why an action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

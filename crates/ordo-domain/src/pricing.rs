@@ -216,44 +216,7 @@ pub fn resolve_price(
     })
 }
 
-/// A tax class of a product (`standard`, `reduced`, `zero`…; `shipping` taxes shipping): 1–40
-/// characters of lower-case letters, digits, `-` and `_`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TaxClass(String);
-
-impl TaxClass {
-    pub const STANDARD: &'static str = "standard";
-    /// The class whose rule taxes shipping charges.
-    pub const SHIPPING: &'static str = "shipping";
-
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        if crate::is_code_token(raw) {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ParseError::new(
-                "invalid_tax_class",
-                "a tax class is 1 to 40 characters of lower-case letters, digits, '-' and '_'",
-            ))
-        }
-    }
-
-    pub fn standard() -> Self {
-        Self(Self::STANDARD.to_owned())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TaxClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-crate::string_form!(TaxClass);
+pub use crate::catalog::TaxClass;
 
 /// Whether a tax is inside the price (VAT/GST) or added on top (US sales tax).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -111,9 +111,7 @@ impl FromRequestParts<App> for Caller {
                 parts
                     .method
                     .is_safe()
-                    .then(|| {
-                        crate::web::session::cookie(&parts.headers, crate::web::session::SESSION)
-                    })
+                    .then(|| crate::cookies::cookie(&parts.headers, crate::cookies::SESSION))
                     .flatten()
             })
             .ok_or_else(|| {
@@ -161,7 +159,7 @@ impl OptionalFromRequestParts<App> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Option<Self>, ApiError> {
         let cookie = parts.method.is_safe()
-            && crate::web::session::cookie(&parts.headers, crate::web::session::SESSION).is_some();
+            && crate::cookies::cookie(&parts.headers, crate::cookies::SESSION).is_some();
         if parts.headers.get(AUTHORIZATION).is_none() && !cookie {
             return Ok(None);
         }

@@ -28,6 +28,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub mod admission;
 pub mod api;
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

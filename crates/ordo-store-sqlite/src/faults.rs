@@ -10,8 +10,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use crate::writer::Job;
-
 /// The switches; all off by default.
 pub struct Faults {
     /// The next batch waits until this many units are queued, then runs them together.
@@ -59,7 +57,7 @@ impl Faults {
     }
 
     /// Blocks until the batch being started has the units it was told to gather.
-    pub(crate) fn gather(&self, queue: &mpsc::Receiver<Job>, backlog: &mut VecDeque<Job>) {
+    pub(crate) fn gather<J>(&self, queue: &mpsc::Receiver<J>, backlog: &mut VecDeque<J>) {
         let want = self.gather.swap(0, Ordering::SeqCst);
         while backlog.len() + 1 < want {
             match queue.recv() {

@@ -11,8 +11,6 @@ pub mod read;
 
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 pub use ceiling::Ceiling;
 
 use crate::report::{Report, Target};
@@ -81,21 +79,7 @@ pub fn cpu_figures(
     }
 }
 
-pub fn bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len).with_message(what.to_owned());
-    bar.set_style(
-        ProgressStyle::with_template("{msg:32} [{bar:40}] {pos}/{len} {elapsed}")
-            .expect("a template")
-            .progress_chars("=> "),
-    );
-    bar
-}
-
-pub fn spinner(what: &str) -> ProgressBar {
-    let spin = ProgressBar::new_spinner().with_message(what.to_owned());
-    spin.enable_steady_tick(Duration::from_millis(120));
-    spin
-}
+pub use crate::progress::{bar, spinner};
 
 /// Sends `count` POSTs at once, spread over `connections` HTTP/2 connections, and returns each
 /// answer (in request order) with how long after the start it completed. Every request is
@@ -302,4 +286,16 @@ where
         .expect("tally");
     done.offered_for = start.elapsed().as_secs_f64();
     Ok(done)
+}
+
+/// The notes `load` left in the folder the server runs on (or, with `--url`, the one named by
+/// `--data-dir`): how many orders and customers; `null` when there are none.
+pub fn notes(run: &Run) -> serde_json::Value {
+    run.server
+        .data_dir
+        .as_ref()
+        .or(run.target.data_dir.as_ref())
+        .and_then(|d| std::fs::read_to_string(d.join("bench-load.json")).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
 }

@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
-    let loaded = load::notes(run);
+    let loaded = crate::scenarios::notes(run);
     anyhow::ensure!(
         loaded["orders"].as_u64().unwrap_or(0) > 0,
         "pages needs a folder filled by `ordo-bench load --data-dir DIR`; pass the same --data-dir"

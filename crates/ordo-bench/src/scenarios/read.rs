@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub async fn run(run: &Run, args: &Args) -> anyhow::Result<Report> {
-    let loaded = load::notes(run);
+    let loaded = crate::scenarios::notes(run);
     let loaded_customers = loaded["customers"].as_u64().unwrap_or(0) as usize;
     anyhow::ensure!(
         loaded_customers > 0,

@@ -13,7 +13,7 @@
 use std::convert::Infallible;
 
 use axum::extract::{FromRequestParts, Request};
-use axum::http::header::{COOKIE, HOST, ORIGIN};
+use axum::http::header::{HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -23,8 +23,8 @@ use ordo_app::auth::Principal;
 use ordo_domain::identity::{Proof, Role};
 use ordo_domain::ids::CartId;
 
-/// The session cookie: an API session token.
-pub const SESSION: &str = "ordo_session";
+pub use crate::cookies::{SESSION, cookie};
+
 /// The cart cookie: `<cart id>` for a customer, `<cart id>.<token>` for a guest.
 pub const CART: &str = "ordo_cart";
 /// A guest's checkout link, kept by the browser that checked out: registering from it claims
@@ -35,19 +35,6 @@ pub const LANG: &str = "ordo_lang";
 
 /// The languages pages are written in.
 pub const LANGS: [&str; 2] = ["en", "de"];
-
-/// A cookie's value from the request.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
 
 /// Whether the request came over TLS (directly, or through a proxy that says so).
 fn secure(headers: &HeaderMap) -> bool {

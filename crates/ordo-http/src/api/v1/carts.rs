@@ -19,9 +19,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::api::v1::payments::PaymentView;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, CartToken, Json, optional_body, path_id};
+use crate::views::PaymentView;
 use crate::views::{AddressView, MoneyView, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {

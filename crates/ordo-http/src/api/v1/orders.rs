@@ -17,9 +17,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::api::v1::payments::PaymentView;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Query, optional_body, path_id};
+use crate::views::PaymentView;
 use crate::views::{ActorView, AddressView, EventList, EventView, OrderList, OrderView};
 
 pub fn router() -> OpenApiRouter<App> {

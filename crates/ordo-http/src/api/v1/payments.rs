@@ -4,12 +4,9 @@
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use ordo_app::App;
-use ordo_app::payments::PaymentDetail;
 use ordo_app::payments::requests::Ask;
-use ordo_domain::identity::{Actor, Role};
+use ordo_domain::identity::Actor;
 use ordo_domain::ids::OrderId;
-use ordo_domain::payment::{Amounts, PaymentState, PaymentStatus, payment_status};
-use ordo_store::{Payment, PaymentEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, optional_body, path_id};
-use crate::views::{ActorView, MoneyView};
+use crate::views::{ActorView, MoneyView, PaymentList, PaymentView};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -34,216 +31,6 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(list_payouts, request_payout))
         .routes(routes!(mark_payout_paid))
         .routes(routes!(ledger))
-}
-
-/// A payment's money, in minor units of its currency.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AmountsView {
-    pub authorized: i64,
-    pub captured: i64,
-    pub voided: i64,
-    pub refunded: i64,
-    /// Asked of the provider, answer not in yet.
-    pub capturing: i64,
-    pub voiding: i64,
-    pub refunding: i64,
-}
-
-impl From<Amounts> for AmountsView {
-    fn from(a: Amounts) -> Self {
-        Self {
-            authorized: a.authorized,
-            captured: a.captured,
-            voided: a.voided,
-            refunded: a.refunded,
-            capturing: a.capturing,
-            voiding: a.voiding,
-            refunding: a.refunding,
-        }
-    }
-}
-
-/// One vendor order's share of a payment.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentShareView {
-    pub order_id: Uuid,
-    pub vendor_id: Uuid,
-    /// What this order is due.
-    pub amount: i64,
-    /// Its payment status, from its own amounts.
-    #[schema(example = "paid")]
-    pub status: String,
-    pub amounts: AmountsView,
-}
-
-/// One row of a payment's ledger (rows are only ever added).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LedgerEntryView {
-    pub id: Uuid,
-    #[schema(example = "refund_requested")]
-    pub kind: String,
-    pub amount: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<Uuid>,
-    /// For an outcome: the request it ends.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_ref: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actor: Option<ActorView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// An offline payment's reference (a bank transfer's).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// The provider's answer (admins only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl LedgerEntryView {
-    fn new(e: PaymentEntry, viewer: &Actor) -> Self {
-        Self {
-            id: e.id,
-            kind: e.kind.to_string(),
-            amount: e.amount,
-            order_id: e.order_id.map(|o| o.0),
-            request_id: e.request_id,
-            provider_ref: e.provider_ref,
-            actor: e.actor.as_ref().map(|a| ActorView::new(a, viewer)),
-            reason: e.reason,
-            reference: e.reference,
-            detail: e.detail.filter(|_| viewer.role == Role::Admin),
-            created_at: e.created_at,
-        }
-    }
-}
-
-/// A payment: one per checkout (the customer pays once), each vendor order with its share.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentView {
-    pub id: Uuid,
-    /// `sandbox`, `stripe` or `manual` (paid by hand).
-    #[schema(example = "sandbox")]
-    pub provider: String,
-    /// The provider's id of the payment.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_ref: Option<String>,
-    /// Where the provider has the payment: `requires_payment_method`, `requires_action`,
-    /// `processing`, `authorized`, `captured`, `canceled`, `expired`, `failed`.
-    #[schema(example = "captured")]
-    pub state: String,
-    /// The money's status against what is due: `pending`, `authorized`, `partially_paid`,
-    /// `paid`, `partially_refunded`, `refunded`, `voided`, `failed`, `expired`.
-    #[schema(example = "paid")]
-    pub status: String,
-    /// What is due.
-    pub amount: MoneyView,
-    pub amounts: AmountsView,
-    /// `automatic` (at authorization) or `manual` (at shipment, or by hand).
-    pub capture_policy: String,
-    /// Why the last attempt was declined (`card_declined`…): the customer may pay with
-    /// another method until the reservation ends.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decline_code: Option<String>,
-    /// For the paying customer while the payment waits for them: what their client confirms
-    /// it with at the provider.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
-    /// Manual capture: the authorization lapses then.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub capture_before: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub orders: Vec<PaymentShareView>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ledger: Vec<LedgerEntryView>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl PaymentView {
-    /// The payment alone (as a checkout answers it).
-    pub fn new(p: Payment, viewer: &Actor) -> Self {
-        let status = payment_status(&p.amounts, p.state, p.amount);
-        Self::with_status(p, status, viewer)
-    }
-
-    fn with_status(p: Payment, status: PaymentStatus, viewer: &Actor) -> Self {
-        let waiting = matches!(
-            p.state,
-            PaymentState::RequiresPaymentMethod | PaymentState::RequiresAction
-        );
-        let payer = viewer.role == Role::Customer && viewer.user_id == Some(p.customer_id);
-        Self {
-            id: p.id,
-            provider: p.provider,
-            provider_ref: p.provider_ref,
-            state: p.state.to_string(),
-            status: status.to_string(),
-            amount: MoneyView {
-                amount: p.amount,
-                currency: p.currency.code().to_owned(),
-            },
-            amounts: p.amounts.into(),
-            capture_policy: p.capture_policy.to_string(),
-            decline_code: p.decline_code,
-            client_secret: p.client_secret.filter(|_| waiting && payer),
-            capture_before: p.capture_before,
-            orders: Vec::new(),
-            ledger: Vec::new(),
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-
-    /// The payment with its shares and ledger. A vendor's staff see their own orders' shares
-    /// and rows only.
-    pub fn detail(d: PaymentDetail, viewer: &Actor) -> Self {
-        let mine = |vendor: Uuid| {
-            viewer.role != Role::Vendor || viewer.vendor_id.map(|v| v.0) == Some(vendor)
-        };
-        let own_orders: Vec<OrderId> = d
-            .allocations
-            .iter()
-            .filter(|a| mine(a.vendor_id.0))
-            .map(|a| a.order_id)
-            .collect();
-        let mut view = Self::with_status(d.payment, d.status, viewer);
-        view.orders = d
-            .allocations
-            .iter()
-            .filter(|a| own_orders.contains(&a.order_id))
-            .map(|a| {
-                let (amounts, status) = d
-                    .orders
-                    .iter()
-                    .find(|(o, ..)| *o == a.order_id)
-                    .map(|(_, am, st)| (*am, *st))
-                    .unwrap_or((Amounts::default(), PaymentStatus::Pending));
-                PaymentShareView {
-                    order_id: a.order_id.0,
-                    vendor_id: a.vendor_id.0,
-                    amount: a.amount,
-                    status: status.to_string(),
-                    amounts: amounts.into(),
-                }
-            })
-            .collect();
-        view.ledger = d
-            .entries
-            .into_iter()
-            .filter(|e| e.order_id.is_none_or(|o| own_orders.contains(&o)))
-            .map(|e| LedgerEntryView::new(e, viewer))
-            .collect();
-        view
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentList {
-    pub data: Vec<PaymentView>,
 }
 
 /// An order's payment with its amounts, each order's share and the ledger (empty when the order
