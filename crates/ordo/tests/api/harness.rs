@@ -597,10 +597,19 @@ impl TestApp {
 
     /// Runs one statement straight on the test's database, to break data on purpose.
     pub async fn execute(&self, sql: &str) {
+        if let Err(e) = self.try_execute(sql).await {
+            panic!("execute: {e}");
+        }
+    }
+
+    /// Runs one statement straight on the test's database; the database's refusal, if any.
+    pub async fn try_execute(&self, sql: &str) -> Result<(), String> {
         let query = sqlx::AssertSqlSafe(sql.to_owned());
-        with_connection!(self, |conn| {
-            sqlx::query(query).execute(conn).await.expect("execute");
-        });
+        with_connection!(self, |conn| sqlx::query(query)
+            .execute(conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()))
     }
 
     /// Sends raw bytes, for bodies that are not valid JSON.

@@ -41,7 +41,50 @@ on_both_backends!(
     tokens_are_required_checked_and_revocable,
     stock_cannot_be_set_below_what_is_reserved,
     a_bad_value_of_each_checked_type_is_refused_with_its_field,
+    the_database_refuses_a_status_the_lifecycle_does_not_have,
 );
+
+/// Whoever writes to the database — a bug, a script, an operator in a SQL shell — an order's
+/// status stays one of the lifecycle table's; the migrations' lists are the table's states.
+async fn the_database_refuses_a_status_the_lifecycle_does_not_have(app: TestApp) {
+    for migration in [
+        include_str!("../../../ordo-store-sqlite/migrations/0016_order_status_check.sql"),
+        include_str!("../../../ordo-store-postgres/migrations/0016_order_status_check.sql"),
+    ] {
+        let listed = migration
+            .lines()
+            .find(|l| l.contains("'pending_payment'"))
+            .expect("the list of statuses");
+        let states = ordo_domain::order::OrderStatus::ALL;
+        for s in states {
+            assert!(
+                listed.contains(&format!("'{s}'")),
+                "{s} missing from {listed}"
+            );
+        }
+        assert_eq!(listed.matches('\'').count(), states.len() * 2, "{listed}");
+    }
+    let shop = app.shop(10).await;
+    let customer = app.customer().await;
+    let order = app.order(&customer, &shop.sku, 1, None).await.expect(201);
+    let id = order["id"].as_str().unwrap();
+    let key = match app.kind {
+        Kind::Sqlite => format!("x'{}'", id.replace('-', "")),
+        Kind::Postgres => format!("'{id}'"),
+    };
+    let refused = app
+        .try_execute(&format!(
+            "UPDATE orders SET status = 'teleported' WHERE id = {key}"
+        ))
+        .await
+        .expect_err("an unknown status is refused");
+    assert!(refused.contains("orders_status_check"), "{refused}");
+    app.try_execute(&format!(
+        "UPDATE orders SET status = 'paid' WHERE id = {key}"
+    ))
+    .await
+    .expect("a status of the table is taken");
+}
 
 async fn a_placed_order_freezes_prices_and_the_address_exactly_as_typed(app: TestApp) {
     let shop = app.shop(10).await;
