@@ -20,7 +20,8 @@ use super::requests::{ask_provider, movement_of, refused};
 use super::settle::{Books, entry};
 use crate::{App, AppError, AppResult, with_retry};
 
-/// What cancelling an order sent back to its customer (minor units of its currency).
+/// What cancelling an order sent back to its customer (minor units of its currency). Stored as
+/// the answer to an Idempotency-Key when a person's request gives money back.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GivenBack {
     /// Captured money asked back from the provider.

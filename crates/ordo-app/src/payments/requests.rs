@@ -68,7 +68,8 @@ async fn request(
     first_try: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> AppResult<PaymentEntry> {
-    // The order first, then its payment: the order every use case locks them in.
+    // The order first, then its payment, as cancelling does (applying a provider's report
+    // locks the other way round: see docs/payments.md, "Not built yet").
     let mut locked = tx
         .order_for_update(order)
         .await?
@@ -479,7 +480,7 @@ impl App {
             let (row, outcome, now) = (row.clone(), std::sync::Arc::clone(&outcome), self.now());
             self.write(move |tx| {
                 Box::pin(async move {
-                    // The order first, then its payment (the order every use case locks in).
+                    // The order first, then its payment, as cancelling and requesting do.
                     let mut order = match row.order_id {
                         Some(id) => tx.order_for_update(id).await?,
                         None => None,

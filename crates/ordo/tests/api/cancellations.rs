@@ -517,10 +517,7 @@ async fn orders_cancelled_before_the_fix_are_found_flagged_and_refunded_once(kin
     let old_id = old["id"].as_str().unwrap().to_owned();
     let total = old["total"]["amount"].as_i64().unwrap();
     // The previous behaviour, by hand: the order cancelled, the money kept.
-    let sql_id = match app.kind {
-        Kind::Sqlite => format!("x'{}'", old_id.replace('-', "")),
-        Kind::Postgres => format!("'{old_id}'"),
-    };
+    let sql_id = app.sql_id(&old_id);
     app.execute(&format!(
         "UPDATE orders SET status = 'cancelled', cancel_reason = 'changed my mind' WHERE id = {sql_id}"
     ))
@@ -539,10 +536,7 @@ async fn orders_cancelled_before_the_fix_are_found_flagged_and_refunded_once(kin
     )
     .await
     .expect(200);
-    let manual_sql = match app.kind {
-        Kind::Sqlite => format!("x'{}'", manual_id.replace('-', "")),
-        Kind::Postgres => format!("'{manual_id}'"),
-    };
+    let manual_sql = app.sql_id(&manual_id);
     app.execute(&format!(
         "UPDATE orders SET status = 'cancelled' WHERE id = {manual_sql}"
     ))

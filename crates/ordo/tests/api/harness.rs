@@ -595,6 +595,15 @@ impl TestApp {
             .expect("count"))
     }
 
+    /// An id as a SQL literal for this test's database (a BLOB on SQLite, text on PostgreSQL),
+    /// for the statements that break data on purpose.
+    pub fn sql_id(&self, id: &str) -> String {
+        match self.kind {
+            Kind::Sqlite => format!("x'{}'", id.replace('-', "")),
+            Kind::Postgres => format!("'{id}'"),
+        }
+    }
+
     /// Runs one statement straight on the test's database, to break data on purpose.
     pub async fn execute(&self, sql: &str) {
         if let Err(e) = self.try_execute(sql).await {

@@ -68,10 +68,7 @@ async fn the_database_refuses_a_status_the_lifecycle_does_not_have(app: TestApp)
     let customer = app.customer().await;
     let order = app.order(&customer, &shop.sku, 1, None).await.expect(201);
     let id = order["id"].as_str().unwrap();
-    let key = match app.kind {
-        Kind::Sqlite => format!("x'{}'", id.replace('-', "")),
-        Kind::Postgres => format!("'{id}'"),
-    };
+    let key = app.sql_id(id);
     let refused = app
         .try_execute(&format!(
             "UPDATE orders SET status = 'teleported' WHERE id = {key}"
