@@ -3,7 +3,7 @@
 //! Concurrency is the database's job here: stock rows are read with `SELECT … FOR UPDATE` (in
 //! SKU order, so two orders never deadlock), orders are locked while they change, and a CHECK
 //! constraint refuses any write that would make stock negative, whatever the application does.
-//! The SQL itself is shared with SQLite (see `ordo-store/shared/sql_store.rs`); the write path
+//! The SQL itself is shared with SQLite (see `ordo-store/shared/sql_store/`); the write path
 //! is in [`tx`].
 
 use std::time::Duration;
@@ -12,10 +12,22 @@ use anyhow::Context;
 use ordo_store::{StoreError, constraints};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-#[path = "../../ordo-store/shared/sql_store.rs"]
+#[path = "../../ordo-store/shared/sql_store/mod.rs"]
 mod sql_store;
 
+mod carts;
+mod catalog;
+mod exceptions;
+mod idempotency;
+mod identity;
+mod jobs;
+mod notifications;
+mod orders;
+mod outbox;
+mod payments;
+mod pricing;
 mod tx;
+mod webhooks;
 
 pub use sql_store::SqlStore as PostgresStore;
 use tx::{Writer, transact};

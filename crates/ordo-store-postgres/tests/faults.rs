@@ -6,7 +6,7 @@
 use chrono::Utc;
 use ordo_domain::catalog::{Name, Vendor};
 use ordo_domain::ids::VendorId;
-use ordo_store::{Outcome, Store, StoreError, StoreResult};
+use ordo_store::{CatalogStore, Outcome, Store, StoreError, StoreResult};
 use ordo_store_postgres::testing::TestDatabase;
 
 async fn insert_vendor(store: &dyn Store, name: &str) -> StoreResult<Outcome> {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use ordo_store::{Job, JobState, Store, StoreError};
+use ordo_store::{Job, JobState, JobStore, StoreError};
 use ordo_store_postgres::PostgresStore;
 use ordo_store_postgres::testing::TestDatabase;
 

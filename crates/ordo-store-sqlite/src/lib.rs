@@ -6,25 +6,36 @@
 //! stock read and its stock write, since nothing else writes. Readers use their own connections
 //! (sqlx) and never block the writer (WAL mode). Every commit is fsynced (`synchronous = FULL`)
 //! before anyone is answered: an acknowledged order survives kill -9 and power loss. The SQL is
-//! shared with PostgreSQL (see `ordo-store/shared/sql_store.rs`).
+//! shared with PostgreSQL (see `ordo-store/shared/sql_store/`).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use ordo_store::{StoreError, constraints};
+use ordo_store::{Outcome, StoreError, StoreResult, TxWork, constraints};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-#[path = "../../ordo-store/shared/sql_store.rs"]
+#[path = "../../ordo-store/shared/sql_store/mod.rs"]
 mod sql_store;
 
+mod carts;
+mod catalog;
+mod exceptions;
 #[cfg(feature = "faults")]
 pub mod faults;
+mod idempotency;
+mod identity;
+mod jobs;
+mod notifications;
+mod orders;
+mod outbox;
+mod payments;
+mod pricing;
 mod tx;
+mod webhooks;
 mod writer;
 
-use ordo_store::{Outcome, StoreResult, TxWork};
 pub use sql_store::SqlStore as SqliteStore;
 pub use writer::{Stopped, Writer};
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use ordo_domain::catalog::{Name, Vendor};
 use ordo_domain::ids::VendorId;
-use ordo_store::{Outcome, Store, StoreError, StoreResult, TxWork};
+use ordo_store::{CatalogStore, Outcome, Store, StoreError, StoreResult, TxWork};
 use ordo_store_sqlite::{SqliteConfig, SqliteStore};
 
 /// Fails a test that waits too long instead of hanging it.
