@@ -27,7 +27,7 @@ use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::{CheckoutId, OrderId, UserId};
 use ordo_domain::inventory::{Quantity, StockDeduction, StockLevel, allocate_order};
 use ordo_domain::money::Currency;
-use ordo_domain::order::{LinePricing, Order, OrderLine, OrderPricing};
+use ordo_domain::order::{LinePricing, NewOrder, Order, OrderLine, OrderPricing};
 use ordo_domain::pricing::parse_promo_code;
 use ordo_domain::pricing::{
     BasketLine, Destination, NotApplicable, PricingBook, PricingError, Promotion, price_basket,
@@ -38,8 +38,8 @@ use ordo_store::StoreTx;
 use crate::inventory::note_low_stock;
 use crate::jobs::{JobKind, new_job};
 use crate::outbox::outbox_for;
-use ordo_domain::payment::{Amounts, CapturePolicy, PaymentState};
-use ordo_store::{Payment, PaymentAllocation};
+use ordo_domain::payment::CapturePolicy;
+use ordo_store::{Payment, PaymentAllocation, PaymentDraft};
 use std::sync::Arc;
 
 use crate::{App, AppError, AppResult, with_retry};
@@ -289,7 +289,7 @@ pub(crate) async fn place(
         .collect();
     counted.sort_by_key(|p| p.id);
 
-    let mut orders = Vec::with_capacity(priced.orders.len());
+    let mut drafts = Vec::with_capacity(priced.orders.len());
     for po in &priced.orders {
         let idx: Vec<usize> = po.lines.iter().map(|l| l.index).collect();
         let order_levels: Vec<&[StockLevel]> = idx.iter().map(|i| levels[i].as_slice()).collect();
@@ -354,11 +354,10 @@ pub(crate) async fn place(
             });
         }
         let t = po.totals;
-        orders.push(Order {
+        drafts.push(NewOrder {
             id: OrderId::new(),
             customer_id: cx.customer,
             vendor_id: po.vendor_id,
-            status: Order::initial_status(),
             currency: basket.currency,
             lines,
             subtotal: t.subtotal,
@@ -375,11 +374,7 @@ pub(crate) async fn place(
             checkout_id: Some(checkout_id),
             reserved_until: Some(cx.now + cx.reservation_ttl),
             shipping_address: address.clone(),
-            carrier_id: None,
-            cancel_reason: None,
             created_at: cx.now,
-            updated_at: cx.now,
-            version: 1,
         });
     }
     for p in counted {
@@ -390,12 +385,13 @@ pub(crate) async fn place(
             ));
         }
     }
-    for order in &orders {
-        let event =
-            Order::place(order, cx.actor).map_err(|e| AppError::Forbidden(e.to_string()))?;
-        tx.insert_order(order).await?;
-        tx.append_event(&event).await?;
-        tx.enqueue(&outbox_for(&event, order)?).await?;
+    let mut orders = Vec::with_capacity(drafts.len());
+    for new in drafts {
+        let (order, event) =
+            Order::place(new, cx.actor).map_err(|e| AppError::Forbidden(e.to_string()))?;
+        tx.insert_order(&order, &event).await?;
+        tx.enqueue(&outbox_for(&event, &order)?).await?;
+        orders.push(order);
     }
     let payment = match cx.payment {
         Some((provider, capture)) => {
@@ -453,7 +449,7 @@ async fn open_payment(
     if due <= 0 {
         return Ok(None);
     }
-    let payment = Payment {
+    let mut payment = Payment::open(PaymentDraft {
         id: uuid::Uuid::now_v7(),
         checkout_id: Some(checkout_id),
         customer_id: cx.customer,
@@ -462,16 +458,10 @@ async fn open_payment(
         currency,
         amount: due,
         capture_policy: capture,
-        state: PaymentState::RequiresPaymentMethod,
-        amounts: Amounts::default(),
-        decline_code: None,
         capture_before: None,
         client_secret: None,
         created_at: cx.now,
-        updated_at: cx.now,
-        version: 1,
-    };
-    let mut payment = payment;
+    });
     if let Some(provider) = &cx.in_process {
         // No network: created here, so the answer needs no second transaction to record it
         // (a failure leaves it to the steps after the commit).
@@ -481,7 +471,7 @@ async fn open_payment(
         {
             payment.provider_ref = Some(created.reference);
             payment.client_secret = created.client_secret;
-            payment.state = created.state;
+            payment.report(created.state);
         }
     }
     let shares: Vec<PaymentAllocation> = orders

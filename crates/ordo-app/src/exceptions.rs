@@ -17,6 +17,7 @@ use ordo_domain::ParseError;
 use ordo_domain::identity::{Actor, Role};
 use ordo_domain::ids::OrderId;
 use ordo_domain::money::{Currency, Money};
+pub use ordo_store::ExceptionStatus;
 use ordo_store::{ExceptionFilter, ExceptionItem, StoreTx};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -166,7 +167,8 @@ pub struct Body {
 pub struct Exception {
     pub id: Uuid,
     pub kind: ExceptionKind,
-    pub status: String,
+    /// Private: it moves only along [`ExceptionStatus::TRANSITIONS`] ([`Exception::move_to`]).
+    status: ExceptionStatus,
     pub order_id: Option<OrderId>,
     pub body: Body,
     pub created_at: DateTime<Utc>,
@@ -197,12 +199,31 @@ impl Exception {
         })
     }
 
+    pub fn status(&self) -> ExceptionStatus {
+        self.status
+    }
+
+    /// Moves the exception to `next` at `at`, if its table allows; otherwise a conflict that
+    /// says where it stands.
+    pub(crate) fn move_to(&mut self, next: ExceptionStatus, at: DateTime<Utc>) -> AppResult<()> {
+        if !self.status.may_become(next) {
+            return Err(AppError::conflict(
+                "exception_status",
+                format!("an exception that is {} cannot become {next}", self.status),
+                None,
+            ));
+        }
+        self.status = next;
+        self.updated_at = at;
+        Ok(())
+    }
+
     fn item(&self, key: String) -> AppResult<ExceptionItem> {
         Ok(ExceptionItem {
             id: self.id,
             kind: self.kind.as_str().to_owned(),
             key,
-            status: self.status.clone(),
+            status: self.status,
             order_id: self.order_id,
             body: serde_json::to_string(&self.body).map_err(|e| AppError::Internal(e.into()))?,
             created_at: self.created_at,
@@ -234,7 +255,7 @@ pub(crate) async fn raise(
     let e = Exception {
         id: Uuid::now_v7(),
         kind,
-        status: "open".into(),
+        status: ExceptionStatus::Open,
         order_id,
         body,
         created_at: now,
@@ -288,18 +309,10 @@ impl App {
         limit: Option<i64>,
     ) -> AppResult<Vec<Exception>> {
         staff(actor)?;
-        let status = match status {
-            Some(s @ ("open" | "resolved" | "escalated")) => Some(s.to_owned()),
-            Some(_) => {
-                return Err(ParseError::new(
-                    "invalid_status",
-                    "status is open, resolved or escalated",
-                )
-                .at("status")
-                .into());
-            }
-            None => None,
-        };
+        let status = status
+            .map(ExceptionStatus::parse)
+            .transpose()
+            .map_err(|e| e.at("status"))?;
         let kind = kind
             .map(ExceptionKind::parse)
             .transpose()
@@ -345,7 +358,7 @@ impl App {
     ) -> AppResult<Exception> {
         let mut e = self.exception(actor, id).await?;
         let resolution = Resolution::parse(resolution).map_err(|err| err.at("resolution"))?;
-        if e.status == "resolved" {
+        if e.status == ExceptionStatus::Resolved {
             return Err(AppError::conflict(
                 "exception_resolved",
                 "this exception is resolved already",
@@ -375,8 +388,7 @@ impl App {
                 .map_err(|j| AppError::Internal(anyhow::anyhow!("a resolution stopped: {j}")))??
         };
         let now = self.now();
-        e.status = "resolved".into();
-        e.updated_at = now;
+        e.move_to(ExceptionStatus::Resolved, now)?;
         e.body.resolution = Some(Resolved {
             resolution: resolution.as_str().to_owned(),
             note,
@@ -397,7 +409,7 @@ impl App {
         note: Option<String>,
     ) -> AppResult<Exception> {
         let mut e = self.exception(actor, id).await?;
-        if e.status != "open" {
+        if e.status != ExceptionStatus::Open {
             return Err(AppError::conflict(
                 "exception_not_open",
                 format!(
@@ -409,8 +421,7 @@ impl App {
         }
         let note = check_note(note, true)?.unwrap_or_default();
         let now = self.now();
-        e.status = "escalated".into();
-        e.updated_at = now;
+        e.move_to(ExceptionStatus::Escalated, now)?;
         e.body.escalation = Some(Escalated {
             note,
             by: *actor,

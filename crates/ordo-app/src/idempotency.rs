@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::jobs::{Handler, JobFuture, JobKind, always};
 use crate::{App, AppError, AppResult, TxWork};
 
 tokio::task_local! {
@@ -202,6 +203,25 @@ impl App {
     pub fn replayed() -> bool {
         KeyedRequest::current().is_some_and(|k| k.replayed())
     }
+}
+
+/// Keys past their time (`Settings::idempotency_ttl`) are cleared out by a recurring job.
+pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
+    JobKind::PurgeIdempotencyKeys,
+    always,
+    purge_keys,
+)];
+
+fn purge_keys<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        let now = app.now();
+        app.purge(
+            ordo_store::Purge::IdempotencyKeys,
+            now - app.settings.idempotency_ttl,
+            now,
+        )
+        .await
+    })
 }
 
 #[cfg(test)]

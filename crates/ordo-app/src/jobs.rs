@@ -13,39 +13,22 @@
 //! exponential backoff and jitter, and it never holds back the others. After its last attempt
 //! it is `dead`, kept for people to look at.
 //!
-//! Jobs today:
-//! - `reservations.scan` (recurring, every `Settings::expiry_sweep`): finds unpaid orders whose
-//!   reservation ran out and enqueues one `reservation.expire` job for each;
-//! - `reservation.expire`: cancels one such order (`payment_timeout`), releasing its stock;
-//! - `idempotency_keys.purge`, `sessions.purge`, `jobs.purge`, `outbox.purge` (recurring):
-//!   clear out expired idempotency keys, expired or revoked sessions, jobs long done, and
-//!   relayed events past their retention (see [`crate::relay`]);
-//! - `webhooks.dispatch` (recurring, every second): turns relayed events into webhook
-//!   deliveries and wakes the senders of deliveries due; `webhook.deliver` (one per endpoint
-//!   and order or SKU): sends them in order (see [`crate::webhooks`]);
-//! - `notifications.dispatch` (recurring, every second, where a channel is set up): turns relayed events into e-mail, SMS
-//!   and push notifications; `notification.send` (one per notification): renders and sends it,
-//!   failed after 10 attempts (see [`crate::notifications`]);
-//! - `stream.publish` (recurring, every second, with `--nats-url`): publishes relayed events
-//!   to NATS JetStream (see [`crate::stream`]); NATS down only delays it.
-//! - `payment.sync` (one per payment, from its checkout): the reconciler — asks the provider
-//!   how the payment stands until it is settled (see [`crate::payments::settle`]);
-//! - `payment.request` (one per capture, void or refund): sends it, retried from five minutes
-//!   when the provider fails for a passing reason (see [`crate::payments::requests`]);
-//! - `payments.scan` (recurring, hourly, where payments are taken): flags authorizations about
-//!   to lapse uncaptured in the exception queue (see [`crate::exceptions`]);
-//! - `payments.reconcile_cancelled` (recurring, daily, where payments are taken): flags each
-//!   cancelled order still holding its customer's money (see [`crate::payments::reconcile`]).
+//! The runner knows no job but its own (`jobs.purge`): each module registers the kinds it owns
+//! with a [`Handler`] — how one runs, how often it may fail, and, for a recurring one, whether
+//! this node keeps it queued — in its `JOBS` list (`reservations::JOBS`, `webhooks::JOBS`,
+//! `payments::JOBS`, …), and the app assembles the [`Registry`] from those lists
+//! (`App::with_clock`). The kinds themselves are shared vocabulary ([`JobKind`]), so a module
+//! can queue another's job without importing it; a test checks that every kind has exactly one
+//! handler.
 //!
 //! Recurring jobs are one row each (key = kind), re-queued when they finish, so however many
 //! nodes run, each runs once per period.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ordo_domain::identity::{Actor, Proof};
-use ordo_domain::ids::OrderId;
-use ordo_domain::order::{Action, ActionInput};
 use ordo_store::{Job, JobEnd, JobState, Purge};
 use rand::RngExt;
 
@@ -94,14 +77,118 @@ ordo_domain::names!(JobKind, "invalid_job_kind" {
     ReconcileCancelled => "payments.reconcile_cancelled",
 });
 
-impl JobKind {
-    /// Attempts before the job is dead; recurring jobs never die (they must keep running).
-    fn max_attempts(self) -> Option<i32> {
-        match self {
-            JobKind::ExpireReservation => Some(12),
-            _ => None,
+/// A running job's future.
+pub(crate) type JobFuture<'a> = Pin<Box<dyn Future<Output = AppResult<JobEnd>> + Send + 'a>>;
+
+/// How one kind of job runs.
+pub(crate) type Run = for<'a> fn(&'a App, &'a Job) -> JobFuture<'a>;
+
+/// One kind of job as the module that owns it registers it.
+pub(crate) struct Handler {
+    pub(crate) kind: JobKind,
+    run: Run,
+    /// Attempts before the job is dead; `None`: it is retried for ever (recurring jobs must
+    /// keep running).
+    max_attempts: Option<i32>,
+    /// A recurring job (one row, key = kind, queued again as it ends) and whether this node
+    /// keeps it: `true` from this function queues it at start.
+    keep: Option<fn(&App) -> bool>,
+    /// Woken at start (brought forward, or queued again when a run left it done) rather than
+    /// only queued when absent.
+    wake: bool,
+}
+
+impl Handler {
+    /// A job queued by some use case, retried until it succeeds.
+    pub(crate) const fn once(kind: JobKind, run: Run) -> Handler {
+        Handler {
+            kind,
+            run,
+            max_attempts: None,
+            keep: None,
+            wake: false,
         }
     }
+
+    /// A recurring job this node keeps queued when `keep` says so.
+    pub(crate) const fn recurring(kind: JobKind, keep: fn(&App) -> bool, run: Run) -> Handler {
+        Handler {
+            kind,
+            run,
+            max_attempts: None,
+            keep: Some(keep),
+            wake: false,
+        }
+    }
+
+    /// Dead after `n` attempts.
+    pub(crate) const fn attempts(mut self, n: i32) -> Handler {
+        self.max_attempts = Some(n);
+        self
+    }
+
+    /// Woken at start instead of only queued when absent (see [`JobTx::wake_job`]).
+    ///
+    /// [`JobTx::wake_job`]: ordo_store::JobTx::wake_job
+    pub(crate) const fn woken(mut self) -> Handler {
+        self.wake = true;
+        self
+    }
+}
+
+/// Every kind of job the app runs, each with its one handler.
+pub(crate) struct Registry {
+    handlers: Vec<&'static Handler>,
+}
+
+impl Registry {
+    /// The registry of the modules' lists; a kind registered twice is a bug found at start.
+    pub(crate) fn new(lists: &[&'static [Handler]]) -> Registry {
+        let handlers: Vec<&'static Handler> = lists.iter().flat_map(|l| l.iter()).collect();
+        for (i, h) in handlers.iter().enumerate() {
+            assert!(
+                !handlers[..i].iter().any(|o| o.kind == h.kind),
+                "job kind {} is registered twice",
+                h.kind
+            );
+        }
+        Registry { handlers }
+    }
+
+    pub(crate) fn get(&self, kind: JobKind) -> Option<&'static Handler> {
+        self.handlers.iter().copied().find(|h| h.kind == kind)
+    }
+
+    fn recurring(&self) -> impl Iterator<Item = &'static Handler> + '_ {
+        self.handlers.iter().copied().filter(|h| h.keep.is_some())
+    }
+}
+
+/// The runner's own job: clearing out jobs long done.
+pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
+    JobKind::PurgeJobs,
+    always,
+    purge_done_jobs,
+)];
+
+/// For a recurring job every node keeps.
+pub(crate) fn always(_: &App) -> bool {
+    true
+}
+
+fn purge_done_jobs<'a>(app: &'a App, _: &'a Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        let now = app.now();
+        app.purge(Purge::Jobs, now - chrono::Duration::days(7), now)
+            .await
+    })
+}
+
+/// A recurring job's end: run again `period` from now.
+pub(crate) fn again(app: &App, period: Duration) -> AppResult<JobEnd> {
+    Ok(JobEnd::Again {
+        run_at: app.now() + chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX),
+    })
 }
 
 /// See [`App::jobs_overview`].
@@ -148,41 +235,24 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 }
 
 impl App {
-    /// Makes sure each recurring job exists (one row per kind; a no-op when it does).
+    /// Makes sure each recurring job this node keeps exists (one row per kind; a no-op when it
+    /// does).
     pub async fn schedule_recurring_jobs(&self) -> AppResult<()> {
         let now = self.now();
-        let nats = self.settings.nats.is_some();
-        let notify = self.notifications_on();
-        let payments = self.provider.is_some();
+        let kept: Vec<(JobKind, bool)> = self
+            .jobs
+            .recurring()
+            .filter(|h| h.keep.is_some_and(|keep| keep(self)))
+            .map(|h| (h.kind, h.wake))
+            .collect();
         self.write(move |tx| {
             Box::pin(async move {
-                for kind in [
-                    JobKind::ScanReservations,
-                    JobKind::PurgeIdempotencyKeys,
-                    JobKind::PurgeSessions,
-                    JobKind::PurgeJobs,
-                    JobKind::PurgeOutbox,
-                    JobKind::DispatchWebhooks,
-                ] {
-                    tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
-                        .await?;
-                }
-                if nats {
-                    let kind = JobKind::PublishEvents;
-                    tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
-                        .await?;
-                }
-                // Only where a channel is set up: with none, nothing would be sent, and
-                // reading every event to skip it would cost the relay's hot path. (Woken, not
-                // enqueued: a run that found no channel left its row done.)
-                if notify {
-                    let kind = JobKind::DispatchNotifications;
-                    tx.wake_job(&new_job(kind, kind.as_str(), now), now).await?;
-                }
-                if payments {
-                    for kind in [JobKind::ScanPayments, JobKind::ReconcileCancelled] {
-                        tx.enqueue_job(&new_job(kind, kind.as_str(), now), now)
-                            .await?;
+                for (kind, wake) in kept {
+                    let job = new_job(kind, kind.as_str(), now);
+                    if wake {
+                        tx.wake_job(&job, now).await?;
+                    } else {
+                        tx.enqueue_job(&job, now).await?;
                     }
                 }
                 Ok(())
@@ -340,7 +410,8 @@ impl App {
         };
         let limit = JobKind::parse(&job.kind)
             .ok()
-            .and_then(JobKind::max_attempts);
+            .and_then(|kind| self.jobs.get(kind))
+            .and_then(|h| h.max_attempts);
         if limit.is_some_and(|max| job.attempts >= max) {
             tracing::error!(job_id = %job.id, kind = %job.kind, key = %job.key, attempts = job.attempts, error = %error, "job failed for the last time");
             JobEnd::Dead { error }
@@ -352,129 +423,18 @@ impl App {
     }
 
     async fn run_job(&self, job: &Job) -> AppResult<JobEnd> {
-        let Ok(kind) = JobKind::parse(&job.kind) else {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "no handler for jobs of kind {}",
-                job.kind
-            )));
-        };
-        let now = self.now();
-        let every = |d: Duration| {
-            Ok(JobEnd::Again {
-                run_at: now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX),
-            })
-        };
-        match kind {
-            JobKind::ScanReservations => {
-                self.enqueue_expiries(now).await?;
-                every(self.settings.expiry_sweep)
-            }
-            JobKind::ExpireReservation => {
-                let id: OrderId = job.key.parse().map_err(|_| {
-                    AppError::Internal(anyhow::anyhow!("not an order id: {}", job.key))
-                })?;
-                self.expire_reservation(id).await?;
-                Ok(JobEnd::Done)
-            }
-            JobKind::PurgeIdempotencyKeys => {
-                let before = now - self.settings.idempotency_ttl;
-                self.purge(Purge::IdempotencyKeys, before, now).await
-            }
-            // Expired or revoked sessions: a day's grace keeps them for an audit of late use.
-            JobKind::PurgeSessions => {
-                self.purge(Purge::Sessions, now - chrono::Duration::days(1), now)
-                    .await
-            }
-            JobKind::PurgeJobs => {
-                self.purge(Purge::Jobs, now - chrono::Duration::days(7), now)
-                    .await
-            }
-            // NATS being down is expected now and then: try again steadily, not with backoff.
-            JobKind::PublishEvents => {
-                if let Err(e) = self.publish_events().await {
-                    tracing::warn!(error = %e, "publishing events to NATS failed; will retry");
-                }
-                every(Duration::from_secs(1))
-            }
-            JobKind::DispatchWebhooks => {
-                drain(|| self.fan_out_webhooks()).await?;
-                self.sweep_webhooks().await?;
-                every(Duration::from_secs(1))
-            }
-            JobKind::DeliverWebhooks => self.deliver_webhooks(&job.key).await,
-            // A node started without any channel ends the job another configuration left.
-            JobKind::DispatchNotifications if !self.notifications_on() => Ok(JobEnd::Done),
-            JobKind::DispatchNotifications => {
-                drain(|| self.dispatch_notifications()).await?;
-                every(Duration::from_secs(1))
-            }
-            JobKind::SendNotification => self.send_notification(job).await,
-            JobKind::SyncPayment => self.sync_payment(uuid_key(job)?).await,
-            JobKind::PaymentRequest => self.run_request(uuid_key(job)?, Some(job.attempts)).await,
-            JobKind::ScanPayments => {
-                self.scan_authorizations().await?;
-                every(Duration::from_secs(3_600))
-            }
-            JobKind::ReconcileCancelled => {
-                // Lists (and flags) only: giving back is for people, or the CLI's --apply.
-                self.reconcile_cancelled(ordo_domain::identity::Actor::system(), false, "")
-                    .await?;
-                every(Duration::from_secs(86_400))
-            }
-            JobKind::PurgeOutbox => {
-                let before = now - self.settings.event_retention;
-                self.purge(Purge::Outbox, before, now).await
-            }
-        }
+        let handler = JobKind::parse(&job.kind)
+            .ok()
+            .and_then(|kind| self.jobs.get(kind))
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("no handler for jobs of kind {}", job.kind))
+            })?;
+        (handler.run)(self, job).await
     }
 
-    /// Enqueues an expiry job for each order whose reservation ran out (and has none yet).
-    async fn enqueue_expiries(&self, now: DateTime<Utc>) -> AppResult<()> {
-        let due = self
-            .store
-            .expired_reservations(now, JobKind::ExpireReservation.as_str(), 500)
-            .await?;
-        if due.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(
-            orders = due.len(),
-            "reservations expired: cancellations queued"
-        );
-        self.write(move |tx| {
-            Box::pin(async move {
-                for id in due {
-                    let job = new_job(JobKind::ExpireReservation, &id.to_string(), now);
-                    tx.enqueue_job(&job, now).await?;
-                }
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    /// Cancels one unpaid order whose reservation ran out (`payment_timeout`). Paid,
-    /// cancelled or gone meanwhile is fine: nothing to do. Safe on many nodes at once (the
-    /// cancellation is a versioned transition; a payment that lands first wins).
-    async fn expire_reservation(&self, id: OrderId) -> AppResult<()> {
-        let input = ActionInput {
-            reason: Some("payment_timeout".into()),
-            ..ActionInput::default()
-        };
-        match self
-            .act_as(Actor::system(), Proof::SYSTEM, id, Action::Cancel, input)
-            .await
-        {
-            Ok(_) => {
-                tracing::info!(order_id = %id, "unpaid order cancelled: reservation expired");
-                Ok(())
-            }
-            Err(AppError::InvalidTransition { .. } | AppError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn purge(
+    /// Deletes one batch of `what` from before `before`, and runs again at once while there is
+    /// more, else in ten minutes (the recurring purges).
+    pub(crate) async fn purge(
         &self,
         what: Purge,
         before: DateTime<Utc>,
@@ -502,7 +462,7 @@ impl App {
 /// Runs a relay consumer's step (which returns how many events it took) while it takes full
 /// batches, for up to 10 s (well inside the job's lease): a backlog drains at the database's
 /// pace, not one batch a second.
-async fn drain<F, Fut>(mut step: F) -> AppResult<()>
+pub(crate) async fn drain<F, Fut>(mut step: F) -> AppResult<()>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = AppResult<usize>>,
@@ -515,7 +475,7 @@ where
 }
 
 /// A job's key read as the id it names.
-fn uuid_key(job: &Job) -> AppResult<uuid::Uuid> {
+pub(crate) fn uuid_key(job: &Job) -> AppResult<uuid::Uuid> {
     job.key
         .parse()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("not an id: {}", job.key)))

@@ -33,6 +33,7 @@ pub mod paging;
 pub mod payments;
 pub mod pricing;
 pub mod relay;
+pub mod reservations;
 pub mod stream;
 pub mod tokens;
 pub mod totp;
@@ -68,6 +69,8 @@ pub struct App {
     sandbox: Option<Arc<payments::sandbox::Sandbox>>,
     /// What an order's actions do to its money (the payments', given to the orders module).
     money: Arc<dyn orders::MoneyOfOrders>,
+    /// Every kind of background job, registered by the module that owns it (see [`jobs`]).
+    jobs: Arc<jobs::Registry>,
 }
 
 /// Knobs for the use cases, with defaults that suit a shop.
@@ -152,6 +155,21 @@ impl Default for Settings {
     }
 }
 
+/// Every module's background jobs, in one registry (see [`jobs`]).
+fn job_registry() -> jobs::Registry {
+    jobs::Registry::new(&[
+        jobs::JOBS,
+        reservations::JOBS,
+        idempotency::JOBS,
+        auth::JOBS,
+        relay::JOBS,
+        stream::JOBS,
+        webhooks::JOBS,
+        notifications::JOBS,
+        payments::JOBS,
+    ])
+}
+
 impl App {
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
         Self::with_clock(store, settings, Arc::new(SystemClock))
@@ -164,6 +182,7 @@ impl App {
             provider,
             sandbox,
             money: Arc::new(payments::Effects),
+            jobs: Arc::new(job_registry()),
             store,
             clock,
             sessions: auth::SessionCache::new(settings.session_cache_ttl),
@@ -378,6 +397,20 @@ where
                 tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(n))).await;
             }
             other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn every_job_kind_has_exactly_one_handler() {
+        // `Registry::new` refuses a kind registered twice; here every kind must have one.
+        let registry = job_registry();
+        for kind in jobs::JobKind::ALL {
+            assert!(registry.get(*kind).is_some(), "no handler for {kind}");
         }
     }
 }

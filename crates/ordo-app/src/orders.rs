@@ -304,7 +304,7 @@ impl App {
             }
         }
         let order = acted.order;
-        tracing::info!(order_id = %id, action = %action, status = %order.status, "order changed");
+        tracing::info!(order_id = %id, action = %action, status = %order.status(), "order changed");
         match acted.short {
             // The payment found stock taken at payment gone: the order was cancelled instead.
             Some((sku, requested, available)) => Err(AppError::CancelledAtPayment {
@@ -370,9 +370,9 @@ pub(crate) async fn act(
         _ => return Err(AppError::NotFound("order")),
     };
     // A look at the row first: what the step will do to stock decides what to prepare.
-    let planned = decide(order.status, action, actor.role).map_err(refused)?;
+    let planned = decide(order.status(), action, actor.role).map_err(refused)?;
     if let (Some(sensitive), Some(window)) =
-        (Sensitive::of_order_action(action, order.status), stale)
+        (Sensitive::of_order_action(action, order.status()), stale)
     {
         return Err(AppError::StepUpRequired {
             action: sensitive,
@@ -403,7 +403,6 @@ pub(crate) async fn act(
             .paid_by_hand(tx, &order, actor, input.reason.clone(), now)
             .await?;
     }
-    let expected = order.version;
     // The one way an order moves: by the table's row for (action, actor) from its status.
     let (transition, event) = order
         .transition(action, actor, input.clone(), now)
@@ -422,7 +421,7 @@ pub(crate) async fn act(
             .await?;
         events.extend(more);
     }
-    record(tx, &order, expected, &events).await?;
+    record(tx, &order, &events).await?;
     Ok(Acted {
         order,
         effect: transition.stock(),
@@ -430,30 +429,26 @@ pub(crate) async fn act(
     })
 }
 
-/// Writes what happened to a locked `order` (read at `expected`): its new version, the events
-/// in its log (oldest first), and their outbox messages.
+/// Writes what happened to a locked `order`: its new status and version with the events in its
+/// log (oldest first; the first one's number says which version the order was read at), and
+/// their outbox messages. A writer that lost a race for the order gets `Contention`.
 pub(crate) async fn record(
     tx: &mut dyn StoreTx,
     order: &Order,
-    expected: i64,
     events: &[OrderEvent],
 ) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    match tx.update_order(order, expected).await {
-        Err(StoreError::Conflict(name)) if name == constraints::ORDERS_VERSION => {
+    match tx.record_order_changes(order, events).await {
+        Err(StoreError::Conflict(name))
+            if name == constraints::ORDERS_VERSION || name == constraints::ORDER_EVENTS_PKEY =>
+        {
             return Err(AppError::Contention);
         }
         other => other?,
     }
     for event in events {
-        match tx.append_event(event).await {
-            Err(StoreError::Conflict(name)) if name == constraints::ORDER_EVENTS_PKEY => {
-                return Err(AppError::Contention);
-            }
-            other => other?,
-        }
         tx.enqueue(&crate::outbox::outbox_for(event, order)?)
             .await?;
     }

@@ -17,6 +17,7 @@ use async_nats::jetstream;
 use ordo_store::{OrderScope, RelayedEvent};
 use serde::Serialize;
 
+use crate::jobs::{Handler, JobFuture, JobKind, again};
 use crate::{App, AppError, AppResult};
 
 /// The relay cursor this consumer keeps.
@@ -179,4 +180,21 @@ async fn publish(
     js.publish_with_headers(format!("{}.{}", nats.prefix, m.topic), headers, body.into())
         .await
         .map_err(|e| unavailable("publish", e))
+}
+
+/// Publishing is a recurring job, kept where `--nats-url` is set.
+pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
+    JobKind::PublishEvents,
+    |app| app.settings.nats.is_some(),
+    publish_job,
+)];
+
+/// NATS being down is expected now and then: tried again steadily, not with backoff.
+fn publish_job<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        if let Err(e) = app.publish_events().await {
+            tracing::warn!(error = %e, "publishing events to NATS failed; will retry");
+        }
+        again(app, Duration::from_secs(1))
+    })
 }

@@ -21,7 +21,7 @@ use ordo_domain::identity::{Actor, EmailAddress, Password, Role, User};
 use ordo_domain::ids::{LocationId, OrderId, ProductId, UserId, VariantId, VendorId};
 use ordo_domain::inventory::Allocation;
 use ordo_domain::money::{Currency, Money};
-use ordo_domain::order::{Action, ActionInput, Order, OrderEvent, OrderLine};
+use ordo_domain::order::{Action, ActionInput, NewOrder, Order, OrderEvent, OrderLine};
 use ordo_store::StoreError;
 use rand::RngExt;
 use serde_json::json;
@@ -201,10 +201,10 @@ pub async fn run(target: &TargetArgs, args: &Args) -> anyhow::Result<Report> {
         async move {
             ordo_store::write(&*store, move |tx| {
                 Box::pin(async move {
-                    for (order, events) in &batch {
-                        tx.insert_order(order).await?;
-                        for e in events {
-                            tx.append_event(e).await?;
+                    for h in &batch {
+                        tx.insert_order(&h.placed, &h.placement).await?;
+                        if !h.steps.is_empty() {
+                            tx.record_order_changes(&h.now, &h.steps).await?;
                         }
                     }
                     Ok::<_, StoreError>(())
@@ -272,7 +272,7 @@ fn orders(
     currency: Currency,
     address: &Address,
     at: chrono::DateTime<chrono::Utc>,
-) -> Vec<(Order, Vec<OrderEvent>)> {
+) -> Vec<History> {
     let mut rng = rand::rng();
     let path = [Action::Pay, Action::Accept, Action::Ship, Action::Deliver];
     (0..count)
@@ -305,11 +305,10 @@ fn orders(
                 amount: lines.iter().map(|l| l.line_total.amount).sum(),
                 currency,
             };
-            let mut order = Order {
+            let new = NewOrder {
                 id: OrderId::new(),
                 customer_id: customer.id,
                 vendor_id: vendor,
-                status: Order::initial_status(),
                 currency,
                 lines,
                 subtotal,
@@ -319,14 +318,12 @@ fn orders(
                 // Loaded history: no reservation clock, so the expiry sweep leaves it alone.
                 reserved_until: None,
                 shipping_address: address.clone(),
-                carrier_id: None,
-                cancel_reason: None,
                 created_at: at,
-                updated_at: at,
-                version: 1,
             };
-            let placed = Order::place(&order, Actor::of(customer)).expect("customers place orders");
-            let mut events = vec![placed];
+            let (placed, placement) =
+                Order::place(new, Actor::of(customer)).expect("customers place orders");
+            let mut order = placed.clone();
+            let mut events = Vec::new();
             // 20 % stay pending; the rest go 1 to 4 steps further along.
             let steps = [0, 1, 2, 3, 4][rng.random_range(0..5)];
             for action in &path[..steps] {
@@ -335,7 +332,20 @@ fn orders(
                     Err(_) => break,
                 }
             }
-            (order, events)
+            History {
+                placed,
+                placement,
+                now: order,
+                steps: events,
+            }
         })
         .collect()
+}
+
+/// One loaded order: as placed (with its placement), and where its later steps took it.
+struct History {
+    placed: Order,
+    placement: OrderEvent,
+    now: Order,
+    steps: Vec<OrderEvent>,
 }

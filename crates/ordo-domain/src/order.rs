@@ -345,12 +345,16 @@ pub struct OrderPricing {
 }
 
 /// An order: what one customer bought from one vendor, and where it stands.
+///
+/// Its status is private: an order comes to be only by [`Order::place`] (in the status the
+/// table's placement row gives) and moves only by [`Order::transition`], which returns the event
+/// the store writes together with the new status and version (`OrderTx::record_order_changes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
     pub customer_id: UserId,
     pub vendor_id: VendorId,
-    pub status: OrderStatus,
+    status: OrderStatus,
     pub currency: Currency,
     pub lines: Vec<OrderLine>,
     pub subtotal: Money,
@@ -372,6 +376,24 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     /// The sequence number of the last event applied; the next event is `version + 1`.
     pub version: i64,
+}
+
+/// What a placement decides about a new order: everything but where it stands (the table's
+/// placement row says that) and what happens to it later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub id: OrderId,
+    pub customer_id: UserId,
+    pub vendor_id: VendorId,
+    pub currency: Currency,
+    pub lines: Vec<OrderLine>,
+    pub subtotal: Money,
+    pub total: Money,
+    pub pricing: OrderPricing,
+    pub checkout_id: Option<CheckoutId>,
+    pub reserved_until: Option<DateTime<Utc>>,
+    pub shipping_address: Address,
+    pub created_at: DateTime<Utc>,
 }
 
 /// What happened to an order: the payload of one event in its log.
@@ -520,15 +542,13 @@ impl ActionInput {
 }
 
 impl Order {
-    /// Places `order` (built with the placement row's status) by `actor`: the table's
-    /// placement row must allow the actor's role. Returns the event numbered 1 that records it.
-    pub fn place(order: &Order, actor: Actor) -> Result<OrderEvent, TransitionError> {
+    /// Places a new order by `actor`: the table's placement row must allow the actor's role,
+    /// and gives the status it starts in. Returns the order (version 1) and the event numbered 1
+    /// that records it.
+    pub fn place(new: NewOrder, actor: Actor) -> Result<(Order, OrderEvent), TransitionError> {
         let row = placement(actor.role)?;
-        debug_assert_eq!(
-            order.status, row.to,
-            "a new order starts where the table says"
-        );
-        Ok(OrderEvent {
+        let order = Order::stored(new, row.to);
+        let event = OrderEvent {
             order_id: order.id,
             seq: 1,
             event_type: row.action.event_type().into(),
@@ -537,7 +557,38 @@ impl Order {
             change: OrderChange::Placed {
                 order: Box::new(order.clone()),
             },
-        })
+        };
+        Ok((order, event))
+    }
+
+    /// An order as its store keeps it, in `status` at version 1: for a backend reading its
+    /// rows (which then sets the version, carrier and the rest as stored) — never to move an
+    /// order, which only [`Order::transition`] does.
+    pub fn stored(new: NewOrder, status: OrderStatus) -> Order {
+        Order {
+            id: new.id,
+            customer_id: new.customer_id,
+            vendor_id: new.vendor_id,
+            status,
+            currency: new.currency,
+            lines: new.lines,
+            subtotal: new.subtotal,
+            total: new.total,
+            pricing: new.pricing,
+            checkout_id: new.checkout_id,
+            reserved_until: new.reserved_until,
+            shipping_address: new.shipping_address,
+            carrier_id: None,
+            cancel_reason: None,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+            version: 1,
+        }
+    }
+
+    /// Where the order stands.
+    pub fn status(&self) -> OrderStatus {
+        self.status
     }
 
     /// The status a new order starts in (the placement row's `to`).

@@ -178,11 +178,11 @@ impl OrderView {
     pub fn new(o: Order, viewer: &Actor) -> Self {
         Self {
             id: o.id.0,
-            status: o.status.to_string(),
+            status: o.status().to_string(),
             customer_id: o.customer_id.0,
             vendor_id: o.vendor_id.0,
             currency: o.currency.code().to_owned(),
-            allowed_actions: allowed_actions(o.status, viewer.role)
+            allowed_actions: allowed_actions(o.status(), viewer.role)
                 .iter()
                 .map(|a| a.to_string())
                 .collect(),
@@ -702,27 +702,28 @@ pub struct PaymentView {
 impl PaymentView {
     /// The payment alone (as a checkout answers it).
     pub fn new(p: Payment, viewer: &Actor) -> Self {
-        let status = payment_status(&p.amounts, p.state, p.amount);
+        let status = payment_status(&p.amounts(), p.state(), p.amount);
         Self::with_status(p, status, viewer)
     }
 
     fn with_status(p: Payment, status: PaymentStatus, viewer: &Actor) -> Self {
         let waiting = matches!(
-            p.state,
+            p.state(),
             PaymentState::RequiresPaymentMethod | PaymentState::RequiresAction
         );
         let payer = viewer.role == Role::Customer && viewer.user_id == Some(p.customer_id);
+        let (state, amounts) = (p.state(), p.amounts());
         Self {
             id: p.id,
             provider: p.provider,
             provider_ref: p.provider_ref,
-            state: p.state.to_string(),
+            state: state.to_string(),
             status: status.to_string(),
             amount: MoneyView {
                 amount: p.amount,
                 currency: p.currency.code().to_owned(),
             },
-            amounts: p.amounts.into(),
+            amounts: amounts.into(),
             capture_policy: p.capture_policy.to_string(),
             decline_code: p.decline_code,
             client_secret: p.client_secret.filter(|_| waiting && payer),

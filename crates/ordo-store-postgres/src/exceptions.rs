@@ -14,7 +14,7 @@ impl ExceptionTx for PgTx {
             .bind(e.id)
             .bind(&e.kind)
             .bind(&e.key)
-            .bind(&e.status)
+            .bind(e.status.as_str())
             .bind(e.order_id.map(|o| o.0))
             .bind(&e.body)
             .bind(e.created_at)
@@ -27,7 +27,7 @@ impl ExceptionTx for PgTx {
 
     async fn update_exception(&mut self, e: &ExceptionItem) -> StoreResult<()> {
         sqlx::query(sql::UPDATE_EXCEPTION)
-            .bind(&e.status)
+            .bind(e.status.as_str())
             .bind(&e.body)
             .bind(e.updated_at)
             .bind(e.id)

@@ -7,7 +7,9 @@ use ordo_domain::address::name_keys;
 use ordo_domain::ids::{CheckoutId, OrderId};
 use ordo_domain::inventory::Allocation;
 use ordo_domain::order::{Order, OrderEvent};
-use ordo_store::{OrderNote, OrderTx, StoreError, StoreResult, constraints};
+use ordo_store::{
+    OrderNote, OrderTx, StoreError, StoreResult, changes_from, check_placement, constraints,
+};
 use sqlx::types::Json;
 
 use crate::sql_store::orders::CHECKOUT_ORDERS;
@@ -17,12 +19,96 @@ use crate::tx::PgTx;
 
 #[async_trait]
 impl OrderTx for PgTx {
-    async fn insert_order(&mut self, o: &Order) -> StoreResult<()> {
+    async fn insert_order(&mut self, o: &Order, placed: &OrderEvent) -> StoreResult<()> {
+        check_placement(o, placed)?;
+        self.insert_order_row(o).await?;
+        self.append_event_row(placed).await
+    }
+
+    async fn record_order_changes(&mut self, o: &Order, events: &[OrderEvent]) -> StoreResult<()> {
+        let expected = changes_from(o, events)?;
+        self.update_order_row(o, expected).await?;
+        for e in events {
+            self.append_event_row(e).await?;
+        }
+        Ok(())
+    }
+
+    async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>> {
+        let rows = sqlx::query(locked::ORDER.as_str())
+            .bind(id.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(orders_with_lines(&mut *self.tx, rows).await?.pop())
+    }
+
+    async fn set_line_allocations(
+        &mut self,
+        order: OrderId,
+        line_index: usize,
+        allocations: &[Allocation],
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SET_LINE_ALLOCATIONS)
+            .bind(Json(allocations))
+            .bind(order.0)
+            .bind(line_index as i32 + 1)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>> {
+        let rows = sqlx::query(CHECKOUT_ORDERS.as_str())
+            .bind(id.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        orders_with_lines(&mut *self.tx, rows).await
+    }
+
+    async fn insert_order_note(&mut self, note: &OrderNote) -> StoreResult<()> {
+        let author =
+            serde_json::to_string(&note.author).map_err(|e| StoreError::Other(e.into()))?;
+        sqlx::query(sql::INSERT_ORDER_NOTE)
+            .bind(note.id)
+            .bind(note.order_id.0)
+            .bind(author)
+            .bind(&note.body)
+            .bind(note.created_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    async fn insert_checkout_link(
+        &mut self,
+        checkout: CheckoutId,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_CHECKOUT_LINK)
+            .bind(token)
+            .bind(checkout.0)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}
+
+/// The statements behind the trait's writes of an order: an order's row is written only with
+/// its events (see `OrderTx::insert_order` and `OrderTx::record_order_changes`).
+impl PgTx {
+    async fn insert_order_row(&mut self, o: &Order) -> StoreResult<()> {
         sqlx::query(sql::INSERT_ORDER)
             .bind(o.id.0)
             .bind(o.customer_id.0)
             .bind(o.vendor_id.0)
-            .bind(o.status.as_str())
+            .bind(o.status().as_str())
             .bind(o.currency.code())
             .bind(o.subtotal.amount)
             .bind(o.total.amount)
@@ -69,19 +155,9 @@ impl OrderTx for PgTx {
         .map_err(|e| self.fail(e))?;
         Ok(())
     }
-
-    async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>> {
-        let rows = sqlx::query(locked::ORDER.as_str())
-            .bind(id.0)
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(orders_with_lines(&mut *self.tx, rows).await?.pop())
-    }
-
-    async fn update_order(&mut self, o: &Order, expected_version: i64) -> StoreResult<()> {
+    async fn update_order_row(&mut self, o: &Order, expected_version: i64) -> StoreResult<()> {
         let done = sqlx::query(sql::UPDATE_ORDER)
-            .bind(o.status.as_str())
+            .bind(o.status().as_str())
             .bind(o.carrier_id.map(|c| c.0))
             .bind(o.cancel_reason.as_deref())
             .bind(o.updated_at)
@@ -97,33 +173,7 @@ impl OrderTx for PgTx {
         }
         Ok(())
     }
-
-    async fn set_line_allocations(
-        &mut self,
-        order: OrderId,
-        line_index: usize,
-        allocations: &[Allocation],
-    ) -> StoreResult<()> {
-        sqlx::query(sql::SET_LINE_ALLOCATIONS)
-            .bind(Json(allocations))
-            .bind(order.0)
-            .bind(line_index as i32 + 1)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
-    async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>> {
-        let rows = sqlx::query(CHECKOUT_ORDERS.as_str())
-            .bind(id.0)
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        orders_with_lines(&mut *self.tx, rows).await
-    }
-
-    async fn append_event(&mut self, e: &OrderEvent) -> StoreResult<()> {
+    async fn append_event_row(&mut self, e: &OrderEvent) -> StoreResult<()> {
         sqlx::query(sql::APPEND_EVENT)
             .bind(e.order_id.0)
             .bind(e.seq)
@@ -133,37 +183,6 @@ impl OrderTx for PgTx {
             .bind(e.actor.vendor_id.map(|v| v.0))
             .bind(e.at)
             .bind(Json(&e.change))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
-    async fn insert_order_note(&mut self, note: &OrderNote) -> StoreResult<()> {
-        let author =
-            serde_json::to_string(&note.author).map_err(|e| StoreError::Other(e.into()))?;
-        sqlx::query(sql::INSERT_ORDER_NOTE)
-            .bind(note.id)
-            .bind(note.order_id.0)
-            .bind(author)
-            .bind(&note.body)
-            .bind(note.created_at)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
-    async fn insert_checkout_link(
-        &mut self,
-        checkout: CheckoutId,
-        token: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(sql::INSERT_CHECKOUT_LINK)
-            .bind(token)
-            .bind(checkout.0)
-            .bind(at)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.fail(e))?;

@@ -24,7 +24,7 @@ impl PaymentTx for PgTx {
         p: &Payment,
         allocations: &[PaymentAllocation],
     ) -> StoreResult<()> {
-        let a = &p.amounts;
+        let a = &p.amounts();
         sqlx::query(sql::INSERT_PAYMENT)
             .bind(p.id)
             .bind(p.checkout_id.map(|c| c.0))
@@ -34,7 +34,7 @@ impl PaymentTx for PgTx {
             .bind(p.currency.code())
             .bind(p.amount)
             .bind(p.capture_policy.as_str())
-            .bind(p.state.as_str())
+            .bind(p.state().as_str())
             .bind(a.authorized)
             .bind(a.captured)
             .bind(a.voided)
@@ -121,10 +121,10 @@ impl PaymentTx for PgTx {
     }
 
     async fn update_payment(&mut self, p: &Payment, expected_version: i64) -> StoreResult<()> {
-        let a = &p.amounts;
+        let a = &p.amounts();
         let done = sqlx::query(sql::UPDATE_PAYMENT)
             .bind(p.provider_ref.as_deref())
-            .bind(p.state.as_str())
+            .bind(p.state().as_str())
             .bind(a.authorized)
             .bind(a.captured)
             .bind(a.voided)
@@ -216,7 +216,7 @@ impl PaymentTx for PgTx {
             .bind(p.vendor_id.0)
             .bind(p.currency.code())
             .bind(p.amount)
-            .bind(&p.state)
+            .bind(p.state().as_str())
             .bind(actor(&p.requested_by)?)
             .bind(p.requested_at)
             .bind(p.paid_by.as_ref().map(actor).transpose()?)

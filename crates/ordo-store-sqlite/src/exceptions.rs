@@ -17,7 +17,7 @@ impl ExceptionTx for SqliteTx {
                 e.id,
                 e.kind,
                 e.key,
-                e.status,
+                e.status.as_str(),
                 e.order_id.map(|o| o.0),
                 e.body,
                 ts(&e.created_at),
@@ -29,7 +29,7 @@ impl ExceptionTx for SqliteTx {
     async fn update_exception(&mut self, e: &ExceptionItem) -> StoreResult<()> {
         self.execute(
             sql::UPDATE_EXCEPTION,
-            params![e.status, e.body, ts(&e.updated_at), e.id],
+            params![e.status.as_str(), e.body, ts(&e.updated_at), e.id],
         )?;
         Ok(())
     }

@@ -25,7 +25,7 @@ impl PaymentTx for SqliteTx {
         p: &Payment,
         allocations: &[PaymentAllocation],
     ) -> StoreResult<()> {
-        let a = &p.amounts;
+        let a = &p.amounts();
         self.execute(
             sql::INSERT_PAYMENT,
             params![
@@ -37,7 +37,7 @@ impl PaymentTx for SqliteTx {
                 p.currency.code(),
                 p.amount,
                 p.capture_policy.as_str(),
-                p.state.as_str(),
+                p.state().as_str(),
                 a.authorized,
                 a.captured,
                 a.voided,
@@ -109,12 +109,12 @@ impl PaymentTx for SqliteTx {
     }
 
     async fn update_payment(&mut self, p: &Payment, expected_version: i64) -> StoreResult<()> {
-        let a = &p.amounts;
+        let a = &p.amounts();
         let changed = self.execute(
             sql::UPDATE_PAYMENT,
             params![
                 p.provider_ref,
-                p.state.as_str(),
+                p.state().as_str(),
                 a.authorized,
                 a.captured,
                 a.voided,
@@ -183,7 +183,7 @@ impl PaymentTx for SqliteTx {
                 p.vendor_id.0,
                 p.currency.code(),
                 p.amount,
-                p.state,
+                p.state().as_str(),
                 json(&p.requested_by)?,
                 ts(&p.requested_at),
                 p.paid_by.as_ref().map(json).transpose()?,

@@ -18,7 +18,7 @@ pub const STOCK_RESERVED_WITHIN_ON_HAND: &str = "stock_reserved_within_on_hand";
 pub const IDEMPOTENCY_KEYS_PKEY: &str = "idempotency_keys_pkey";
 /// Two events with one sequence number on one order (a lost race).
 pub const ORDER_EVENTS_PKEY: &str = "order_events_pkey";
-/// An order changed since it was read (optimistic check in `update_order`).
+/// An order changed since it was read (optimistic check in `record_order_changes`).
 pub const ORDERS_VERSION: &str = "orders_version";
 /// A customer's second open cart (one each).
 pub const CARTS_OPEN_CUSTOMER_KEY: &str = "carts_open_customer_key";

@@ -7,6 +7,34 @@ use ordo_domain::ids::OrderId;
 
 use crate::StoreResult;
 
+/// Where an exception stands: open until a person resolves it, or escalates it to engineering
+/// (then resolved from there). Its moves are [`ExceptionStatus::TRANSITIONS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExceptionStatus {
+    Open,
+    Escalated,
+    Resolved,
+}
+
+ordo_domain::names!(ExceptionStatus, "invalid_status" {
+    Open => "open",
+    Escalated => "escalated",
+    Resolved => "resolved",
+});
+
+impl ExceptionStatus {
+    /// Every move an exception may make; anything else is refused.
+    pub const TRANSITIONS: &'static [(ExceptionStatus, ExceptionStatus)] = &[
+        (ExceptionStatus::Open, ExceptionStatus::Escalated),
+        (ExceptionStatus::Open, ExceptionStatus::Resolved),
+        (ExceptionStatus::Escalated, ExceptionStatus::Resolved),
+    ];
+
+    pub fn may_become(self, next: ExceptionStatus) -> bool {
+        Self::TRANSITIONS.contains(&(self, next))
+    }
+}
+
 /// An item of the exception queue: what Ordo could not settle by itself. The app owns the
 /// shape of `body` (JSON); the store keeps it and filters by the columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +43,7 @@ pub struct ExceptionItem {
     pub kind: String,
     /// What it is about: raised once per key.
     pub key: String,
-    /// `open`, `resolved`, `escalated`.
-    pub status: String,
+    pub status: ExceptionStatus,
     pub order_id: Option<OrderId>,
     pub body: String,
     pub created_at: DateTime<Utc>,
@@ -26,7 +53,7 @@ pub struct ExceptionItem {
 /// Which exceptions to list.
 #[derive(Debug, Clone, Default)]
 pub struct ExceptionFilter {
-    pub status: Option<String>,
+    pub status: Option<ExceptionStatus>,
     pub kind: Option<String>,
     pub order_id: Option<OrderId>,
     pub limit: u32,

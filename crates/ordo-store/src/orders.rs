@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use ordo_domain::identity::Actor;
 use ordo_domain::ids::{CheckoutId, OrderId, UserId, VendorId};
 use ordo_domain::inventory::Allocation;
-use ordo_domain::order::{Order, OrderEvent, OrderStatus};
+use ordo_domain::order::{Order, OrderChange, OrderEvent, OrderStatus};
 
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 /// Whose orders a listing may contain: the ownership rule turned into a filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,12 +95,21 @@ pub trait OrderStore: Send + Sync {
 /// checkout links and the customer-name index.
 #[async_trait]
 pub trait OrderTx: Send {
-    async fn insert_order(&mut self, order: &Order) -> StoreResult<()>;
+    /// Writes a new order with the event that placed it (number 1): see [`check_placement`].
+    async fn insert_order(&mut self, order: &Order, placed: &OrderEvent) -> StoreResult<()>;
     /// Loads an order for change, locking it where the backend has row locks.
     async fn order_for_update(&mut self, id: OrderId) -> StoreResult<Option<Order>>;
-    /// Writes the order's mutable state if it is still at `expected_version`; otherwise
-    /// [`constraints::ORDERS_VERSION`].
-    async fn update_order(&mut self, order: &Order, expected_version: i64) -> StoreResult<()>;
+    /// Writes what happened to a locked order: its status, version and the rest of its
+    /// mutable state, together with the events that moved it there (oldest first, see
+    /// [`changes_from`]) — the only way an order's status is written. Refused as
+    /// [`constraints::ORDERS_VERSION`] when the order moved meanwhile (it is no longer at the
+    /// version before the first event), or [`constraints::ORDER_EVENTS_PKEY`] when one of the
+    /// events' numbers is taken.
+    async fn record_order_changes(
+        &mut self,
+        order: &Order,
+        events: &[OrderEvent],
+    ) -> StoreResult<()>;
     /// Records where a line's stock was taken from (stock deducted at payment).
     async fn set_line_allocations(
         &mut self,
@@ -110,7 +119,6 @@ pub trait OrderTx: Send {
     ) -> StoreResult<()>;
     /// The orders of one checkout, read in this transaction (for an idempotent replay).
     async fn checkout_orders(&mut self, id: CheckoutId) -> StoreResult<Vec<Order>>;
-    async fn append_event(&mut self, event: &OrderEvent) -> StoreResult<()>;
     /// Adds an internal note to an order.
     async fn insert_order_note(&mut self, note: &OrderNote) -> StoreResult<()>;
     /// Records a guest checkout's link.
@@ -120,4 +128,40 @@ pub trait OrderTx: Send {
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
+
+/// Checks that `placed` is the event that placed `order` (its number 1, about it), before a
+/// backend writes them together.
+pub fn check_placement(order: &Order, placed: &OrderEvent) -> StoreResult<()> {
+    let placement = matches!(
+        &placed.change,
+        OrderChange::Placed { order: snapshot } if **snapshot == *order
+    );
+    if placed.seq != 1 || order.version != 1 || placed.order_id != order.id || !placement {
+        return Err(StoreError::Other(anyhow::anyhow!(
+            "order {} was not written with the event that placed it",
+            order.id
+        )));
+    }
+    Ok(())
+}
+
+/// The version `order` was at before `events` (the version its row must still have), once
+/// the events are checked to be its own, numbered without a gap, and to end at its version:
+/// a status is never written without the events that say how it got there.
+pub fn changes_from(order: &Order, events: &[OrderEvent]) -> StoreResult<i64> {
+    let bug = |why: &str| StoreError::Other(anyhow::anyhow!("order {}: {why}", order.id));
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Err(bug("a change was written without an event"));
+    };
+    if events.iter().any(|e| e.order_id != order.id) {
+        return Err(bug("an event of another order"));
+    }
+    if events.windows(2).any(|w| w[1].seq != w[0].seq + 1) || first.seq < 2 {
+        return Err(bug("events out of sequence"));
+    }
+    if last.seq != order.version {
+        return Err(bug("the order's version is not its last event's"));
+    }
+    Ok(first.seq - 1)
 }

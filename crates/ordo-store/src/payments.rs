@@ -6,11 +6,16 @@ use chrono::{DateTime, Utc};
 use ordo_domain::identity::Actor;
 use ordo_domain::ids::{CheckoutId, OrderId, UserId, VendorId};
 use ordo_domain::money::Currency;
+use ordo_domain::payment::{Amounts, PaymentState};
 
 use crate::StoreResult;
 
 /// A payment as stored: one per checkout, with its provider's state and the amounts folded
 /// from its ledger (see `ordo_domain::payment`).
+///
+/// Its state and amounts are private: a payment opens in the table's first state
+/// ([`Payment::open`], or [`Payment::paid_by_hand`]), its state moves only along the table
+/// ([`Payment::report`]), and its amounts change only by a ledger row ([`Payment::record`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub id: uuid::Uuid,
@@ -24,8 +29,8 @@ pub struct Payment {
     /// What is due, in minor units.
     pub amount: i64,
     pub capture_policy: ordo_domain::payment::CapturePolicy,
-    pub state: ordo_domain::payment::PaymentState,
-    pub amounts: ordo_domain::payment::Amounts,
+    state: PaymentState,
+    amounts: Amounts,
     pub decline_code: Option<String>,
     pub capture_before: Option<DateTime<Utc>>,
     /// What a client confirms the payment with itself (the provider's; not card data).
@@ -33,6 +38,95 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+}
+
+/// What opening a payment decides: everything but its state and its money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentDraft {
+    pub id: uuid::Uuid,
+    pub checkout_id: Option<CheckoutId>,
+    pub customer_id: UserId,
+    pub provider: String,
+    pub provider_ref: Option<String>,
+    pub currency: Currency,
+    pub amount: i64,
+    pub capture_policy: ordo_domain::payment::CapturePolicy,
+    pub capture_before: Option<DateTime<Utc>>,
+    pub client_secret: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Payment {
+    /// A new payment, waiting for a payment method, with no money moved (version 1).
+    pub fn open(draft: PaymentDraft) -> Payment {
+        Payment::stored(
+            draft,
+            PaymentState::RequiresPaymentMethod,
+            Amounts::default(),
+        )
+    }
+
+    /// A payment of money paid by hand (provider `manual`): there is no provider to wait for,
+    /// so it starts captured; its money arrives by ledger rows like any other's.
+    pub fn paid_by_hand(draft: PaymentDraft) -> Payment {
+        Payment::stored(draft, PaymentState::Captured, Amounts::default())
+    }
+
+    /// A payment as its store keeps it: for a backend reading its rows (which then sets the
+    /// version and the rest as stored), and for tests of what the database refuses — never to
+    /// move a payment.
+    pub fn stored(draft: PaymentDraft, state: PaymentState, amounts: Amounts) -> Payment {
+        Payment {
+            id: draft.id,
+            checkout_id: draft.checkout_id,
+            customer_id: draft.customer_id,
+            provider: draft.provider,
+            provider_ref: draft.provider_ref,
+            currency: draft.currency,
+            amount: draft.amount,
+            capture_policy: draft.capture_policy,
+            state,
+            amounts,
+            decline_code: None,
+            capture_before: draft.capture_before,
+            client_secret: draft.client_secret,
+            created_at: draft.created_at,
+            updated_at: draft.created_at,
+            version: 1,
+        }
+    }
+
+    /// Where the provider has the payment.
+    pub fn state(&self) -> PaymentState {
+        self.state
+    }
+
+    /// The money, as folded from the ledger.
+    pub fn amounts(&self) -> Amounts {
+        self.amounts
+    }
+
+    /// Takes the provider's report of `next` if the table lets the payment move there (see
+    /// [`PaymentState::may_become`]); returns whether it moved. A late or repeated report
+    /// never moves a payment back.
+    pub fn report(&mut self, next: PaymentState) -> bool {
+        let moves = self.state.may_become(next);
+        if moves {
+            self.state = next;
+        }
+        moves
+    }
+
+    /// Adds one ledger row's effect on the money (`asked`: for an outcome of a request, what
+    /// the request asked for).
+    pub fn record(
+        &mut self,
+        kind: ordo_domain::payment::EntryKind,
+        amount: i64,
+        asked: Option<i64>,
+    ) {
+        self.amounts.record(kind, amount, asked);
+    }
 }
 
 /// A vendor order's share of a payment.
@@ -60,6 +154,28 @@ pub struct MoneyRow {
     pub commission_bp: u16,
 }
 
+/// Where a payout stands: requested by a vendor, then paid by the platform (once). Its one move
+/// is [`PayoutState::TRANSITIONS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayoutState {
+    Requested,
+    Paid,
+}
+
+ordo_domain::names!(PayoutState, "invalid_payout_state" {
+    Requested => "requested",
+    Paid => "paid",
+});
+
+impl PayoutState {
+    pub const TRANSITIONS: &'static [(PayoutState, PayoutState)] =
+        &[(PayoutState::Requested, PayoutState::Paid)];
+
+    pub fn may_become(self, next: PayoutState) -> bool {
+        Self::TRANSITIONS.contains(&(self, next))
+    }
+}
+
 /// A payout of a vendor's balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payout {
@@ -67,14 +183,55 @@ pub struct Payout {
     pub vendor_id: VendorId,
     pub currency: Currency,
     pub amount: i64,
-    /// `requested`, `paid`.
-    pub state: String,
+    state: PayoutState,
     pub requested_by: Actor,
     pub requested_at: DateTime<Utc>,
     pub paid_by: Option<Actor>,
     pub paid_at: Option<DateTime<Utc>>,
     /// The bank transfer's reference, once paid.
     pub reference: Option<String>,
+}
+
+impl Payout {
+    /// A payout a vendor asks for: requested, not yet paid.
+    pub fn request(
+        id: uuid::Uuid,
+        vendor_id: VendorId,
+        currency: Currency,
+        amount: i64,
+        requested_by: Actor,
+        requested_at: DateTime<Utc>,
+    ) -> Payout {
+        Payout {
+            id,
+            vendor_id,
+            currency,
+            amount,
+            state: PayoutState::Requested,
+            requested_by,
+            requested_at,
+            paid_by: None,
+            paid_at: None,
+            reference: None,
+        }
+    }
+
+    pub fn state(&self) -> PayoutState {
+        self.state
+    }
+
+    /// Marks it paid by `by` with the transfer's reference; `false` (nothing changed) when the
+    /// table does not allow it (it is paid already).
+    pub fn pay(&mut self, by: Actor, at: DateTime<Utc>, reference: Option<String>) -> bool {
+        if !self.state.may_become(PayoutState::Paid) {
+            return false;
+        }
+        self.state = PayoutState::Paid;
+        self.paid_by = Some(by);
+        self.paid_at = Some(at);
+        self.reference = reference;
+        true
+    }
 }
 
 /// One row of a payment's ledger.

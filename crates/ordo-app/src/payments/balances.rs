@@ -16,7 +16,7 @@ use ordo_domain::identity::{Actor, Proof, Role, Sensitive};
 use ordo_domain::ids::VendorId;
 use ordo_domain::money::Currency;
 use ordo_domain::payment::{Account, Commission, EntryKind, Movement, Posting, postings};
-use ordo_store::{MoneyRow, Payout};
+use ordo_store::{MoneyRow, Payout, PayoutState};
 use uuid::Uuid;
 
 use crate::{App, AppError, AppResult, with_retry};
@@ -137,7 +137,7 @@ pub fn balances(rows: &[MoneyRow], payouts: &[Payout]) -> Vec<Balance> {
     }
     for p in payouts {
         let b = balance_mut(&mut by, p.currency);
-        if p.state == "paid" {
+        if p.state() == PayoutState::Paid {
             b.paid_out += p.amount;
         } else {
             b.payouts_pending += p.amount;
@@ -291,18 +291,8 @@ impl App {
                             Some("amount"),
                         ));
                     }
-                    let payout = Payout {
-                        id: Uuid::now_v7(),
-                        vendor_id: vendor,
-                        currency,
-                        amount,
-                        state: "requested".into(),
-                        requested_by: actor,
-                        requested_at: now,
-                        paid_by: None,
-                        paid_at: None,
-                        reference: None,
-                    };
+                    let payout =
+                        Payout::request(Uuid::now_v7(), vendor, currency, amount, actor, now);
                     tx.put_payout(&payout).await?;
                     Ok(payout.id)
                 })
@@ -347,17 +337,13 @@ impl App {
                     .into_iter()
                     .find(|p| p.id == payout)
                     .ok_or(AppError::NotFound("payout"))?;
-                if p.state == "paid" {
+                if !p.pay(actor, now, reference) {
                     return Err(AppError::conflict(
                         "payout_paid",
                         "this payout is marked paid already",
                         None,
                     ));
                 }
-                p.state = "paid".into();
-                p.paid_by = Some(actor);
-                p.paid_at = Some(now);
-                p.reference = reference;
                 tx.put_payout(&p).await?;
                 Ok(p.id)
             })

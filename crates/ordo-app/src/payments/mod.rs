@@ -43,6 +43,7 @@ pub use ordo_domain::payment::CapturePolicy;
 use ordo_domain::payment::{Amounts, PaymentState, PaymentStatus, payment_status};
 use ordo_store::{Payment, PaymentAllocation, PaymentEntry};
 
+use crate::jobs::{Handler, JobFuture, JobKind, again, uuid_key};
 use crate::{App, AppError, AppResult};
 
 /// The payments' part of an order's actions (see [`crate::orders::MoneyOfOrders`]): a payment by
@@ -155,7 +156,7 @@ impl PaymentDetail {
         allocations: Vec<PaymentAllocation>,
         entries: Vec<PaymentEntry>,
     ) -> Self {
-        let status = payment_status(&payment.amounts, payment.state, payment.amount);
+        let status = payment_status(&payment.amounts(), payment.state(), payment.amount);
         let orders = allocations
             .iter()
             .map(|a| {
@@ -163,7 +164,7 @@ impl PaymentDetail {
                 (
                     a.order_id,
                     mine,
-                    payment_status(&mine, payment.state, a.amount),
+                    payment_status(&mine, payment.state(), a.amount),
                 )
             })
             .collect();
@@ -375,4 +376,41 @@ pub trait PaymentProvider: Send + Sync {
     ) -> Result<ProviderRefund, ProviderError>;
     /// The payment as the provider holds it now (the truth after a webhook or a timeout).
     async fn fetch(&self, reference: &str) -> Result<ProviderPayment, ProviderError>;
+}
+
+/// Payments' jobs: the reconciler of one payment, one request to the provider, and, where
+/// payments are taken, the hourly scan of lapsing authorizations and the daily check of
+/// cancelled orders still holding money.
+pub(crate) const JOBS: &[Handler] = &[
+    Handler::once(JobKind::SyncPayment, sync),
+    Handler::once(JobKind::PaymentRequest, request),
+    Handler::recurring(JobKind::ScanPayments, takes_payments, scan),
+    Handler::recurring(JobKind::ReconcileCancelled, takes_payments, reconcile),
+];
+
+fn takes_payments(app: &App) -> bool {
+    app.provider.is_some()
+}
+
+fn sync<'a>(app: &'a App, job: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move { app.sync_payment(uuid_key(job)?).await })
+}
+
+fn request<'a>(app: &'a App, job: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move { app.run_request(uuid_key(job)?, Some(job.attempts)).await })
+}
+
+fn scan<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        app.scan_authorizations().await?;
+        again(app, std::time::Duration::from_secs(3_600))
+    })
+}
+
+/// Lists (and flags) only: giving back is for people, or the CLI's `--apply`.
+fn reconcile<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        app.reconcile_cancelled(Actor::system(), false, "").await?;
+        again(app, std::time::Duration::from_secs(86_400))
+    })
 }

@@ -15,6 +15,7 @@ use ordo_domain::identity::Actor;
 use ordo_domain::ids::{OrderId, UserId, VendorId};
 use ordo_domain::money::Currency;
 use ordo_domain::order::{Action, OrderChange};
+use ordo_store::ExceptionStatus;
 
 use super::refunds::GivenBack;
 use crate::exceptions::{Body, ExceptionKind, money, raise, short};
@@ -170,7 +171,7 @@ impl App {
     /// Resolves the order's open `payment_for_cancelled_order` item: its money is on its way.
     async fn resolve_flag(&self, u: &Unreturned, by: Actor, given: &GivenBack) -> AppResult<()> {
         let filter = ordo_store::ExceptionFilter {
-            status: Some("open".into()),
+            status: Some(ExceptionStatus::Open),
             kind: Some(ExceptionKind::PaymentForCancelledOrder.as_str().into()),
             order_id: Some(u.order_id),
             limit: 10,
@@ -178,8 +179,7 @@ impl App {
         let now = self.now();
         for item in self.store.exceptions(&filter).await? {
             let mut e = crate::exceptions::Exception::of(item)?;
-            e.status = "resolved".into();
-            e.updated_at = now;
+            e.move_to(ExceptionStatus::Resolved, now)?;
             e.body.resolution = Some(crate::exceptions::Resolved {
                 resolution: crate::exceptions::Resolution::Refund.as_str().into(),
                 note: Some("ordo payments reconcile --cancelled --apply".into()),
@@ -200,7 +200,7 @@ impl App {
     /// already says what became of its money (a refund that failed, say).
     async fn flag_unreturned(&self, u: &Unreturned) -> AppResult<()> {
         let open = ordo_store::ExceptionFilter {
-            status: Some("open".into()),
+            status: Some(ExceptionStatus::Open),
             kind: None,
             order_id: Some(u.order_id),
             limit: 1,

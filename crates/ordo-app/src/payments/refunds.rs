@@ -58,7 +58,7 @@ pub(crate) async fn give_back(
         return Ok((given, events));
     };
     let mut books = Books::of(tx, payment).await?;
-    let (mine, whole) = (books.order(order.id), books.payment.amounts);
+    let (mine, whole) = (books.order(order.id), books.payment.amounts());
     let void = mine.capturable().min(whole.capturable());
     let mut refund = mine.refundable().min(whole.refundable());
     // Money paid by hand (or all of it, with no provider holding the payment) only people
@@ -124,19 +124,18 @@ pub(crate) async fn give_back_order(
     let Some(mut locked) = tx.order_for_update(order).await? else {
         return Err(AppError::NotFound("order"));
     };
-    if locked.status != OrderStatus::Cancelled {
+    if locked.status() != OrderStatus::Cancelled {
         return Err(AppError::conflict(
             "order_not_cancelled",
             format!(
                 "the order is {}: only a cancelled order's money is given back whole",
-                locked.status
+                locked.status()
             ),
             None,
         ));
     }
-    let expected = locked.version;
     let (given, events) = give_back(tx, &mut locked, actor, reason, now).await?;
-    crate::orders::record(tx, &locked, expected, &events).await?;
+    crate::orders::record(tx, &locked, &events).await?;
     Ok(given)
 }
 
@@ -193,7 +192,6 @@ impl App {
                         .order_for_update(order)
                         .await?
                         .ok_or(AppError::NotFound("order"))?;
-                    let expected = locked.version;
                     let payment = tx
                         .order_payment_for_update(order)
                         .await?
@@ -202,7 +200,7 @@ impl App {
                     let left = books
                         .order(order)
                         .refundable()
-                        .min(books.payment.amounts.refundable());
+                        .min(books.payment.amounts().refundable());
                     let amount = amount.unwrap_or(left).min(left);
                     if amount <= 0 {
                         return Err(refused(Refused::RefundExceeds {
@@ -231,7 +229,7 @@ impl App {
                         by,
                         now,
                     );
-                    crate::orders::record(tx, &locked, expected, &[event]).await
+                    crate::orders::record(tx, &locked, &[event]).await
                 })
             })
         })

@@ -18,7 +18,7 @@ use ordo_domain::identity::{Actor, Proof, Sensitive};
 use ordo_domain::ids::OrderId;
 use ordo_domain::order::{MoneyMovement, Order, OrderStatus};
 use ordo_domain::payment::{CapturePolicy, EntryKind, PaymentState, Refused};
-use ordo_store::{JobEnd, Payment, PaymentAllocation, PaymentEntry, StoreTx};
+use ordo_store::{JobEnd, Payment, PaymentAllocation, PaymentDraft, PaymentEntry, StoreTx};
 use uuid::Uuid;
 
 use super::refunds::give_back;
@@ -74,8 +74,7 @@ async fn request(
         .order_for_update(order)
         .await?
         .ok_or(AppError::NotFound("order"))?;
-    let expected = locked.version;
-    if matches!(ask, Ask::Capture(_)) && locked.status == OrderStatus::Cancelled {
+    if matches!(ask, Ask::Capture(_)) && locked.status() == OrderStatus::Cancelled {
         return Err(AppError::conflict(
             "order_cancelled",
             "the order is cancelled: its money goes back to the customer, it is not captured",
@@ -101,7 +100,7 @@ async fn request(
         ));
     }
     let mine = books.order(order);
-    let whole = books.payment.amounts;
+    let whole = books.payment.amounts();
     let amount = match ask {
         Ask::Capture(amount) => {
             // Left out: all the order's share still to capture (if any is).
@@ -148,7 +147,7 @@ async fn request(
             actor,
             now,
         );
-        crate::orders::record(tx, &locked, expected, &[event]).await?;
+        crate::orders::record(tx, &locked, &[event]).await?;
     }
     Ok(row)
 }
@@ -303,7 +302,7 @@ impl App {
                 // The provider lets an authorization go as a whole: only when nothing else of
                 // it is left to capture is it cancelled there; otherwise this share is simply
                 // never captured, and goes with the payment's final capture or lapse.
-                let whole = payment.amounts.capturable() + payment.amounts.voiding;
+                let whole = payment.amounts().capturable() + payment.amounts().voiding;
                 if whole > row.amount {
                     released_here = true;
                     Outcome::Succeeded(row.amount, None, None)
@@ -377,9 +376,9 @@ impl App {
         else {
             return Ok(());
         };
-        let a = p.amounts;
+        let a = p.amounts();
         let nothing_held = a.capturable() == 0 && a.capturing == 0 && a.voiding == 0;
-        if p.state != PaymentState::Authorized || a.captured > 0 || !nothing_held {
+        if p.state() != PaymentState::Authorized || a.captured > 0 || !nothing_held {
             return Ok(());
         }
         let Some(reference) = p.provider_ref else {
@@ -485,7 +484,6 @@ impl App {
                         Some(id) => tx.order_for_update(id).await?,
                         None => None,
                     };
-                    let expected = order.as_ref().map_or(0, |o| o.version);
                     let mut books = Books::open(tx, payment_id).await?;
                     let (kind, amount, provider_ref, detail, state) = match &*outcome {
                         Outcome::Succeeded(amount, provider_ref, state) => (
@@ -504,10 +502,8 @@ impl App {
                     end.provider_ref = provider_ref;
                     end.detail = detail;
                     let posted = books.post(tx, &end, Some(row.amount)).await?;
-                    if let Some(state) = state
-                        && books.payment.state.may_become(state)
-                    {
-                        books.payment.state = state;
+                    if let Some(state) = state {
+                        books.payment.report(state);
                     }
                     books.save(tx, now).await?;
                     tx.finish_job(row.id, &JobEnd::Done, now).await?;
@@ -517,7 +513,7 @@ impl App {
                     let cancelled_capture = row.kind == EntryKind::CaptureRequested
                         && order
                             .as_ref()
-                            .is_some_and(|o| o.status == OrderStatus::Cancelled);
+                            .is_some_and(|o| o.status() == OrderStatus::Cancelled);
                     if let Outcome::Failed(why, given_up) = &*outcome
                         && !cancelled_capture
                     {
@@ -547,7 +543,7 @@ impl App {
                         let (_, more) = give_back(tx, order, Actor::system(), reason, now).await?;
                         events.extend(more);
                     }
-                    crate::orders::record(tx, order, expected, &events).await?;
+                    crate::orders::record(tx, order, &events).await?;
                     Ok(())
                 })
             })
@@ -570,7 +566,7 @@ pub(crate) async fn record_manual_payment(
     let payment = match tx.order_payment_for_update(order.id).await? {
         Some(p) => p,
         None => {
-            let p = Payment {
+            let p = Payment::paid_by_hand(PaymentDraft {
                 id: Uuid::now_v7(),
                 checkout_id: order.checkout_id,
                 customer_id: order.customer_id,
@@ -579,15 +575,10 @@ pub(crate) async fn record_manual_payment(
                 currency: order.currency,
                 amount: order.total.amount,
                 capture_policy: CapturePolicy::Automatic,
-                state: PaymentState::Captured,
-                amounts: Default::default(),
-                decline_code: None,
                 capture_before: None,
                 client_secret: None,
                 created_at: now,
-                updated_at: now,
-                version: 1,
-            };
+            });
             if p.amount <= 0 {
                 return Ok(());
             }

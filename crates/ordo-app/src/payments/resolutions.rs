@@ -29,7 +29,7 @@ impl App {
             })
         };
         let described = |d: crate::payments::PaymentDetail| {
-            let a = d.payment.amounts;
+            let a = d.payment.amounts();
             format!(
                 "the payment is now {} (captured {}, refunded {}, still on its way {})",
                 d.status,
@@ -126,7 +126,7 @@ impl App {
                     .act_as(system, Proof::SYSTEM, id, Action::Cancel, input)
                     .await
                 {
-                    Ok(o) => format!("the order is {}", o.status),
+                    Ok(o) => format!("the order is {}", o.status()),
                     Err(AppError::InvalidTransition { status, .. }) => {
                         format!("the order stays {status} (it cannot be cancelled now)")
                     }

@@ -112,7 +112,7 @@ impl Books {
             return Ok(false);
         }
         self.rows.push(entry.clone());
-        self.payment.amounts.record(entry.kind, entry.amount, asked);
+        self.payment.record(entry.kind, entry.amount, asked);
         if let Some(o) = entry.order_id {
             self.orders
                 .entry(o)
@@ -147,7 +147,7 @@ impl Books {
             .shares
             .iter()
             .map(|&(order, due)| {
-                let status = payment_status(&self.order(order), self.payment.state, due);
+                let status = payment_status(&self.order(order), self.payment.state(), due);
                 (order, status)
             })
             .collect();
@@ -203,7 +203,7 @@ pub(crate) async fn apply(
             if let Some(pp) = created {
                 take_in(tx, &mut books, pp, allocations, authorization_ttl, now).await?;
             }
-            if books.payment.state == PaymentState::RequiresPaymentMethod {
+            if books.payment.state() == PaymentState::RequiresPaymentMethod {
                 books.payment.decline_code = Some(code.clone());
             }
         }
@@ -214,7 +214,7 @@ pub(crate) async fn apply(
     books.save(tx, now).await?;
     let (mut orders, mut gave_back) = (Vec::new(), false);
     if matches!(
-        books.payment.state,
+        books.payment.state(),
         PaymentState::Authorized | PaymentState::Captured
     ) {
         for a in allocations {
@@ -272,10 +272,8 @@ async fn take_in(
     if p.client_secret.is_none() {
         p.client_secret.clone_from(&pp.client_secret);
     }
-    if p.state.may_become(pp.state) {
-        p.state = pp.state;
-    }
-    match p.state {
+    p.report(pp.state);
+    match p.state() {
         PaymentState::RequiresPaymentMethod if pp.decline.is_some() => {
             p.decline_code.clone_from(&pp.decline);
         }
@@ -284,7 +282,7 @@ async fn take_in(
     }
     let reference = pp.reference.clone();
     let held = matches!(pp.state, PaymentState::Authorized | PaymentState::Captured);
-    if held && p.amounts.authorized == 0 {
+    if held && p.amounts().authorized == 0 {
         if p.capture_policy == CapturePolicy::Manual {
             p.capture_before = Some(now + authorization_ttl);
         }
@@ -303,8 +301,8 @@ async fn take_in(
     // A capture the provider made by itself (automatic capture): shared out by what each
     // order had left to capture. Ordo's own captures end their requests instead.
     let p = &books.payment;
-    if p.amounts.capturing == 0 && pp.captured > p.amounts.captured {
-        let extra = pp.captured - p.amounts.captured;
+    if p.amounts().capturing == 0 && pp.captured > p.amounts().captured {
+        let extra = pp.captured - p.amounts().captured;
         let shares: Vec<Share<OrderId>> = allocations
             .iter()
             .map(|a| Share {
@@ -329,11 +327,11 @@ async fn take_in(
     // Captured, cancelled or lapsed at the provider: what is left uncaptured is let go.
     let p = &books.payment;
     let ended = matches!(
-        p.state,
+        p.state(),
         PaymentState::Captured | PaymentState::Canceled | PaymentState::Expired
     );
-    if ended && p.amounts.capturing == 0 && p.amounts.voiding == 0 {
-        let kind = if p.state == PaymentState::Expired {
+    if ended && p.amounts().capturing == 0 && p.amounts().voiding == 0 {
+        let kind = if p.state() == PaymentState::Expired {
             EntryKind::AuthorizationExpired
         } else {
             EntryKind::VoidSucceeded
@@ -509,7 +507,9 @@ impl App {
             };
         }
         match (method, payment.provider_ref.clone()) {
-            (Some(m), Some(reference)) if payment.state == PaymentState::RequiresPaymentMethod => {
+            (Some(m), Some(reference))
+                if payment.state() == PaymentState::RequiresPaymentMethod =>
+            {
                 let key = Uuid::now_v7().to_string();
                 let answer = provider.confirm(&reference, m, &key).await;
                 self.settle(id, &reference, answer, None).await
@@ -542,12 +542,12 @@ impl App {
                     .await?
                     .payment
             }
-            Some(_) if payment.state != PaymentState::RequiresPaymentMethod => {
+            Some(_) if payment.state() != PaymentState::RequiresPaymentMethod => {
                 return Err(AppError::conflict(
                     "payment_not_awaiting_method",
                     format!(
                         "the payment is {}: it is not waiting for a payment method",
-                        payment.state
+                        payment.state()
                     ),
                     None,
                 ));
@@ -573,12 +573,12 @@ impl App {
     ) -> AppResult<PaymentDetail> {
         let sandbox = std::sync::Arc::clone(self.sandbox()?);
         let payment = self.payment_to_pay(actor, order).await?;
-        let reference = match (&payment.provider_ref, payment.state) {
+        let reference = match (&payment.provider_ref, payment.state()) {
             (Some(r), PaymentState::RequiresAction) => r.clone(),
             _ => {
                 return Err(AppError::conflict(
                     "payment_not_awaiting_action",
-                    format!("the payment is {}: no step is waiting", payment.state),
+                    format!("the payment is {}: no step is waiting", payment.state()),
                     None,
                 ));
             }
@@ -668,10 +668,10 @@ impl App {
             ));
         }
         let o = self.order(actor, order).await?;
-        if o.status != OrderStatus::PendingPayment {
+        if o.status() != OrderStatus::PendingPayment {
             return Err(AppError::conflict(
                 "order_not_awaiting_payment",
-                format!("the order is {}: there is nothing to pay", o.status),
+                format!("the order is {}: there is nothing to pay", o.status()),
                 None,
             ));
         }
@@ -700,7 +700,7 @@ impl App {
             Err(e) => return Err(AppError::Unavailable(e.into())),
         };
         if !matches!(
-            payment.state,
+            payment.state(),
             PaymentState::RequiresPaymentMethod
                 | PaymentState::RequiresAction
                 | PaymentState::Processing
@@ -711,7 +711,7 @@ impl App {
         let mut waiting = false;
         for a in &allocations {
             if let Some(order) = self.store.order(a.order_id).await?
-                && order.status == OrderStatus::PendingPayment
+                && order.status() == OrderStatus::PendingPayment
             {
                 waiting = true;
             }

@@ -35,7 +35,7 @@ mod hub;
 use hub::{Hub, Interest, Received, Subscription};
 
 use crate::access::scope_of;
-use crate::jobs::JobKind;
+use crate::jobs::{Handler, JobFuture, JobKind, always};
 use crate::{App, AppError, AppResult};
 
 /// Messages numbered by one sequencer transaction at most.
@@ -422,4 +422,24 @@ impl FollowOrder {
             }
         }
     }
+}
+
+/// Relayed events past their retention (`Settings::event_retention`) are cleared out by a
+/// recurring job.
+pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
+    JobKind::PurgeOutbox,
+    always,
+    purge_outbox,
+)];
+
+fn purge_outbox<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        let now = app.now();
+        app.purge(
+            ordo_store::Purge::Outbox,
+            now - app.settings.event_retention,
+            now,
+        )
+        .await
+    })
 }

@@ -41,7 +41,7 @@ use rand::RngExt;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::jobs::JobKind;
+use crate::jobs::{Handler, JobFuture, JobKind, again, always, drain};
 use crate::{App, AppError, AppResult};
 
 mod delivery;
@@ -460,6 +460,24 @@ fn parse_description(d: Option<String>) -> AppResult<Option<String>> {
         Some(d) if d.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
+}
+
+/// The fan-out and sweep run every second on every node; each (endpoint, key) has a sender.
+pub(crate) const JOBS: &[Handler] = &[
+    Handler::recurring(JobKind::DispatchWebhooks, always, dispatch),
+    Handler::once(JobKind::DeliverWebhooks, deliver),
+];
+
+fn dispatch<'a>(app: &'a App, _: &'a Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        drain(|| app.fan_out_webhooks()).await?;
+        app.sweep_webhooks().await?;
+        again(app, Duration::from_secs(1))
+    })
+}
+
+fn deliver<'a>(app: &'a App, job: &'a Job) -> JobFuture<'a> {
+    Box::pin(app.deliver_webhooks(&job.key))
 }
 
 #[cfg(test)]

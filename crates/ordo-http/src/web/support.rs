@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use ordo_app::exceptions::{Exception, Resolution};
+use ordo_app::exceptions::{Exception, ExceptionStatus, Resolution};
 use ordo_app::payments::requests::Ask;
 use ordo_app::{App, AppError};
 use ordo_domain::identity::{Actor, Role};
@@ -97,7 +97,7 @@ impl ItemRow {
         Self {
             id: e.id.to_string(),
             kind: e.kind.as_str().replace('_', " "),
-            status: status_tag(&e.status),
+            status: status_tag(e.status()),
             summary: e.body.summary.clone(),
             order: e.order_id.map(|o| o.to_string()),
             raised: page.date(&e.created_at),
@@ -105,13 +105,13 @@ impl ItemRow {
     }
 }
 
-fn status_tag(status: &str) -> super::Tag {
+fn status_tag(status: ExceptionStatus) -> super::Tag {
     super::Tag {
-        text: status.to_owned(),
+        text: status.as_str().to_owned(),
         class: match status {
-            "open" => "tag-stop",
-            "escalated" => "tag-wait",
-            _ => "tag-done",
+            ExceptionStatus::Open => "tag-stop",
+            ExceptionStatus::Escalated => "tag-wait",
+            ExceptionStatus::Resolved => "tag-done",
         },
     }
 }
@@ -403,7 +403,7 @@ async fn order_page_with(
         )
     });
     let body = OrderPage {
-        can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
+        can_cancel: allowed_actions(order.status(), actor.role).contains(&Action::Cancel),
         can_refund,
         sent: back.sent,
         ask_password: back.ask_password,
@@ -638,7 +638,7 @@ async fn exception_page(
                     .unwrap_or_default()
             )
         }),
-        offers: if e.status == "resolved" {
+        offers: if e.status() == ExceptionStatus::Resolved {
             Vec::new()
         } else {
             e.kind.resolutions().iter().map(|r| offer(*r)).collect()

@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 use ordo_domain::ids::OrderId;
-use ordo_store::{ExceptionFilter, ExceptionItem, ExceptionStore, StoreResult};
+use ordo_store::{ExceptionFilter, ExceptionItem, ExceptionStatus, ExceptionStore, StoreResult};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use uuid::Uuid;
 
-use super::{Cols, SqlStore};
+use super::{Cols, SqlStore, corrupt};
 use crate::{Db, map_err};
 
 pub(crate) const EXCEPTION_COLUMNS: &str =
@@ -18,7 +18,8 @@ pub(crate) fn exception_from_row(r: &impl Cols) -> StoreResult<ExceptionItem> {
         id: r.uuid("id")?,
         kind: r.text("kind")?,
         key: r.text("key")?,
-        status: r.text("status")?,
+        status: ExceptionStatus::parse(&r.text("status")?)
+            .map_err(|e| corrupt("exception status", e))?,
         order_id: r.opt_uuid("order_id")?.map(OrderId),
         body: r.text("body")?,
         created_at: r.time("created_at")?,
@@ -33,7 +34,7 @@ impl ExceptionStore for SqlStore {
             "SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE 1 = 1"
         ));
         if let Some(status) = &f.status {
-            qb.push(" AND status = ").push_bind(status.clone());
+            qb.push(" AND status = ").push_bind(status.as_str());
         }
         if let Some(kind) = &f.kind {
             qb.push(" AND kind = ").push_bind(kind.clone());

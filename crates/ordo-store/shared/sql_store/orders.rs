@@ -10,7 +10,7 @@ use ordo_domain::ids::{CheckoutId, OrderId, ProductId, UserId, VariantId, Vendor
 use ordo_domain::inventory::Allocation;
 use ordo_domain::money::{Currency, Money};
 use ordo_domain::order::{
-    LinePricing, Order, OrderChange, OrderEvent, OrderLine, OrderPricing, OrderStatus,
+    LinePricing, NewOrder, Order, OrderChange, OrderEvent, OrderLine, OrderPricing, OrderStatus,
 };
 use ordo_domain::payment::PaymentStatus;
 use ordo_store::{NamedCustomer, OrderNote, OrderQuery, OrderScope, OrderStore, StoreResult};
@@ -48,34 +48,38 @@ pub(crate) fn order_currency(row: &impl Cols) -> StoreResult<Currency> {
 
 pub(crate) fn order_from_row(row: &impl Cols, lines: Vec<OrderLine>) -> StoreResult<Order> {
     let cur = order_currency(row)?;
-    let status = row.text("status")?;
-    Ok(Order {
-        id: OrderId(row.uuid("id")?),
-        customer_id: UserId(row.uuid("customer_id")?),
-        vendor_id: VendorId(row.uuid("vendor_id")?),
-        status: status
-            .parse::<OrderStatus>()
-            .map_err(|e| corrupt("status", e))?,
-        currency: cur,
-        lines,
-        subtotal: Money {
-            amount: row.int("subtotal_minor")?,
+    let status = row
+        .text("status")?
+        .parse::<OrderStatus>()
+        .map_err(|e| corrupt("status", e))?;
+    let mut order = Order::stored(
+        NewOrder {
+            id: OrderId(row.uuid("id")?),
+            customer_id: UserId(row.uuid("customer_id")?),
+            vendor_id: VendorId(row.uuid("vendor_id")?),
             currency: cur,
+            lines,
+            subtotal: Money {
+                amount: row.int("subtotal_minor")?,
+                currency: cur,
+            },
+            total: Money {
+                amount: row.int("total_minor")?,
+                currency: cur,
+            },
+            pricing: row.json::<OrderPricing>("pricing")?,
+            checkout_id: row.opt_uuid("checkout_id")?.map(CheckoutId),
+            reserved_until: row.opt_time("reserved_until")?,
+            shipping_address: row.json::<Address>("shipping_address")?,
+            created_at: row.time("created_at")?,
         },
-        total: Money {
-            amount: row.int("total_minor")?,
-            currency: cur,
-        },
-        pricing: row.json::<OrderPricing>("pricing")?,
-        checkout_id: row.opt_uuid("checkout_id")?.map(CheckoutId),
-        reserved_until: row.opt_time("reserved_until")?,
-        shipping_address: row.json::<Address>("shipping_address")?,
-        carrier_id: row.opt_uuid("carrier_id")?.map(UserId),
-        cancel_reason: row.opt_text("cancel_reason")?,
-        created_at: row.time("created_at")?,
-        updated_at: row.time("updated_at")?,
-        version: row.int("version")?,
-    })
+        status,
+    );
+    order.carrier_id = row.opt_uuid("carrier_id")?.map(UserId);
+    order.cancel_reason = row.opt_text("cancel_reason")?;
+    order.updated_at = row.time("updated_at")?;
+    order.version = row.int("version")?;
+    Ok(order)
 }
 
 /// Narrows a query of orders or events to whose they are (both tables name the same columns).

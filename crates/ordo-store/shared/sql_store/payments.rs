@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use ordo_domain::identity::Actor;
 use ordo_domain::ids::{CheckoutId, OrderId, UserId, VendorId};
 use ordo_store::{
-    MoneyRow, Payment, PaymentAllocation, PaymentEntry, PaymentStore, Payout, StoreResult,
+    MoneyRow, Payment, PaymentAllocation, PaymentDraft, PaymentEntry, PaymentStore, Payout,
+    PayoutState, StoreResult,
 };
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use uuid::Uuid;
@@ -22,7 +23,7 @@ pub(crate) const PAYMENT_COLUMNS: &str = "id, checkout_id, customer_id, provider
 
 pub(crate) fn payment_from_row(r: &impl Cols) -> StoreResult<Payment> {
     use ordo_domain::payment::{Amounts, CapturePolicy, PaymentState};
-    Ok(Payment {
+    let draft = PaymentDraft {
         id: r.uuid("id")?,
         checkout_id: r.opt_uuid("checkout_id")?.map(CheckoutId),
         customer_id: UserId(r.uuid("customer_id")?),
@@ -32,23 +33,25 @@ pub(crate) fn payment_from_row(r: &impl Cols) -> StoreResult<Payment> {
         amount: r.int("amount")?,
         capture_policy: CapturePolicy::parse(&r.text("capture_policy")?)
             .map_err(|e| corrupt("capture policy", e))?,
-        state: PaymentState::parse(&r.text("state")?).map_err(|e| corrupt("payment state", e))?,
-        amounts: Amounts {
-            authorized: r.int("authorized")?,
-            captured: r.int("captured")?,
-            voided: r.int("voided")?,
-            refunded: r.int("refunded")?,
-            capturing: r.int("capturing")?,
-            voiding: r.int("voiding")?,
-            refunding: r.int("refunding")?,
-        },
-        decline_code: r.opt_text("decline_code")?,
         capture_before: r.opt_time("capture_before")?,
         client_secret: r.opt_text("client_secret")?,
         created_at: r.time("created_at")?,
-        updated_at: r.time("updated_at")?,
-        version: r.int("version")?,
-    })
+    };
+    let state = PaymentState::parse(&r.text("state")?).map_err(|e| corrupt("payment state", e))?;
+    let amounts = Amounts {
+        authorized: r.int("authorized")?,
+        captured: r.int("captured")?,
+        voided: r.int("voided")?,
+        refunded: r.int("refunded")?,
+        capturing: r.int("capturing")?,
+        voiding: r.int("voiding")?,
+        refunding: r.int("refunding")?,
+    };
+    let mut payment = Payment::stored(draft, state, amounts);
+    payment.decline_code = r.opt_text("decline_code")?;
+    payment.updated_at = r.time("updated_at")?;
+    payment.version = r.int("version")?;
+    Ok(payment)
 }
 
 pub(crate) const PAYMENT_ENTRY_COLUMNS: &str = "id, payment_id, order_id, kind, amount, \
@@ -110,18 +113,25 @@ pub(crate) fn payout_from(r: &impl Cols) -> StoreResult<Payout> {
             .map(|a| serde_json::from_str(&a).map_err(|e| corrupt("actor", e)))
             .transpose()
     };
-    Ok(Payout {
-        id: r.uuid("id")?,
-        vendor_id: VendorId(r.uuid("vendor_id")?),
-        currency: currency(&r.text("currency")?)?,
-        amount: r.int("amount")?,
-        state: r.text("state")?,
-        requested_by: actor("requested_by")?.ok_or_else(|| corrupt("payout", "no requester"))?,
-        requested_at: r.time("requested_at")?,
-        paid_by: actor("paid_by")?,
-        paid_at: r.opt_time("paid_at")?,
-        reference: r.opt_text("reference")?,
-    })
+    let mut payout = Payout::request(
+        r.uuid("id")?,
+        VendorId(r.uuid("vendor_id")?),
+        currency(&r.text("currency")?)?,
+        r.int("amount")?,
+        actor("requested_by")?.ok_or_else(|| corrupt("payout", "no requester"))?,
+        r.time("requested_at")?,
+    );
+    match PayoutState::parse(&r.text("state")?).map_err(|e| corrupt("payout state", e))? {
+        PayoutState::Requested => {}
+        PayoutState::Paid => {
+            let by = actor("paid_by")?.ok_or_else(|| corrupt("payout", "paid by nobody"))?;
+            let at = r
+                .opt_time("paid_at")?
+                .ok_or_else(|| corrupt("payout", "paid at no time"))?;
+            payout.pay(by, at, r.opt_text("reference")?);
+        }
+    }
+    Ok(payout)
 }
 
 #[async_trait]

@@ -2,8 +2,8 @@
 
 use chrono::{TimeZone, Utc};
 
-use super::{fixture, order_for, unit};
-use crate::{ExceptionFilter, ExceptionItem, Store};
+use super::{fixture, order_for, placed, unit};
+use crate::{ExceptionFilter, ExceptionItem, ExceptionStatus, Store};
 
 /// An exception is raised once per key, changed whole, and found by status, kind and order.
 pub async fn exceptions_are_raised_once_and_filtered(store: &dyn Store) {
@@ -14,7 +14,7 @@ pub async fn exceptions_are_raised_once_and_filtered(store: &dyn Store) {
         id: uuid::Uuid::now_v7(),
         kind: kind.into(),
         key: key.into(),
-        status: "open".into(),
+        status: ExceptionStatus::Open,
         order_id,
         body: r#"{"reason":"Karte «abgelehnt»"}"#.into(),
         created_at: t0,
@@ -26,7 +26,7 @@ pub async fn exceptions_are_raised_once_and_filtered(store: &dyn Store) {
     let (o, r, a, x) = (order.clone(), refund.clone(), again.clone(), other.clone());
     let raised = unit(store, move |tx| {
         Box::pin(async move {
-            tx.insert_order(&o).await?;
+            tx.insert_order(&o, &placed(&o)).await?;
             Ok((
                 tx.raise_exception(&r).await?,
                 tx.raise_exception(&a).await?,
@@ -43,7 +43,7 @@ pub async fn exceptions_are_raised_once_and_filtered(store: &dyn Store) {
     );
     assert!(store.exception(again.id).await.unwrap().is_none());
     let resolved = ExceptionItem {
-        status: "resolved".into(),
+        status: ExceptionStatus::Resolved,
         body: r#"{"resolution":"mark_refunded"}"#.into(),
         updated_at: t0 + chrono::Duration::minutes(5),
         ..refund.clone()
@@ -58,15 +58,15 @@ pub async fn exceptions_are_raised_once_and_filtered(store: &dyn Store) {
         store.exception(refund.id).await.unwrap(),
         Some(resolved.clone())
     );
-    let find = |status: Option<&str>, kind: Option<&str>, order_id| ExceptionFilter {
-        status: status.map(Into::into),
+    let find = |status: Option<ExceptionStatus>, kind: Option<&str>, order_id| ExceptionFilter {
+        status,
         kind: kind.map(Into::into),
         order_id,
         limit: 10,
     };
     assert_eq!(
         store
-            .exceptions(&find(Some("open"), None, None))
+            .exceptions(&find(Some(ExceptionStatus::Open), None, None))
             .await
             .unwrap(),
         vec![other.clone()]

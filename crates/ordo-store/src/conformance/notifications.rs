@@ -2,7 +2,7 @@
 
 use chrono::{TimeZone, Utc};
 
-use super::{fixture, order_for, unit};
+use super::{fixture, order_for, placed, unit};
 use crate::{Channel, Notification, NotificationPreferences, NotificationState, Store};
 
 /// Preferences are kept whole and replaced; a notification is written, rewritten after its
@@ -60,7 +60,7 @@ pub async fn notification_preferences_and_messages_round_trip(store: &dyn Store)
         Box::pin(async move {
             tx.put_notification_preferences(&p).await?;
             tx.put_notification_preferences(&c).await?;
-            tx.insert_order(&o).await?;
+            tx.insert_order(&o, &placed(&o)).await?;
             tx.put_notification(&m).await
         })
     })

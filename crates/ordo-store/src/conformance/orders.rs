@@ -6,7 +6,7 @@ use ordo_domain::ids::{CheckoutId, OrderId, VendorId};
 use ordo_domain::inventory::Allocation;
 use ordo_domain::order::{Order, OrderStatus};
 
-use super::{fixture, order_for, unit};
+use super::{fixture, order_for, placed, unit};
 use crate::{OrderQuery, OrderScope, Store, StoreError, constraints};
 
 pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
@@ -14,12 +14,11 @@ pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
     let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 30, 15).unwrap()
         + chrono::Duration::microseconds(123_456);
     let order = order_for(&f, at);
-    let event = Order::place(&order, Actor::of(&f.customer)).unwrap();
+    let event = placed(&order);
     let (o, e) = (order.clone(), event.clone());
     let read_back = unit(store, move |tx| {
         Box::pin(async move {
-            tx.insert_order(&o).await?;
-            tx.append_event(&e).await?;
+            tx.insert_order(&o, &e).await?;
             tx.order_for_update(o.id).await
         })
     })
@@ -34,34 +33,117 @@ pub async fn orders_round_trip_byte_for_byte(store: &dyn Store) {
     );
 }
 
-pub async fn an_event_sequence_number_is_used_once(store: &dyn Store) {
+/// An order's status is written only with the events that moved it, numbered on from its
+/// version: a second writer of the same step (the order moved meanwhile) is refused by version
+/// with nothing kept; a write without an event, with a gap, or not ending at the order's
+/// version, and an insert without its placement, are refused whole.
+pub async fn an_order_moves_only_with_its_events_in_sequence(store: &dyn Store) {
+    use ordo_domain::order::{Action, ActionInput};
     let f = fixture(store, "events").await;
-    let order = order_for(&f, Utc::now());
-    let event = Order::place(&order, Actor::of(&f.customer)).unwrap();
-    let (o, e) = (order.clone(), event.clone());
-    let err = unit(store, move |tx| {
+    let at = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap();
+    let order = order_for(&f, at);
+    let event = placed(&order);
+    let cancel = |o: &Order| {
+        let mut o = o.clone();
+        let input = ActionInput {
+            reason: Some("changed my mind".into()),
+            ..ActionInput::default()
+        };
+        let (_, e) = o
+            .transition(Action::Cancel, Actor::of(&f.customer), input, at)
+            .unwrap();
+        (o, e)
+    };
+    let (cancelled, step) = cancel(&order);
+    let (o, e, c, s) = (
+        order.clone(),
+        event.clone(),
+        cancelled.clone(),
+        step.clone(),
+    );
+    unit(store, move |tx| {
         Box::pin(async move {
-            tx.insert_order(&o).await?;
-            tx.append_event(&e).await?;
-            tx.append_event(&e).await
+            tx.insert_order(&o, &e).await?;
+            tx.record_order_changes(&c, &[s]).await
         })
     })
     .await
-    .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(c) if c == constraints::ORDER_EVENTS_PKEY),
-        "{err:?}"
+    .unwrap();
+    assert_eq!(
+        store.order(order.id).await.unwrap(),
+        Some(cancelled.clone())
     );
-    assert_eq!(store.order(order.id).await.unwrap(), None, "rolled back");
-    let o = order.clone();
+    assert_eq!(
+        store.order_events(order.id).await.unwrap(),
+        vec![event.clone(), step.clone()]
+    );
+
+    // The same step again, as a second writer that read the order before it moved.
+    let (c, s) = (cancelled.clone(), step.clone());
     let err = unit(store, move |tx| {
-        Box::pin(async move { tx.update_order(&o, 1).await })
+        Box::pin(async move { tx.record_order_changes(&c, &[s]).await })
     })
     .await
     .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(c) if c == constraints::ORDERS_VERSION),
         "{err:?}"
+    );
+
+    // Writes that do not say how the order got where it is are refused whole.
+    let other = order_for(&f, at);
+    let (other_cancelled, other_step) = cancel(&other);
+    let mut ahead = other_cancelled.clone();
+    ahead.version = 5;
+    let tries: Vec<(&str, Order, Vec<_>)> = vec![
+        ("no event", other_cancelled.clone(), vec![]),
+        (
+            "a gap",
+            other_cancelled.clone(),
+            vec![ordo_domain::order::OrderEvent {
+                seq: 3,
+                ..other_step.clone()
+            }],
+        ),
+        (
+            "the version is not the last event's",
+            ahead,
+            vec![other_step.clone()],
+        ),
+        (
+            "another order's event",
+            other_cancelled.clone(),
+            vec![step.clone()],
+        ),
+    ];
+    for (what, changed, events) in tries {
+        let (o, e) = (other.clone(), placed(&other));
+        let err = unit(store, move |tx| {
+            Box::pin(async move {
+                tx.insert_order(&o, &e).await?;
+                tx.record_order_changes(&changed, &events).await
+            })
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Other(_)), "{what}: {err:?}");
+        assert_eq!(
+            store.order(other.id).await.unwrap(),
+            None,
+            "{what}: nothing kept"
+        );
+    }
+    let mut adjusted = other.clone();
+    adjusted.reserved_until = None;
+    let e = placed(&other);
+    let err = unit(store, move |tx| {
+        Box::pin(async move { tx.insert_order(&adjusted, &e).await })
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Other(_)),
+        "a placement of another snapshot: {err:?}"
     );
 }
 
@@ -74,7 +156,7 @@ pub async fn order_pages_are_newest_first_and_scoped(store: &dyn Store) {
     unit(store, move |tx| {
         Box::pin(async move {
             for o in &orders {
-                tx.insert_order(o).await?;
+                tx.insert_order(o, &placed(o)).await?;
             }
             Ok(())
         })
@@ -142,7 +224,7 @@ pub async fn orders_are_found_by_checkout_link_note_name_and_deadline(store: &dy
     let (in_tx, allocated) = unit(store, move |tx| {
         Box::pin(async move {
             for o in &os {
-                tx.insert_order(o).await?;
+                tx.insert_order(o, &placed(o)).await?;
             }
             tx.insert_checkout_link(checkout, "link-token", t0).await?;
             let in_tx = tx.checkout_orders(checkout).await?;

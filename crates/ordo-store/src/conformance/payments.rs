@@ -3,9 +3,9 @@
 use chrono::{SubsecRound, TimeZone, Utc};
 use ordo_domain::identity::Actor;
 use ordo_domain::ids::VendorId;
-use ordo_domain::order::{Order, OrderStatus};
+use ordo_domain::order::Order;
 
-use super::{eur, fixture, order_for, unit};
+use super::{eur, fixture, order_for, placed, unit};
 use crate::{OrderScope, Store, StoreError, constraints};
 
 /// The database's side of the payment invariants: amounts that would capture more than was
@@ -15,11 +15,11 @@ use crate::{OrderScope, Store, StoreError, constraints};
 pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(store: &dyn Store) {
     use ordo_domain::payment::{Amounts, CapturePolicy, EntryKind, PaymentState};
 
-    use crate::{Payment, PaymentAllocation, PaymentEntry};
+    use crate::{Payment, PaymentAllocation, PaymentDraft, PaymentEntry};
     let f = fixture(store, "pay").await;
     let order = order_for(&f, Utc::now());
     let at = Utc::now().trunc_subsecs(6);
-    let payment = Payment {
+    let draft = PaymentDraft {
         id: uuid::Uuid::now_v7(),
         checkout_id: order.checkout_id,
         customer_id: f.customer.id,
@@ -28,18 +28,20 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
         currency: eur(),
         amount: order.total.amount,
         capture_policy: CapturePolicy::Manual,
-        state: PaymentState::Authorized,
-        amounts: Amounts {
-            authorized: order.total.amount,
-            ..Amounts::default()
-        },
-        decline_code: None,
         capture_before: Some(at + chrono::Duration::days(7)),
         client_secret: Some("sbx_pay_1_secret".into()),
         created_at: at,
-        updated_at: at,
-        version: 1,
     };
+    // Stored as they are (`Payment::stored`): these check what the database itself refuses,
+    // whatever the code would ask.
+    let payment = Payment::stored(
+        draft.clone(),
+        PaymentState::Authorized,
+        Amounts {
+            authorized: order.total.amount,
+            ..Amounts::default()
+        },
+    );
     let share = PaymentAllocation {
         order_id: order.id,
         vendor_id: f.vendor,
@@ -49,7 +51,7 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
     let (o, p) = (order.clone(), payment.clone());
     unit(store, move |tx| {
         Box::pin(async move {
-            tx.insert_order(&o).await?;
+            tx.insert_order(&o, &placed(&o)).await?;
             tx.insert_payment(&p, &[share]).await
         })
     })
@@ -109,8 +111,7 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
             constraints::PAYMENTS_AMOUNTS_NOT_NEGATIVE,
         ),
     ] {
-        let mut bad = payment.clone();
-        bad.amounts = amounts;
+        let mut bad = Payment::stored(draft.clone(), PaymentState::Authorized, amounts);
         bad.version = 2;
         let err = unit(store, move |tx| {
             Box::pin(async move { tx.update_payment(&bad, 1).await })
@@ -122,9 +123,14 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
             "{amounts:?}: {err:?}"
         );
     }
-    let mut captured = payment.clone();
-    captured.amounts.captured = total;
-    captured.state = PaymentState::Captured;
+    let mut captured = Payment::stored(
+        draft.clone(),
+        PaymentState::Captured,
+        Amounts {
+            captured: total,
+            ..payment.amounts()
+        },
+    );
     captured.version = 2;
     let ok = captured.clone();
     unit(store, move |tx| {
@@ -225,29 +231,27 @@ pub async fn payments_keep_their_money_invariants_and_take_each_outcome_once(sto
 pub async fn money_rows_shares_payouts_and_commissions_add_up(store: &dyn Store) {
     use ordo_domain::payment::{Amounts, CapturePolicy, EntryKind, PaymentState, PaymentStatus};
 
-    use crate::{Payment, PaymentAllocation, PaymentEntry, Payout};
+    use crate::{Payment, PaymentAllocation, PaymentDraft, PaymentEntry, Payout};
     let f = fixture(store, "money").await;
     let t0 = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap();
     let mins = chrono::Duration::minutes;
     let (paid, held) = (order_for(&f, t0), order_for(&f, t0 + mins(1)));
     let total = paid.total.amount;
-    let payment = |order: &Order, state, amounts, policy| Payment {
-        id: uuid::Uuid::now_v7(),
-        checkout_id: order.checkout_id,
-        customer_id: f.customer.id,
-        provider: "sandbox".into(),
-        provider_ref: Some(format!("sbx_{}", order.id)),
-        currency: eur(),
-        amount: total,
-        capture_policy: policy,
-        state,
-        amounts,
-        decline_code: None,
-        capture_before: Some(t0 + chrono::Duration::days(7)),
-        client_secret: None,
-        created_at: t0,
-        updated_at: t0,
-        version: 1,
+    let payment = |order: &Order, state, amounts, policy| {
+        let draft = PaymentDraft {
+            id: uuid::Uuid::now_v7(),
+            checkout_id: order.checkout_id,
+            customer_id: f.customer.id,
+            provider: "sandbox".into(),
+            provider_ref: Some(format!("sbx_{}", order.id)),
+            currency: eur(),
+            amount: total,
+            capture_policy: policy,
+            capture_before: Some(t0 + chrono::Duration::days(7)),
+            client_secret: None,
+            created_at: t0,
+        };
+        Payment::stored(draft, state, amounts)
     };
     let captured = payment(
         &paid,
@@ -303,8 +307,8 @@ pub async fn money_rows_shares_payouts_and_commissions_add_up(store: &dyn Store)
     let (c, r, q) = (capture.clone(), refund.clone(), requested.clone());
     let (locked, shares) = unit(store, move |tx| {
         Box::pin(async move {
-            tx.insert_order(&o1).await?;
-            tx.insert_order(&o2).await?;
+            tx.insert_order(&o1, &placed(&o1)).await?;
+            tx.insert_order(&o2, &placed(&o2)).await?;
             tx.insert_payment(&p1, &[s1]).await?;
             tx.insert_payment(&p2, &[s2]).await?;
             tx.append_payment_entry(&c).await?;
@@ -402,13 +406,17 @@ pub async fn money_rows_shares_payouts_and_commissions_add_up(store: &dyn Store)
             .unwrap()
             .is_empty()
     );
-    let cancelled = Order {
-        status: OrderStatus::Cancelled,
-        version: 2,
-        ..held.clone()
-    };
+    let mut cancelled = held.clone();
+    let (_, step) = cancelled
+        .transition(
+            ordo_domain::order::Action::Cancel,
+            Actor::of(&f.customer),
+            ordo_domain::order::ActionInput::default(),
+            t0 + mins(5),
+        )
+        .unwrap();
     unit(store, move |tx| {
-        Box::pin(async move { tx.update_order(&cancelled, 1).await })
+        Box::pin(async move { tx.record_order_changes(&cancelled, &[step]).await })
     })
     .await
     .unwrap();
@@ -428,25 +436,24 @@ pub async fn money_rows_shares_payouts_and_commissions_add_up(store: &dyn Store)
     );
 
     // Payouts against the vendor's locked money; commission set and read back.
-    let payout = Payout {
-        id: uuid::Uuid::now_v7(),
-        vendor_id: f.vendor,
-        currency: eur(),
-        amount: 1_000,
-        state: "requested".into(),
-        requested_by: Actor::of(&f.customer),
-        requested_at: t0 + mins(10),
-        paid_by: None,
-        paid_at: None,
-        reference: None,
-    };
-    let paid_out = Payout {
-        state: "paid".into(),
-        paid_by: Some(Actor::system()),
-        paid_at: Some(t0 + mins(20)),
-        reference: Some("SEPA «2030-01»".into()),
-        ..payout.clone()
-    };
+    let payout = Payout::request(
+        uuid::Uuid::now_v7(),
+        f.vendor,
+        eur(),
+        1_000,
+        Actor::of(&f.customer),
+        t0 + mins(10),
+    );
+    let mut paid_out = payout.clone();
+    assert!(paid_out.pay(
+        Actor::system(),
+        t0 + mins(20),
+        Some("SEPA «2030-01»".into())
+    ));
+    assert!(
+        !paid_out.clone().pay(Actor::system(), t0 + mins(30), None),
+        "a payout is paid once"
+    );
     let (vendor, p, po) = (f.vendor, payout.clone(), paid_out.clone());
     let (money, nobody, commission) = unit(store, move |tx| {
         Box::pin(async move {

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use ordo_app::App;
-use ordo_app::exceptions::Exception;
+use ordo_app::exceptions::{Exception, ExceptionStatus};
 use ordo_domain::identity::{Actor, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -83,11 +83,11 @@ pub struct ExceptionView {
 
 impl ExceptionView {
     pub fn new(e: Exception, viewer: &Actor) -> Self {
-        let open = e.status != "resolved";
+        let open = e.status() != ExceptionStatus::Resolved;
         Self {
             id: e.id,
             kind: e.kind.to_string(),
-            status: e.status,
+            status: e.status().as_str().to_owned(),
             order_id: e.order_id.map(|o| o.0),
             payment_id: e.body.payment_id,
             summary: e.body.summary,

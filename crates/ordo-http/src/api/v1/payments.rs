@@ -375,7 +375,7 @@ impl PayoutView {
                 amount: p.amount,
                 currency: p.currency.code().to_owned(),
             },
-            state: p.state,
+            state: p.state().as_str().to_owned(),
             requested_by: ActorView::new(&p.requested_by, viewer),
             requested_at: p.requested_at,
             paid_by: p.paid_by.as_ref().map(|a| ActorView::new(a, viewer)),

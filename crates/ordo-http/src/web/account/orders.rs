@@ -22,7 +22,7 @@ impl OrderRow {
             short: short_id(&id),
             id,
             placed: page.date(&o.created_at),
-            status: Tag::order(o.status),
+            status: Tag::order(o.status()),
             total: page.money(&o.total),
             items: o.lines.iter().map(|l| l.quantity as usize).sum(),
         }
@@ -145,7 +145,7 @@ impl OrderView {
         let share = payment
             .as_ref()
             .and_then(|p| p.order(order.id).map(|(a, _)| a));
-        let state = payment.as_ref().map(|p| p.payment.state);
+        let state = payment.as_ref().map(|p| p.payment.state());
         let p = &order.pricing;
         let money = |amount: i64| {
             page.money(&ordo_domain::money::Money {
@@ -165,7 +165,7 @@ impl OrderView {
         .into_iter()
         .flatten()
         .collect();
-        let status = Tag::order(order.status);
+        let status = Tag::order(order.status());
         let view = Self {
             short: short_id(&id),
             announce: format!("Order status: {}", status.text),
@@ -193,13 +193,13 @@ impl OrderView {
                 .iter()
                 .map(|e| Moment::of(page, e, order.currency))
                 .collect(),
-            money_note: share.and_then(|a| money_note(&money, &a, order.status)),
+            money_note: share.and_then(|a| money_note(&money, &a, order.status())),
             back_on_cancel: share
-                .filter(|_| order.status != OrderStatus::Cancelled)
+                .filter(|_| order.status() != OrderStatus::Cancelled)
                 .and_then(|a| back_on_cancel(&money, &a)),
-            needs_card: order.status == OrderStatus::PendingPayment
+            needs_card: order.status() == OrderStatus::PendingPayment
                 && state == Some(PaymentState::RequiresPaymentMethod),
-            needs_bank: order.status == OrderStatus::PendingPayment
+            needs_bank: order.status() == OrderStatus::PendingPayment
                 && state == Some(PaymentState::RequiresAction),
             decline: payment
                 .as_ref()
@@ -344,7 +344,7 @@ pub(super) async fn order_page(
         Err(to) => return *to,
     };
     let body = OrderPage {
-        can_cancel: allowed_actions(order.status, actor.role).contains(&Action::Cancel),
+        can_cancel: allowed_actions(order.status(), actor.role).contains(&Action::Cancel),
         ask_password,
         reason: reason.to_owned(),
         methods: if view.needs_card {

@@ -69,8 +69,8 @@ pub(super) async fn track_page(
         Ok(head) => head,
         Err(to) => return *to,
     };
-    let cancellable = allowed_actions(order.status, actor.role).contains(&Action::Cancel);
-    let sensitive = Sensitive::of_order_action(Action::Cancel, order.status).is_some();
+    let cancellable = allowed_actions(order.status(), actor.role).contains(&Action::Cancel);
+    let sensitive = Sensitive::of_order_action(Action::Cancel, order.status()).is_some();
     view.stream = format!("/track/{link}/orders/{id}/events?after={}", view.version);
     let body = TrackPage {
         siblings: tracked
@@ -216,7 +216,7 @@ pub(super) async fn pay_as(
             .await?
     };
     Ok(matches!(
-        detail.payment.state,
+        detail.payment.state(),
         PaymentState::Authorized | PaymentState::Captured
     ))
 }

@@ -56,7 +56,7 @@ async fn order_page(
         Err(to) => return *to,
     };
     let order_id = order.id;
-    let mut actions: Vec<ActionButton> = allowed_actions(order.status, actor.role)
+    let mut actions: Vec<ActionButton> = allowed_actions(order.status(), actor.role)
         .into_iter()
         .filter_map(|a| match a {
             Action::Accept => Some(ActionButton {
@@ -82,7 +82,7 @@ async fn order_page(
         .await
         .ok()
         .flatten()
-        .is_some_and(|p| p.payment.state == PaymentState::Authorized);
+        .is_some_and(|p| p.payment.state() == PaymentState::Authorized);
     if authorized {
         actions.insert(
             0,
