@@ -27,6 +27,7 @@ use ordo_domain::ParseError;
 use ordo_domain::identity::{Actor, EmailAddress, Password, Proof, Role, Sensitive, User};
 use ordo_store::{AuthChange, Session};
 
+use crate::jobs::{Handler, JobFuture, JobKind, always};
 use crate::tokens::new_token;
 pub use crate::tokens::token_hash;
 use crate::{App, AppError, AppResult};
@@ -429,3 +430,72 @@ impl App {
 
 /// An Argon2id hash of a random password, used to equalise timing for unknown e-mails.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8l8Ry5gkAVUkvm7OwobGLqzmuE8GVXUwEmO7Qy0Mf7E";
+
+/// Expired or revoked sessions are cleared out by a recurring job, a day after they ended (kept
+/// that long for an audit of late use).
+pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
+    JobKind::PurgeSessions,
+    always,
+    purge_sessions,
+)];
+
+fn purge_sessions<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        let now = app.now();
+        app.purge(
+            ordo_store::Purge::Sessions,
+            now - chrono::Duration::days(1),
+            now,
+        )
+        .await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> ordo_store::LiveSession {
+        ordo_store::LiveSession {
+            user: User {
+                id: ordo_domain::ids::UserId::new(),
+                email: EmailAddress::parse("ada@example.com").unwrap(),
+                role: Role::Customer,
+                vendor_id: None,
+            },
+            totp: false,
+            expires_at: DateTime::<Utc>::MAX_UTC,
+            fresh_until: None,
+            step_up_failures: 0,
+        }
+    }
+
+    /// The race a token check and a logout run, step by step: the check reads the session from
+    /// the database (taking the epoch first), the logout's revocation is written and forgets
+    /// it, then the check tries to keep what it read — which must not come back.
+    #[test]
+    fn a_session_read_before_a_revocation_is_not_kept_after_it() {
+        let cache = SessionCache::new(std::time::Duration::from_secs(30));
+        let read_began = cache.epoch();
+        cache.forget(b"token");
+        cache.keep(b"token", live(), read_began);
+        assert!(cache.get(b"token").is_none(), "a revoked session came back");
+
+        // Any forgetting meanwhile counts (a user's change forgets every session).
+        let read_began = cache.epoch();
+        cache.forget_all();
+        cache.keep(b"other", live(), read_began);
+        assert!(cache.get(b"other").is_none());
+    }
+
+    /// Without a forgetting meanwhile, a session read is kept; forgetting it later drops it.
+    #[test]
+    fn a_session_read_with_nothing_forgotten_is_kept_until_forgotten() {
+        let cache = SessionCache::new(std::time::Duration::from_secs(30));
+        let read_began = cache.epoch();
+        cache.keep(b"token", live(), read_began);
+        assert!(cache.get(b"token").is_some());
+        cache.forget(b"token");
+        assert!(cache.get(b"token").is_none());
+    }
+}

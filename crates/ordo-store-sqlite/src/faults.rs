@@ -1,5 +1,7 @@
-//! Fault switches for tests, compiled only with the `faults` feature (the test suites turn it
-//! on; `ordo` as shipped never has it).
+//! Fault switches for tests: all off, reachable only through `SqliteStore::faults` (in-process
+//! tests), never from the command line or the environment. They are compiled into every build,
+//! so the binary the process tests run is the one that ships; off, each costs the writer one
+//! atomic load per batch.
 //!
 //! Each switch makes the writer thread meet, at one exact step, the error SQLite would return
 //! there on a broken disk, so the tests can hold the writer to its promises (see [`crate::writer`])

@@ -70,7 +70,6 @@ pub enum Stopped {
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
     state: Arc<State>,
-    #[cfg(feature = "faults")]
     faults: Arc<crate::faults::Faults>,
 }
 
@@ -96,14 +95,12 @@ impl Writer {
         let writer = Self {
             jobs,
             state: Arc::clone(&state),
-            #[cfg(feature = "faults")]
             faults: Arc::default(),
         };
         let thread = Thread {
             tx: SqliteTx::new(conn),
             state,
             backlog: VecDeque::new(),
-            #[cfg(feature = "faults")]
             faults: Arc::clone(&writer.faults),
         };
         std::thread::Builder::new()
@@ -158,7 +155,6 @@ impl Writer {
     }
 
     /// The test-only fault switches of this writer.
-    #[cfg(feature = "faults")]
     pub fn faults(&self) -> &crate::faults::Faults {
         &self.faults
     }
@@ -182,7 +178,6 @@ struct Thread {
     /// Jobs taken off the queue but not yet run (a close met inside a batch; a gathered batch
     /// in tests): served before the queue, in order.
     backlog: VecDeque<Job>,
-    #[cfg(feature = "faults")]
     faults: Arc<crate::faults::Faults>,
 }
 
@@ -255,7 +250,6 @@ impl Thread {
     /// Runs one batch, starting with `work`, taking further waiting units until the queue is
     /// empty or the batch is full; commits; answers.
     fn batch(&mut self, work: TxWork, reply: Reply, queue: &mpsc::Receiver<Job>) -> After {
-        #[cfg(feature = "faults")]
         self.faults.gather(queue, &mut self.backlog);
         if let Err(e) = self.tx.conn().execute_batch("BEGIN IMMEDIATE") {
             // Nothing ran: a plain refusal (busy: another process holds the lock).
@@ -295,13 +289,9 @@ impl Thread {
 
     /// Commits the batch and answers everyone in it; a failed commit is fail-stop.
     fn commit(&mut self, pending: Pending) -> After {
-        #[cfg(feature = "faults")]
         self.faults.before_commit();
         let committed = {
-            #[cfg(feature = "faults")]
             let injected = self.faults.commit_error();
-            #[cfg(not(feature = "faults"))]
-            let injected: Option<rusqlite::Error> = None;
             match injected {
                 Some(e) => Err(e),
                 None => self.tx.conn().execute_batch("COMMIT"),
@@ -397,13 +387,10 @@ impl Thread {
         } else {
             "ROLLBACK TO unit; RELEASE unit"
         };
-        #[cfg(feature = "faults")]
         let ended = match self.faults.savepoint_end_error() {
             Some(e) => Err(e),
             None => self.tx.conn().execute_batch(end),
         };
-        #[cfg(not(feature = "faults"))]
-        let ended = self.tx.conn().execute_batch(end);
         match ended {
             Ok(()) => Ok(result),
             Err(e) => Err(format!(
