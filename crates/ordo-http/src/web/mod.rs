@@ -16,7 +16,9 @@ pub mod support;
 pub mod vendor;
 
 use askama::Template;
+use axum::extract::FromRequestParts;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -498,31 +500,45 @@ pub const FLASHES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The flash message a redirect left, and the header that forgets it.
-pub fn take_flash(headers: &axum::http::HeaderMap) -> (Option<String>, Option<HeaderValue>) {
-    match session::cookie(headers, "ordo_flash") {
-        Some(key) => (
-            FLASHES
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, text)| (*text).to_owned()),
-            Some(HeaderValue::from_static(
-                "ordo_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
-            )),
-        ),
-        None => (None, None),
+/// The cookie a redirect leaves its flash message's key in (see [`see_other`]).
+const FLASH: &str = "ordo_flash";
+
+/// The flash message a redirect left for the page it leads to: an extractor, so a page takes
+/// it like any other input. It is shown once: [`forget_shown_flash`] forgets it with the page.
+pub struct Flash(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Flash {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Flash(session::cookie(&parts.headers, FLASH).and_then(
+            |key| {
+                FLASHES
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, text)| (*text).to_owned())
+            },
+        )))
     }
 }
 
-/// Renders a page that may show a flash message, forgetting it once shown.
-pub fn render_flashed(t: &impl Template, forget: Option<HeaderValue>) -> Response {
-    forgetting(render(t), forget)
-}
-
-/// Adds the header that forgets a shown flash message.
-pub fn forgetting(mut res: Response, forget: Option<HeaderValue>) -> Response {
-    if let Some(v) = forget {
-        res.headers_mut().append(SET_COOKIE, v);
+/// Forgets a flash message once a page has been rendered for the request that carried it (an
+/// HTML answer that is not another redirect), so no handler has to.
+pub async fn forget_shown_flash(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let carried = session::cookie(request.headers(), FLASH).is_some();
+    let mut res = next.run(request).await;
+    let page = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if carried && page && !res.status().is_redirection() {
+        res.headers_mut().append(
+            SET_COOKIE,
+            HeaderValue::from_static("ordo_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+        );
     }
     res
 }
@@ -646,6 +662,7 @@ pub fn router(app: &App) -> axum::Router<App> {
             get(admin::pricing).post(admin::import_pricing),
         )
         .route("/assets/live.js", get(live_js))
+        .layer(axum::middleware::from_fn(forget_shown_flash))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             session::forms_from_here,

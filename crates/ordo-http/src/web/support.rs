@@ -7,7 +7,6 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use ordo_app::exceptions::{Exception, ExceptionStatus, Resolution};
 use ordo_app::payments::requests::Ask;
@@ -19,10 +18,7 @@ use serde::Deserialize;
 
 use super::account::{ORDER_EVENTS, OrderRow, OrderView, order_head};
 use super::session::{Signed, Visitor};
-use super::{
-    Errors, Page, failure, forgetting, render_flashed, render_form, see_other, signed_as,
-    take_flash,
-};
+use super::{Errors, Flash, Page, failure, render, render_form, see_other, signed_as};
 
 /// The staff member behind the page, or where they should go instead.
 fn staff_only<'a>(
@@ -138,7 +134,7 @@ pub struct HomeQuery {
 pub async fn home(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(q): Query<HomeQuery>,
 ) -> Response {
     let signed = match staff_only(&app, &visitor, "/support") {
@@ -182,7 +178,6 @@ pub async fn home(
         .status
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "open".into());
-    let (flash, forget) = take_flash(&headers);
     let page = Page::new(&app, &visitor, "Support")
         .with_errors(&errors)
         .with_flash(flash);
@@ -201,7 +196,7 @@ pub async fn home(
         items,
         status,
     };
-    forgetting(render_form(&body, &body.errors), forget)
+    render_form(&body, &body.errors)
 }
 
 /// An internal note as the pages show it.
@@ -294,17 +289,14 @@ pub async fn customer(
                 .has_more
                 .then(|| orders.last().map(|o| o.id.clone()))
                 .flatten();
-            render_flashed(
-                &CustomerPage {
-                    page,
-                    role: user.role.to_string(),
-                    notes,
-                    orders,
-                    more,
-                    id,
-                },
-                None,
-            )
+            render(&CustomerPage {
+                page,
+                role: user.role.to_string(),
+                notes,
+                orders,
+                more,
+                id,
+            })
         }
         Err(e) => failure(&app, &visitor, e),
     }
@@ -335,14 +327,10 @@ struct OrderPage {
 pub async fn order(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Path(id): Path<String>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        order_page(&app, &visitor, &id, Errors::default(), flash).await,
-        forget,
-    )
+    order_page(&app, &visitor, &id, Errors::default(), flash).await
 }
 
 /// How the order page comes back after a form: which one was sent, whether it asks for the
@@ -561,23 +549,19 @@ struct ExceptionPage {
 pub async fn exception(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Path(id): Path<String>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        exception_page(
-            &app,
-            &visitor,
-            &id,
-            None,
-            String::new(),
-            Errors::default(),
-            flash,
-        )
-        .await,
-        forget,
+    exception_page(
+        &app,
+        &visitor,
+        &id,
+        None,
+        String::new(),
+        Errors::default(),
+        flash,
     )
+    .await
 }
 
 async fn exception_page(

@@ -9,7 +9,7 @@
 
 #![allow(dead_code, reason = "each test file uses the helpers it needs")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -26,7 +26,7 @@ pub struct LocalStripe {
 }
 
 fn localstripe() -> Option<PathBuf> {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/localstripe");
+    let bin = ordo_store::testing::venv_bin("localstripe");
     if bin.exists() {
         return Some(bin);
     }

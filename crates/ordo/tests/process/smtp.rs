@@ -5,7 +5,7 @@
 
 #![allow(dead_code, reason = "each test file uses the helpers it needs")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A real SMTP server on 127.0.0.1 that keeps every message in a Maildir.
@@ -16,7 +16,7 @@ pub struct SmtpSink {
 }
 
 fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let python = ordo_store::testing::venv_bin("python");
     let has_aiosmtpd = std::process::Command::new(&python)
         .args(["-c", "import aiosmtpd"])
         .status()

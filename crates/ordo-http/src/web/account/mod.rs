@@ -17,10 +17,7 @@ use ordo_domain::order::{Action, Order, OrderStatus, allowed_actions};
 use ordo_domain::payment::PaymentState;
 use serde::Deserialize;
 
-use super::{
-    Errors, Moment, Page, Tag, failure, forgetting, render, render_flashed, render_form, see_other,
-    take_flash,
-};
+use super::{Errors, Flash, Moment, Page, Tag, failure, render, render_form, see_other};
 use crate::web::session::{CartCookie, SESSION, Signed, Visitor, set_cookie};
 use crate::web::storefront::cart_cookie;
 

@@ -56,13 +56,12 @@ pub(super) fn sign_in_first(path: &str) -> Response {
 pub async fn orders(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(q): Query<After>,
 ) -> Response {
     let Some(signed) = &visitor.signed else {
         return sign_in_first("/account");
     };
-    let (flash, forget) = take_flash(&headers);
     let page = Page::new(&app, &visitor, "Your orders").with_flash(flash);
     match app
         .orders(&signed.principal.actor, None, Some(20), q.after.as_deref())
@@ -78,7 +77,7 @@ pub async fn orders(
                 .has_more
                 .then(|| orders.last().map(|o| o.id.clone()))
                 .flatten();
-            render_flashed(&Orders { page, orders, more }, forget)
+            render(&Orders { page, orders, more })
         }
         Err(e) => failure(&app, &visitor, e),
     }
@@ -316,14 +315,10 @@ struct OrderPage {
 pub async fn order(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Path(id): Path<String>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        order_page(&app, &visitor, &id, Errors::default(), false, flash, "").await,
-        forget,
-    )
+    order_page(&app, &visitor, &id, Errors::default(), false, flash, "").await
 }
 
 pub(super) async fn order_page(

@@ -15,11 +15,14 @@ struct PreferencesPage {
 }
 
 /// `GET /account/preferences`: how the person hears about their orders.
-pub async fn preferences(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
+pub async fn preferences(
+    State(app): State<App>,
+    visitor: Visitor,
+    Flash(flash): Flash,
+) -> Response {
     let Some(signed) = &visitor.signed else {
         return sign_in_first("/account/preferences");
     };
-    let (flash, forget) = take_flash(&headers);
     match app.notification_preferences(&signed.principal.actor).await {
         Ok(p) => {
             let body = PreferencesPage {
@@ -31,7 +34,7 @@ pub async fn preferences(State(app): State<App>, visitor: Visitor, headers: Head
                 push: p.push,
                 phone: p.phone.unwrap_or_default(),
             };
-            forgetting(render_form(&body, &body.errors), forget)
+            render_form(&body, &body.errors)
         }
         Err(e) => failure(&app, &visitor, e),
     }

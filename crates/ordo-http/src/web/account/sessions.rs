@@ -30,20 +30,16 @@ struct SignIn {
 pub async fn sign_in_page(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(n): Query<Next>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
     let page = Page::new(&app, &visitor, "Sign in").with_flash(flash);
-    render_flashed(
-        &SignIn {
-            page,
-            errors: Errors::default(),
-            email: String::new(),
-            next: local(n.next.as_deref()).unwrap_or_default(),
-        },
-        forget,
-    )
+    render(&SignIn {
+        page,
+        errors: Errors::default(),
+        email: String::new(),
+        next: local(n.next.as_deref()).unwrap_or_default(),
+    })
 }
 
 #[derive(Deserialize)]

@@ -41,14 +41,10 @@ pub async fn track(State(app): State<App>, visitor: Visitor, Path(link): Path<St
 pub async fn track_order(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Path((link, id)): Path<(String, String)>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        track_page(&app, &visitor, &link, &id, Errors::default(), flash).await,
-        forget,
-    )
+    track_page(&app, &visitor, &link, &id, Errors::default(), flash).await
 }
 
 pub(super) async fn track_page(

@@ -34,18 +34,14 @@ pub struct JobsQuery {
 pub async fn jobs(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(q): Query<JobsQuery>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
     let state = q
         .state
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "dead".into());
-    forgetting(
-        jobs_page(&app, &visitor, &state, Errors::default(), flash).await,
-        forget,
-    )
+    jobs_page(&app, &visitor, &state, Errors::default(), flash).await
 }
 
 async fn jobs_page(

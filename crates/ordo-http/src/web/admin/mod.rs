@@ -8,7 +8,6 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use ordo_app::pricing::{FxRateInput, MoneyInput, PromotionInput, ShippingRateInput, TaxRuleInput};
 use ordo_app::users::{NewUser, UserChange};
@@ -19,7 +18,7 @@ use ordo_domain::pricing::{Discount, PricingBook, Rounding, TaxMode};
 use ordo_store::RuleKind;
 use serde::Deserialize;
 
-use super::{Errors, Page, failure, forgetting, render_form, see_other, signed_as, take_flash};
+use super::{Errors, Flash, Page, failure, render_form, see_other, signed_as};
 use crate::web::session::{Signed, Visitor};
 
 /// The admin behind the page (or support too, where `support` is true), or where they go.

@@ -245,20 +245,16 @@ fn rule_tables(page: &Page, book: &PricingBook) -> Vec<RuleTable> {
 
 /// `GET /admin/pricing`: every pricing rule in tables, each with its action, and the form that
 /// adds or replaces rules.
-pub async fn pricing(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        pricing_page(
-            &app,
-            &visitor,
-            Typed::default(),
-            Errors::default(),
-            flash,
-            None,
-        )
-        .await,
-        forget,
+pub async fn pricing(State(app): State<App>, visitor: Visitor, Flash(flash): Flash) -> Response {
+    pricing_page(
+        &app,
+        &visitor,
+        Typed::default(),
+        Errors::default(),
+        flash,
+        None,
     )
+    .await
 }
 
 /// What the pricing page's forms hold after one of them was refused.

@@ -32,22 +32,18 @@ pub struct HomeQuery {
 pub async fn home(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(q): Query<HomeQuery>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        home_page(
-            &app,
-            &visitor,
-            q.after.as_deref(),
-            NewUserForm::default(),
-            Errors::default(),
-            flash,
-        )
-        .await,
-        forget,
+    home_page(
+        &app,
+        &visitor,
+        q.after.as_deref(),
+        NewUserForm::default(),
+        Errors::default(),
+        flash,
     )
+    .await
 }
 
 async fn home_page(
@@ -170,14 +166,10 @@ struct UserPage {
 pub async fn user(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Path(id): Path<String>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        user_page(&app, &visitor, &id, Errors::default(), flash, None).await,
-        forget,
-    )
+    user_page(&app, &visitor, &id, Errors::default(), flash, None).await
 }
 
 async fn user_page(

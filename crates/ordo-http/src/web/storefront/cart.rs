@@ -164,12 +164,8 @@ pub(super) struct CartPage {
 }
 
 /// `GET /cart`: the lines with live prices and availability, the promotion code, the totals.
-pub async fn cart(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        cart_page(&app, &visitor, Errors::default(), flash).await,
-        forget,
-    )
+pub async fn cart(State(app): State<App>, visitor: Visitor, Flash(flash): Flash) -> Response {
+    cart_page(&app, &visitor, Errors::default(), flash).await
 }
 
 pub(super) async fn cart_page(

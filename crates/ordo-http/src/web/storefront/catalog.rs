@@ -78,7 +78,7 @@ pub fn parse_amount(raw: &str, currency: Currency) -> Option<i64> {
 pub async fn index(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(s): Query<Search>,
 ) -> Response {
     let q = s.q.unwrap_or_default().trim().to_owned();
@@ -133,7 +133,6 @@ pub async fn index(
             .find(|v| v.id == id)
             .map_or_else(String::new, |v| v.name.as_str().to_owned())
     };
-    let (flash, forget) = take_flash(&headers);
     let mut page = Page::new(&app, &visitor, "");
     let cards: Vec<Card> = products
         .into_iter()
@@ -202,7 +201,7 @@ pub async fn index(
             .collect(),
         products: cards,
     };
-    render_flashed(&body, forget)
+    render(&body)
 }
 
 /// One variant as its product's page shows it.

@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::HeaderMap;
 use axum::http::header::SET_COOKIE;
 use axum::response::Response;
 use ordo_app::carts::{CartPatch, CartQuote, NewCartContent};
@@ -19,9 +18,7 @@ use ordo_domain::ids::{ProductId, VendorId};
 use ordo_domain::money::{Currency, Money};
 use serde::Deserialize;
 
-use super::{
-    Errors, Page, failure, forgetting, render_flashed, render_form, see_other, take_flash,
-};
+use super::{Errors, Flash, Page, failure, render, render_form, see_other};
 use crate::web::session::{CART, CartCookie, GUEST, Visitor, set_cookie};
 
 /// Products the storefront lists at most (search narrows them).

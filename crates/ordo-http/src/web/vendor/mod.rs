@@ -10,7 +10,6 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use ordo_app::payments::requests::Ask;
 use ordo_app::{App, AppError};
@@ -20,10 +19,7 @@ use ordo_domain::order::{Action, OrderStatus, allowed_actions};
 use ordo_domain::payment::{PaymentState, PaymentStatus};
 use serde::Deserialize;
 
-use super::{
-    Errors, Page, failure, forgetting, render_flashed, render_form, see_other, signed_as,
-    take_flash,
-};
+use super::{Errors, Flash, Page, failure, render, render_form, see_other, signed_as};
 use crate::web::account::{ORDER_EVENTS, OrderRow, OrderView, order_head};
 use crate::web::session::Visitor;
 

@@ -29,14 +29,10 @@ struct OrderPage {
 pub async fn order(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Path(id): Path<String>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        order_page(&app, &visitor, &id, Errors::default(), flash, "").await,
-        forget,
-    )
+    order_page(&app, &visitor, &id, Errors::default(), flash, "").await
 }
 
 async fn order_page(

@@ -26,19 +26,15 @@ struct ProductsPage {
 }
 
 /// `GET /vendor/products`: the vendor's products, their prices and thresholds, and a new one.
-pub async fn products(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        products_page(
-            &app,
-            &visitor,
-            NewProductForm::default(),
-            Errors::default(),
-            flash,
-        )
-        .await,
-        forget,
+pub async fn products(State(app): State<App>, visitor: Visitor, Flash(flash): Flash) -> Response {
+    products_page(
+        &app,
+        &visitor,
+        NewProductForm::default(),
+        Errors::default(),
+        flash,
     )
+    .await
 }
 
 async fn products_page(

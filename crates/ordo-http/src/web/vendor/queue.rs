@@ -43,14 +43,13 @@ pub struct QueueQuery {
 pub async fn queue(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(q): Query<QueueQuery>,
 ) -> Response {
     let actor = match vendor_only(&app, &visitor, "/vendor") {
         Ok(a) => a,
         Err(to) => return *to,
     };
-    let (flash, forget) = take_flash(&headers);
     let page = Page::new(&app, &visitor, "Order queue").with_flash(flash);
     let status = q
         .status
@@ -160,17 +159,14 @@ pub async fn queue(
         }),
     )
     .collect();
-    render_flashed(
-        &Queue {
-            page,
-            needs_action: vec![paid, accepted],
-            all,
-            statuses,
-            status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            payments,
-            payment: payment.map(|p| p.as_str().to_owned()).unwrap_or_default(),
-            stream: format!("/api/v1/events?after={head}"),
-        },
-        forget,
-    )
+    render(&Queue {
+        page,
+        needs_action: vec![paid, accepted],
+        all,
+        statuses,
+        status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        payments,
+        payment: payment.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        stream: format!("/api/v1/events?after={head}"),
+    })
 }

@@ -43,23 +43,19 @@ pub struct StockQuery {
 pub async fn stock(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Query(q): Query<StockQuery>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
     let sku = q.sku.unwrap_or_default().trim().to_owned();
-    forgetting(
-        stock_page(
-            &app,
-            &visitor,
-            &sku,
-            AdjustForm::default(),
-            Errors::default(),
-            flash,
-        )
-        .await,
-        forget,
+    stock_page(
+        &app,
+        &visitor,
+        &sku,
+        AdjustForm::default(),
+        Errors::default(),
+        flash,
     )
+    .await
 }
 
 async fn stock_page(

@@ -44,20 +44,16 @@ struct WebhooksPage {
 }
 
 /// `GET /vendor/webhooks`: the vendor's webhook endpoints, and a new one.
-pub async fn webhooks(State(app): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
-    let (flash, forget) = take_flash(&headers);
-    forgetting(
-        webhooks_page(
-            &app,
-            &visitor,
-            EndpointForm::default(),
-            Errors::default(),
-            None,
-            flash,
-        )
-        .await,
-        forget,
+pub async fn webhooks(State(app): State<App>, visitor: Visitor, Flash(flash): Flash) -> Response {
+    webhooks_page(
+        &app,
+        &visitor,
+        EndpointForm::default(),
+        Errors::default(),
+        None,
+        flash,
     )
+    .await
 }
 
 async fn webhooks_page(
@@ -178,15 +174,14 @@ struct Shown {
 pub async fn webhook(
     State(app): State<App>,
     visitor: Visitor,
-    headers: HeaderMap,
+    Flash(flash): Flash,
     Path(id): Path<String>,
 ) -> Response {
-    let (flash, forget) = take_flash(&headers);
     let shown = Shown {
         flash,
         ..Shown::default()
     };
-    forgetting(webhook_page(&app, &visitor, &id, shown).await, forget)
+    webhook_page(&app, &visitor, &id, shown).await
 }
 
 async fn webhook_page(app: &App, visitor: &Visitor, id: &str, shown: Shown) -> Response {
