@@ -1,6 +1,7 @@
 //! The web UI in real Chromium: runs `tests/browser/journeys.mjs` (Playwright's library with
 //! Debian's Chromium, axe for WCAG 2.2 AA, keyboard-only journeys, screenshots at 390 and
-//! 1280 px into `target/screenshots/`) against a real `ordo serve --demo`.
+//! 1280 px into `target/screenshots/{sqlite,postgres}/`) against a real `ordo serve --demo`, once on
+//! each database.
 //!
 //! Without Chromium or the npm packages (`npm ci` in `tests/browser`) the test is skipped
 //! with a notice; with `ORDO_TEST_REQUIRE_BROWSER=1` (as `.ci/run` sets) that is a failure.
@@ -39,19 +40,54 @@ fn ready(scripts: &Path) -> Result<(), String> {
 }
 
 #[test]
-fn every_page_passes_axe_and_the_keyboard_journeys() {
+fn every_page_passes_axe_and_the_keyboard_journeys_on_sqlite() {
+    journeys(false);
+}
+
+#[test]
+fn every_page_passes_axe_and_the_keyboard_journeys_on_postgres() {
+    journeys(true);
+}
+
+fn journeys(postgres: bool) {
     let scripts = root().join("tests/browser");
     if let Err(missing) = ready(&scripts) {
         ordo_store::testing::missing("BROWSER", &format!("the browser tests need {missing}"));
         return;
     }
+    // Two shops, each with a database of its own.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (Some(db), Some(stale_db)) = rt.block_on(async {
+        (
+            process::Database::on(postgres).await,
+            process::Database::on(postgres).await,
+        )
+    }) else {
+        return;
+    };
+    let with = |db: &process::Database, more: &[&str]| {
+        let mut args = db.args();
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
+    };
     let data = tempfile::tempdir().unwrap();
     // The vendor's webhook endpoint in the journeys is on this machine.
-    let server = process::serve_with(data.path(), &["--allow-private-webhook-targets"]);
+    let args = with(&db, &["--allow-private-webhook-targets"]);
+    let server = process::serve_with(
+        data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     // A second shop whose step-up lapses at once: every sensitive form asks for the password.
     let stale_data = tempfile::tempdir().unwrap();
-    let stale = process::serve_with(stale_data.path(), &["--step-up-window", "1ms"]);
-    let shots = root().join("target/screenshots");
+    let args = with(&stale_db, &["--step-up-window", "1ms"]);
+    let stale = process::serve_with(
+        stale_data.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let shots =
+        root()
+            .join("target/screenshots")
+            .join(if postgres { "postgres" } else { "sqlite" });
     let mut child = Command::new("node")
         .arg("journeys.mjs")
         .current_dir(&scripts)

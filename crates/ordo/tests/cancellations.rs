@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use process::smtp::SmtpSink;
-use process::{SKU, login, serve_with};
+use process::{Database, SKU, login, serve_with};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -109,24 +109,19 @@ async fn the_binary_gives_a_cancelled_orders_money_back(postgres: bool) {
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let pg = if postgres {
-        let Some(db) = ordo_store_postgres::testing::TestDatabase::create_empty().await else {
-            return;
-        };
-        Some(db)
-    } else {
-        None
+    let Some(database) = Database::on(postgres).await else {
+        return;
     };
-    let db: Vec<String> = match &pg {
-        Some((_, url)) => vec!["--database-url".into(), url.clone()],
-        None => vec!["--data-dir".into(), data.display().to_string()],
+    // The CLI's `reconcile` is told the database as `serve` is; `serve_with` gives the data
+    // folder itself, and PostgreSQL is named on top of it.
+    let served = database.args();
+    let db: Vec<String> = if postgres {
+        served.clone()
+    } else {
+        vec!["--data-dir".into(), data.display().to_string()]
     };
     let smtp_url = smtp.url();
-    // `serve_with` gives the data folder itself; PostgreSQL is named on top of it.
-    let mut args: Vec<&str> = match &pg {
-        Some(_) => db.iter().map(String::as_str).collect(),
-        None => Vec::new(),
-    };
+    let mut args: Vec<&str> = served.iter().map(String::as_str).collect();
     args.extend(["--smtp-url", &smtp_url, "--shop-name", "Demo Shop"]);
     let server = serve_with(&data, &args);
     let base = &server.base;
@@ -188,8 +183,8 @@ async fn the_binary_gives_a_cancelled_orders_money_back(postgres: bool) {
     )
     .await;
     let old_id = old["id"].as_str().unwrap().to_owned();
-    let sql = match &pg {
-        Some((_, url)) => {
+    let sql = match database.url() {
+        Some(url) => {
             let mut c = sqlx::PgConnection::connect(url).await.unwrap();
             let q = format!("UPDATE orders SET status = 'cancelled' WHERE id = '{old_id}'");
             sqlx::query(sqlx::AssertSqlSafe(q))

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 mod process;
-use process::{SKU, get_json, login, serve_with};
+use process::{Database, SKU, get_json, login, serve_with};
 
 const KILLS: usize = 3;
 
@@ -53,11 +53,25 @@ async fn receiver(secret: Arc<Mutex<Option<String>>>, seen: Seen) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_event_reaches_the_receiver_across_kill_9() {
+async fn every_acknowledged_event_reaches_the_receiver_across_kill_9_on_sqlite() {
+    every_acknowledged_event_reaches_the_receiver_across_kill_9(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_event_reaches_the_receiver_across_kill_9_on_postgres() {
+    every_acknowledged_event_reaches_the_receiver_across_kill_9(true).await;
+}
+
+async fn every_acknowledged_event_reaches_the_receiver_across_kill_9(postgres: bool) {
+    let Some(db) = Database::on(postgres).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // A short lease: the killed process's claimed jobs are taken over within seconds.
-    let args = ["--allow-private-webhook-targets", "--job-lease", "10s"];
+    let mut args = db.args();
+    args.extend(["--allow-private-webhook-targets", "--job-lease", "10s"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = serve_with(&data, &args);
     let client = ordo_app::webhooks::http_client();
     let secret = Arc::new(Mutex::new(None));

@@ -9,12 +9,24 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use process::smtp::SmtpSink;
-use process::{SKU, login};
+use process::{Database, SKU, login};
 use serde_json::{Value, json};
 
 #[tokio::test]
-async fn the_binary_mails_a_customer_in_their_language_and_logs_no_address() {
+async fn the_binary_mails_a_customer_in_their_language_and_logs_no_address_on_sqlite() {
+    the_binary_mails_a_customer_in_their_language_and_logs_no_address(false).await;
+}
+
+#[tokio::test]
+async fn the_binary_mails_a_customer_in_their_language_and_logs_no_address_on_postgres() {
+    the_binary_mails_a_customer_in_their_language_and_logs_no_address(true).await;
+}
+
+async fn the_binary_mails_a_customer_in_their_language_and_logs_no_address(postgres: bool) {
     let Some(smtp) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(db) = Database::on(postgres).await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -22,6 +34,7 @@ async fn the_binary_mails_a_customer_in_their_language_and_logs_no_address() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
+        .args(db.args())
         .args(["--smtp-url", &smtp.url()])
         .args(["--mail-from", "Demo Shop <orders@demo.example>"])
         .args(["--shop-name", "Demo Shop", "--log-format", "json"])

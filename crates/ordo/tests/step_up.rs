@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 mod process;
-use process::{login, serve};
+use process::{Database, login, serve_with};
 
 const ADA: &str = "ada@customer.example";
 
@@ -37,9 +37,23 @@ fn code(secret: &str, ahead: u64) -> String {
 }
 
 #[tokio::test]
-async fn a_paid_order_is_cancelled_only_after_a_totp_step_up() {
+async fn a_paid_order_is_cancelled_only_after_a_totp_step_up_on_sqlite() {
+    a_paid_order_is_cancelled_only_after_a_totp_step_up(false).await;
+}
+
+#[tokio::test]
+async fn a_paid_order_is_cancelled_only_after_a_totp_step_up_on_postgres() {
+    a_paid_order_is_cancelled_only_after_a_totp_step_up(true).await;
+}
+
+async fn a_paid_order_is_cancelled_only_after_a_totp_step_up(postgres: bool) {
+    let Some(db) = Database::on(postgres).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(&dir.path().join("data"));
+    let args = db.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = serve_with(&dir.path().join("data"), &args);
     let (client, base) = (ordo_app::webhooks::http_client(), server.base.clone());
     let api = |path: &str| format!("{base}/api/v1{path}");
     let admin = login(&client, &base, "admin@ordo.example").await;

@@ -26,6 +26,37 @@ impl Drop for Server {
     }
 }
 
+/// The database a process test's server runs on: SQLite in its data folder, or a fresh
+/// PostgreSQL database of its own (dropped with this).
+pub struct Database {
+    pg: Option<(ordo_store_postgres::testing::DatabaseGuard, String)>,
+}
+
+impl Database {
+    /// SQLite, or with `postgres` a new PostgreSQL database; `None` when PostgreSQL is not here
+    /// (the test skips; where PostgreSQL is required, creating it fails the test instead).
+    pub async fn on(postgres: bool) -> Option<Database> {
+        if !postgres {
+            return Some(Database { pg: None });
+        }
+        let pg = ordo_store_postgres::testing::TestDatabase::create_empty().await?;
+        Some(Database { pg: Some(pg) })
+    }
+
+    /// The PostgreSQL database's URL (`None` on SQLite).
+    pub fn url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|(_, url)| url.as_str())
+    }
+
+    /// The `ordo serve` arguments that name it (none for SQLite: the data folder holds it).
+    pub fn args(&self) -> Vec<String> {
+        match &self.pg {
+            Some((_, url)) => vec!["--database-url".into(), url.clone()],
+            None => Vec::new(),
+        }
+    }
+}
+
 pub fn serve(data: &std::path::Path) -> Server {
     serve_with(data, &[])
 }
