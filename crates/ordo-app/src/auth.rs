@@ -27,7 +27,7 @@ use ordo_domain::ParseError;
 use ordo_domain::identity::{Actor, EmailAddress, Password, Proof, Role, Sensitive, User};
 use ordo_store::{AuthChange, Session};
 
-use crate::jobs::{Handler, JobFuture, JobKind, always};
+use crate::jobs::{Handler, JobFuture, JobKind, always, purge_older_than};
 use crate::tokens::new_token;
 pub use crate::tokens::token_hash;
 use crate::{App, AppError, AppResult};
@@ -440,15 +440,7 @@ pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
 )];
 
 fn purge_sessions<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
-    Box::pin(async move {
-        let now = app.now();
-        app.purge(
-            ordo_store::Purge::Sessions,
-            now - chrono::Duration::days(1),
-            now,
-        )
-        .await
-    })
+    purge_older_than(app, ordo_store::Purge::Sessions, chrono::Duration::days(1))
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::jobs::{Handler, JobFuture, JobKind, always};
+use crate::jobs::{Handler, JobFuture, JobKind, always, purge_older_than};
 use crate::{App, AppError, AppResult, TxWork};
 
 tokio::task_local! {
@@ -213,15 +213,11 @@ pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
 )];
 
 fn purge_keys<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
-    Box::pin(async move {
-        let now = app.now();
-        app.purge(
-            ordo_store::Purge::IdempotencyKeys,
-            now - app.settings.idempotency_ttl,
-            now,
-        )
-        .await
-    })
+    purge_older_than(
+        app,
+        ordo_store::Purge::IdempotencyKeys,
+        app.settings.idempotency_ttl,
+    )
 }
 
 #[cfg(test)]

@@ -177,10 +177,14 @@ pub(crate) fn always(_: &App) -> bool {
 }
 
 fn purge_done_jobs<'a>(app: &'a App, _: &'a Job) -> JobFuture<'a> {
+    purge_older_than(app, Purge::Jobs, chrono::Duration::days(7))
+}
+
+/// A recurring purge's run: deletes one batch of `what` older than `age` (see [`App::purge`]).
+pub(crate) fn purge_older_than(app: &App, what: Purge, age: chrono::Duration) -> JobFuture<'_> {
     Box::pin(async move {
         let now = app.now();
-        app.purge(Purge::Jobs, now - chrono::Duration::days(7), now)
-            .await
+        app.purge(what, now - age, now).await
     })
 }
 

@@ -35,7 +35,7 @@ mod hub;
 use hub::{Hub, Interest, Received, Subscription};
 
 use crate::access::scope_of;
-use crate::jobs::{Handler, JobFuture, JobKind, always};
+use crate::jobs::{Handler, JobFuture, JobKind, always, purge_older_than};
 use crate::{App, AppError, AppResult};
 
 /// Messages numbered by one sequencer transaction at most.
@@ -433,13 +433,5 @@ pub(crate) const JOBS: &[Handler] = &[Handler::recurring(
 )];
 
 fn purge_outbox<'a>(app: &'a App, _: &'a ordo_store::Job) -> JobFuture<'a> {
-    Box::pin(async move {
-        let now = app.now();
-        app.purge(
-            ordo_store::Purge::Outbox,
-            now - app.settings.event_retention,
-            now,
-        )
-        .await
-    })
+    purge_older_than(app, ordo_store::Purge::Outbox, app.settings.event_retention)
 }

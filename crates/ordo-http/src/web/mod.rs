@@ -433,13 +433,8 @@ pub fn render(t: &impl Template) -> Response {
 pub fn see_other(to: &str, flash: Option<&str>) -> Response {
     let mut res = Redirect::to(to).into_response();
     if let Some(f) = flash {
-        res.headers_mut().append(
-            SET_COOKIE,
-            HeaderValue::from_str(&format!(
-                "ordo_flash={f}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
-            ))
-            .expect("flash keys are plain words"),
-        );
+        res.headers_mut()
+            .append(SET_COOKIE, crate::cookies::set_cookie(FLASH, f, 60, false));
     }
     res
 }
@@ -535,10 +530,8 @@ pub async fn forget_shown_flash(
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
     if carried && page && !res.status().is_redirection() {
-        res.headers_mut().append(
-            SET_COOKIE,
-            HeaderValue::from_static("ordo_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
-        );
+        res.headers_mut()
+            .append(SET_COOKIE, crate::cookies::set_cookie(FLASH, "", 0, false));
     }
     res
 }

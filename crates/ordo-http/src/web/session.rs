@@ -43,13 +43,9 @@ fn secure(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
-/// A `Set-Cookie` value. `max_age` 0 deletes the cookie.
+/// A `Set-Cookie` value for this visitor (`Secure` over TLS). `max_age` 0 deletes the cookie.
 pub fn set_cookie(name: &str, value: &str, max_age: i64, visitor: &Visitor) -> HeaderValue {
-    let secure = if visitor.secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
-    ))
-    .expect("cookie values are tokens and ids")
+    crate::cookies::set_cookie(name, value, max_age, visitor.secure)
 }
 
 /// The signed-in person behind the session cookie.
