@@ -428,6 +428,25 @@ pub fn render(t: &impl Template) -> Response {
     }
 }
 
+/// An amount as a person types it (`12`, `12.50`, `12,50`, `.5`) in minor units of `currency`,
+/// exactly (a decimal, never a float): `None` for anything else — a sign, an exponent, more
+/// decimals than the currency has, or too large.
+pub fn parse_amount(raw: &str, currency: Currency) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    let raw = raw.trim().replace(',', ".");
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let amount: rust_decimal::Decimal = raw.parse().ok()?;
+    let digits = u32::from(currency.minor_digits());
+    if amount.is_sign_negative() || amount.scale() > digits {
+        return None;
+    }
+    amount
+        .checked_mul(rust_decimal::Decimal::from(10_i64.pow(digits)))?
+        .to_i64()
+}
+
 /// A redirect after a form (303: the browser GETs the next page), with a flash message
 /// (one of [`FLASHES`]) for it.
 pub fn see_other(to: &str, flash: Option<&str>) -> Response {
@@ -660,4 +679,32 @@ pub fn router(app: &App) -> axum::Router<App> {
             app.clone(),
             session::forms_from_here,
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_amounts_are_read_exactly_or_not_at_all() {
+        let eur = Currency::parse("EUR").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        for (raw, want) in [
+            ("12", Some(1200)),
+            ("12.5", Some(1250)),
+            ("12,50", Some(1250)),
+            (" 0.05 ", Some(5)),
+            (".5", Some(50)),
+            ("12.505", None),
+            ("-1", None),
+            ("1e3", None),
+            ("", None),
+            ("12.50 €", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(parse_amount(raw, eur), want, "{raw:?}");
+        }
+        assert_eq!(parse_amount("1500", jpy), Some(1500));
+        assert_eq!(parse_amount("15.5", jpy), None, "yen have no minor digits");
+    }
 }

@@ -503,7 +503,7 @@ pub async fn act(
             Ok(o) => o,
             Err(e) => return failure(&app, &visitor, e),
         };
-        let Some(amount) = super::storefront::parse_amount(&f.amount, order.currency) else {
+        let Some(amount) = super::parse_amount(&f.amount, order.currency) else {
             let errors = Errors::one("amount", "Enter the amount to refund, like 12.50");
             let (errors, back) = back(errors, typed);
             return order_page_with(&app, &visitor, &id, errors, None, back).await;

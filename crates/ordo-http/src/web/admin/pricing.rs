@@ -491,7 +491,7 @@ fn typed_money(raw: &str, currency: &str, field: &str) -> Result<MoneyInput, Err
     let code = currency.trim();
     let known = ordo_domain::money::Currency::parse(code)
         .map_err(|e| Errors::one(&field.replace("amount", "currency"), e.message))?;
-    let minor = crate::web::storefront::parse_amount(raw, known)
+    let minor = crate::web::parse_amount(raw, known)
         .ok_or_else(|| Errors::one(field, "Enter an amount, like 4.90"))?;
     Ok(MoneyInput {
         amount: minor,

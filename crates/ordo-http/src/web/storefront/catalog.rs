@@ -51,29 +51,6 @@ pub(super) fn chosen_currency(raw: Option<&str>) -> Currency {
         .unwrap_or_else(|| Currency::parse("EUR").expect("EUR"))
 }
 
-/// An amount as a shopper types it (`12`, `12.50`, `12,50`) in minor units of `currency`.
-pub fn parse_amount(raw: &str, currency: Currency) -> Option<i64> {
-    let raw = raw.trim().replace(',', ".");
-    let digits = u32::from(currency.minor_digits());
-    let (whole, fraction) = raw.split_once('.').unwrap_or((&raw, ""));
-    if whole.is_empty() && fraction.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || !fraction.chars().all(|c| c.is_ascii_digit())
-        || fraction.len() > digits as usize
-    {
-        return None;
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let fraction: i64 = format!("{fraction:0<width$}", width = digits as usize)
-        .parse()
-        .unwrap_or(0);
-    whole.checked_mul(10_i64.pow(digits))?.checked_add(fraction)
-}
-
 /// `GET /`: the products (up to 200) that match the search and filters.
 pub async fn index(
     State(app): State<App>,

@@ -18,7 +18,7 @@ use ordo_domain::ids::{ProductId, VendorId};
 use ordo_domain::money::{Currency, Money};
 use serde::Deserialize;
 
-use super::{Errors, Flash, Page, failure, render, render_form, see_other};
+use super::{Errors, Flash, Page, failure, parse_amount, render, render_form, see_other};
 use crate::web::session::{CART, CartCookie, GUEST, Visitor, set_cookie};
 
 /// Products the storefront lists at most (search narrows them).

@@ -249,7 +249,7 @@ pub async fn create_product(
         if row.n > 0 && !typed {
             continue;
         }
-        let price = currency.and_then(|c| crate::web::storefront::parse_amount(row.price, c));
+        let price = currency.and_then(|c| crate::web::parse_amount(row.price, c));
         if price.is_none() {
             errors.push(
                 &format!("variants-{}-prices-0-amount", row.n),
@@ -329,7 +329,7 @@ pub async fn change_variant(
             };
             let amount = ordo_domain::money::Currency::parse(code)
                 .ok()
-                .and_then(|c| crate::web::storefront::parse_amount(&f.price, c));
+                .and_then(|c| crate::web::parse_amount(&f.price, c));
             match amount {
                 Some(amount) => app
                     .set_price(&actor, &sku, code, amount)
