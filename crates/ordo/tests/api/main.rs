@@ -81,6 +81,40 @@ async fn the_database_refuses_a_status_the_lifecycle_does_not_have(app: TestApp)
     ))
     .await
     .expect("a status of the table is taken");
+
+    // The same for each order's share of its payment (its payment status).
+    for migration in [
+        include_str!("../../../ordo-store-sqlite/migrations/0017_payment_share_status_check.sql"),
+        include_str!("../../../ordo-store-postgres/migrations/0017_payment_share_status_check.sql"),
+    ] {
+        let listed = migration
+            .lines()
+            .find(|l| l.contains("'partially_refunded'"))
+            .expect("the list of payment statuses");
+        let statuses = ordo_domain::payment::PaymentStatus::ALL;
+        for s in statuses {
+            assert!(
+                listed.contains(&format!("'{s}'")),
+                "{s} missing from {listed}"
+            );
+        }
+        assert_eq!(listed.matches('\'').count(), statuses.len() * 2, "{listed}");
+    }
+    let (payment, vendor) = (
+        app.sql_id(&uuid::Uuid::now_v7().to_string()),
+        app.sql_id(&uuid::Uuid::now_v7().to_string()),
+    );
+    let refused = app
+        .try_execute(&format!(
+            "INSERT INTO payment_allocations (payment_id, order_id, vendor_id, amount, status) \
+             VALUES ({payment}, {key}, {vendor}, 1, 'teleported')"
+        ))
+        .await
+        .expect_err("an unknown payment status is refused");
+    assert!(
+        refused.contains("payment_allocations_status_check"),
+        "{refused}"
+    );
 }
 
 async fn a_placed_order_freezes_prices_and_the_address_exactly_as_typed(app: TestApp) {
