@@ -1,7 +1,7 @@
 //! Fault switches for tests: all off, reachable only through `SqliteStore::faults` (in-process
 //! tests), never from the command line or the environment. They are compiled into every build,
 //! so the binary the process tests run is the one that ships; off, each costs the writer one
-//! atomic load per batch.
+//! few atomic loads per batch (one per unit's savepoint end).
 //!
 //! Each switch makes the writer thread meet, at one exact step, the error SQLite would return
 //! there on a broken disk, so the tests can hold the writer to its promises (see [`crate::writer`])
